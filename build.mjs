@@ -1,0 +1,23 @@
+// Bundles the action into dist/ (one ESM file per entry point). `node build.mjs --outdir DIR` builds elsewhere
+// (used by the dist freshness check).
+import { build } from 'esbuild';
+
+const outIndex = process.argv.indexOf('--outdir');
+const outdir = outIndex > 0 ? process.argv[outIndex + 1] : 'dist';
+
+await build({
+  entryPoints: { main: 'src/main.ts', post: 'src/post.ts' },
+  outdir,
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'esm',
+  minify: true,
+  legalComments: 'linked',
+  charset: 'utf8',
+  logLevel: 'warning',
+  // Some dependencies are CommonJS and call require(); give the ESM bundle one.
+  banner: {
+    js: "import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);",
+  },
+});

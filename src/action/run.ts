@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { BuildDeps } from '../build/build-images.js';
+import { buildAndPushPlatforms } from '../build/build-images.js';
+import { nativeArchitecture } from '../build/platform.js';
+import type { PlatformImage } from '../build/pushed-image.js';
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { Exec } from '../process/exec.js';
+import { RegistryClient } from '../registry/client.js';
+import { chainResolvers, dockerConfigResolver, resolverFromInputs } from '../registry/credentials.js';
+import { releaseMetadata } from '../release/metadata.js';
+import type { ReleaseMetadata } from '../release/metadata.js';
+import type { InputReader, Settings } from '../settings/inputs.js';
+import { readSettings } from '../settings/inputs.js';
+import { CLEANUP_STATE_KEY, CleanupRecorder } from './cleanup-state.js';
+import { readRunnerContext } from './github-context.js';
+import { buildSummaryTable, markdownTable, releaseSummaryTable } from './summary.js';
+
+/** The runner-facing surface of the action (backed by @actions/core in main.ts). */
+export interface ActionHost {
+  readInput: InputReader;
+  setOutput(name: string, value: string): void;
+  setSecret(value: string): void;
+  saveState(name: string, value: string): void;
+  appendSummary(markdown: string): Promise<void>;
+  log: PhaseLog;
+  exec: Exec;
+  env: Record<string, string | undefined>;
+  now: () => Date;
+}
+
+export interface RunResult {
+  settings: Settings;
+  release: ReleaseMetadata;
+  images: PlatformImage[];
+}
+
+/** Reads a text file, or undefined when it does not exist. */
+export function readTextIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function createRegistryClient(
+  settings: Settings,
+  env: Record<string, string | undefined>,
+  exec: Exec,
+): RegistryClient {
+  const configDir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker');
+  const credentials = chainResolvers(
+    resolverFromInputs(settings.registry, settings.registryUsername, settings.registryPassword),
+    dockerConfigResolver({ readFile: (f: string) => readFile(f, 'utf8'), exec, configDir }),
+  );
+  return new RegistryClient({
+    registry: settings.image.registry,
+    credentials,
+    ...(settings.registryCaFile ? { ca: readFileSync(settings.registryCaFile) } : {}),
+    insecure: settings.insecureRegistries.includes(settings.image.registry),
+    userAgent: 'edgeship',
+  });
+}
+
+/** The main step: settings → release metadata → per-platform builds pushed by digest. */
+export async function runAction(host: ActionHost): Promise<RunResult> {
+  const context = readRunnerContext(host.env, readTextIfExists, host.now(), process.cwd(), os.tmpdir());
+  const settings = readSettings(host.readInput, { workspace: context.workspace });
+  if (settings.registryPassword) host.setSecret(settings.registryPassword);
+  if (settings.githubToken) host.setSecret(settings.githubToken);
+  host.log.debug(
+    `settings: ${JSON.stringify({ ...settings, registryPassword: settings.registryPassword ? '***' : undefined, githubToken: settings.githubToken ? '***' : undefined })}`,
+  );
+
+  const release = releaseMetadata(context.release, settings.tags);
+  for (const warning of release.warnings) host.log.warning(warning);
+  host.log.info(
+    `Release ${release.version || '(unversioned)'} on channel ${release.channel}; tags after the gate: ${release.tags.join(', ') || 'none'}`,
+  );
+  host.setOutput('version', release.version);
+  host.setOutput('channel', release.channel);
+
+  const cleanup = new CleanupRecorder((serialized) => host.saveState(CLEANUP_STATE_KEY, serialized));
+  mkdirSync(context.tempDir, { recursive: true });
+  const workDir = mkdtempSync(path.join(context.tempDir, 'edgeship-'));
+  cleanup.record((s) => s.paths.push(workDir));
+
+  const registry = createRegistryClient(settings, host.env, host.exec);
+  const deps: BuildDeps = {
+    exec: host.exec,
+    log: host.log,
+    registry,
+    cleanup,
+    workDir,
+    hostArchitecture: nativeArchitecture(process.arch),
+    readText: readTextIfExists,
+    readBinary: (f) => readFile(f),
+    writePrivateFile: (f, content) => writeFileSync(f, content, { mode: 0o600 }),
+    makeDir: (d) => mkdirSync(d, { recursive: true }),
+    copyFile: (from, to) => copyFileSync(from, to),
+    runKey: `${context.runId}-${context.runAttempt}-${randomBytes(3).toString('hex')}`,
+  };
+  const labels = { ...release.labels, ...settings.labels };
+  const images = await buildAndPushPlatforms({ settings, labels, annotations: release.annotations }, deps);
+
+  host.setOutput('image', settings.imageName);
+  host.setOutput(
+    'digests',
+    JSON.stringify(images.map((i) => ({ platform: i.platform, digest: i.digest, size: i.size }))),
+  );
+  await host.appendSummary(
+    [
+      `## Edgeship: ${settings.imageName}`,
+      markdownTable(releaseSummaryTable(release)),
+      '### Images pushed by digest (no tag yet)',
+      markdownTable(buildSummaryTable(settings.imageName, images)),
+      '',
+    ].join('\n\n'),
+  );
+  return { settings, release, images };
+}

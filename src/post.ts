@@ -1,0 +1,15 @@
+import { rmSync } from 'node:fs';
+import * as core from '@actions/core';
+import { CLEANUP_STATE_KEY } from './action/cleanup-state.js';
+import { coreLog } from './action/core-host.js';
+import { runPost } from './action/post.js';
+import { execProcess } from './process/exec.js';
+
+runPost(core.getState(CLEANUP_STATE_KEY), {
+  exec: execProcess,
+  log: coreLog,
+  removePath: (p) => rmSync(p, { recursive: true, force: true }),
+}).catch((error: unknown) => {
+  // Cleanup never fails the job; it only reports.
+  core.warning(error instanceof Error ? error.message : String(error));
+});

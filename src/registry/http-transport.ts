@@ -1,0 +1,221 @@
+import type { Dispatcher } from 'undici';
+import { RegistryError } from './errors.js';
+import {
+  backoffDelayMs,
+  classifyNetworkError,
+  isRetryableStatus,
+  parseRetryAfterMs,
+  type RetryOptions,
+} from './retry-policy.js';
+
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+/** What the client needs of a fetch response. */
+export interface FetchResponseLike {
+  status: number;
+  headers: HeaderReader;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** What the client passes to fetch. Redirects are always followed by the client itself. */
+export interface FetchInitLike {
+  method: string;
+  headers: Record<string, string>;
+  body?: Uint8Array;
+  redirect: 'manual';
+  signal: AbortSignal;
+  dispatcher?: Dispatcher;
+}
+
+/** A fetch function; undici's `fetch` is one. */
+export type FetchLike = (url: string, init: FetchInitLike) => Promise<FetchResponseLike>;
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  method: HttpMethod;
+  /** Absolute URL. */
+  url: string;
+  /** Lowercase header names. */
+  headers: Record<string, string>;
+  /** A Buffer, so the request can be sent again on retry. */
+  body?: Buffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: HeaderReader;
+  body: Buffer;
+  /** The URL that gave this response, after redirects. */
+  url: string;
+  /** Attempts made for the request that gave this response. */
+  attempts: number;
+}
+
+/** Names the failing operation in errors. */
+export interface RequestContext {
+  operation: string;
+  reference: string;
+}
+
+export interface HttpTransportOptions {
+  fetchImpl: FetchLike;
+  dispatcher?: Dispatcher;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+  now: () => number;
+  retry: RetryOptions;
+  timeoutMs: number;
+  userAgent: string;
+  /** Whether plain http may be used for this URL (checked before every request, redirects included). */
+  mayUsePlainHttp: (url: URL) => boolean;
+}
+
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Sends HTTP requests: one fetch per attempt with a timeout covering the whole body, retries with backoff
+ * on 429/5xx and transient network errors, redirects followed by hand (the Authorization header is dropped
+ * when a redirect leaves the origin), and plain http refused where it is not allowed. Counts every request.
+ */
+export class HttpTransport {
+  #requestCount = 0;
+  readonly #options: HttpTransportOptions;
+
+  constructor(options: HttpTransportOptions) {
+    this.#options = options;
+  }
+
+  /** HTTP requests made so far: every attempt, redirect hop and token request. */
+  get requestCount(): number {
+    return this.#requestCount;
+  }
+
+  async send(request: HttpRequest, context: RequestContext): Promise<HttpResponse> {
+    let current = request;
+    for (let redirects = 0; ; redirects++) {
+      const response = await this.#sendWithRetries(current, context);
+      const location = response.headers.get('location');
+      if (!REDIRECT_STATUSES.has(response.status) || !location) return response;
+      if (redirects >= MAX_REDIRECTS) {
+        throw new RegistryError({
+          ...context,
+          reason: `more than ${MAX_REDIRECTS} redirects (last to ${redactUrl(location)})`,
+          code: 'TOO_MANY_REDIRECTS',
+          status: response.status,
+        });
+      }
+      const from = new URL(current.url);
+      const to = new URL(location, from);
+      const headers = { ...current.headers };
+      if (to.origin !== from.origin) delete headers.authorization;
+      const keepsBody = response.status === 307 || response.status === 308;
+      current = keepsBody
+        ? { ...current, url: to.toString(), headers }
+        : { method: current.method === 'HEAD' ? 'HEAD' : 'GET', url: to.toString(), headers };
+    }
+  }
+
+  async #sendWithRetries(request: HttpRequest, context: RequestContext): Promise<HttpResponse> {
+    const options = this.#options;
+    const url = new URL(request.url);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new RegistryError({
+        ...context,
+        reason: `unsupported URL scheme ${url.protocol}`,
+        code: 'BAD_URL',
+      });
+    }
+    if (url.protocol === 'http:' && !options.mayUsePlainHttp(url)) {
+      throw new RegistryError({
+        ...context,
+        reason: `refusing plain http to ${url.host}`,
+        code: 'PLAIN_HTTP_REFUSED',
+        hint: 'Plain http is only used for loopback registries or registries explicitly marked insecure',
+      });
+    }
+    const attempts = Math.max(1, Math.floor(options.retry.attempts));
+    for (let attempt = 1; ; attempt++) {
+      this.#requestCount++;
+      let response: HttpResponse;
+      try {
+        const fetched = await options.fetchImpl(url.toString(), {
+          method: request.method,
+          headers: { 'user-agent': options.userAgent, ...request.headers },
+          ...(request.body ? { body: request.body } : {}),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(options.timeoutMs),
+          ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+        });
+        const body = Buffer.from(await fetched.arrayBuffer());
+        response = {
+          status: fetched.status,
+          headers: fetched.headers,
+          body,
+          url: url.toString(),
+          attempts: attempt,
+        };
+      } catch (error) {
+        const failure = classifyNetworkError(error, options.timeoutMs);
+        if (failure.kind === 'transient' && attempt < attempts) {
+          await options.sleep(backoffDelayMs(attempt, options.retry, options.random));
+          continue;
+        }
+        throw new RegistryError({
+          ...context,
+          reason: `${request.method} ${redactUrl(url.toString())}: ${failure.description}`,
+          code: networkErrorCode(failure.kind),
+          retryable: failure.kind === 'transient',
+          attempts: attempt,
+          cause: error,
+          ...networkErrorHint(failure.kind, url),
+        });
+      }
+      if (isRetryableStatus(response.status) && attempt < attempts) {
+        const asked = parseRetryAfterMs(response.headers.get('retry-after'), options.now());
+        await options.sleep(asked ?? backoffDelayMs(attempt, options.retry, options.random));
+        continue;
+      }
+      return response;
+    }
+  }
+}
+
+function networkErrorCode(kind: ReturnType<typeof classifyNetworkError>['kind']): string {
+  switch (kind) {
+    case 'transient':
+      return 'CONNECTION_FAILED';
+    case 'plain-http-server':
+      return 'PLAIN_HTTP_SERVER';
+    case 'tls-verification':
+      return 'TLS_VERIFICATION_FAILED';
+    case 'other':
+      return 'REQUEST_FAILED';
+  }
+}
+
+function networkErrorHint(
+  kind: ReturnType<typeof classifyNetworkError>['kind'],
+  url: URL,
+): { hint?: string } {
+  if (kind === 'tls-verification') {
+    return {
+      hint: `The TLS certificate of ${url.host} is not trusted; if the registry uses a private CA, configure its CA certificate (PEM)`,
+    };
+  }
+  if (kind === 'plain-http-server') {
+    return {
+      hint: `${url.host} answered in plain http; use http:// only for loopback registries or registries marked insecure`,
+    };
+  }
+  return {};
+}
+
+/** The URL without its query string, which may carry upload state or signatures. */
+export function redactUrl(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : `${url.slice(0, query)}?…`;
+}

@@ -1,0 +1,279 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { formatPlatform, parsePlatform, PlatformError, PLATFORM_FORM, splitList } from '../build/platform.js';
+import type { Platform } from '../build/platform.js';
+import { formatRepository, isValidTag, parseRepository } from '../registry/reference.js';
+import type { ImageRepository } from '../registry/reference.js';
+
+export type BuilderKind = 'buildx' | 'buildah';
+export type QemuMode = 'auto' | 'always' | 'off';
+
+/** Everything the action was asked to do, read once from the step's inputs and validated. */
+export interface Settings {
+  image: ImageRepository;
+  /** `host/path` of the image repository, as shown to users. */
+  imageName: string;
+  context: string;
+  /** Path of the Dockerfile/Containerfile. */
+  file: string;
+  platforms: Platform[];
+  builder: BuilderKind;
+  buildArgs: Array<[string, string]>;
+  labels: Record<string, string>;
+  cacheFrom: string[];
+  cacheTo: string[];
+  target?: string;
+  /** Extra tags asked for on top of the release tags. */
+  tags: string[];
+  /** Registry host the credentials are for (defaults to the image's registry). */
+  registry: string;
+  registryUsername?: string;
+  registryPassword?: string;
+  /** PEM file of an extra certificate authority trusted for the registry. */
+  registryCaFile?: string;
+  /** Registries that may be reached over plain HTTP. Loopback registries always may. */
+  insecureRegistries: string[];
+  qemu: QemuMode;
+  binfmtImage: string;
+  githubToken?: string;
+}
+
+/** The defaults, as documented in action.yml (a test checks that both say the same). */
+export const INPUT_DEFAULTS = {
+  context: '.',
+  platforms: 'linux/amd64,linux/arm64',
+  builder: 'buildx',
+  qemu: 'auto',
+  'binfmt-image': 'docker.io/tonistiigi/binfmt:latest',
+} as const;
+
+export class InputError extends Error {
+  override name = 'InputError';
+  constructor(
+    readonly input: string,
+    readonly value: string,
+    readonly expected: string,
+  ) {
+    super(
+      `Input "${input}": ${value === '' ? 'no value was given' : `"${value}" is not valid`}; expected ${expected}`,
+    );
+  }
+}
+
+/** Reads one input by its action.yml name; returns '' when unset. */
+export type InputReader = (name: string) => string;
+
+export interface SettingsEnvironment {
+  /** Working directory relative paths resolve against (GITHUB_WORKSPACE). */
+  workspace: string;
+  fileExists?: (p: string) => 'file' | 'directory' | 'missing';
+}
+
+const defaultFileExists = (p: string): 'file' | 'directory' | 'missing' => {
+  if (!existsSync(p)) return 'missing';
+  return statSync(p).isDirectory() ? 'directory' : 'file';
+};
+
+const REMOTE_CONTEXT = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
+
+export function readSettings(read: InputReader, env: SettingsEnvironment): Settings {
+  const input = (name: string): string => read(name).trim();
+  const withDefault = (name: keyof typeof INPUT_DEFAULTS): string => input(name) || INPUT_DEFAULTS[name];
+  const fileExists = env.fileExists ?? defaultFileExists;
+
+  const imageRaw = input('image');
+  if (!imageRaw) throw new InputError('image', '', 'an image repository such as ghcr.io/acme/agent');
+  let image: ImageRepository;
+  try {
+    image = parseRepository(imageRaw);
+  } catch (error) {
+    throw new InputError(
+      'image',
+      imageRaw,
+      `an image repository without tag or digest, such as ghcr.io/acme/agent (${message(error)})`,
+    );
+  }
+
+  const contextRaw = withDefault('context');
+  const remote = REMOTE_CONTEXT.test(contextRaw);
+  const context = remote ? contextRaw : path.resolve(env.workspace, contextRaw);
+  if (!remote && fileExists(context) !== 'directory') {
+    throw new InputError(
+      'context',
+      contextRaw,
+      `a directory of the build context (resolved to ${context}, which does not exist)`,
+    );
+  }
+  const fileRaw = input('file');
+  const file = fileRaw
+    ? path.resolve(env.workspace, fileRaw)
+    : remote
+      ? 'Dockerfile'
+      : path.join(context, 'Dockerfile');
+  if (!(remote && !fileRaw) && fileExists(file) !== 'file') {
+    throw new InputError(
+      'file',
+      fileRaw || path.relative(env.workspace, file) || file,
+      `a Dockerfile or Containerfile that exists (looked for ${file}); set "file" or "context"`,
+    );
+  }
+
+  const platforms = readPlatforms(withDefault('platforms'));
+
+  const builder = oneOf('builder', withDefault('builder'), ['buildx', 'buildah'] as const);
+  const qemuRaw = withDefault('qemu').toLowerCase();
+  const qemuAliases: Record<string, QemuMode> = {
+    true: 'always',
+    false: 'off',
+    auto: 'auto',
+    always: 'always',
+    off: 'off',
+  };
+  const qemu = qemuAliases[qemuRaw];
+  if (!qemu)
+    throw new InputError(
+      'qemu',
+      qemuRaw,
+      'one of auto (emulate only platforms the runner cannot run), always, off',
+    );
+
+  const buildArgs = keyValueLines(
+    'build-args',
+    read('build-args'),
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    'a build argument name',
+  );
+  const labels = Object.fromEntries(
+    keyValueLines('labels', read('labels'), /^[A-Za-z0-9][A-Za-z0-9._\-/]*$/, 'a label key'),
+  );
+
+  const tags = splitList(read('tags'));
+  for (const tag of tags) {
+    if (!isValidTag(tag)) {
+      throw new InputError(
+        'tags',
+        tag,
+        'tag names (letters, digits, _ . -, not starting with . or -, at most 128 characters), comma or newline separated',
+      );
+    }
+  }
+
+  const target = input('target') || undefined;
+  if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(target)) {
+    throw new InputError('target', target, 'the name of a build stage (letters, digits, . _ -)');
+  }
+
+  const registry = input('registry') || image.registry;
+  if (/[/\s]/.test(registry) || registry.includes('://')) {
+    throw new InputError(
+      'registry',
+      registry,
+      'a registry host such as ghcr.io or registry.example.com:5000 (no scheme, no path)',
+    );
+  }
+  const registryUsername = input('registry-username') || undefined;
+  const registryPassword = read('registry-password') || undefined;
+  if (registryPassword !== undefined && registryUsername === undefined) {
+    throw new InputError('registry-username', '', 'a user name whenever registry-password is set');
+  }
+  if (registryUsername !== undefined && registryPassword === undefined) {
+    throw new InputError('registry-password', '', 'a password or token whenever registry-username is set');
+  }
+
+  const caRaw = input('registry-ca-file');
+  const registryCaFile = caRaw ? path.resolve(env.workspace, caRaw) : undefined;
+  if (registryCaFile && fileExists(registryCaFile) !== 'file') {
+    throw new InputError(
+      'registry-ca-file',
+      caRaw,
+      'the path of a PEM file with the registry certificate authority',
+    );
+  }
+
+  const insecureRegistries = splitList(read('insecure-registries'));
+  for (const host of insecureRegistries) {
+    if (/[/\s]/.test(host))
+      throw new InputError(
+        'insecure-registries',
+        host,
+        'registry hosts such as registry.lan:5000, comma or newline separated',
+      );
+  }
+
+  return {
+    image,
+    imageName: formatRepository(image),
+    context,
+    file,
+    platforms,
+    builder,
+    buildArgs,
+    labels,
+    cacheFrom: lines(read('cache-from')),
+    cacheTo: lines(read('cache-to')),
+    ...(target ? { target } : {}),
+    tags,
+    registry,
+    ...(registryUsername ? { registryUsername } : {}),
+    ...(registryPassword ? { registryPassword } : {}),
+    ...(registryCaFile ? { registryCaFile } : {}),
+    insecureRegistries,
+    qemu,
+    binfmtImage: withDefault('binfmt-image'),
+    ...(read('github-token').trim() ? { githubToken: read('github-token').trim() } : {}),
+  };
+}
+
+function readPlatforms(raw: string): Platform[] {
+  const items = splitList(raw);
+  if (items.length === 0) throw new InputError('platforms', raw, `one or more platforms, ${PLATFORM_FORM}`);
+  const seen = new Set<string>();
+  return items.map((item) => {
+    let platform: Platform;
+    try {
+      platform = parsePlatform(item);
+    } catch (error) {
+      if (error instanceof PlatformError) throw new InputError('platforms', item, PLATFORM_FORM);
+      throw error;
+    }
+    const key = formatPlatform(platform);
+    if (seen.has(key)) throw new InputError('platforms', item, `each platform once (${key} is listed twice)`);
+    seen.add(key);
+    return platform;
+  });
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  const lower = value.toLowerCase();
+  const hit = allowed.find((a) => a === lower);
+  if (!hit) throw new InputError(name, value, `one of ${allowed.join(', ')}`);
+  return hit;
+}
+
+/** Non-empty lines of a multi-line input; lines starting with # are comments. */
+function lines(raw: string): string[] {
+  return raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+function keyValueLines(
+  name: string,
+  raw: string,
+  keyPattern: RegExp,
+  keyWhat: string,
+): Array<[string, string]> {
+  return lines(raw).map((line) => {
+    const eq = line.indexOf('=');
+    const key = eq < 0 ? line : line.slice(0, eq).trim();
+    if (eq <= 0 || !keyPattern.test(key)) {
+      throw new InputError(name, line, `one KEY=VALUE per line, KEY being ${keyWhat}`);
+    }
+    return [key, line.slice(eq + 1)];
+  });
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,357 @@
+/**
+ * A throw-away OCI registry for the end-to-end suite: Debian's `docker-registry` (distribution 2.8)
+ * on a random loopback port, with TLS (a self-signed certificate that is its own CA) and htpasswd
+ * basic auth, storing blobs in a temporary directory that stop() removes.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { execa, type ResultPromise } from 'execa';
+
+import { describeFailure, execProcess } from '../../../src/process/exec.js';
+
+/** A running test registry. */
+export interface TestRegistry {
+  /** `127.0.0.1:PORT` — the registry host as it appears in image references. */
+  host: string;
+  username: string;
+  password: string;
+  /** PEM of the self-signed certificate (also its own CA): pass as `ca` / NODE_EXTRA_CA_CERTS. */
+  caFile: string;
+  /** Directory holding `ca.crt`, for `buildah/skopeo --cert-dir` (and `--tls-verify` stays on). */
+  certDir: string;
+  /** containers-auth.json (`{"auths": {host: {"auth": base64(user:pass)}}}`) for `--authfile`. */
+  authFile: string;
+  /** The registry's temporary directory (config, certificate, htpasswd, storage). */
+  dir: string;
+  /** Stops the registry (SIGTERM, then SIGKILL after 5 s) and removes `dir`. Idempotent. */
+  stop(): Promise<void>;
+  /** The registry's stdout+stderr so far (the last ~1 MiB). */
+  logs(): string;
+}
+
+/** Options of startRegistry(). */
+export interface StartRegistryOptions {
+  /** Defaults to `edgeship`. */
+  username?: string;
+  /** Defaults to a random hex string. */
+  password?: string;
+}
+
+const READY_TRIES = 100;
+const READY_INTERVAL_MS = 100;
+const PROBE_TIMEOUT_MS = 2_000;
+const STOP_GRACE_MS = 5_000;
+const TOOL_TIMEOUT_MS = 60_000;
+const MAX_LOG_CHARS = 1024 * 1024;
+const START_ATTEMPTS = 3;
+
+/** Picks a currently free TCP port on 127.0.0.1 (listens on port 0, reads the port, closes). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : undefined;
+      server.close(() => (port ? resolve(port) : reject(new Error('could not read the listening port'))));
+    });
+  });
+}
+
+/** Result of httpsGet(). */
+export interface HttpsResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * GETs an https URL trusting only `ca` (PEM), with optional headers. Bounded by `timeoutMs`
+ * (default 2 s). Rejects on network/TLS errors; any HTTP status resolves.
+ */
+export function httpsGet(
+  url: string,
+  options: { ca: string; headers?: Record<string, string>; timeoutMs?: number },
+): Promise<HttpsResponse> {
+  return new Promise((resolve, reject) => {
+    const request = https.get(
+      url,
+      {
+        ca: options.ca,
+        headers: options.headers ?? {},
+        timeout: options.timeoutMs ?? PROBE_TIMEOUT_MS,
+        agent: false,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+  });
+}
+
+/** The `Authorization` header value for HTTP basic auth. */
+export function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
+/** GETs `https://<host>/v2/` of a test registry, with the registry's credentials when `withAuth`. */
+export async function probeV2(reg: TestRegistry, withAuth: boolean): Promise<HttpsResponse> {
+  const ca = await readFile(reg.caFile, 'utf8');
+  return httpsGet(`https://${reg.host}/v2/`, {
+    ca,
+    headers: withAuth ? { Authorization: basicAuth(reg.username, reg.password) } : {},
+  });
+}
+
+async function run(file: string, args: readonly string[], cwd?: string): Promise<string> {
+  const result = await execProcess(file, args, { timeoutMs: TOOL_TIMEOUT_MS, ...(cwd ? { cwd } : {}) });
+  if (result.exitCode !== 0 || result.failure) throw new Error(describeFailure(file, result));
+  return result.stdout;
+}
+
+/** YAML double-quoted scalar (JSON strings are valid YAML). */
+const q = (value: string) => JSON.stringify(value);
+
+/** The distribution 2.8 configuration of the test registry. */
+export function registryConfigYaml(o: {
+  port: number;
+  storageDir: string;
+  certFile: string;
+  keyFile: string;
+  htpasswdFile: string;
+}): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  fields:',
+    '    service: edgeship-test-registry',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${q(o.storageDir)}`,
+    '  delete:',
+    '    enabled: true',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    'http:',
+    `  addr: ${q(`127.0.0.1:${o.port}`)}`,
+    `  secret: ${q(randomBytes(16).toString('hex'))}`,
+    '  headers:',
+    '    X-Content-Type-Options: [nosniff]',
+    '  tls:',
+    `    certificate: ${q(o.certFile)}`,
+    `    key: ${q(o.keyFile)}`,
+    'auth:',
+    '  htpasswd:',
+    '    realm: edgeship-test-registry',
+    `    path: ${q(o.htpasswdFile)}`,
+    '',
+  ].join('\n');
+}
+
+/** OpenSSL config for a self-signed certificate that is both the server certificate and its CA. */
+const OPENSSL_CONFIG = `[req]
+distinguished_name = dn
+prompt = no
+x509_extensions = v3
+[dn]
+CN = edgeship-test-registry
+[v3]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature, keyEncipherment, keyCertSign
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+`;
+
+/** Writes the certificate material; returns paths. */
+async function makeCertificate(dir: string): Promise<{ certFile: string; keyFile: string; certDir: string }> {
+  const configFile = path.join(dir, 'openssl.cnf');
+  const certFile = path.join(dir, 'registry.crt');
+  const keyFile = path.join(dir, 'registry.key');
+  await writeFile(configFile, OPENSSL_CONFIG);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-config',
+    configFile,
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '2',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  ]);
+  // containers/image --cert-dir: *.crt are CA certificates (a *.cert/*.key pair would be a client cert).
+  const certDir = path.join(dir, 'certs.d');
+  await mkdir(certDir);
+  await writeFile(path.join(certDir, 'ca.crt'), await readFile(certFile));
+  return { certFile, keyFile, certDir };
+}
+
+interface Running {
+  child: ResultPromise;
+  exited: () => boolean;
+  logs: () => string;
+}
+
+function spawnRegistry(configFile: string): Running {
+  let log = '';
+  let done = false;
+  const append = (chunk: Buffer) => {
+    log += chunk.toString('utf8');
+    if (log.length > MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS);
+  };
+  // A long-running child: execProcess() only returns once a process ends, so execa is used directly.
+  const child = execa('docker-registry', ['serve', configFile], {
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+    cleanup: true, // killed if the test process exits without stop()
+    forceKillAfterDelay: STOP_GRACE_MS,
+  });
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  void child.then(
+    (result) => {
+      done = true;
+      const how = result.signal
+        ? `signal ${result.signal}`
+        : result.exitCode === undefined
+          ? `no exit code: ${result.shortMessage ?? 'could not start'}`
+          : `code ${result.exitCode}`;
+      log += `\n[harness] docker-registry exited with ${how}\n`;
+    },
+    () => {
+      done = true;
+    },
+  );
+  return { child, exited: () => done, logs: () => log };
+}
+
+async function killChild(running: Running): Promise<void> {
+  if (running.exited()) return;
+  running.child.kill('SIGTERM');
+  const ended = await Promise.race([
+    running.child.then(
+      () => true,
+      () => true,
+    ),
+    sleep(STOP_GRACE_MS + 2_000).then(() => false),
+  ]);
+  if (!ended) {
+    running.child.kill('SIGKILL');
+    await Promise.race([running.child.catch(() => undefined), sleep(2_000)]);
+  }
+}
+
+/** Polls `/v2/` until it answers 401 (bounded: 100 tries, 100 ms apart). Throws with the logs otherwise. */
+async function waitUntilReady(host: string, ca: string, running: Running): Promise<void> {
+  let last = 'no answer';
+  for (let attempt = 0; attempt < READY_TRIES; attempt++) {
+    if (running.exited()) throw new Error(`docker-registry exited during startup:\n${running.logs()}`);
+    try {
+      const response = await httpsGet(`https://${host}/v2/`, { ca, timeoutMs: 1_000 });
+      if (response.status === 401) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(READY_INTERVAL_MS);
+  }
+  throw new Error(`docker-registry at https://${host}/v2/ not ready (last: ${last}):\n${running.logs()}`);
+}
+
+/**
+ * Starts a TLS + htpasswd-protected docker-registry on a random 127.0.0.1 port and waits until
+ * `/v2/` answers 401. On any failure, kills the registry and removes its directory before throwing.
+ * Call `stop()` when done (e.g. in afterAll).
+ */
+export async function startRegistry(options: StartRegistryOptions = {}): Promise<TestRegistry> {
+  const username = options.username ?? 'edgeship';
+  const password = options.password ?? randomBytes(12).toString('hex');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'edgeship-registry-'));
+  let running: Running | undefined;
+  try {
+    const { certFile, keyFile, certDir } = await makeCertificate(dir);
+    const ca = await readFile(certFile, 'utf8');
+
+    const htpasswdFile = path.join(dir, 'htpasswd');
+    await writeFile(htpasswdFile, `${(await run('htpasswd', ['-Bbn', username, password])).trim()}\n`);
+
+    const storageDir = path.join(dir, 'storage');
+    await mkdir(storageDir);
+    const configFile = path.join(dir, 'config.yml');
+
+    // The port is free when picked but could be taken before the registry binds it: retry then.
+    let host = '';
+    for (let attempt = 1; ; attempt++) {
+      const port = await freeLoopbackPort();
+      host = `127.0.0.1:${port}`;
+      await writeFile(configFile, registryConfigYaml({ port, storageDir, certFile, keyFile, htpasswdFile }));
+      running = spawnRegistry(configFile);
+      try {
+        await waitUntilReady(host, ca, running);
+        break;
+      } catch (error) {
+        const inUse = running.logs().includes('address already in use');
+        await killChild(running);
+        running = undefined;
+        if (!inUse || attempt >= START_ATTEMPTS) throw error;
+      }
+    }
+
+    const authFile = path.join(dir, 'auth.json');
+    await writeFile(
+      authFile,
+      `${JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } } }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
+
+    const started = running;
+    let stopping: Promise<void> | undefined;
+    return {
+      host,
+      username,
+      password,
+      caFile: certFile,
+      certDir,
+      authFile,
+      dir,
+      logs: () => started.logs(),
+      stop: () =>
+        (stopping ??= (async () => {
+          await killChild(started);
+          await rm(dir, { recursive: true, force: true });
+        })()),
+    };
+  } catch (error) {
+    if (running) await killChild(running);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildahBuildArgs,
+  buildahPushToLayoutArgs,
+  buildahRemoveImagesArgs,
+  parseBuildahVersion,
+} from '../../../src/build/buildah.js';
+
+describe('buildah argv', () => {
+  it('builds in docker format (keeps HEALTHCHECK) with registry access flags', () => {
+    expect(
+      buildahBuildArgs({
+        platform: 'linux/arm64',
+        localName: 'localhost/edgeship-1:linux-arm64',
+        context: '/w',
+        file: '/w/Containerfile',
+        buildArgs: [['A', 'b=c']],
+        labels: { l: 'v' },
+        cacheFrom: [],
+        cacheTo: [],
+        registryAccess: { authFile: '/t/auth.json', certDir: '/t/certs', tlsVerify: true },
+      }),
+    ).toEqual([
+      'build',
+      '--platform',
+      'linux/arm64',
+      '--format',
+      'docker',
+      '--file',
+      '/w/Containerfile',
+      '--tag',
+      'localhost/edgeship-1:linux-arm64',
+      '--authfile',
+      '/t/auth.json',
+      '--cert-dir',
+      '/t/certs',
+      '--build-arg',
+      'A=b=c',
+      '--label',
+      'l=v',
+      '/w',
+    ]);
+  });
+
+  it('adds --layers with cache options, --tls-verify=false for insecure registries, and the target', () => {
+    const args = buildahBuildArgs({
+      platform: 'linux/amd64',
+      localName: 'x',
+      context: '.',
+      file: 'Dockerfile',
+      buildArgs: [],
+      labels: {},
+      cacheFrom: ['reg.lan/cache'],
+      cacheTo: ['reg.lan/cache'],
+      target: 'final',
+      registryAccess: { tlsVerify: false },
+    });
+    expect(args).toEqual([
+      'build',
+      '--platform',
+      'linux/amd64',
+      '--format',
+      'docker',
+      '--file',
+      'Dockerfile',
+      '--tag',
+      'x',
+      '--tls-verify=false',
+      '--layers',
+      '--cache-from',
+      'reg.lan/cache',
+      '--cache-to',
+      'reg.lan/cache',
+      '--target',
+      'final',
+      '.',
+    ]);
+  });
+
+  it('exports to an OCI layout keeping the v2s2 manifest and writing the digest file', () => {
+    expect(
+      buildahPushToLayoutArgs('localhost/x:linux-arm64', '/t/layout', 'linux-arm64', '/t/digest'),
+    ).toEqual([
+      'push',
+      '--format',
+      'v2s2',
+      '--digestfile',
+      '/t/digest',
+      'localhost/x:linux-arm64',
+      'oci:/t/layout:linux-arm64',
+    ]);
+    expect(buildahRemoveImagesArgs(['a', 'b'])).toEqual(['rmi', '--force', 'a', 'b']);
+  });
+
+  it('reads the version', () => {
+    expect(parseBuildahVersion('buildah version 1.28.2 (image-spec 1.0.2-dev, runtime-spec 1.0.2-dev)')).toBe(
+      '1.28.2',
+    );
+    expect(parseBuildahVersion('garbage')).toBeUndefined();
+  });
+});

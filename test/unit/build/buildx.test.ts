@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import {
+  binfmtInstallArgs,
+  buildxBuildArgs,
+  createBuilderArgs,
+  dockerLoginArgs,
+  dockerLogoutArgs,
+  parseBuildxMetadata,
+  removeBuilderArgs,
+} from '../../../src/build/buildx.js';
+import { fixturesPresent, readFixture, readFixtureJson } from '../../shared-fixtures.js';
+
+describe('buildx argv', () => {
+  it('builds one platform pushed by digest with no tag', () => {
+    expect(
+      buildxBuildArgs({
+        builder: 'edgeship-1-1-abc',
+        platform: 'linux/arm64',
+        imageName: 'ghcr.io/acme/agent',
+        context: '/w/app',
+        file: '/w/app/Dockerfile',
+        metadataFile: '/t/meta.json',
+        buildArgs: [
+          ['VERSION', '1.2.3'],
+          ['EMPTY', ''],
+        ],
+        labels: { 'org.opencontainers.image.version': '1.2.3' },
+        annotations: { 'org.opencontainers.image.revision': 'abc' },
+        cacheFrom: ['type=gha'],
+        cacheTo: ['type=gha,mode=max'],
+        target: 'runtime',
+      }),
+    ).toEqual([
+      'buildx',
+      'build',
+      '--builder',
+      'edgeship-1-1-abc',
+      '--platform',
+      'linux/arm64',
+      '--file',
+      '/w/app/Dockerfile',
+      '--metadata-file',
+      '/t/meta.json',
+      '--provenance=false',
+      '--sbom=false',
+      '--output',
+      'type=image,name=ghcr.io/acme/agent,push-by-digest=true,name-canonical=true,push=true',
+      '--build-arg',
+      'VERSION=1.2.3',
+      '--build-arg',
+      'EMPTY=',
+      '--label',
+      'org.opencontainers.image.version=1.2.3',
+      '--annotation',
+      'manifest:org.opencontainers.image.revision=abc',
+      '--cache-from',
+      'type=gha',
+      '--cache-to',
+      'type=gha,mode=max',
+      '--target',
+      'runtime',
+      '/w/app',
+    ]);
+  });
+
+  it('keeps hostile values as single argv entries (no shell)', () => {
+    const args = buildxBuildArgs({
+      builder: 'b',
+      platform: 'linux/amd64',
+      imageName: 'r/i',
+      context: '.',
+      file: 'Dockerfile',
+      metadataFile: 'm',
+      buildArgs: [['X', '$(rm -rf /); echo "hi"']],
+      labels: {},
+      annotations: {},
+      cacheFrom: [],
+      cacheTo: [],
+    });
+    expect(args).toContain('X=$(rm -rf /); echo "hi"');
+  });
+
+  it('sets up and removes the builder, logs in through stdin', () => {
+    expect(createBuilderArgs('edgeship-x')).toEqual([
+      'buildx',
+      'create',
+      '--name',
+      'edgeship-x',
+      '--driver',
+      'docker-container',
+      '--bootstrap',
+    ]);
+    expect(removeBuilderArgs('edgeship-x')).toEqual(['buildx', 'rm', 'edgeship-x']);
+    expect(dockerLoginArgs('ghcr.io', 'bot')).toEqual([
+      'login',
+      '--username',
+      'bot',
+      '--password-stdin',
+      'ghcr.io',
+    ]);
+    expect(dockerLogoutArgs('ghcr.io')).toEqual(['logout', 'ghcr.io']);
+    expect(binfmtInstallArgs('tonistiigi/binfmt', ['arm64'])).toEqual([
+      'run',
+      '--privileged',
+      '--rm',
+      'tonistiigi/binfmt',
+      '--install',
+      'arm64',
+    ]);
+  });
+});
+
+describe.skipIf(!fixturesPresent)('buildx metadata file (real buildx outputs)', () => {
+  it('reads containerimage.digest from a real build metadata file', () => {
+    const file = 'buildx/metadata/buildx-build_metadata-file_provenance-warnings.json';
+    const raw = readFixtureJson<Record<string, string>>(file);
+    const parsed = parseBuildxMetadata(readFixture(file));
+    expect(parsed.digest).toBe(raw['containerimage.digest']);
+    expect(parsed.configDigest).toBe(raw['containerimage.config.digest']);
+  });
+
+  it('refuses metadata without a pushed digest (legacy multi-platform buildinfo)', () => {
+    expect(() =>
+      parseBuildxMetadata(
+        readFixture('buildx/metadata/LEGACY_buildx-build_metadata_multi-platform-buildinfo_2022.json'),
+      ),
+    ).toThrow(/no "containerimage.digest": the image was not pushed/);
+  });
+
+  it('refuses a bake metadata file (targets nested, no top-level digest)', () => {
+    expect(() =>
+      parseBuildxMetadata(readFixture('buildx/metadata/buildx-bake_metadata-file_3-targets.json')),
+    ).toThrow(/no "containerimage.digest"/);
+  });
+});
+
+describe('buildx metadata file (bad inputs)', () => {
+  it.each([
+    ['', /not JSON/],
+    ['{"containerimage.digest": "sha256:abc"}', /no "containerimage.digest"/],
+    ['[]', /not a JSON object/],
+    ['{truncated', /not JSON/],
+  ])('%j is refused', (text, message) => {
+    expect(() => parseBuildxMetadata(text)).toThrow(message);
+  });
+});
