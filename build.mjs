@@ -1,9 +1,12 @@
 // Bundles the action into dist/ (one ESM file per entry point). `node build.mjs --outdir DIR` builds elsewhere
 // (used by the dist freshness check).
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const outIndex = process.argv.indexOf('--outdir');
 const outdir = outIndex > 0 ? process.argv[outIndex + 1] : 'dist';
+
+rmSync(outdir, { recursive: true, force: true });
 
 await build({
   entryPoints: { main: 'src/main.ts', post: 'src/post.ts' },
@@ -13,6 +16,8 @@ await build({
   target: 'node24',
   format: 'esm',
   minify: true,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   legalComments: 'linked',
   charset: 'utf8',
   logLevel: 'warning',

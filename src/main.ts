@@ -1,6 +1,9 @@
 import * as core from '@actions/core';
-import { coreHost, failStep } from './action/core-host.js';
-import { runAction } from './action/run.js';
 
+// The first line comes before the rest of the action is loaded, so the log shows life at once.
 core.info('Edgeship: multi-arch edge release');
-runAction(coreHost()).catch(failStep);
+const [{ coreHost, failStep }, { runAction }] = await Promise.all([
+  import('./action/core-host.js'),
+  import('./action/run.js'),
+]);
+await runAction(coreHost()).catch(failStep);

@@ -1,5 +1,5 @@
 // Fails when dist/ is not what `npm run build` produces from the current sources.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process';
 const fresh = mkdtempSync(path.join(tmpdir(), 'edgeship-dist-'));
 try {
   execFileSync(process.execPath, ['build.mjs', '--outdir', fresh], { stdio: 'inherit' });
-  const committed = readdirSync('dist').sort();
-  const rebuilt = readdirSync(fresh).sort();
+  const list = (dir) => readdirSync(dir, { recursive: true }).filter((f) => !f.endsWith('/')).sort();
+  const committed = list('dist').filter((f) => !statSync(path.join('dist', f)).isDirectory());
+  const rebuilt = list(fresh).filter((f) => !statSync(path.join(fresh, f)).isDirectory());
   const stale = [];
   if (committed.join() !== rebuilt.join())
     stale.push(`files differ: dist has [${committed}] but a build makes [${rebuilt}]`);

@@ -413,9 +413,9 @@ export class RegistryClient {
     const build = (): HttpRequest => {
       const url = relative ? `${this.#origin()}${request.url}` : request.url;
       const headers = { ...request.headers };
-      // Credentials go to the registry's own host only, never to upload or redirect targets elsewhere.
-      if (authorization.header && new URL(url).host === this.#endpoint.host)
-        headers.authorization = authorization.header;
+      // Credentials go to the registry's own origin only, never to upload or redirect targets elsewhere.
+      const toRegistry = new URL(url).origin === new URL(this.#origin()).origin;
+      if (authorization.header && toRegistry) headers.authorization = authorization.header;
       return { ...request, url, headers };
     };
     try {

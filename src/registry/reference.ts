@@ -1,6 +1,8 @@
 import { isIPv4 } from 'node:net';
 import { InvalidReferenceError } from './errors.js';
 
+export { InvalidReferenceError } from './errors.js';
+
 /** An image repository: where it lives and its name there, without tag or digest. */
 export interface ImageRepository {
   /** host[:port] as the user wrote it; Docker Hub's aliases are normalised to `docker.io`. */

@@ -56,7 +56,11 @@ afterAll(async () => {
 
 describe('RegistryClient over HTTPS with a private CA', () => {
   it('trusts the registry when given its CA certificate', async () => {
-    const client = new RegistryClient({ registry: `https://${registry.host}`, ca: cert, sleep: async () => {} });
+    const client = new RegistryClient({
+      registry: `https://${registry.host}`,
+      ca: cert,
+      sleep: async () => {},
+    });
     try {
       const fetched = await client.getManifest('acme/agent', 'v1');
       expect(fetched.body.equals(manifest)).toBe(true);
@@ -67,7 +71,11 @@ describe('RegistryClient over HTTPS with a private CA', () => {
   });
 
   it('uses https for a loopback registry without a scheme when it speaks TLS', async () => {
-    const client = new RegistryClient({ registry: registry.host, ca: Buffer.from(cert), sleep: async () => {} });
+    const client = new RegistryClient({
+      registry: registry.host,
+      ca: Buffer.from(cert),
+      sleep: async () => {},
+    });
     try {
       expect(await client.listTags('acme/agent')).toEqual(['v1']);
       expect(client.requestCount).toBe(1);

@@ -716,6 +716,19 @@ describe('RegistryClient transport security', () => {
     expect(registry.registryRequests()).toHaveLength(2);
   });
 
+  it('does not fall back to plain http when https was asked for explicitly', async () => {
+    const registry = await startRegistry();
+    const { client } = clientFor(`https://${registry.host}`);
+
+    const error = await expectRegistryError(client.listTags('acme/agent'));
+
+    expect(error.code).toBe('PLAIN_HTTP_SERVER');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain(`${registry.host} answered in plain http`);
+    expect(client.requestCount).toBe(1);
+    expect(registry.requests).toHaveLength(0);
+  });
+
   it('answers with the JSON body of a non-registry error page excerpt', async () => {
     const registry = await startRegistry();
     registry.failNext(
