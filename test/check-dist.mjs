@@ -7,7 +7,10 @@ import { execFileSync } from 'node:child_process';
 const fresh = mkdtempSync(path.join(tmpdir(), 'edgeship-dist-'));
 try {
   execFileSync(process.execPath, ['build.mjs', '--outdir', fresh], { stdio: 'inherit' });
-  const list = (dir) => readdirSync(dir, { recursive: true }).filter((f) => !f.endsWith('/')).sort();
+  const list = (dir) =>
+    readdirSync(dir, { recursive: true })
+      .filter((f) => !f.endsWith('/'))
+      .sort();
   const committed = list('dist').filter((f) => !statSync(path.join('dist', f)).isDirectory());
   const rebuilt = list(fresh).filter((f) => !statSync(path.join(fresh, f)).isDirectory());
   const stale = [];

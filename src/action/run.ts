@@ -17,6 +17,9 @@ import type { InputReader, Settings } from '../settings/inputs.js';
 import { readSettings } from '../settings/inputs.js';
 import { CLEANUP_STATE_KEY, CleanupRecorder } from './cleanup-state.js';
 import { readRunnerContext } from './github-context.js';
+import type { GateResult } from '../gate/gate-phase.js';
+import { loadPolicy } from '../policy/index.js';
+import { runGateStep } from './gate-step.js';
 import { buildSummaryTable, markdownTable, releaseSummaryTable } from './summary.js';
 
 /** The runner-facing surface of the action (backed by @actions/core in main.ts). */
@@ -36,6 +39,7 @@ export interface RunResult {
   settings: Settings;
   release: ReleaseMetadata;
   images: PlatformImage[];
+  gate: GateResult;
 }
 
 /** Reads a text file, or undefined when it does not exist. */
@@ -76,6 +80,8 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
     `settings: ${JSON.stringify({ ...settings, registryPassword: settings.registryPassword ? '***' : undefined, githubToken: settings.githubToken ? '***' : undefined })}`,
   );
 
+  const policy = loadPolicy(settings.policy);
+  host.log.debug(`policy: ${policy.source.join('; ')}`);
   const release = releaseMetadata(context.release, settings.tags);
   for (const warning of release.warnings) host.log.warning(warning);
   host.log.info(
@@ -121,5 +127,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
       '',
     ].join('\n\n'),
   );
-  return { settings, release, images };
+
+  const gate = await runGateStep(host, settings, policy, images, context.tempDir);
+  return { settings, release, images, gate };
 }

@@ -1,4 +1,6 @@
 import type { PlatformImage } from '../build/pushed-image.js';
+import type { PlatformScan } from '../gate/gate-phase.js';
+import type { GateVerdict } from '../policy/index.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 
 /** Human-readable byte count (1 kB = 1000 B, as registries and docker report). */
@@ -41,4 +43,101 @@ export function markdownTable(table: SummaryTable): string {
   if (!header) return '';
   const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The gate section: one row a platform with counts, edge facts and the verdict. */
+export function gateSummaryTable(
+  verdict: GateVerdict,
+  images: readonly PlatformImage[],
+  scans: readonly PlatformScan[],
+): SummaryTable {
+  const header = [
+    'Platform',
+    'Critical',
+    'High',
+    'Medium',
+    'Low',
+    'Negligible',
+    'Unknown',
+    'Packages',
+    'Size',
+    'User',
+    'HEALTHCHECK',
+    'Verdict',
+  ];
+  const rows = verdict.platforms.map((p) => {
+    const image = images.find((i) => i.platform === p.platform);
+    const scan = scans.find((s) => s.platform === p.platform);
+    const edge = (check: string) => p.edge.find((e) => e.check === check);
+    const mark = (check: string) => {
+      const finding = edge(check);
+      return finding ? ` (${finding.mode})` : '';
+    };
+    return [
+      p.platform,
+      String(p.counts.Critical),
+      String(p.counts.High),
+      String(p.counts.Medium),
+      String(p.counts.Low),
+      String(p.counts.Negligible),
+      String(p.counts.Unknown),
+      String(scan?.packages ?? '?'),
+      (image ? formatBytes(image.size) : '?') + mark('image-size'),
+      (image?.config.user || 'root (unset)') + mark('non-root'),
+      (image?.config.healthcheck ? 'yes' : 'no') + mark('healthcheck'),
+      p.pass ? '✅ pass' : '❌ fail',
+    ];
+  });
+  return [header, ...rows];
+}
+
+/** Blocking findings: what must be fixed (or waived) for the release to pass. */
+export function blockingFindingsTable(verdict: GateVerdict): SummaryTable {
+  const rows = verdict.platforms.flatMap((p) => [
+    ...p.blocking.map((f) => [
+      f.id,
+      f.packageName,
+      f.packageVersion,
+      f.fixedIn.join(', ') || `(${f.fixState})`,
+      f.severity,
+      p.platform,
+      f.reasons.join('; '),
+    ]),
+    ...p.edge
+      .filter((e) => e.mode === 'fail')
+      .map((e) => [e.check, '', '', '', 'edge', p.platform, e.message]),
+  ]);
+  return rows.length
+    ? [['ID', 'Package', 'Version', 'Fixed in', 'Severity', 'Platform', 'Why it blocks'], ...rows]
+    : [];
+}
+
+export function waiverSummaryTable(verdict: GateVerdict): SummaryTable {
+  const rows = [
+    ...verdict.waivers.applied.map((u) => [
+      'applied',
+      u.waiver.id,
+      u.packageName,
+      u.platform,
+      u.waiver.reason,
+      u.waiver.expires,
+    ]),
+    ...verdict.waivers.expired.map((w) => [
+      'expired',
+      w.id,
+      w.package ?? '',
+      (w.platforms ?? []).join(', '),
+      w.reason,
+      w.expires,
+    ]),
+    ...verdict.waivers.unused.map((w) => [
+      'unused',
+      w.id,
+      w.package ?? '',
+      (w.platforms ?? []).join(', '),
+      w.reason,
+      w.expires,
+    ]),
+  ];
+  return rows.length ? [['Waiver', 'ID', 'Package', 'Platform', 'Reason', 'Expires'], ...rows] : [];
 }

@@ -1,9 +1,14 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { formatPlatform, parsePlatform, PlatformError, PLATFORM_FORM, splitList } from '../build/platform.js';
 import type { Platform } from '../build/platform.js';
 import { formatRepository, isValidTag, parseRepository } from '../registry/reference.js';
 import type { ImageRepository } from '../registry/reference.js';
+import type { PolicyInputs } from '../policy/index.js';
+import { parseMaxDbAge } from '../scan/grype-db.js';
+import type { SbomFormat } from '../scan/syft.js';
+import { parseSbomFormats } from '../scan/syft.js';
+import { parseVersionInput } from '../tools/install.js';
 
 export type BuilderKind = 'buildx' | 'buildah';
 export type QemuMode = 'auto' | 'always' | 'off';
@@ -36,6 +41,24 @@ export interface Settings {
   qemu: QemuMode;
   binfmtImage: string;
   githubToken?: string;
+  gate: GateSettings;
+  /** Policy settings as given (the policy is resolved and validated by the policy module). */
+  policy: PolicyInputs;
+}
+
+/** How the supply-chain gate scans. */
+export interface GateSettings {
+  /** `default`, `path` or a version, per tool. */
+  syftVersion: string;
+  grypeVersion: string;
+  sbomFormats: SbomFormat[];
+  /** The max-db-age input as given (e.g. `5d`); validated here. */
+  maxDbAge: string;
+  scanConcurrency: number;
+  scanTimeoutMs: number;
+  allowEmptySbom: boolean;
+  /** Directory the SBOMs, reports and SARIF files are written to. */
+  reportsDir?: string;
 }
 
 /** The defaults, as documented in action.yml (a test checks that both say the same). */
@@ -45,6 +68,13 @@ export const INPUT_DEFAULTS = {
   builder: 'buildx',
   qemu: 'auto',
   'binfmt-image': 'docker.io/tonistiigi/binfmt:latest',
+  'syft-version': 'default',
+  'grype-version': 'default',
+  'sbom-formats': 'spdx-json',
+  'max-db-age': '5d',
+  'scan-concurrency': '2',
+  'scan-timeout': '15m',
+  'allow-empty-sbom': 'false',
 } as const;
 
 export class InputError extends Error {
@@ -67,6 +97,8 @@ export interface SettingsEnvironment {
   /** Working directory relative paths resolve against (GITHUB_WORKSPACE). */
   workspace: string;
   fileExists?: (p: string) => 'file' | 'directory' | 'missing';
+  /** Reads a text file (the policy file); defaults to fs. */
+  readText?: (p: string) => string;
 }
 
 const defaultFileExists = (p: string): 'file' | 'directory' | 'missing' => {
@@ -200,6 +232,9 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
       );
   }
 
+  const gate = readGateSettings(input, withDefault, env.workspace);
+  const policy = readPolicyInputs(read, env, fileExists);
+
   return {
     image,
     imageName: formatRepository(image),
@@ -221,7 +256,92 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     qemu,
     binfmtImage: withDefault('binfmt-image'),
     ...(read('github-token').trim() ? { githubToken: read('github-token').trim() } : {}),
+    gate,
+    policy,
   };
+}
+
+function readGateSettings(
+  input: (name: string) => string,
+  withDefault: (name: keyof typeof INPUT_DEFAULTS) => string,
+  workspace: string,
+): GateSettings {
+  const syftVersion = withDefault('syft-version');
+  const grypeVersion = withDefault('grype-version');
+  parseVersionInput('syft', syftVersion);
+  parseVersionInput('grype', grypeVersion);
+  const maxDbAge = withDefault('max-db-age');
+  parseMaxDbAge(maxDbAge);
+  const concurrencyRaw = withDefault('scan-concurrency');
+  const scanConcurrency = Number(concurrencyRaw);
+  if (!/^\d+$/.test(concurrencyRaw) || scanConcurrency < 1 || scanConcurrency > 16) {
+    throw new InputError('scan-concurrency', concurrencyRaw, 'a whole number from 1 to 16');
+  }
+  const reportsDir = input('reports-dir');
+  return {
+    syftVersion,
+    grypeVersion,
+    sbomFormats: parseSbomFormats(withDefault('sbom-formats')),
+    maxDbAge,
+    scanConcurrency,
+    scanTimeoutMs: parseDuration('scan-timeout', withDefault('scan-timeout')),
+    allowEmptySbom: parseBoolean('allow-empty-sbom', withDefault('allow-empty-sbom')),
+    ...(reportsDir ? { reportsDir: path.resolve(workspace, reportsDir) } : {}),
+  };
+}
+
+function readPolicyInputs(
+  read: InputReader,
+  env: SettingsEnvironment,
+  fileExists: (p: string) => 'file' | 'directory' | 'missing',
+): PolicyInputs {
+  const value = (name: string) => read(name).trim() || undefined;
+  const policyPath = value('policy');
+  let policyFile: PolicyInputs['policyFile'];
+  if (policyPath) {
+    const resolved = path.resolve(env.workspace, policyPath);
+    if (fileExists(resolved) !== 'file') {
+      throw new InputError('policy', policyPath, `the path of a policy YAML file (looked for ${resolved})`);
+    }
+    policyFile = {
+      path: policyPath,
+      text: (env.readText ?? ((p: string) => readFileSync(p, 'utf8')))(resolved),
+    };
+  }
+  const inputs: PolicyInputs = {};
+  if (policyFile) inputs.policyFile = policyFile;
+  const map: Array<[keyof Omit<PolicyInputs, 'policyFile'>, string]> = [
+    ['failOn', 'fail-on'],
+    ['onlyFixed', 'only-fixed'],
+    ['failOnKev', 'fail-on-kev'],
+    ['epssThreshold', 'epss-threshold'],
+    ['maxImageSize', 'max-image-size'],
+    ['imageSizeCheck', 'image-size-check'],
+    ['nonRootCheck', 'non-root-check'],
+    ['healthcheckCheck', 'healthcheck-check'],
+  ];
+  for (const [key, name] of map) {
+    const v = value(name);
+    if (v !== undefined) inputs[key] = v;
+  }
+  return inputs;
+}
+
+/** `true`/`false` (any case); anything else names the input. */
+export function parseBoolean(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InputError(name, raw, 'true or false');
+}
+
+/** `90s`, `15m`, `1h` (or plain seconds) → milliseconds. */
+export function parseDuration(name: string, raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/i.exec(raw.trim());
+  const amount = match ? Number(match[1]) : NaN;
+  if (!match || !(amount > 0)) throw new InputError(name, raw, 'a duration such as 90s, 15m or 1h');
+  const unit = (match[2] ?? 's').toLowerCase();
+  return amount * (unit === 'h' ? 3_600_000 : unit === 'm' ? 60_000 : 1000);
 }
 
 function readPlatforms(raw: string): Platform[] {

@@ -7,6 +7,7 @@ import { PROJECT_ROOT, runBundled } from './harness/action-runner.js';
 import { publishBaseImage } from './harness/base-images.js';
 import { ensureHostTools } from './harness/host-tools.js';
 import { startRegistry } from './harness/registry.js';
+import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from './harness/scanner-doubles.js';
 import type { TestRegistry } from './harness/registry.js';
 import { listTagsRaw, makeSampleWorkspace, skopeo } from './harness/workspace.js';
 
@@ -36,8 +37,12 @@ describe('buildx builder (docker test double, real registry)', () => {
         'registry-ca-file': reg.caFile,
         'build-args': 'BASE=busybox',
         'cache-from': `type=registry,ref=${reg.host}/${repo}:cache`,
+        ...SCANNERS_FROM_PATH,
       },
       env: {
+        ...scannerDoubleEnv({
+          reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
+        }),
         PATH: `${doubles}:${process.env.PATH}`,
         DOCKER_DOUBLE_LOG: log,
         DOCKER_DOUBLE_DIGEST_linux_amd64: amd64Digest,

@@ -6,6 +6,7 @@ import type { ActionRun } from './harness/action-runner.js';
 import { publishBaseImage } from './harness/base-images.js';
 import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
 import { startRegistry } from './harness/registry.js';
+import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from './harness/scanner-doubles.js';
 import type { TestRegistry } from './harness/registry.js';
 import {
   buildahEnvironment,
@@ -34,7 +35,14 @@ describe('release on a tag with buildah, real registry', () => {
     'registry-username': reg.username,
     'registry-password': reg.password,
     'registry-ca-file': reg.caFile,
+    ...SCANNERS_FROM_PATH,
     ...extra,
+  });
+  const cleanScans = () => ({
+    ...storage.env,
+    ...scannerDoubleEnv({
+      reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
+    }),
   });
 
   beforeAll(async () => {
@@ -44,7 +52,7 @@ describe('release on a tag with buildah, real registry', () => {
     base = await publishBaseImage(reg);
     workspace = await makeSampleWorkspace();
     storage = await buildahEnvironment();
-    run = await runBundled('main', { inputs: inputs(), workspace, env: storage.env });
+    run = await runBundled('main', { inputs: inputs(), workspace, env: cleanScans() });
   });
 
   afterAll(async () => {

@@ -138,6 +138,17 @@ describe('readSettings: bad inputs name the input, the value and the expected fo
       /"nope.pem" is not valid; expected the path of a PEM file/,
     ],
     [{ 'insecure-registries': 'http://reg.lan' }, 'insecure-registries', /expected registry hosts/],
+    [
+      { 'scan-concurrency': '0' },
+      'scan-concurrency',
+      /"0" is not valid; expected a whole number from 1 to 16/,
+    ],
+    [{ 'scan-concurrency': 'many' }, 'scan-concurrency', /expected a whole number/],
+    [{ 'scan-timeout': 'soon' }, 'scan-timeout', /expected a duration such as 90s, 15m or 1h/],
+    [{ 'allow-empty-sbom': 'yes' }, 'allow-empty-sbom', /"yes" is not valid; expected true or false/],
+    [{ 'max-db-age': '5 days' }, 'max-db-age', /expected a positive number of days or hours/],
+    [{ 'sbom-formats': 'spdx' }, 'sbom-formats', /unknown format "spdx"/],
+    [{ policy: 'nope.yml' }, 'policy', /"nope.yml" is not valid; expected the path of a policy YAML file/],
   ])('%j → error on %s', (inputs, input, message) => {
     let caught: unknown;
     try {
@@ -150,6 +161,48 @@ describe('readSettings: bad inputs name the input, the value and the expected fo
     expect((caught as Error).message).toMatch(/^Input "/);
     expect((caught as Error).message).toMatch(message);
     expect((caught as Error).message).not.toMatch(/\n\s+at /);
+  });
+
+  it.each([
+    [
+      { 'syft-version': 'latest' },
+      /Input "syft-version": "latest" is not valid; expected default, path, or a release version/,
+    ],
+    [{ 'grype-version': '1.x' }, /Input "grype-version": "1.x" is not valid/],
+  ])('%j → a clear tool version error', (inputs, message) => {
+    expect(() => settingsFor(inputs)).toThrow(message);
+  });
+
+  it('reads the gate settings and policy inputs', () => {
+    const s = readSettings(
+      read({
+        image: 'ghcr.io/acme/agent',
+        policy: 'policy.yml',
+        'fail-on': 'critical',
+        'max-image-size': '150MB',
+        'scan-timeout': '90s',
+        'sbom-formats': 'spdx-json, cyclonedx-json',
+      }),
+      {
+        ...env,
+        fileExists: (p: string) => (p === '/w/policy.yml' ? 'file' : env.fileExists(p)),
+        readText: () => 'apiVersion: edgeship/v1\n',
+      },
+    );
+    expect(s.gate).toEqual({
+      syftVersion: 'default',
+      grypeVersion: 'default',
+      sbomFormats: ['spdx-json', 'cyclonedx-json'],
+      maxDbAge: '5d',
+      scanConcurrency: 2,
+      scanTimeoutMs: 90_000,
+      allowEmptySbom: false,
+    });
+    expect(s.policy).toEqual({
+      policyFile: { path: 'policy.yml', text: 'apiVersion: edgeship/v1\n' },
+      failOn: 'critical',
+      maxImageSize: '150MB',
+    });
   });
 
   it('never echoes the registry password in an error', () => {

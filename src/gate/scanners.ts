@@ -1,0 +1,72 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { Exec } from '../process/exec.js';
+import { ensureGrypeDb } from '../scan/grype-db.js';
+import type { GrypeDbDeps } from '../scan/grype-db.js';
+import type { GateSettings } from '../settings/inputs.js';
+import { installTool } from '../tools/install.js';
+import type { InstallDeps, InstalledTool } from '../tools/install.js';
+import type { ScannerPaths } from './gate-phase.js';
+
+export interface ScannerSetupDeps {
+  exec: Exec;
+  log: PhaseLog;
+  installDeps: InstallDeps;
+  /** @actions/cache, or undefined where the cache service is not available (outside GitHub). */
+  cache?: Pick<GrypeDbDeps, 'restoreCache' | 'saveCache'>;
+  dbCacheDir: string;
+  now: () => Date;
+}
+
+export interface ScannerSetup extends ScannerPaths {
+  syftTool: InstalledTool;
+  grypeTool: InstalledTool;
+  dbBuilt: Date;
+}
+
+/** Installs (verified) syft and grype and makes sure grype has a fresh vulnerability database. */
+export async function setUpScanners(gate: GateSettings, deps: ScannerSetupDeps): Promise<ScannerSetup> {
+  return deps.log.group('Install scanners', async () => {
+    const request = { platform: process.platform, arch: process.arch };
+    const syftTool = await installTool(
+      { tool: 'syft', version: gate.syftVersion, ...request },
+      deps.installDeps,
+    );
+    const grypeTool = await installTool(
+      { tool: 'grype', version: gate.grypeVersion, ...request },
+      deps.installDeps,
+    );
+    for (const t of [syftTool, grypeTool]) {
+      deps.log.info(
+        `${path.basename(t.path)} ${t.version} (${t.source}${t.pinned ? ', sha256 pinned in source' : ''}) at ${t.path}`,
+      );
+    }
+    const cache = deps.cache ?? {
+      restoreCache: async () => undefined,
+      saveCache: async () => {
+        deps.log.info('The Actions cache is not available here; the grype database is not saved');
+      },
+    };
+    const db = await ensureGrypeDb({
+      exec: deps.exec,
+      grype: grypeTool.path,
+      dbCacheDir: deps.dbCacheDir,
+      maxDbAge: gate.maxDbAge,
+      platform: os.platform(),
+      arch: os.arch(),
+      schema: '6',
+      now: deps.now,
+      ...cache,
+      log: deps.log,
+    });
+    return {
+      syft: syftTool.path,
+      grype: grypeTool.path,
+      grypeEnv: db.env,
+      syftTool,
+      grypeTool,
+      dbBuilt: db.status.built,
+    };
+  });
+}

@@ -1,0 +1,42 @@
+/** The release gate: policy (defaults ← policy file ← inputs) and the verdict over every platform's Grype report. */
+export {
+  API_VERSION,
+  CHECK_MODES,
+  DEFAULT_RULES,
+  FAIL_ON_VALUES,
+  KIND,
+  PolicyError,
+  SEVERITY_KEYS,
+  formatSize,
+  loadPolicy,
+  normalisePlatform,
+  parseSize,
+  policyDigest,
+  rulesFor,
+} from './policy.js';
+export type {
+  CheckMode,
+  EdgeRules,
+  FailOn,
+  Policy,
+  PolicyInputs,
+  Rules,
+  SeverityKey,
+  Waiver,
+} from './policy.js';
+export {
+  evaluateGate,
+  evaluatePlatform,
+  explainGate,
+  isRootUser,
+  waiverEnd,
+  waiverExpired,
+} from './evaluate.js';
+export type {
+  EdgeFinding,
+  Finding,
+  GateVerdict,
+  ImageFacts,
+  PlatformVerdict,
+  WaiverUse,
+} from './evaluate.js';

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { grypeEnvironment, grypeScanArgs } from '../../../src/scan/grype.js';
+
+describe('grype argv and environment', () => {
+  it('scans the SBOM once and writes JSON and SARIF', () => {
+    expect(
+      grypeScanArgs({ sbomFile: '/o/sbom.syft.json', jsonFile: '/o/g.json', sarifFile: '/o/g.sarif' }),
+    ).toEqual(['sbom:/o/sbom.syft.json', '-o', 'json=/o/g.json', '-o', 'sarif=/o/g.sarif']);
+  });
+
+  it('never updates the database during a scan and enforces its age', () => {
+    expect(grypeEnvironment({ dbCacheDir: '/c/grype-db', maxDbAgeHours: 120 })).toEqual({
+      GRYPE_CHECK_FOR_APP_UPDATE: 'false',
+      GRYPE_DB_AUTO_UPDATE: 'false',
+      GRYPE_DB_CACHE_DIR: '/c/grype-db',
+      GRYPE_DB_VALIDATE_AGE: 'true',
+      GRYPE_DB_MAX_ALLOWED_BUILT_AGE: '120h',
+    });
+    expect(grypeEnvironment({ dbCacheDir: '/c', maxDbAgeHours: 1.5 }).GRYPE_DB_MAX_ALLOWED_BUILT_AGE).toBe(
+      '1.5h',
+    );
+    expect(() => grypeEnvironment({ dbCacheDir: '/c', maxDbAgeHours: 0 })).toThrow(/positive/);
+  });
+});
