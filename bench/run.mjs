@@ -1,9 +1,15 @@
 // Benchmarks with baselines measured in the same run. Prints one line per measure with its ratio and target.
 //   cold start: time from spawning `node dist/main.js` to its first log line, against `node -e ''` to exit.
-//   bundle size: bytes of dist/*.js against the 3 MB budget.
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+//   bundle size: bytes of dist/**/*.js against the 3 MB budget.
+//   gate evaluation: parse + evaluate a 100k-match Grype report (real matches from ../shared/fixtures, scaled),
+//     against `jq '.matches | length'` on the same file; peak RSS against the file size.
+//   scan concurrency: wall time of the SBOM + scan phase for 2 platforms with 1 s scanner doubles, concurrent
+//     against serial.
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { build } from 'esbuild';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 
@@ -64,6 +70,137 @@ const bundle = readdirSync('dist', { recursive: true })
   .filter((f) => f.endsWith('.js'))
   .reduce((sum, f) => sum + statSync(path.join('dist', f)).size, 0);
 report('bundle size (dist/**/*.js)', bundle / 1e6, 'MB', undefined, '≤ 3 MB', bundle <= 3e6);
+
+// ---- gate evaluation on a 100k-match report ----
+const work = mkdtempSync(path.join(os.tmpdir(), 'edgeship-bench-'));
+try {
+  await build({
+    entryPoints: { 'gate-eval': 'bench/gate-eval.ts', 'gate-concurrency': 'bench/gate-concurrency.ts' },
+    outdir: work,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    logLevel: 'warning',
+    banner: { js: "import{createRequire as __r}from'node:module';const require=__r(import.meta.url);" },
+  });
+  const fixture = path.resolve(
+    '..',
+    'shared',
+    'fixtures',
+    'grype',
+    'json',
+    'debian12-python-app_amd64_grype-0.97.1.json',
+  );
+  const wanted = Number(process.env.BENCH_MATCHES ?? 100_000);
+  const reportFile = path.join(work, 'report-100k.json');
+  const source = JSON.parse(readFileSync(fixture, 'utf8'));
+  await new Promise((resolve, reject) => {
+    const out = createWriteStream(reportFile);
+    out.on('error', reject);
+    out.write('{"matches":[');
+    for (let i = 0; i < wanted; i++) {
+      const match = structuredClone(source.matches[i % source.matches.length]);
+      match.vulnerability.id = `${match.vulnerability.id}-${Math.floor(i / source.matches.length)}`;
+      out.write((i ? ',' : '') + JSON.stringify(match));
+    }
+    const { matches: _matches, ...rest } = source;
+    out.end('],' + JSON.stringify(rest).slice(1), resolve);
+  });
+  const fileBytes = statSync(reportFile).size;
+  const jqStart = process.hrtime.bigint();
+  const jqCount = Number(
+    execFileSync('jq', ['.matches | length', reportFile], { maxBuffer: 1e6 }).toString(),
+  );
+  const jqMs = Number(process.hrtime.bigint() - jqStart) / 1e6;
+  const evalStart = process.hrtime.bigint();
+  const gate = JSON.parse(
+    execFileSync(process.execPath, [path.join(work, 'gate-eval.js'), reportFile]).toString(),
+  );
+  const evalMs = Number(process.hrtime.bigint() - evalStart) / 1e6;
+  if (gate.matches !== jqCount)
+    throw new Error(`the gate read ${gate.matches} matches, jq counted ${jqCount}`);
+  report(
+    `gate evaluation of ${wanted} matches (${(fileBytes / 1e6).toFixed(0)} MB), process wall time`,
+    evalMs,
+    'ms',
+    jqMs,
+    'ratio ≤ 1.0 vs jq',
+    evalMs <= jqMs,
+  );
+  report(
+    'gate evaluation peak RSS / report size',
+    gate.maxRssBytes / fileBytes,
+    '×',
+    undefined,
+    '≤ 4×',
+    gate.maxRssBytes <= 4 * fileBytes,
+  );
+
+  // ---- scan concurrency ----
+  const wall = (concurrency) =>
+    JSON.parse(
+      execFileSync(process.execPath, [path.join(work, 'gate-concurrency.js'), String(concurrency)], {
+        env: {
+          ...process.env,
+          SCANNER_DOUBLE_DELAY: '1',
+          SYFT_DOUBLE_SBOM_linux_amd64: path.resolve(
+            '..',
+            'shared',
+            'fixtures',
+            'syft',
+            'spdx-json',
+            'kubectl_linux-amd64_syft-0.58.0_spdx-2.2.json',
+          ),
+          SYFT_DOUBLE_SBOM_linux_arm64: path.resolve(
+            '..',
+            'shared',
+            'fixtures',
+            'syft',
+            'spdx-json',
+            'kubectl_linux-arm64_syft-0.58.0_spdx-2.2.json',
+          ),
+          GRYPE_DOUBLE_REPORT_linux_amd64: path.resolve(
+            '..',
+            'shared',
+            'fixtures',
+            'grype',
+            'json',
+            'klass-web_wolfi_arm64_grype-0.114.0_zero-matches.json',
+          ),
+          GRYPE_DOUBLE_REPORT_linux_arm64: path.resolve(
+            '..',
+            'shared',
+            'fixtures',
+            'grype',
+            'json',
+            'klass-web_wolfi_arm64_grype-0.114.0_zero-matches.json',
+          ),
+          GRYPE_DOUBLE_SARIF: path.resolve(
+            '..',
+            'shared',
+            'fixtures',
+            'grype',
+            'sarif',
+            'empty-results_grype-0.89.0.sarif',
+          ),
+        },
+      }).toString(),
+    ).ms;
+  const serial = wall(1);
+  const concurrent = wall(2);
+  report(
+    'SBOM + scan of 2 platforms (1 s doubles), concurrent wall / serial wall',
+    concurrent / serial,
+    '',
+    undefined,
+    '≤ 0.60',
+    concurrent / serial <= 0.6,
+  );
+  console.log(`  serial ${serial.toFixed(0)} ms, concurrent ${concurrent.toFixed(0)} ms`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
 
 console.log(`node ${process.version}, ${RUNS} runs each, medians`);
 if (results.some((r) => !r.pass)) process.exitCode = 1;
