@@ -25,6 +25,7 @@ const image = (platform: string) => ({
   platform,
   digest: `sha256:${'a'.repeat(64)}`,
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  manifestSize: 500,
   size: 1000,
   config: { os: 'linux', architecture: platform.split('/')[1]!, user: '1000', healthcheck: true, labels: {} },
   configDigest: `sha256:${'b'.repeat(64)}`,

@@ -1,2 +1,2 @@
 import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);
-import{w as o}from"./chunks/chunk-O3XWBORJ.js";o("Edgeship: multi-arch edge release");var[{coreHost:e,failStep:i},{runAction:r}]=await Promise.all([import("./chunks/core-host-HABQINLL.js"),import("./chunks/run-X3ZUOCFD.js")]);await r(e()).catch(i);
+import{s as o}from"./chunks/chunk-ZVFACVE7.js";import"./chunks/chunk-ANG3JRWV.js";o("Edgeship: multi-arch edge release");var[{coreHost:e,failStep:i},{runAction:r}]=await Promise.all([import("./chunks/core-host-BQKICTTY.js"),import("./chunks/run-JSD2A2YL.js")]);await r(e()).catch(i);

@@ -19,7 +19,9 @@ import { CLEANUP_STATE_KEY, CleanupRecorder } from './cleanup-state.js';
 import { readRunnerContext } from './github-context.js';
 import type { GateResult } from '../gate/gate-phase.js';
 import { loadPolicy } from '../policy/index.js';
+import type { PublishResult } from '../publish/publish-phase.js';
 import { runGateStep } from './gate-step.js';
+import { runPublishStep } from './publish-step.js';
 import { buildSummaryTable, markdownTable, releaseSummaryTable } from './summary.js';
 
 /** The runner-facing surface of the action (backed by @actions/core in main.ts). */
@@ -40,6 +42,7 @@ export interface RunResult {
   release: ReleaseMetadata;
   images: PlatformImage[];
   gate: GateResult;
+  published?: PublishResult;
 }
 
 /** Reads a text file, or undefined when it does not exist. */
@@ -76,10 +79,15 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const settings = readSettings(host.readInput, { workspace: context.workspace });
   if (settings.registryPassword) host.setSecret(settings.registryPassword);
   if (settings.githubToken) host.setSecret(settings.githubToken);
-  host.log.debug(
-    `settings: ${JSON.stringify({ ...settings, registryPassword: settings.registryPassword ? '***' : undefined, githubToken: settings.githubToken ? '***' : undefined })}`,
-  );
+  if (settings.publish.signingKey) host.setSecret(settings.publish.signingKey);
+  if (settings.publish.signingKeyPassword) host.setSecret(settings.publish.signingKeyPassword);
+  host.log.debug(`settings: ${JSON.stringify(redactSettings(settings))}`);
 
+  if (settings.mode === 'publish') {
+    throw new Error(
+      'Input "mode": "publish" (merging matrix build jobs) is not available in this version; use mode: all',
+    );
+  }
   const policy = loadPolicy(settings.policy);
   host.log.debug(`policy: ${policy.source.join('; ')}`);
   const release = releaseMetadata(context.release, settings.tags);
@@ -129,5 +137,37 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   );
 
   const gate = await runGateStep(host, settings, policy, images, context.tempDir);
-  return { settings, release, images, gate };
+  if (settings.mode === 'build') {
+    host.log.info(
+      'mode: build: the platforms are built, pushed by digest and gated; the publish job tags them',
+    );
+    return { settings, release, images, gate };
+  }
+  const published = await runPublishStep(host, {
+    settings,
+    policy,
+    release,
+    images,
+    gate,
+    context,
+    registry,
+    reportsDir: gate.reportsDir,
+  });
+  return { settings, release, images, gate, published };
+}
+
+/** Settings as they may be logged: every secret replaced by `***`. */
+export function redactSettings(settings: Settings): unknown {
+  const hide = (value: string | undefined) => (value ? '***' : undefined);
+  return {
+    ...settings,
+    registryPassword: hide(settings.registryPassword),
+    githubToken: hide(settings.githubToken),
+    publish: {
+      ...settings.publish,
+      signingKey: hide(settings.publish.signingKey),
+      signingKeyPassword: hide(settings.publish.signingKeyPassword),
+    },
+    policy: { ...settings.policy, policyFile: settings.policy.policyFile?.path },
+  };
 }

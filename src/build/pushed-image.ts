@@ -25,6 +25,8 @@ export interface PlatformImage {
   platform: string;
   digest: string;
   mediaType: string;
+  /** Bytes of the manifest document itself (the index descriptor's size). */
+  manifestSize: number;
   /** Compressed bytes of config + layers. */
   size: number;
   config: ImageConfigSummary;
@@ -139,6 +141,7 @@ export async function resolvePlatformImage(
     platform: formatPlatform(platform),
     digest: manifest.digest,
     mediaType: manifest.mediaType,
+    manifestSize: manifest.body.length,
     size: doc.config.size + layers.reduce((sum, l) => sum + l.size, 0),
     config,
     configDigest: doc.config.digest,

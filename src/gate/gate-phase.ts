@@ -31,6 +31,7 @@ export interface PlatformScan {
 export interface GateResult {
   verdict: GateVerdict;
   scans: PlatformScan[];
+  reportsDir: string;
 }
 
 export interface ScannerPaths {
@@ -107,7 +108,7 @@ export async function runGate(
     })),
     deps.now(),
   );
-  return { verdict, scans };
+  return { verdict, scans, reportsDir };
 }
 
 async function scanPlatform(

@@ -29,7 +29,7 @@ import {
   type RequestContext,
 } from './http-transport.js';
 import { parseNextLink } from './link-header.js';
-import { ACCEPT_MANIFESTS, baseMediaType } from './media-types.js';
+import { ACCEPT_MANIFESTS, baseMediaType, OCI_IMAGE_INDEX } from './media-types.js';
 import {
   assertRepositoryPath,
   assertTagOrDigest,
@@ -74,10 +74,23 @@ export interface FetchedManifest extends ManifestDescriptor {
   json: unknown;
 }
 
+export interface BlobUploadOptions {
+  /**
+   * Repositories of the same registry that may already hold the blob, tried in order with a cross-repository
+   * mount (`POST …/blobs/uploads/?mount=<digest>&from=<repo>`) before the content is sent.
+   */
+  mountFrom?: readonly string[];
+}
+
 export interface BlobUploadResult {
   digest: string;
-  /** False when the registry already had the blob and nothing was sent. */
+  /** False when nothing was sent: the registry already had the blob, or it was mounted. */
   uploaded: boolean;
+  /**
+   * Present when mount candidates were given and the blob was not already there: true when a mount
+   * succeeded, false when the content had to be uploaded.
+   */
+  mounted?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -86,6 +99,10 @@ const TOKEN_CLIENT_ID = 'edgeship';
 /** Registries commonly refuse manifests above 4 MiB; anything larger is not a manifest. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_TAG_PAGES = 1000;
+const MAX_REFERRER_PAGES = 100;
+
+/** Access asked for in a Bearer scope: RepositoryAccess, or `delete` for DELETE requests. */
+type Access = RepositoryAccess | 'delete';
 
 interface Authorization {
   header?: string;
@@ -100,6 +117,8 @@ interface Authorization {
 export class RegistryClient {
   readonly #endpoint: RegistryEndpoint;
   #scheme: RegistryScheme;
+  /** Settles when the request probing https (scheme `https-then-http`) has its answer; see #send. */
+  #schemeProbe: Promise<void> | undefined;
   readonly #insecure: boolean;
   readonly #transport: HttpTransport;
   readonly #agent: Agent | undefined;
@@ -254,50 +273,147 @@ export class RegistryClient {
   /**
    * Uploads a blob unless the registry already has it: a POST to open an upload, then a single PUT with the
    * content and its digest. `digest`, when given, must match the content.
+   *
+   * With `mountFrom`, a missing blob is first mounted from those repositories, one at a time: 201 means
+   * mounted (nothing is sent); 202 means the registry did not mount it but opened an upload session,
+   * which is then used for the content. A candidate the credentials may not pull from (401/403) or that
+   * the registry refuses otherwise (4xx) is skipped.
    */
-  async uploadBlob(path: string, body: Buffer, digest?: string): Promise<BlobUploadResult> {
+  async uploadBlob(
+    path: string,
+    body: Buffer,
+    digest?: string,
+    options: BlobUploadOptions = {},
+  ): Promise<BlobUploadResult> {
     const blobDigest = digest ?? digestOf(body);
     const context = this.#blobContext('upload blob', path, blobDigest);
     if (!matchesDigest(body, blobDigest)) throw digestMismatch(context, 'the content does not hash to it');
+    const sources = mountSources(path, options.mountFrom ?? []);
     if (await this.#blobExists(path, blobDigest, context, 'push'))
       return { digest: blobDigest, uploaded: false };
 
-    const started = await this.#authorizedSend(
-      { method: 'POST', url: `/v2/${path}/blobs/uploads/`, headers: {} },
+    let session: { response: HttpResponse; pullFrom: string[] } | undefined;
+    for (const from of sources) {
+      const mount = await this.#tryMount(path, from, body, blobDigest, context);
+      if (mount === 'mounted') return { digest: blobDigest, uploaded: false, mounted: true };
+      if (mount) {
+        session = { response: mount, pullFrom: [from] };
+        break;
+      }
+    }
+    if (!session) {
+      const started = await this.#authorizedSend(
+        { method: 'POST', url: `/v2/${path}/blobs/uploads/`, headers: {} },
+        context,
+        path,
+        'push',
+      );
+      if (started.status !== 202 && started.status !== 201) throw this.#statusError(started, context);
+      session = { response: started, pullFrom: [] };
+    }
+    await this.#putUpload(path, body, blobDigest, session.response, session.pullFrom, context);
+    return { digest: blobDigest, uploaded: true, ...(sources.length > 0 ? { mounted: false } : {}) };
+  }
+
+  /**
+   * The referrers of a manifest (`GET /v2/<path>/referrers/<digest>`, OCI distribution 1.1) as the JSON
+   * of an OCI image index, with the `manifests` of every `Link` page merged (the registry's own bytes
+   * when it answered in one page), or undefined when the registry has no referrers API (HTTP 404 whose
+   * body is not an image index). With `artifactType`, only referrers of that type; the list is filtered
+   * here when the registry does not say (OCI-Filters-Applied) that it did.
+   */
+  async getReferrers(path: string, digest: string, artifactType?: string): Promise<Buffer | undefined> {
+    const context = this.#blobContext('get referrers', path, digest);
+    const query = artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType }).toString()}`;
+    let url = `/v2/${path}/referrers/${digest}${query}`;
+    let first: { body: Buffer; index: Record<string, unknown> } | undefined;
+    let rewritten = false;
+    const manifests: unknown[] = [];
+    const seen = new Set<string>();
+    const visited = new Set<string>();
+    for (let page = 0; page < MAX_REFERRER_PAGES; page++) {
+      const response = await this.#authorizedSend(
+        { method: 'GET', url, headers: { accept: OCI_IMAGE_INDEX } },
+        context,
+        path,
+        'pull',
+      );
+      // A registry without the API answers 404 with an error body or text; one with it may answer 404
+      // with an (empty) index for a subject it does not know.
+      if (response.status !== 200 && !(response.status === 404 && looksLikeImageIndex(response.body))) {
+        if (response.status === 404 && page === 0) return undefined;
+        throw this.#statusError(response, context);
+      }
+      const index = readReferrersPage(response.body, context);
+      first ??= { body: response.body, index };
+      const filterHere = artifactType !== undefined && !filtersApplied(response, 'artifactType');
+      const entries = Array.isArray(index.manifests) ? index.manifests : [];
+      if (!Array.isArray(index.manifests) || filterHere || page > 0) rewritten = true;
+      for (const entry of entries) {
+        if (filterHere && !(isRecord(entry) && entry.artifactType === artifactType)) continue;
+        const key = isRecord(entry) && typeof entry.digest === 'string' ? entry.digest : undefined;
+        if (key !== undefined) {
+          if (seen.has(key)) {
+            rewritten = true;
+            continue;
+          }
+          seen.add(key);
+        }
+        manifests.push(entry);
+      }
+      const next = parseNextLink(response.headers.get('link'));
+      const nextUrl = next === undefined ? undefined : new URL(next, response.url).toString();
+      if (nextUrl === undefined || visited.has(nextUrl)) {
+        if (!rewritten) return first.body;
+        const merged = {
+          ...first.index,
+          schemaVersion: first.index.schemaVersion ?? 2,
+          mediaType: first.index.mediaType ?? OCI_IMAGE_INDEX,
+          manifests,
+        };
+        return Buffer.from(JSON.stringify(merged));
+      }
+      visited.add(nextUrl);
+      url = nextUrl;
+    }
+    throw new RegistryError({
+      ...context,
+      reason: `the referrers list has more than ${MAX_REFERRER_PAGES} pages`,
+      code: 'TOO_MANY_PAGES',
+    });
+  }
+
+  /**
+   * Deletes a manifest by digest (to roll back a failed publish, for example). True when the registry
+   * deleted it, false when it did not have it; a registry with deletion disabled (HTTP 405) is an error.
+   */
+  async deleteManifest(path: string, digest: string): Promise<boolean> {
+    parseDigest(digest);
+    const context = this.#manifestContext('delete manifest', path, digest);
+    const response = await this.#authorizedSend(
+      { method: 'DELETE', url: `/v2/${path}/manifests/${digest}`, headers: {} },
       context,
       path,
-      'push',
+      'delete',
     );
-    if (started.status !== 202 && started.status !== 201) throw this.#statusError(started, context);
-    const location = started.headers.get('location');
-    if (!location) {
+    if (response.status === 202 || response.status === 200 || response.status === 204) return true;
+    if (response.status === 404) return false;
+    if (response.status === 405) {
+      const failure = describeHttpFailure(
+        response.status,
+        response.body,
+        response.headers.get('content-type'),
+      );
       throw new RegistryError({
         ...context,
-        reason: `the registry opened an upload (HTTP ${started.status}) without a Location header`,
-        code: 'BLOB_UPLOAD_INVALID',
-        status: started.status,
+        reason: `deletion is disabled on the registry (${failure.reason})`,
+        status: response.status,
+        code: failure.code ?? 'UNSUPPORTED',
+        attempts: response.attempts,
+        hint: `Enable deletion on ${this.registry} (for a distribution registry, REGISTRY_STORAGE_DELETE_ENABLED=true) or delete the manifest by hand`,
       });
     }
-    const uploadUrl = new URL(location, started.url);
-    uploadUrl.hash = '';
-    const separator = uploadUrl.search ? '&' : '?';
-    const putUrl = `${uploadUrl.toString()}${separator}digest=${encodeURIComponent(blobDigest)}`;
-    const finished = await this.#authorizedSend(
-      {
-        method: 'PUT',
-        url: putUrl,
-        headers: { 'content-type': 'application/octet-stream' },
-        body,
-      },
-      context,
-      path,
-      'push',
-    );
-    if (finished.status !== 201 && finished.status !== 200 && finished.status !== 204) {
-      throw this.#statusError(finished, context);
-    }
-    checkReportedDigest(finished, body, context);
-    return { digest: blobDigest, uploaded: true };
+    throw this.#statusError(response, context);
   }
 
   /** All tags of a repository, following `Link` pagination; empty when the repository does not exist. */
@@ -345,6 +461,84 @@ export class RegistryClient {
     throw this.#statusError(response, context);
   }
 
+  /**
+   * Tries to mount a blob from another repository: 'mounted' (201), the upload session the registry
+   * opened instead (202), or undefined when the registry refused the mount without opening one (the
+   * credentials may not pull from `from`, or another 4xx).
+   */
+  async #tryMount(
+    path: string,
+    from: string,
+    body: Buffer,
+    digest: string,
+    context: RequestContext,
+  ): Promise<'mounted' | HttpResponse | undefined> {
+    const query = new URLSearchParams({ mount: digest, from }).toString();
+    let response: HttpResponse;
+    try {
+      response = await this.#authorizedSend(
+        { method: 'POST', url: `/v2/${path}/blobs/uploads/?${query}`, headers: {} },
+        context,
+        path,
+        'push',
+        [from],
+      );
+    } catch (error) {
+      if (error instanceof RegistryAuthError) return undefined;
+      throw error;
+    }
+    if (response.status === 201) {
+      checkReportedDigest(response, body, context);
+      return 'mounted';
+    }
+    if (response.status === 202) return response;
+    if (response.status >= 400 && response.status < 500 && !isRetryableStatus(response.status)) {
+      return undefined;
+    }
+    throw this.#statusError(response, context);
+  }
+
+  /** Sends the content to the upload session `started` opened, with a single PUT carrying the digest. */
+  async #putUpload(
+    path: string,
+    body: Buffer,
+    digest: string,
+    started: HttpResponse,
+    pullFrom: readonly string[],
+    context: RequestContext,
+  ): Promise<void> {
+    const location = started.headers.get('location');
+    if (!location) {
+      throw new RegistryError({
+        ...context,
+        reason: `the registry opened an upload (HTTP ${started.status}) without a Location header`,
+        code: 'BLOB_UPLOAD_INVALID',
+        status: started.status,
+      });
+    }
+    const uploadUrl = new URL(location, started.url);
+    uploadUrl.hash = '';
+    const separator = uploadUrl.search ? '&' : '?';
+    const putUrl = `${uploadUrl.toString()}${separator}digest=${encodeURIComponent(digest)}`;
+    // The session's own scopes: the token that opened it (with pull on a mount source) is reused.
+    const finished = await this.#authorizedSend(
+      {
+        method: 'PUT',
+        url: putUrl,
+        headers: { 'content-type': 'application/octet-stream' },
+        body,
+      },
+      context,
+      path,
+      'push',
+      pullFrom,
+    );
+    if (finished.status !== 201 && finished.status !== 200 && finished.status !== 204) {
+      throw this.#statusError(finished, context);
+    }
+    checkReportedDigest(finished, body, context);
+  }
+
   #readManifest(response: HttpResponse, ref: string, context: RequestContext): FetchedManifest {
     const body = response.body;
     if (body.length > MAX_MANIFEST_BYTES) {
@@ -389,10 +583,13 @@ export class RegistryClient {
     request: HttpRequest,
     context: RequestContext,
     path: string,
-    access: RepositoryAccess,
+    access: Access,
+    pullFrom: readonly string[] = [],
   ): Promise<HttpResponse> {
-    const scopeKey = repositoryScope(path, access);
-    let authorization = await this.#knownAuthorization(path, access, context);
+    const scopeKey = scopeKeyOf(path, access, pullFrom);
+    // A pull may use a cached push token of the same repository.
+    const alsoKey = access === 'pull' && pullFrom.length === 0 ? repositoryScope(path, 'push') : undefined;
+    let authorization = await this.#knownAuthorization(scopeKey, alsoKey, context);
     let response = await this.#send(request, authorization, context);
     if (response.status === 401 && !authorization.fresh) {
       if (authorization.header) this.#tokens.delete(scopeKey);
@@ -403,13 +600,18 @@ export class RegistryClient {
     return response;
   }
 
-  /** Sends to the registry, resolving relative URLs against it and probing https before plain http. */
+  /**
+   * Sends to the registry, resolving relative URLs against it. While the scheme is `https-then-http`, one
+   * request at a time probes https (falling back to plain http when the server answers TLS in plain http)
+   * and the others wait for its answer; a probe that fails otherwise leaves the next request to probe.
+   */
   async #send(
     request: HttpRequest,
     authorization: Authorization,
     context: RequestContext,
   ): Promise<HttpResponse> {
     const relative = request.url.startsWith('/');
+    while (relative && this.#scheme === 'https-then-http' && this.#schemeProbe) await this.#schemeProbe;
     const build = (): HttpRequest => {
       const url = relative ? `${this.#origin()}${request.url}` : request.url;
       const headers = { ...request.headers };
@@ -418,19 +620,37 @@ export class RegistryClient {
       if (authorization.header && toRegistry) headers.authorization = authorization.header;
       return { ...request, url, headers };
     };
+    if (!relative || this.#scheme !== 'https-then-http') return this.#transport.send(build(), context);
+
+    // No await since the check above: this request is the only probe.
+    const settle = this.#startSchemeProbe();
     try {
       const response = await this.#transport.send(build(), context);
-      if (relative && this.#scheme === 'https-then-http') this.#scheme = 'https';
+      this.#scheme = 'https';
       return response;
     } catch (error) {
-      const probing = relative && this.#scheme === 'https-then-http';
-      if (!probing || !(error instanceof RegistryError) || error.code !== 'PLAIN_HTTP_SERVER') throw error;
+      if (!(error instanceof RegistryError) || error.code !== 'PLAIN_HTTP_SERVER') throw error;
       this.#scheme = 'http';
-      if (authorization.header?.startsWith('Basic ') && !isLoopbackHost(this.#endpoint.host)) {
-        throw this.#plainHttpCredentialsError(context);
-      }
-      return this.#transport.send(build(), context);
+    } finally {
+      settle();
     }
+    if (authorization.header?.startsWith('Basic ') && !isLoopbackHost(this.#endpoint.host)) {
+      throw this.#plainHttpCredentialsError(context);
+    }
+    return this.#transport.send(build(), context);
+  }
+
+  /** Marks a scheme probe as under way; the function returned settles it. */
+  #startSchemeProbe(): () => void {
+    let resolve: () => void = () => undefined;
+    const probe = new Promise<void>((settle) => {
+      resolve = settle;
+    });
+    this.#schemeProbe = probe;
+    return () => {
+      if (this.#schemeProbe === probe) this.#schemeProbe = undefined;
+      resolve();
+    };
   }
 
   #origin(): string {
@@ -439,17 +659,15 @@ export class RegistryClient {
 
   /** Authorization from earlier challenges: cached Basic, a cached token, or a new token from a known realm. */
   async #knownAuthorization(
-    path: string,
-    access: RepositoryAccess,
+    scopeKey: string,
+    alsoKey: string | undefined,
     context: RequestContext,
   ): Promise<Authorization> {
     if (this.#basicAuthorization) return { header: this.#basicAuthorization, fresh: true };
     const challenge = this.#bearerChallenge;
     if (!challenge) return { fresh: false };
-    const scopeKey = repositoryScope(path, access);
     const cached =
-      this.#tokens.get(scopeKey) ??
-      (access === 'pull' ? this.#tokens.get(repositoryScope(path, 'push')) : undefined);
+      this.#tokens.get(scopeKey) ?? (alsoKey === undefined ? undefined : this.#tokens.get(alsoKey));
     if (cached) return { header: `Bearer ${cached}`, fresh: false };
     return { header: await this.#bearerFor(challenge, scopeKey, context), fresh: true };
   }
@@ -662,4 +880,73 @@ function checkReportedDigest(response: HttpResponse, body: Buffer, context: Requ
       `the registry reports ${reported} but the content hashes to ${digestOf(body)}`,
     );
   }
+}
+
+/** A Bearer scope key: the access to `path`, plus pull on each repository in `pullFrom` (blob mounts). */
+function scopeKeyOf(path: string, access: Access, pullFrom: readonly string[]): string {
+  const own = access === 'delete' ? `repository:${path}:delete` : repositoryScope(path, access);
+  if (pullFrom.length === 0) return own;
+  return mergeScopes(
+    [own],
+    pullFrom.map((from) => repositoryScope(from, 'pull')),
+  ).join(' ');
+}
+
+/** The mount candidates for a blob upload to `path`: checked, without `path` itself or repeats. */
+function mountSources(path: string, candidates: readonly string[]): string[] {
+  const sources: string[] = [];
+  for (const candidate of candidates) {
+    assertRepositoryPath(candidate);
+    if (candidate !== path && !sources.includes(candidate)) sources.push(candidate);
+  }
+  return sources;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether a body is an OCI image index (a referrers answer), as opposed to an error body or text. */
+function looksLikeImageIndex(body: Buffer): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return false;
+  }
+  if (!isRecord(parsed) || 'errors' in parsed) return false;
+  return parsed.mediaType === OCI_IMAGE_INDEX || Array.isArray(parsed.manifests);
+}
+
+/** One page of a referrers answer: an image index whose `manifests` is an array (or null, for none). */
+function readReferrersPage(body: Buffer, context: RequestContext): Record<string, unknown> {
+  const invalid = (reason: string) =>
+    new RegistryError({ ...context, reason: `the referrers answer ${reason}`, code: 'MANIFEST_INVALID' });
+  if (body.length > MAX_MANIFEST_BYTES) {
+    throw invalid(`is ${body.length} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw invalid('is not valid JSON');
+  }
+  if (!isRecord(parsed)) throw invalid('is not a JSON object');
+  if (parsed.mediaType !== undefined && parsed.mediaType !== OCI_IMAGE_INDEX) {
+    throw invalid(`is a ${String(parsed.mediaType)}, not an OCI image index`);
+  }
+  const { manifests } = parsed;
+  if (manifests !== undefined && manifests !== null && !Array.isArray(manifests)) {
+    throw invalid('has no manifests array');
+  }
+  return parsed;
+}
+
+/** Whether the registry says (OCI-Filters-Applied) it applied a filter to its answer. */
+function filtersApplied(response: HttpResponse, filter: string): boolean {
+  const header = response.headers.get('oci-filters-applied') ?? '';
+  return header
+    .split(',')
+    .map((entry) => entry.trim())
+    .includes(filter);
 }

@@ -11,10 +11,13 @@ import { parseSbomFormats } from '../scan/syft.js';
 import { parseVersionInput } from '../tools/install.js';
 
 export type BuilderKind = 'buildx' | 'buildah';
+/** all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs. */
+export type RunMode = 'all' | 'build' | 'publish';
 export type QemuMode = 'auto' | 'always' | 'off';
 
 /** Everything the action was asked to do, read once from the step's inputs and validated. */
 export interface Settings {
+  mode: RunMode;
   image: ImageRepository;
   /** `host/path` of the image repository, as shown to users. */
   imageName: string;
@@ -42,8 +45,33 @@ export interface Settings {
   binfmtImage: string;
   githubToken?: string;
   gate: GateSettings;
+  publish: PublishSettings;
   /** Policy settings as given (the policy is resolved and validated by the policy module). */
   policy: PolicyInputs;
+}
+
+export type SigningMode = 'keyless' | 'key' | 'off';
+
+/** How the gated release is published, signed and verified. */
+export interface PublishSettings {
+  signing: SigningMode;
+  /** PEM private key (signing: key). */
+  signingKey?: string;
+  signingKeyPassword?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  /** Timestamp authority; `off` for none. */
+  tsaUrl?: string;
+  /** trusted_root.json to verify against; default: the Sigstore public-good root through TUF. */
+  trustedRootFile?: string;
+  /** Expected certificate identity (exact, or a /regex/); default: the identity the run signed with. */
+  certificateIdentity?: string;
+  certificateOidcIssuer?: string;
+  overwrite: boolean;
+  allowDowngrade: boolean;
+  releaseAssets: 'auto' | 'off';
+  /** Kubernetes/K3s/compose files whose references to the image are pinned to the index digest. */
+  deployTemplates: string[];
 }
 
 /** How the supply-chain gate scans. */
@@ -63,6 +91,7 @@ export interface GateSettings {
 
 /** The defaults, as documented in action.yml (a test checks that both say the same). */
 export const INPUT_DEFAULTS = {
+  mode: 'all',
   context: '.',
   platforms: 'linux/amd64,linux/arm64',
   builder: 'buildx',
@@ -75,6 +104,10 @@ export const INPUT_DEFAULTS = {
   'scan-concurrency': '2',
   'scan-timeout': '15m',
   'allow-empty-sbom': 'false',
+  signing: 'keyless',
+  overwrite: 'false',
+  'allow-downgrade': 'false',
+  'release-assets': 'auto',
 } as const;
 
 export class InputError extends Error {
@@ -233,9 +266,11 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
   }
 
   const gate = readGateSettings(input, withDefault, env.workspace);
+  const publish = readPublishSettings(read, input, withDefault, env.workspace, fileExists);
   const policy = readPolicyInputs(read, env, fileExists);
 
   return {
+    mode: oneOf('mode', withDefault('mode'), ['all', 'build', 'publish'] as const),
     image,
     imageName: formatRepository(image),
     context,
@@ -257,8 +292,79 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     binfmtImage: withDefault('binfmt-image'),
     ...(read('github-token').trim() ? { githubToken: read('github-token').trim() } : {}),
     gate,
+    publish,
     policy,
   };
+}
+
+function readPublishSettings(
+  read: InputReader,
+  input: (name: string) => string,
+  withDefault: (name: keyof typeof INPUT_DEFAULTS) => string,
+  workspace: string,
+  fileExists: (p: string) => 'file' | 'directory' | 'missing',
+): PublishSettings {
+  const signing = oneOf('signing', withDefault('signing'), ['keyless', 'key', 'off'] as const);
+  const signingKey = read('signing-key').trim() || undefined;
+  if (signing === 'key' && !signingKey) {
+    throw new InputError(
+      'signing-key',
+      '',
+      'a PEM private key (e.g. ${{ secrets.EDGESHIP_SIGNING_KEY }}) when signing is key',
+    );
+  }
+  if (signingKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(signingKey)) {
+    throw new InputError(
+      'signing-key',
+      '(hidden)',
+      'a PEM private key (-----BEGIN PRIVATE KEY----- or ENCRYPTED PRIVATE KEY)',
+    );
+  }
+  const url = (name: string): string | undefined => {
+    const value = input(name);
+    if (!value) return undefined;
+    if (name === 'tsa-url' && value === 'off') return value;
+    if (!/^https?:\/\/[^\s/]+/.test(value))
+      throw new InputError(name, value, 'an http(s) URL such as https://fulcio.sigstore.dev');
+    return value.replace(/\/+$/, '');
+  };
+  const trustedRaw = input('trusted-root');
+  const trustedRootFile = trustedRaw ? path.resolve(workspace, trustedRaw) : undefined;
+  if (trustedRootFile && fileExists(trustedRootFile) !== 'file') {
+    throw new InputError('trusted-root', trustedRaw, 'the path of a Sigstore trusted_root.json');
+  }
+  const templates = lines(read('deploy-templates')).map((t) => path.resolve(workspace, t));
+  for (const t of templates) {
+    if (fileExists(t) !== 'file') {
+      throw new InputError(
+        'deploy-templates',
+        path.relative(workspace, t),
+        'files (one per line) of Kubernetes/K3s YAML or docker compose that exist',
+      );
+    }
+  }
+  const settings: PublishSettings = {
+    signing,
+    overwrite: parseBoolean('overwrite', withDefault('overwrite')),
+    allowDowngrade: parseBoolean('allow-downgrade', withDefault('allow-downgrade')),
+    releaseAssets: oneOf('release-assets', withDefault('release-assets'), ['auto', 'off'] as const),
+    deployTemplates: templates,
+  };
+  if (signingKey) settings.signingKey = signingKey;
+  const password = read('signing-key-password');
+  if (password) settings.signingKeyPassword = password;
+  const fulcio = url('fulcio-url');
+  if (fulcio) settings.fulcioUrl = fulcio;
+  const rekor = url('rekor-url');
+  if (rekor) settings.rekorUrl = rekor;
+  const tsa = url('tsa-url');
+  if (tsa) settings.tsaUrl = tsa;
+  if (trustedRootFile) settings.trustedRootFile = trustedRootFile;
+  const identity = input('certificate-identity');
+  if (identity) settings.certificateIdentity = identity;
+  const issuer = input('certificate-oidc-issuer');
+  if (issuer) settings.certificateOidcIssuer = issuer;
+  return settings;
 }
 
 function readGateSettings(

@@ -32,6 +32,7 @@ describe('buildx builder (docker test double, real registry)', () => {
       workspace,
       inputs: {
         image: image(),
+        mode: 'build',
         'registry-username': reg.username,
         'registry-password': reg.password,
         'registry-ca-file': reg.caFile,

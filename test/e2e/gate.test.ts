@@ -55,6 +55,7 @@ describe('supply-chain gate (real registry and builds, scanner doubles)', () => 
       inputs: {
         image: `${reg.host}/${repo}`,
         builder: 'buildah',
+        mode: 'build',
         'build-args': `BASE=${base}`,
         'registry-username': reg.username,
         'registry-password': reg.password,

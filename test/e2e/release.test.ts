@@ -31,6 +31,7 @@ describe('release on a tag with buildah, real registry', () => {
   const inputs = (extra: Record<string, string> = {}) => ({
     image: image(),
     builder: 'buildah',
+    mode: 'build',
     'build-args': `BASE=${base}`,
     'registry-username': reg.username,
     'registry-password': reg.password,

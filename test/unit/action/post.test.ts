@@ -79,6 +79,7 @@ describe('summary', () => {
         platform: 'linux/arm64',
         digest: 'sha256:' + 'a'.repeat(64),
         mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+        manifestSize: 400,
         size: 2_000_000,
         config: { os: 'linux', architecture: 'arm64', user: '', healthcheck: true, labels: {} },
         configDigest: 'sha256:' + 'b'.repeat(64),

@@ -177,6 +177,43 @@ describe('RegistryClient manifests', () => {
     expect(registry.requests[0]?.headers['content-type']).toBe(OCI_IMAGE_MANIFEST);
   });
 
+  it('puts an image index by tag that references manifests the repository has', async () => {
+    const registry = await startRegistry({ checkIndexReferences: true });
+    const { client } = clientFor(`http://${registry.host}`);
+    const children = ['amd64', 'arm64'].map((architecture) =>
+      Buffer.from(
+        JSON.stringify({ ...JSON.parse(manifestBody.toString('utf8')), annotations: { architecture } }),
+      ),
+    );
+    const descriptors = [];
+    for (const child of children) {
+      const digest = await client.putManifest('acme/agent', sha256(child), child, OCI_IMAGE_MANIFEST);
+      descriptors.push({ mediaType: OCI_IMAGE_MANIFEST, digest, size: child.length });
+    }
+    const index = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_IMAGE_INDEX, manifests: descriptors }),
+    );
+
+    expect(await client.putManifest('acme/agent', 'v1', index, OCI_IMAGE_INDEX)).toBe(sha256(index));
+
+    const fetched = await client.getManifest('acme/agent', 'v1');
+    expect(fetched.mediaType).toBe(OCI_IMAGE_INDEX);
+    expect(fetched.digest).toBe(sha256(index));
+    expect(client.requestCount).toBe(4);
+
+    const dangling = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_IMAGE_INDEX,
+        manifests: [{ ...descriptors[0], digest: sha256(Buffer.from('gone')) }],
+      }),
+    );
+    const error = await expectRegistryError(
+      client.putManifest('acme/agent', 'v2', dangling, OCI_IMAGE_INDEX),
+    );
+    expect(error.code).toBe('MANIFEST_BLOB_UNKNOWN');
+  });
+
   it('refuses to put a manifest under a digest it does not hash to, without a request', async () => {
     const registry = await startRegistry();
     const { client } = clientFor(`http://${registry.host}`);
@@ -326,6 +363,350 @@ describe('RegistryClient blobs', () => {
 
     expect((await client.getBlob('acme/agent', digest)).equals(blob)).toBe(true);
     expect(cdnRequests).toEqual([{ url: '/blob?sig=abc', authorization: undefined }]);
+    expect(client.requestCount).toBe(3);
+  });
+});
+
+describe('RegistryClient blob mounts', () => {
+  it('mounts a missing blob from another repository without sending it', async () => {
+    const registry = await startRegistry();
+    const body = Buffer.from('shared-base-layer');
+    const digest = registry.addBlob('acme/base', body);
+    const { client } = clientFor(`http://${registry.host}`);
+
+    const result = await client.uploadBlob('acme/agent', body, digest, {
+      mountFrom: ['acme/agent', 'acme/base', 'acme/base'],
+    });
+
+    expect(result).toEqual({ digest, uploaded: false, mounted: true });
+    expect(registry.blobs.get(`acme/agent@${digest}`)?.equals(body)).toBe(true);
+    const requests = registry.registryRequests();
+    expect(requests).toHaveLength(2);
+    expect(requests[0]).toBe(`HEAD /v2/acme/agent/blobs/${digest}`);
+    const mount = new URL(registry.requests[1]?.url ?? '', registry.origin);
+    expect(registry.requests[1]?.method).toBe('POST');
+    expect(mount.pathname).toBe('/v2/acme/agent/blobs/uploads/');
+    expect(mount.searchParams.get('mount')).toBe(digest);
+    expect(mount.searchParams.get('from')).toBe('acme/base');
+    expect(registry.requests.some((r) => r.method === 'PUT')).toBe(false);
+    expect(client.requestCount).toBe(2);
+  });
+
+  it('uploads through the session a refused mount opened (202), without opening another', async () => {
+    const registry = await startRegistry();
+    const body = Buffer.from('not-in-the-base');
+    const { client } = clientFor(`http://${registry.host}`);
+
+    const result = await client.uploadBlob('acme/agent', body, undefined, {
+      mountFrom: ['acme/base', 'acme/other'],
+    });
+
+    expect(result).toEqual({ digest: sha256(body), uploaded: true, mounted: false });
+    expect(registry.blobs.get(`acme/agent@${sha256(body)}`)?.equals(body)).toBe(true);
+    expect(registry.registryRequests().map((line) => line.split(' ')[0])).toEqual(['HEAD', 'POST', 'PUT']);
+    const post = new URL(registry.requests[1]?.url ?? '', registry.origin);
+    expect(post.searchParams.get('from')).toBe('acme/base');
+    const put = new URL(registry.requests[2]?.url ?? '', registry.origin);
+    expect(put.searchParams.get('digest')).toBe(sha256(body));
+    expect(client.requestCount).toBe(3);
+  });
+
+  it('mounts with Basic credentials', async () => {
+    const registry = await startRegistry({ auth: { kind: 'basic', username: 'ci', password: 'pw' } });
+    const body = Buffer.from('basic-layer');
+    const digest = registry.addBlob('acme/base', body);
+    const { client } = clientFor(`http://${registry.host}`, { credentials: credentialsFor('ci', 'pw') });
+
+    expect(await client.uploadBlob('acme/agent', body, digest, { mountFrom: ['acme/base'] })).toEqual({
+      digest,
+      uploaded: false,
+      mounted: true,
+    });
+
+    const basic = `Basic ${Buffer.from('ci:pw').toString('base64')}`;
+    expect(registry.requests.map((r) => [r.method, r.headers.authorization])).toEqual([
+      ['HEAD', undefined],
+      ['HEAD', basic],
+      ['POST', basic],
+    ]);
+    expect(registry.blobs.has(`acme/agent@${digest}`)).toBe(true);
+    expect(client.requestCount).toBe(3);
+  });
+
+  it('asks for a Bearer token with pull on the source repository as well as push on the target', async () => {
+    const registry = await startRegistry({ auth: { kind: 'bearer', username: 'ci', password: 'pw' } });
+    const body = Buffer.from('bearer-layer');
+    const digest = registry.addBlob('acme/base', body);
+    const { client } = clientFor(`http://${registry.host}`, { credentials: credentialsFor('ci', 'pw') });
+
+    expect(await client.uploadBlob('acme/agent', body, digest, { mountFrom: ['acme/base'] })).toEqual({
+      digest,
+      uploaded: false,
+      mounted: true,
+    });
+
+    const scopes = registry
+      .tokenRequests()
+      .map((r) => new URL(r.url, registry.origin).searchParams.getAll('scope'));
+    expect(scopes).toEqual([
+      ['repository:acme/agent:pull,push'],
+      ['repository:acme/agent:pull,push', 'repository:acme/base:pull'],
+    ]);
+    // HEAD 401, token, HEAD 404, token for the mount, POST 201.
+    expect(client.requestCount).toBe(5);
+  });
+
+  it('skips a source the credentials may not pull from and tries the next, else uploads', async () => {
+    const registry = await startRegistry({
+      auth: { kind: 'bearer', username: 'ci', password: 'pw', pullDenied: ['acme/secret'] },
+    });
+    const { client } = clientFor(`http://${registry.host}`, { credentials: credentialsFor('ci', 'pw') });
+
+    const first = Buffer.from('only-in-secret');
+    registry.addBlob('acme/secret', first);
+    expect(await client.uploadBlob('acme/agent', first, undefined, { mountFrom: ['acme/secret'] })).toEqual({
+      digest: sha256(first),
+      uploaded: true,
+      mounted: false,
+    });
+    expect(registry.registryRequests().map((line) => line.split(/[ ?]/).slice(0, 2).join(' '))).toEqual([
+      `HEAD /v2/acme/agent/blobs/${sha256(first)}`,
+      `HEAD /v2/acme/agent/blobs/${sha256(first)}`,
+      'POST /v2/acme/agent/blobs/uploads/', // mount refused with 401
+      'POST /v2/acme/agent/blobs/uploads/', // a plain upload
+      expect.stringMatching(/^PUT \/v2\/acme\/agent\/blobs\/uploads\/[0-9a-f-]+$/),
+    ]);
+
+    const second = Buffer.from('in-base-too');
+    registry.addBlob('acme/secret', second);
+    registry.addBlob('acme/base', second);
+    expect(
+      await client.uploadBlob('acme/agent', second, undefined, { mountFrom: ['acme/secret', 'acme/base'] }),
+    ).toEqual({ digest: sha256(second), uploaded: false, mounted: true });
+  });
+
+  it('rejects an invalid mount source before making a request', async () => {
+    const registry = await startRegistry();
+    const { client } = clientFor(`http://${registry.host}`);
+
+    await expect(
+      client.uploadBlob('acme/agent', Buffer.from('x'), undefined, { mountFrom: ['Acme/Base'] }),
+    ).rejects.toThrow(/invalid repository path "Acme\/Base"/);
+    expect(registry.requests).toHaveLength(0);
+  });
+});
+
+describe('RegistryClient referrers', () => {
+  const subjectBody = manifestBody;
+  const subjectDigest = sha256(subjectBody);
+
+  function referrer(n: number, artifactType: string): Buffer {
+    return Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_IMAGE_MANIFEST,
+        artifactType,
+        config: {
+          mediaType: 'application/vnd.oci.empty.v1+json',
+          digest: sha256(Buffer.from('{}')),
+          size: 2,
+        },
+        layers: [],
+        subject: { mediaType: OCI_IMAGE_MANIFEST, digest: subjectDigest, size: subjectBody.length },
+        annotations: { n: String(n) },
+      }),
+    );
+  }
+
+  function addReferrers(registry: FakeRegistry): string[] {
+    registry.addManifest('acme/agent', 'v1', subjectBody, OCI_IMAGE_MANIFEST);
+    const types = ['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/spdx+json'];
+    return [0, 1, 2].map((n) =>
+      registry.addManifest('acme/agent', undefined, referrer(n, types[n % 2] ?? ''), OCI_IMAGE_MANIFEST),
+    );
+  }
+
+  function readIndex(body: Buffer | undefined): { mediaType?: string; manifests: { digest: string }[] } {
+    expect(body).toBeDefined();
+    return JSON.parse(body?.toString('utf8') ?? '') as {
+      mediaType?: string;
+      manifests: { digest: string }[];
+    };
+  }
+
+  it('merges the manifests of every Link page, with a pull token and the image index Accept header', async () => {
+    const registry = await startRegistry({
+      auth: { kind: 'bearer', username: 'ci', password: 'pw' },
+      referrers: { pageSize: 2 },
+    });
+    const digests = addReferrers(registry);
+    const { client } = clientFor(`http://${registry.host}`, { credentials: credentialsFor('ci', 'pw') });
+
+    const index = readIndex(await client.getReferrers('acme/agent', subjectDigest));
+
+    expect(index.mediaType).toBe(OCI_IMAGE_INDEX);
+    expect(index.manifests.map((m) => m.digest).sort()).toEqual([...digests].sort());
+    expect(registry.registryRequests()).toEqual([
+      `GET /v2/acme/agent/referrers/${subjectDigest}`,
+      `GET /v2/acme/agent/referrers/${subjectDigest}`,
+      `GET /v2/acme/agent/referrers/${subjectDigest}?page=1`,
+    ]);
+    const pages = registry.requests.filter((r) => r.url.includes('/referrers/'));
+    expect(pages.every((r) => r.headers.accept === OCI_IMAGE_INDEX)).toBe(true);
+    const scopes = registry
+      .tokenRequests()
+      .map((r) => new URL(r.url, registry.origin).searchParams.getAll('scope'));
+    expect(scopes).toEqual([['repository:acme/agent:pull']]);
+    expect(client.requestCount).toBe(4);
+  });
+
+  it('returns the registry answer as it is when it fits one page', async () => {
+    const registry = await startRegistry({ referrers: {} });
+    addReferrers(registry);
+    const { client } = clientFor(`http://${registry.host}`);
+
+    const body = await client.getReferrers('acme/agent', subjectDigest);
+
+    const direct = await fetch(`${registry.origin}/v2/acme/agent/referrers/${subjectDigest}`);
+    expect(body?.equals(Buffer.from(await direct.arrayBuffer()))).toBe(true);
+    expect(client.requestCount).toBe(1);
+  });
+
+  it('asks for an artifactType and filters itself when the registry did not', async () => {
+    const type = 'application/spdx+json';
+    for (const filter of [true, false]) {
+      const registry = await startRegistry({ referrers: { filter } });
+      const digests = addReferrers(registry);
+      const { client } = clientFor(`http://${registry.host}`);
+
+      const index = readIndex(await client.getReferrers('acme/agent', subjectDigest, type));
+
+      expect(index.manifests.map((m) => m.digest)).toEqual([digests[1]]);
+      const url = new URL(registry.requests[0]?.url ?? '', registry.origin);
+      expect(url.searchParams.get('artifactType')).toBe(type);
+    }
+  });
+
+  it('is undefined when the registry has no referrers API (404 with an error body or text)', async () => {
+    const registry = await startRegistry();
+    registry.addManifest('acme/agent', 'v1', subjectBody, OCI_IMAGE_MANIFEST);
+    const { client } = clientFor(`http://${registry.host}`);
+
+    expect(await client.getReferrers('acme/agent', subjectDigest)).toBeUndefined();
+
+    registry.failNext(
+      1,
+      (r) => r.url.includes('/referrers/'),
+      (res) => {
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('404 page not found\n');
+      },
+    );
+    expect(await client.getReferrers('acme/agent', subjectDigest)).toBeUndefined();
+    expect(client.requestCount).toBe(2);
+  });
+
+  it('takes a 404 whose body is an image index as the answer', async () => {
+    const registry = await startRegistry();
+    const empty = { schemaVersion: 2, mediaType: OCI_IMAGE_INDEX, manifests: [] };
+    registry.failNext(
+      1,
+      () => true,
+      (res) => json(res, 404, empty, { 'content-type': OCI_IMAGE_INDEX }),
+    );
+    const { client } = clientFor(`http://${registry.host}`);
+
+    expect(readIndex(await client.getReferrers('acme/agent', subjectDigest))).toEqual(empty);
+  });
+
+  it('retries a 5xx answer', async () => {
+    const registry = await startRegistry({ referrers: {} });
+    const digests = addReferrers(registry);
+    registry.failNext(
+      2,
+      () => true,
+      (res) => errorBody(res, 503, 'UNAVAILABLE', 'try later'),
+    );
+    const { client, sleeps } = clientFor(`http://${registry.host}`);
+
+    const index = readIndex(await client.getReferrers('acme/agent', subjectDigest));
+
+    expect(index.manifests).toHaveLength(digests.length);
+    expect(sleeps).toHaveLength(2);
+    expect(client.requestCount).toBe(3);
+  });
+
+  it('fails on an answer that is not an image index, and on a 5xx after the retries', async () => {
+    const registry = await startRegistry();
+    registry.failNext(
+      1,
+      () => true,
+      (res) => json(res, 200, { mediaType: OCI_IMAGE_MANIFEST, layers: [] }),
+    );
+    const { client } = clientFor(`http://${registry.host}`, { retry: { attempts: 2 } });
+
+    const invalid = await expectRegistryError(client.getReferrers('acme/agent', subjectDigest));
+    expect(invalid.code).toBe('MANIFEST_INVALID');
+    expect(invalid.message).toContain(`get referrers ${registry.host}/acme/agent@${subjectDigest} failed`);
+
+    registry.failNext(
+      2,
+      () => true,
+      (res) => errorBody(res, 500, 'UNKNOWN', 'boom'),
+    );
+    const failed = await expectRegistryError(client.getReferrers('acme/agent', subjectDigest));
+    expect(failed.status).toBe(500);
+    expect(failed.attempts).toBe(2);
+  });
+});
+
+describe('RegistryClient manifest deletion', () => {
+  it('deletes a manifest by digest (untagging it), and reports a missing one as false', async () => {
+    const registry = await startRegistry();
+    const digest = registry.addManifest('acme/agent', 'v1', manifestBody, OCI_IMAGE_MANIFEST);
+    const { client } = clientFor(`http://${registry.host}`);
+
+    expect(await client.deleteManifest('acme/agent', digest)).toBe(true);
+    expect(registry.manifests.has(`acme/agent@${digest}`)).toBe(false);
+    expect(registry.tags.get('acme/agent')?.has('v1')).toBe(false);
+    expect(await client.deleteManifest('acme/agent', digest)).toBe(false);
+    expect(registry.registryRequests()).toEqual([
+      `DELETE /v2/acme/agent/manifests/${digest}`,
+      `DELETE /v2/acme/agent/manifests/${digest}`,
+    ]);
+    expect(client.requestCount).toBe(2);
+  });
+
+  it('says deletion is disabled when the registry answers 405 UNSUPPORTED', async () => {
+    const registry = await startRegistry({ deleteEnabled: false });
+    const digest = registry.addManifest('acme/agent', 'v1', manifestBody, OCI_IMAGE_MANIFEST);
+    const { client } = clientFor(`http://${registry.host}`);
+
+    const error = await expectRegistryError(client.deleteManifest('acme/agent', digest));
+
+    expect(error.status).toBe(405);
+    expect(error.code).toBe('UNSUPPORTED');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain(
+      `delete manifest ${registry.host}/acme/agent@${digest} failed: deletion is disabled on the registry`,
+    );
+    expect(error.message).toContain('REGISTRY_STORAGE_DELETE_ENABLED');
+    expect(registry.manifests.has(`acme/agent@${digest}`)).toBe(true);
+  });
+
+  it('asks for a delete-scoped Bearer token, and refuses a tag without a request', async () => {
+    const registry = await startRegistry({ auth: { kind: 'bearer', username: 'ci', password: 'pw' } });
+    const digest = registry.addManifest('acme/agent', 'v1', manifestBody, OCI_IMAGE_MANIFEST);
+    const { client } = clientFor(`http://${registry.host}`, { credentials: credentialsFor('ci', 'pw') });
+
+    await expect(client.deleteManifest('acme/agent', 'v1')).rejects.toThrow(/invalid digest "v1"/);
+    expect(registry.requests).toHaveLength(0);
+
+    expect(await client.deleteManifest('acme/agent', digest)).toBe(true);
+    const scopes = registry
+      .tokenRequests()
+      .map((r) => new URL(r.url, registry.origin).searchParams.getAll('scope'));
+    expect(scopes).toEqual([['repository:acme/agent:delete']]);
     expect(client.requestCount).toBe(3);
   });
 });
@@ -714,6 +1095,52 @@ describe('RegistryClient transport security', () => {
     // One failed TLS handshake, then plain http for good.
     expect(client.requestCount).toBe(3);
     expect(registry.registryRequests()).toHaveLength(2);
+  });
+
+  it('probes https once for concurrent first requests to a plain-http registry without a scheme', async () => {
+    const registry = await startRegistry();
+    registry.addManifest('acme/agent', 'v1', manifestBody, OCI_IMAGE_MANIFEST);
+    const { client } = clientFor(registry.host);
+
+    const manifests = await Promise.all(
+      Array.from({ length: 10 }, () => client.getManifest('acme/agent', 'v1')),
+    );
+
+    expect(manifests.every((manifest) => manifest.body.equals(manifestBody))).toBe(true);
+    // One failed TLS handshake shared by all ten, then ten plain-http requests.
+    expect(client.requestCount).toBe(11);
+    expect(registry.registryRequests()).toHaveLength(10);
+  });
+
+  it('lets the next waiting request probe again when the probe fails without an answer', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const seen: string[] = [];
+    const fetchImpl: FetchLike = async (url) => {
+      seen.push(url);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+      const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5000'), {
+        code: 'ECONNREFUSED',
+      });
+      throw new TypeError('fetch failed', { cause: refused });
+    };
+    const { client } = clientFor('127.0.0.1:5000', { fetchImpl, retry: { attempts: 1 } });
+
+    const errors = await Promise.all(
+      [client.listTags('acme/agent'), client.listTags('acme/other')].map((p) => expectRegistryError(p)),
+    );
+
+    expect(errors.map((error) => error.code)).toEqual(['CONNECTION_FAILED', 'CONNECTION_FAILED']);
+    // Each request made its own https attempt, one after the other.
+    expect(maxInFlight).toBe(1);
+    expect(seen).toEqual([
+      'https://127.0.0.1:5000/v2/acme/agent/tags/list',
+      'https://127.0.0.1:5000/v2/acme/other/tags/list',
+    ]);
+    expect(client.requestCount).toBe(2);
   });
 
   it('does not fall back to plain http when https was asked for explicitly', async () => {

@@ -36,6 +36,8 @@ export type FakeAuth =
       anonymousPull?: boolean;
       /** Realm override (default: this server's /token). */
       realm?: string;
+      /** Repositories the token server never grants pull on, even to authenticated users. */
+      pullDenied?: string[];
     };
 
 export interface FakeRegistryOptions {
@@ -47,6 +49,22 @@ export interface FakeRegistryOptions {
   tagPageSize?: number;
   /** The Location of a new upload, given the repository path and upload id. Default: relative with a query. */
   uploadLocation?: (path: string, id: string, origin: string) => string;
+  /**
+   * Serve the referrers API (`GET /v2/<path>/referrers/<digest>`). Default: absent, answered like
+   * distribution 2.8 with a 404 JSON error.
+   */
+  referrers?: {
+    /** Referrers per page (pagination through Link). Default: all in one page. */
+    pageSize?: number;
+    /** Whether the `artifactType` filter is applied (and said so in OCI-Filters-Applied). Default true. */
+    filter?: boolean;
+  };
+  /** Whether DELETE of manifests is allowed; when false, 405 UNSUPPORTED like distribution. Default true. */
+  deleteEnabled?: boolean;
+  /** Refuse image indexes that reference manifests the repository does not have (like distribution). */
+  checkIndexReferences?: boolean;
+  /** Whether cross-repository blob mounts are honoured. Default true. */
+  mountEnabled?: boolean;
 }
 
 interface StoredManifest {
@@ -165,6 +183,10 @@ export class FakeRegistry {
     if (match) {
       const [, path = '', ref = ''] = match;
       const write = method === 'PUT';
+      if (method === 'DELETE') {
+        if (!this.#authorize(recorded, path, 'delete', res)) return;
+        return this.#deleteManifest(path, ref, res);
+      }
       if (!this.#authorize(recorded, path, write ? 'push' : 'pull', res)) return;
       if (write) return this.#putManifest(path, ref, recorded, res);
       return this.#getManifest(path, ref, method === 'HEAD', res);
@@ -172,8 +194,22 @@ export class FakeRegistry {
     match = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/.exec(pathname);
     if (match) {
       const [, path = '', id = ''] = match;
-      if (!this.#authorize(recorded, path, 'push', res)) return;
+      const mount = method === 'POST' ? url.searchParams.get('mount') : null;
+      const from = method === 'POST' ? url.searchParams.get('from') : null;
+      // Like distribution, a mount needs pull on the source repository too.
+      if (!this.#authorize(recorded, path, 'push', res, from ?? undefined)) return;
       if (method === 'POST') {
+        const source = mount && from ? this.blobs.get(`${from}@${mount}`) : undefined;
+        if (mount && source && this.#options.mountEnabled !== false) {
+          this.blobs.set(`${path}@${mount}`, source);
+          res.writeHead(201, {
+            location: `/v2/${path}/blobs/${mount}`,
+            'docker-content-digest': mount,
+            'content-length': '0',
+          });
+          res.end();
+          return;
+        }
         const uploadId = randomUUID();
         this.#uploads.set(uploadId, path);
         const location = this.#options.uploadLocation
@@ -211,6 +247,12 @@ export class FakeRegistry {
       res.end(method === 'HEAD' ? undefined : blob);
       return;
     }
+    match = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(pathname);
+    if (match && this.#options.referrers && method === 'GET') {
+      const [, path = '', digest = ''] = match;
+      if (!this.#authorize(recorded, path, 'pull', res)) return;
+      return this.#listReferrers(path, digest, url, res);
+    }
     match = /^\/v2\/(.+)\/tags\/list$/.exec(pathname);
     if (match) {
       const [, path = ''] = match;
@@ -236,9 +278,74 @@ export class FakeRegistry {
     const mediaType = String(recorded.headers['content-type'] ?? '');
     const digest = sha256(recorded.body);
     if (ref.includes(':') && ref !== digest) return errorBody(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+    if (this.#options.checkIndexReferences && mediaType === 'application/vnd.oci.image.index.v1+json') {
+      const parsed = JSON.parse(recorded.body.toString('utf8')) as { manifests?: { digest?: string }[] };
+      const missing = (parsed.manifests ?? []).find((m) => !this.manifests.has(`${path}@${m.digest}`));
+      if (missing) {
+        return errorBody(res, 400, 'MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${missing.digest}`);
+      }
+    }
     this.addManifest(path, ref.includes(':') ? undefined : ref, recorded.body, mediaType);
     res.writeHead(201, { location: `/v2/${path}/manifests/${digest}`, 'docker-content-digest': digest });
     res.end();
+  }
+
+  #deleteManifest(path: string, ref: string, res: ServerResponse): void {
+    if (this.#options.deleteEnabled === false) {
+      return errorBody(res, 405, 'UNSUPPORTED', 'The operation is unsupported.');
+    }
+    if (!ref.includes(':')) return errorBody(res, 400, 'DIGEST_INVALID', 'provided digest did not match');
+    if (!this.manifests.delete(`${path}@${ref}`)) {
+      return errorBody(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
+    }
+    for (const [tag, digest] of this.tags.get(path) ?? []) {
+      if (digest === ref) this.tags.get(path)?.delete(tag);
+    }
+    res.writeHead(202, { 'content-length': '0' });
+    res.end();
+  }
+
+  /** The manifests of `path` whose subject is `digest`, as the OCI referrers API lists them. */
+  #listReferrers(path: string, digest: string, url: URL, res: ServerResponse): void {
+    const artifactType = url.searchParams.get('artifactType');
+    const filter = artifactType !== null && this.#options.referrers?.filter !== false;
+    const all: Record<string, unknown>[] = [];
+    for (const [key, manifest] of this.manifests) {
+      if (!key.startsWith(`${path}@`)) continue;
+      const parsed = JSON.parse(manifest.body.toString('utf8')) as {
+        artifactType?: string;
+        config?: { mediaType?: string };
+        subject?: { digest?: string };
+        annotations?: Record<string, string>;
+      };
+      if (parsed.subject?.digest !== digest) continue;
+      const type = parsed.artifactType ?? parsed.config?.mediaType;
+      if (filter && type !== artifactType) continue;
+      all.push({
+        mediaType: manifest.mediaType,
+        digest: key.slice(path.length + 1),
+        size: manifest.body.length,
+        ...(type ? { artifactType: type } : {}),
+        ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+      });
+    }
+    all.sort((a, b) => String(a.digest).localeCompare(String(b.digest)));
+    const pageSize = this.#options.referrers?.pageSize ?? Math.max(1, all.length);
+    const start = Number(url.searchParams.get('page') ?? '0') * pageSize;
+    const page = all.slice(start, start + pageSize);
+    const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
+    if (filter) headers['oci-filters-applied'] = 'artifactType';
+    if (start + pageSize < all.length) {
+      const next = new URLSearchParams(url.searchParams);
+      next.set('page', String(start / pageSize + 1));
+      headers.link = `</v2/${path}/referrers/${digest}?${next.toString()}>; rel="next"`;
+    }
+    json(
+      res,
+      200,
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: page },
+      headers,
+    );
   }
 
   #listTags(path: string, url: URL, res: ServerResponse): void {
@@ -260,8 +367,9 @@ export class FakeRegistry {
   #authorize(
     recorded: RecordedRequest,
     path: string | undefined,
-    action: 'pull' | 'push',
+    action: 'pull' | 'push' | 'delete',
     res: ServerResponse,
+    pullFrom?: string,
   ) {
     const auth = this.#options.auth ?? { kind: 'none' };
     const header = recorded.headers.authorization;
@@ -273,14 +381,21 @@ export class FakeRegistry {
       errorBody(res, 401, 'UNAUTHORIZED', 'authentication required', recorded.method === 'HEAD');
       return false;
     }
-    const scope = path ? `repository:${path}:${action === 'push' ? 'pull,push' : 'pull'}` : undefined;
+    const actions = action === 'push' ? 'pull,push' : action;
+    const scopes = path ? [`repository:${path}:${actions}`] : [];
+    if (pullFrom) scopes.push(`repository:${pullFrom}:pull`);
+    const scope = scopes.join(' ');
     const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
     const granted = token ? this.tokens.get(token) : undefined;
-    if (granted && (!path || granted.has(`repository:${path}:${action}`))) return true;
+    const allowed =
+      granted &&
+      (!path || granted.has(`repository:${path}:${action}`)) &&
+      (!pullFrom || granted.has(`repository:${pullFrom}:pull`));
+    if (allowed) return true;
     const realm = auth.realm ?? `${this.origin}/token`;
     res.setHeader(
       'www-authenticate',
-      `Bearer realm="${realm}",service="fake-registry"${scope ? `,scope="${scope}"` : ''}${token ? ',error="invalid_token"' : ''}`,
+      `Bearer realm="${realm}",service="fake-registry"${scope ? `,scope="${scope}"` : ''}${token ? `,error="${granted ? 'insufficient_scope' : 'invalid_token'}"` : ''}`,
     );
     errorBody(res, 401, 'UNAUTHORIZED', 'authentication required', recorded.method === 'HEAD');
     return false;
@@ -311,6 +426,7 @@ export class FakeRegistry {
     for (const scope of scopes) {
       const [type, name, actions = ''] = scope.split(':');
       for (const action of actions.split(',')) {
+        if (action === 'pull' && name !== undefined && auth.pullDenied?.includes(name)) continue;
         if (authenticated || (action === 'pull' && auth.anonymousPull !== false))
           granted.add(`${type}:${name}:${action}`);
       }

@@ -1,0 +1,545 @@
+/**
+ * The JSON schema of the deployment manifest (`apiVersion: edgeship.dev/v1`, `kind: DeploymentManifest`) and the
+ * translation of ajv's errors into "path: what is wrong" problems.
+ *
+ * The schema is JSON Schema draft-07 and only uses standard keywords and formats (`date-time`, `date`, `uri`), so any
+ * validator can check a manifest against `deployment-manifest.schema.json` (the same object, written to disk; a unit
+ * test keeps them equal). In every leaf, `title` is the expected form (used verbatim in messages: "must be <title>")
+ * and `description` says what the field means.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
+export const DEPLOYMENT_MANIFEST_API_VERSION = 'edgeship.dev/v1';
+export const DEPLOYMENT_MANIFEST_KIND = 'DeploymentManifest';
+export const DEPLOYMENT_MANIFEST_SCHEMA_ID = 'https://edgeship.dev/schemas/deployment-manifest-v1.json';
+
+export const CHANNELS = ['production', 'staging', 'dev'] as const;
+export const SIGNING_MODES = ['keyless', 'key', 'none'] as const;
+export const SBOM_FORMAT_VALUES = ['spdx-json', 'cyclonedx-json', 'syft-json'] as const;
+export const INDEX_MEDIA_TYPES = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+] as const;
+/** The policy's `failOn` values (same list as src/policy; repeated here so the schema stays a plain constant). */
+export const FAIL_ON_NAMES = ['negligible', 'low', 'medium', 'high', 'critical', 'none'] as const;
+export const VULNERABILITY_KEYS = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'] as const;
+
+/** A content digest as the registry computes it. */
+export const DIGEST_PATTERN = '^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$';
+/** The Docker tag grammar (also what Edgeship's release versions follow, so they are safe in file names). */
+export const TAG_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
+/** The official semver 2.0.0 regular expression (https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string). */
+export const SEMVER_PATTERN =
+  '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$';
+/** A fully qualified repository: registry host[:port], then the lowercase path (distribution reference grammar). */
+export const REPOSITORY_PATTERN =
+  '^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$';
+export const PLATFORM_PATTERN = '^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$';
+export const REVISION_PATTERN = '^(?:[a-f0-9]{40}|[a-f0-9]{64})$';
+/** A relative file path without `..` segments or backslashes. */
+export const RELATIVE_FILE_PATTERN = '^(?!/)(?!.*(?:^|/)\\.\\.(?:/|$))[^\\\\\\s][^\\\\]*$';
+export const DATE_PATTERN = '^\\d{4}-\\d{2}-\\d{2}$';
+
+const FORM_DIGEST = 'a digest (sha256:<64 lowercase hex>)';
+const FORM_BYTES = 'a number of bytes (a whole number ≥ 0)';
+const FORM_COUNT = 'a whole number ≥ 0';
+const FORM_TEXT = 'a non-empty string';
+
+const digest = (description: string) => ({
+  type: 'string',
+  pattern: DIGEST_PATTERN,
+  title: FORM_DIGEST,
+  description,
+});
+const bytes = (description: string) => ({ type: 'integer', minimum: 0, title: FORM_BYTES, description });
+const count = (description: string) => ({ type: 'integer', minimum: 0, title: FORM_COUNT, description });
+const text = (description: string) => ({ type: 'string', minLength: 1, title: FORM_TEXT, description });
+const oneOfNames = (values: readonly string[], description: string) => ({
+  type: 'string',
+  enum: [...values],
+  title: `one of ${values.join(', ')}`,
+  description,
+});
+const object = (
+  title: string,
+  description: string,
+  properties: Record<string, unknown>,
+  required: string[] = Object.keys(properties),
+) => ({ type: 'object', title, description, additionalProperties: false, required, properties });
+
+const RELEASE = object(
+  'a mapping with version, channel, revision, ref, workflowRun and created',
+  'What was released, from which commit, by which workflow run.',
+  {
+    version: {
+      type: 'string',
+      pattern: TAG_PATTERN,
+      title: 'a release version such as 1.8.2 (a Docker tag: letters, digits, _, . and -)',
+      description:
+        'The release version (Docker tag form, build metadata dropped): 1.8.2, 1.8.2-rc.3, a branch name.',
+    },
+    channel: oneOfNames(
+      CHANNELS,
+      'The release channel: production (stable semver tags), staging (pre-releases), dev (everything else).',
+    ),
+    semver: {
+      type: 'string',
+      pattern: SEMVER_PATTERN,
+      title: 'a semantic version such as 1.8.2 or 1.8.2-rc.3+build.5 (no leading v)',
+      description:
+        'The full semver of the git tag, build metadata included; absent when the tag is not semver.',
+    },
+    revision: {
+      type: 'string',
+      pattern: REVISION_PATTERN,
+      title: 'a full git commit sha (40 or 64 lowercase hex)',
+      description: 'The commit the release was built from.',
+    },
+    ref: {
+      type: 'string',
+      pattern: '^refs/\\S+$',
+      title: 'a git ref such as refs/tags/v1.8.2',
+      description: 'The git ref that triggered the release.',
+    },
+    workflowRun: {
+      type: 'string',
+      format: 'uri',
+      pattern: '^https?://\\S+$',
+      title: 'an http(s) URL of the workflow run',
+      description: 'The GitHub Actions run that built, gated, signed and published the release.',
+    },
+    created: {
+      type: 'string',
+      format: 'date-time',
+      title: 'an RFC 3339 date-time such as 2025-06-01T12:00:00.000Z',
+      description: 'When the release was created.',
+    },
+  },
+  ['version', 'channel', 'revision', 'ref', 'workflowRun', 'created'],
+);
+
+const IMAGE = object(
+  'a mapping with repository, index and tags',
+  'Where the release lives: the repository, the multi-arch index every tag points to, and the tags.',
+  {
+    repository: {
+      type: 'string',
+      pattern: REPOSITORY_PATTERN,
+      title:
+        'a fully qualified repository such as ghcr.io/acme/agent (registry host, then the lowercase path)',
+      description: 'The image repository, registry included, without tag or digest.',
+    },
+    index: object(
+      'a mapping with digest, mediaType and size',
+      'The OCI image index (or Docker manifest list) over the per-platform images: what edge nodes pull.',
+      {
+        digest: digest('Digest of the index: run <repository>@<digest>.'),
+        mediaType: oneOfNames(INDEX_MEDIA_TYPES, 'Media type of the index.'),
+        size: {
+          type: 'integer',
+          minimum: 1,
+          title: 'a number of bytes ≥ 1',
+          description: 'Bytes of the index.',
+        },
+      },
+    ),
+    tags: {
+      type: 'array',
+      uniqueItems: true,
+      title: 'a list of distinct Docker tags',
+      description: 'The tags written to the index (they move; the digest does not).',
+      items: {
+        type: 'string',
+        pattern: TAG_PATTERN,
+        title: 'a Docker tag (letters, digits, _, . and -, at most 128)',
+        description: 'A tag of the release.',
+      },
+    },
+  },
+);
+
+const VULNERABILITIES = object(
+  `a mapping with ${VULNERABILITY_KEYS.join(', ')}`,
+  "Matches per severity the scanner found in the platform's image (deduplicated, before waivers).",
+  Object.fromEntries(VULNERABILITY_KEYS.map((k) => [k, count(`Number of ${k} severity matches.`)])),
+);
+
+const PLATFORM = object(
+  'a platform mapping with platform, digest, size, delta, user, healthcheck, sbom and vulnerabilities',
+  'One platform image of the index.',
+  {
+    platform: {
+      type: 'string',
+      pattern: PLATFORM_PATTERN,
+      title: 'a platform such as linux/arm64 or linux/arm/v7',
+      description: 'os/architecture[/variant] of the image.',
+    },
+    digest: digest("Digest of the platform's image manifest."),
+    size: bytes('Compressed bytes of the image (config + layers): a fresh install downloads this much.'),
+    delta: object(
+      'a mapping with bytes, layers and baseline',
+      'What an edge node running the previous release of the same channel must download to upgrade.',
+      {
+        bytes: bytes('Bytes of the blobs (config and layers) the previous image does not have.'),
+        layers: count('Number of layers to download.'),
+        baseline: {
+          type: ['object', 'null'],
+          title: 'a mapping with version and digest, or null',
+          description:
+            "The previous release's image of this platform the delta is computed against; null: none (full download).",
+          additionalProperties: false,
+          required: ['version', 'digest'],
+          properties: {
+            version: {
+              type: 'string',
+              minLength: 1,
+              title: 'a release version',
+              description: 'Version of the previous release.',
+            },
+            digest: digest("Digest of the previous release's image for this platform."),
+          },
+        },
+      },
+    ),
+    user: {
+      type: 'string',
+      title: "a string (the image's USER; empty when unset, i.e. root)",
+      description: 'The user the image runs as.',
+    },
+    healthcheck: {
+      type: 'boolean',
+      title: 'true or false',
+      description: 'Whether the image defines a HEALTHCHECK.',
+    },
+    sbom: object(
+      'a mapping with format, file and packages',
+      "The software bill of materials of the platform's image.",
+      {
+        format: oneOfNames(SBOM_FORMAT_VALUES, 'Format of the SBOM document.'),
+        file: {
+          type: 'string',
+          pattern: RELATIVE_FILE_PATTERN,
+          title: 'a relative file name (no leading /, no .. segments)',
+          description: 'The SBOM file published with the release.',
+        },
+        packages: count('Number of packages the SBOM lists.'),
+        attestation: object(
+          'a mapping with referrer',
+          'The signed SBOM attestation attached to the image as an OCI referrer.',
+          { referrer: digest('Digest of the referrer manifest that carries the attestation bundle.') },
+        ),
+      },
+      ['format', 'file', 'packages'],
+    ),
+    vulnerabilities: VULNERABILITIES,
+  },
+);
+
+const WAIVER = object(
+  'a waiver mapping with id, reason, expires and applied',
+  'A waiver of the policy, and whether it covered a match in this release.',
+  {
+    id: text('The vulnerability id, e.g. CVE-2024-1234.'),
+    package: text('The package the waiver is limited to.'),
+    platforms: {
+      type: 'array',
+      minItems: 1,
+      title: 'a non-empty list of platforms',
+      description: 'The platforms the waiver is limited to.',
+      items: {
+        type: 'string',
+        pattern: PLATFORM_PATTERN,
+        title: 'a platform such as linux/arm64',
+        description: 'A platform.',
+      },
+    },
+    reason: text('Why the risk is accepted.'),
+    expires: {
+      type: 'string',
+      format: 'date',
+      pattern: DATE_PATTERN,
+      title: 'a date (YYYY-MM-DD)',
+      description: 'The last day the waiver is valid (UTC).',
+    },
+    applied: { type: 'boolean', title: 'true or false', description: 'Whether the waiver covered a match.' },
+  },
+  ['id', 'reason', 'expires', 'applied'],
+);
+
+const GATE = object(
+  'a mapping with verdict, policyDigest, failOn and waivers',
+  'The release gate the release passed.',
+  {
+    verdict: {
+      type: 'string',
+      const: 'pass',
+      title: '"pass" (a manifest is only written for a release that passed the gate)',
+      description: 'The gate verdict.',
+    },
+    policyDigest: digest('sha256 of the canonical resolved policy (rules, per-platform rules, waivers).'),
+    failOn: oneOfNames(FAIL_ON_NAMES, 'The lowest severity that blocks the release (default rules).'),
+    waivers: {
+      type: 'array',
+      title: 'a list of waivers',
+      description: 'Every waiver of the policy, with whether it was applied.',
+      items: WAIVER,
+    },
+  },
+);
+
+const SIGNATURES = {
+  ...object(
+    'a mapping with mode and bundles (identity and issuer for keyless)',
+    'How the release is signed, and the Sigstore bundles attached to its digests as OCI referrers.',
+    {
+      mode: oneOfNames(
+        SIGNING_MODES,
+        'keyless: Fulcio certificate for the workflow identity; key: a private key; none: the release is not signed (signing: off).',
+      ),
+      identity: text(
+        'Keyless: the certificate identity (the workflow ref); key: an optional key identifier.',
+      ),
+      issuer: text('Keyless: the OIDC issuer of the identity token.'),
+      bundles: {
+        type: 'array',
+        title: 'a list of bundle mappings',
+        description: 'The signatures and attestations attached to the index and the platform images.',
+        items: object(
+          'a bundle mapping with subject, predicateType and referrer',
+          'One Sigstore bundle stored as an OCI referrer.',
+          {
+            subject: digest('The digest the bundle signs (the index or a platform image).'),
+            predicateType: {
+              type: 'string',
+              format: 'uri',
+              pattern: '^\\S+:\\S+$',
+              title: 'a predicate type URI such as https://sigstore.dev/cosign/sign/v1',
+              description: 'The in-toto predicate type of the signed statement.',
+            },
+            referrer: digest('Digest of the referrer manifest that carries the bundle.'),
+          },
+        ),
+      },
+    },
+    ['mode', 'bundles'],
+  ),
+  if: { properties: { mode: { const: 'keyless' } }, required: ['mode'] },
+  then: { required: ['identity', 'issuer'] },
+};
+
+const BASELINE = {
+  type: ['object', 'null'],
+  title: 'a mapping with channel, version and index, or null',
+  description:
+    'The previous release of the same channel the deltas are computed against (the channel tag before this release); null: none.',
+  additionalProperties: false,
+  required: ['channel', 'version', 'index'],
+  properties: {
+    channel: oneOfNames(CHANNELS, 'The channel (always the release channel).'),
+    version: {
+      type: 'string',
+      minLength: 1,
+      title: 'a release version',
+      description: 'Version of the previous release.',
+    },
+    index: digest('Digest of the previous release index.'),
+  },
+};
+
+/** The JSON schema of a deployment manifest (draft-07). Also in `deployment-manifest.schema.json`. */
+export const DEPLOYMENT_MANIFEST_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: DEPLOYMENT_MANIFEST_SCHEMA_ID,
+  title: `a mapping with apiVersion: ${DEPLOYMENT_MANIFEST_API_VERSION} and kind: ${DEPLOYMENT_MANIFEST_KIND}`,
+  description:
+    'Edgeship deployment manifest: the signed record of a multi-arch release. An edge node reads it to know which ' +
+    'digest to run and how much it must download to upgrade from the previous release of its channel.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiVersion', 'kind', 'release', 'image', 'platforms', 'gate', 'signatures', 'baseline'],
+  properties: {
+    apiVersion: {
+      type: 'string',
+      const: DEPLOYMENT_MANIFEST_API_VERSION,
+      title: `"${DEPLOYMENT_MANIFEST_API_VERSION}"`,
+      description: 'Version of this document format.',
+    },
+    kind: {
+      type: 'string',
+      const: DEPLOYMENT_MANIFEST_KIND,
+      title: `"${DEPLOYMENT_MANIFEST_KIND}"`,
+      description: 'Kind of document.',
+    },
+    release: RELEASE,
+    image: IMAGE,
+    platforms: {
+      type: 'array',
+      minItems: 1,
+      title: 'a non-empty list of platform mappings',
+      description: 'The platform images of the index.',
+      items: PLATFORM,
+    },
+    gate: GATE,
+    signatures: SIGNATURES,
+    baseline: BASELINE,
+  },
+} as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Validation
+
+/** A problem at a path of the document (keys and array indexes). */
+export interface SchemaProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+function isDate(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+/** RFC 3339 date-time (`T` or space, `Z` or an offset), with a real calendar date and time. */
+export function isDateTime(value: string): boolean {
+  const m = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/.exec(value);
+  if (!m || !isDate(m[1]!)) return false;
+  const [h, mi, s] = [Number(m[2]), Number(m[3]), Number(m[4])];
+  if (h > 23 || mi > 59 || s > 60) return false;
+  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return false;
+  return true;
+}
+
+function isUri(value: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(value)) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let validator: ValidateFunction | undefined;
+
+function compiled(): ValidateFunction {
+  if (validator) return validator;
+  // strictRequired off: the keyless rule (`then: { required: [identity, issuer] }`) names properties defined beside it.
+  const ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    allowUnionTypes: true,
+    strict: true,
+    strictRequired: false,
+  });
+  ajv.addFormat('date', { type: 'string', validate: isDate });
+  ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
+  ajv.addFormat('uri', { type: 'string', validate: isUri });
+  validator = ajv.compile(DEPLOYMENT_MANIFEST_SCHEMA);
+  return validator;
+}
+
+/** `platforms[1].delta.bytes`, `signatures.bundles[0].subject`; `(top level)` for the root. */
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_-]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out || '(top level)';
+}
+
+/** How a value reads in a message. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') {
+    if (value.trim() === '') return 'an empty string';
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  }
+  return String(value);
+}
+
+function dataPath(instancePath: string, root: unknown): Array<string | number> {
+  if (instancePath === '') return [];
+  const out: Array<string | number> = [];
+  let node: unknown = root;
+  for (const raw of instancePath.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) {
+      out.push(Number(seg));
+      node = node[Number(seg)];
+    } else {
+      out.push(seg);
+      node = node && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+interface SchemaNode {
+  title?: string;
+  properties?: Record<string, SchemaNode>;
+}
+
+function translate(error: ErrorObject, root: unknown): SchemaProblem | undefined {
+  const path = dataPath(error.instancePath, root);
+  const parent = (error.parentSchema ?? {}) as SchemaNode;
+  const expected = parent.title ?? 'valid';
+  switch (error.keyword) {
+    case 'if':
+      return undefined; // the `then` branch reports what is missing
+    case 'additionalProperties': {
+      const key = String((error.params as { additionalProperty: string }).additionalProperty);
+      const allowed = Object.keys(parent.properties ?? {});
+      return { path: [...path, key], message: `unknown key; allowed keys here: ${allowed.join(', ')}` };
+    }
+    case 'required': {
+      const key = String((error.params as { missingProperty: string }).missingProperty);
+      const child = parent.properties?.[key];
+      if (!child && error.schemaPath.includes('/then/')) {
+        return { path: [...path, key], message: 'is required when mode is keyless' };
+      }
+      return { path: [...path, key], message: `is required; expected ${child?.title ?? 'a value'}` };
+    }
+    case 'uniqueItems': {
+      const { i, j } = error.params as { i: number; j: number };
+      return {
+        path,
+        message: `must be ${expected}; items ${Math.min(i, j)} and ${Math.max(i, j)} are the same`,
+      };
+    }
+    case 'minItems':
+      return { path, message: `must be ${expected}; got an empty list` };
+    default:
+      // type, const, enum, pattern, format, minimum, minLength, ...
+      return { path, message: `must be ${expected}; got ${describeValue(error.data)}` };
+  }
+}
+
+/** Schema problems of a parsed document; empty when it is valid. */
+export function schemaProblems(document: unknown): SchemaProblem[] {
+  const check = compiled();
+  if (check(document)) return [];
+  const problems: SchemaProblem[] = [];
+  const seen = new Set<string>();
+  for (const error of check.errors ?? []) {
+    const problem = translate(error, document);
+    if (!problem) continue;
+    const key = `${formatPath(problem.path)}\0${problem.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem);
+  }
+  return problems;
+}
+
+/** The schema as the text of `deployment-manifest.schema.json`. */
+export function deploymentManifestSchemaJson(): string {
+  return `${JSON.stringify(DEPLOYMENT_MANIFEST_SCHEMA, null, 2)}\n`;
+}

@@ -1,0 +1,96 @@
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { RegistryClient } from '../registry/client.js';
+
+/** One tag to point at the new index, with what it pointed at before (for the guard and rollback). */
+export interface TagPlanEntry {
+  tag: string;
+  previous?: string;
+  /** Release tags (the exact version) may not be moved silently; moving tags (1.8, latest, channel) may. */
+  protected: boolean;
+}
+
+export class TagConflictError extends Error {
+  override name = 'TagConflictError';
+}
+
+/**
+ * Reads where each tag points now and refuses, before anything is written, to move a protected tag
+ * that already points at another digest unless `overwrite` is set.
+ */
+export async function planTags(
+  client: Pick<RegistryClient, 'headManifest'>,
+  repository: string,
+  imageName: string,
+  tags: ReadonlyArray<{ tag: string; protected: boolean }>,
+  indexDigest: string,
+  overwrite: boolean,
+): Promise<TagPlanEntry[]> {
+  const plan: TagPlanEntry[] = [];
+  for (const { tag, protected: isProtected } of tags) {
+    const current = await client.headManifest(repository, tag);
+    plan.push({ tag, protected: isProtected, ...(current ? { previous: current.digest } : {}) });
+  }
+  const conflicts = plan.filter((p) => p.protected && p.previous && p.previous !== indexDigest);
+  if (conflicts.length && !overwrite) {
+    throw new TagConflictError(
+      conflicts
+        .map(
+          (c) =>
+            `${imageName}:${c.tag} already exists and points at ${c.previous}, not at this release's index ${indexDigest}`,
+        )
+        .join('\n') +
+        '\nA published release tag is not moved silently. Release a new version, or set overwrite: true to replace it.',
+    );
+  }
+  return plan;
+}
+
+/**
+ * Points every planned tag at the index. Protected (release) tags are written last, so a reader that
+ * sees the version tag sees a complete release. If a write fails for good, tags already moved are put
+ * back where they were (best effort) and the error says which tags could not be restored.
+ */
+export async function applyTags(
+  client: Pick<RegistryClient, 'putManifest'>,
+  repository: string,
+  plan: readonly TagPlanEntry[],
+  index: { body: Buffer; mediaType: string },
+  previousBodies: (digest: string) => Promise<{ body: Buffer; mediaType: string } | undefined>,
+  log: PhaseLog,
+): Promise<string[]> {
+  const ordered = [...plan.filter((p) => !p.protected), ...plan.filter((p) => p.protected)];
+  const written: TagPlanEntry[] = [];
+  try {
+    for (const entry of ordered) {
+      await client.putManifest(repository, entry.tag, index.body, index.mediaType);
+      written.push(entry);
+      log.info(`tagged ${entry.tag}${entry.previous ? ` (was ${entry.previous})` : ''}`);
+    }
+  } catch (error) {
+    const unrestored: string[] = [];
+    for (const entry of written.reverse()) {
+      const previous = entry.previous
+        ? await previousBodies(entry.previous).catch(() => undefined)
+        : undefined;
+      if (!previous) {
+        unrestored.push(entry.tag);
+        continue;
+      }
+      try {
+        await client.putManifest(repository, entry.tag, previous.body, previous.mediaType);
+      } catch {
+        unrestored.push(entry.tag);
+      }
+    }
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `writing the tags failed: ${detail}.` +
+        (written.length
+          ? unrestored.length
+            ? ` Tags already written that could not be put back: ${unrestored.join(', ')}.`
+            : ' Tags already written were put back where they were.'
+          : ' No tag was written.'),
+    );
+  }
+  return ordered.map((p) => p.tag);
+}
