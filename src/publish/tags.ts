@@ -90,6 +90,7 @@ export async function applyTags(
             ? ` Tags already written that could not be put back: ${unrestored.join(', ')}.`
             : ' Tags already written were put back where they were.'
           : ' No tag was written.'),
+      { cause: error },
     );
   }
   return ordered.map((p) => p.tag);
