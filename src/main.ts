@@ -1,7 +1,6 @@
-import * as core from '@actions/core';
-
-// The first line comes before the rest of the action is loaded, so the log shows life at once.
-core.info('Edgeship: multi-arch edge release');
+// The first line is written before anything else is loaded (it is exactly what core.info would
+// write), so the step's log shows life at once; the action itself is loaded right after.
+process.stdout.write('Edgeship: multi-arch edge release\n');
 const [{ coreHost, failStep }, { runAction }] = await Promise.all([
   import('./action/core-host.js'),
   import('./action/run.js'),

@@ -7,7 +7,7 @@ import type { GateResult } from '../gate/gate-phase.js';
 import { setUpScanners } from '../gate/scanners.js';
 import type { ScannerSetupDeps } from '../gate/scanners.js';
 import { explainGate } from '../policy/index.js';
-import type { Policy } from '../policy/index.js';
+import type { GateVerdict, Policy } from '../policy/index.js';
 import type { Settings } from '../settings/inputs.js';
 import { toolCacheInstallDeps } from '../tools/runtime-deps.js';
 import type { ActionHost } from './run.js';
@@ -18,14 +18,21 @@ export class GateFailedError extends Error {
   override name = 'GateFailedError';
 }
 
-/** SBOM + scan every platform, evaluate the policy, report; throws GateFailedError when the gate says no. */
+/** Scanner versions a gate ran with (recorded in build records). */
+export interface GateTools {
+  syft: string;
+  grype: string;
+  grypeDbBuilt: string;
+}
+
+/** SBOM + scan every platform and evaluate the policy. Reports, but does not throw on a failed verdict. */
 export async function runGateStep(
   host: ActionHost,
   settings: Settings,
   policy: Policy,
   images: readonly PlatformImage[],
   tempDir: string,
-): Promise<GateResult> {
+): Promise<GateResult & { tools: GateTools }> {
   // @actions/tool-cache needs RUNNER_TOOL_CACHE, which every runner sets; give runs elsewhere one too.
   process.env.RUNNER_TOOL_CACHE ??= path.join(tempDir, 'edgeship-tool-cache');
   const cache = await actionsCache(host.env);
@@ -50,7 +57,24 @@ export async function runGateStep(
       now: host.now,
     },
   );
-  const { verdict, scans } = result;
+  await reportGate(host, result, images);
+  return {
+    ...result,
+    tools: {
+      syft: scanners.syftTool.version,
+      grype: scanners.grypeTool.version,
+      grypeDbBuilt: scanners.dbBuilt.toISOString(),
+    },
+  };
+}
+
+/** Gate outputs, job summary and log lines for a verdict. */
+export async function reportGate(
+  host: ActionHost,
+  result: GateResult,
+  images: readonly PlatformImage[],
+): Promise<void> {
+  const { verdict, scans, reportsDir } = result;
   host.setOutput('gate', verdict.pass ? 'pass' : 'fail');
   host.setOutput('vulnerabilities', JSON.stringify(vulnerabilityCounts(verdict)));
   host.setOutput('sbom-files', JSON.stringify(scans.flatMap((s) => s.sbomFiles.map((f) => f.file))));
@@ -69,17 +93,19 @@ export async function runGateStep(
       '',
     ].join('\n\n'),
   );
-  const explanation = explainGate(verdict);
-  for (const line of explanation) host.log.info(line);
+  for (const line of explainGate(verdict)) host.log.info(line);
   for (const w of verdict.platforms.flatMap((p) => p.edge.filter((e) => e.mode === 'warn'))) {
     host.log.warning(`${w.platform}: ${w.message}`);
   }
-  if (!verdict.pass) {
-    throw new GateFailedError(
-      `The supply-chain gate failed, so no tag was written.\n${explanation.filter((l) => !l.startsWith('gate ')).join('\n')}`,
-    );
-  }
-  return result;
+}
+
+/** Throws GateFailedError, explaining every blocking finding, when the verdict is fail. */
+export function assertGatePassed(verdict: GateVerdict): void {
+  if (verdict.pass) return;
+  const explanation = explainGate(verdict).filter((l) => !l.startsWith('gate '));
+  throw new GateFailedError(
+    `The supply-chain gate failed, so no tag was written.\n${explanation.join('\n')}`,
+  );
 }
 
 /** @actions/cache when the runner offers the cache service; loaded only then (it is large). */

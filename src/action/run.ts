@@ -17,10 +17,12 @@ import type { InputReader, Settings } from '../settings/inputs.js';
 import { readSettings } from '../settings/inputs.js';
 import { CLEANUP_STATE_KEY, CleanupRecorder } from './cleanup-state.js';
 import { readRunnerContext } from './github-context.js';
+import type { RunnerContext } from './github-context.js';
 import type { GateResult } from '../gate/gate-phase.js';
 import { loadPolicy } from '../policy/index.js';
 import type { PublishResult } from '../publish/publish-phase.js';
-import { runGateStep } from './gate-step.js';
+import { assertGatePassed, reportGate, runGateStep } from './gate-step.js';
+import { gateFromRecords, recordStoreFor, uploadBuildRecords } from './matrix-step.js';
 import { runPublishStep } from './publish-step.js';
 import { buildSummaryTable, markdownTable, releaseSummaryTable } from './summary.js';
 
@@ -83,11 +85,6 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   if (settings.publish.signingKeyPassword) host.setSecret(settings.publish.signingKeyPassword);
   host.log.debug(`settings: ${JSON.stringify(redactSettings(settings))}`);
 
-  if (settings.mode === 'publish') {
-    throw new Error(
-      'Input "mode": "publish" (merging matrix build jobs) is not available in this version; use mode: all',
-    );
-  }
   const policy = loadPolicy(settings.policy);
   host.log.debug(`policy: ${policy.source.join('; ')}`);
   const release = releaseMetadata(context.release, settings.tags);
@@ -98,12 +95,69 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   host.setOutput('version', release.version);
   host.setOutput('channel', release.channel);
 
+  const registry = createRegistryClient(settings, host.env, host.exec);
+  host.setOutput('image', settings.imageName);
+
+  if (settings.mode === 'publish') {
+    const store = await recordStoreFor(settings, host.env);
+    const { images, gate } = await gateFromRecords(host, { settings, context, policy, registry, store });
+    host.setOutput('digests', digestsOutput(images));
+    await reportGate(host, gate, images);
+    assertGatePassed(gate.verdict);
+    const published = await runPublishStep(host, {
+      settings,
+      policy,
+      release,
+      images,
+      gate,
+      context,
+      registry,
+      reportsDir: gate.reportsDir,
+    });
+    return { settings, release, images, gate, published };
+  }
+
+  const images = await buildStep(host, settings, release, context, registry);
+  const gate = await runGateStep(host, settings, policy, images, context.tempDir);
+  if (settings.mode === 'build') {
+    const store = await recordStoreFor(settings, host.env);
+    await uploadBuildRecords(host, { settings, context, policy, images, gate, store });
+    assertGatePassed(gate.verdict);
+    host.log.info(
+      'mode: build: the platforms are built, pushed by digest and gated; the publish job tags them',
+    );
+    return { settings, release, images, gate };
+  }
+  assertGatePassed(gate.verdict);
+  const published = await runPublishStep(host, {
+    settings,
+    policy,
+    release,
+    images,
+    gate,
+    context,
+    registry,
+    reportsDir: gate.reportsDir,
+  });
+  return { settings, release, images, gate, published };
+}
+
+function digestsOutput(images: readonly PlatformImage[]): string {
+  return JSON.stringify(images.map((i) => ({ platform: i.platform, digest: i.digest, size: i.size })));
+}
+
+/** Builds every platform of this job and pushes each by digest (no tag). */
+async function buildStep(
+  host: ActionHost,
+  settings: Settings,
+  release: ReleaseMetadata,
+  context: RunnerContext,
+  registry: RegistryClient,
+): Promise<PlatformImage[]> {
   const cleanup = new CleanupRecorder((serialized) => host.saveState(CLEANUP_STATE_KEY, serialized));
   mkdirSync(context.tempDir, { recursive: true });
   const workDir = mkdtempSync(path.join(context.tempDir, 'edgeship-'));
   cleanup.record((s) => s.paths.push(workDir));
-
-  const registry = createRegistryClient(settings, host.env, host.exec);
   const deps: BuildDeps = {
     exec: host.exec,
     log: host.log,
@@ -120,12 +174,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   };
   const labels = { ...release.labels, ...settings.labels };
   const images = await buildAndPushPlatforms({ settings, labels, annotations: release.annotations }, deps);
-
-  host.setOutput('image', settings.imageName);
-  host.setOutput(
-    'digests',
-    JSON.stringify(images.map((i) => ({ platform: i.platform, digest: i.digest, size: i.size }))),
-  );
+  host.setOutput('digests', digestsOutput(images));
   await host.appendSummary(
     [
       `## Edgeship: ${settings.imageName}`,
@@ -135,25 +184,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
       '',
     ].join('\n\n'),
   );
-
-  const gate = await runGateStep(host, settings, policy, images, context.tempDir);
-  if (settings.mode === 'build') {
-    host.log.info(
-      'mode: build: the platforms are built, pushed by digest and gated; the publish job tags them',
-    );
-    return { settings, release, images, gate };
-  }
-  const published = await runPublishStep(host, {
-    settings,
-    policy,
-    release,
-    images,
-    gate,
-    context,
-    registry,
-    reportsDir: gate.reportsDir,
-  });
-  return { settings, release, images, gate, published };
+  return images;
 }
 
 /** Settings as they may be logged: every secret replaced by `***`. */

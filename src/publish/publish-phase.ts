@@ -113,6 +113,7 @@ interface Baseline {
 export async function publishRelease(req: PublishRequest, deps: PublishDeps): Promise<PublishResult> {
   const { settings, release, images } = req;
   if (!req.gate.verdict.pass) throw new PublishError('the gate did not pass: nothing is published');
+  for (const image of images) scanFor(req.gate, image.platform);
   const repo = settings.image.path;
   const name = settings.imageName;
 

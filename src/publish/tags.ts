@@ -48,10 +48,11 @@ export async function planTags(
 /**
  * Points every planned tag at the index. Protected (release) tags are written last, so a reader that
  * sees the version tag sees a complete release. If a write fails for good, tags already moved are put
- * back where they were (best effort) and the error says which tags could not be restored.
+ * back where they were and tags it created are deleted (where the registry can delete a tag); the
+ * error names any tag that could be neither.
  */
 export async function applyTags(
-  client: Pick<RegistryClient, 'putManifest'>,
+  client: Pick<RegistryClient, 'putManifest' | 'deleteManifest'>,
   repository: string,
   plan: readonly TagPlanEntry[],
   index: { body: Buffer; mediaType: string },
@@ -69,9 +70,13 @@ export async function applyTags(
   } catch (error) {
     const unrestored: string[] = [];
     for (const entry of written.reverse()) {
-      const previous = entry.previous
-        ? await previousBodies(entry.previous).catch(() => undefined)
-        : undefined;
+      if (!entry.previous) {
+        // A tag this release created: delete it, where the registry allows deleting a tag.
+        const deleted = await client.deleteManifest(repository, entry.tag).catch(() => false);
+        if (!deleted) unrestored.push(entry.tag);
+        continue;
+      }
+      const previous = await previousBodies(entry.previous).catch(() => undefined);
       if (!previous) {
         unrestored.push(entry.tag);
         continue;
@@ -87,8 +92,9 @@ export async function applyTags(
       `writing the tags failed: ${detail}.` +
         (written.length
           ? unrestored.length
-            ? ` Tags already written that could not be put back: ${unrestored.join(', ')}.`
-            : ' Tags already written were put back where they were.'
+            ? ` Tags already written that could not be put back or deleted: ${unrestored.join(', ')}; ` +
+              'they point at this unpublished release: re-run the job, or delete them in the registry.'
+            : ' Tags already written were put back where they were (or deleted when new).'
           : ' No tag was written.'),
       { cause: error },
     );

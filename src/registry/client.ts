@@ -80,6 +80,13 @@ export interface BlobUploadOptions {
    * mount (`POST …/blobs/uploads/?mount=<digest>&from=<repo>`) before the content is sent.
    */
   mountFrom?: readonly string[];
+  /**
+   * The content was made just now (a fresh Sigstore bundle, for example) and the registry cannot have it
+   * yet: the existence check (HEAD) is skipped and the content is uploaded. Harmless when wrong: a registry
+   * that had the blob takes the same bytes again. A blob this client already saw in the repository is still
+   * not sent again.
+   */
+  knownMissing?: boolean;
 }
 
 export interface BlobUploadResult {
@@ -128,6 +135,15 @@ export class RegistryClient {
   readonly #pendingTokens = new Map<string, Promise<string>>();
   #basicAuthorization: string | undefined;
   #bearerChallenge: (AuthChallenge & { realm: string }) | undefined;
+  /**
+   * `<path>@<digest>` of blobs this client saw the registry hold: a HEAD or GET that found them, an upload
+   * or a mount it made. Only positives the client observed itself; uploads skip their existence check for
+   * these. (Nothing here deletes blobs; one removed behind the client's back makes the manifest that
+   * references it fail with BLOB_UNKNOWN rather than go wrong silently.)
+   */
+  readonly #knownBlobs = new Set<string>();
+  /** Whether the registry has the referrers API, once an answer showed it; undefined until then. */
+  #referrersApi: boolean | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.#insecure = options.insecure ?? false;
@@ -162,6 +178,16 @@ export class RegistryClient {
   /** HTTP requests made so far, including token requests, retries and redirect hops. */
   get requestCount(): number {
     return this.#transport.requestCount;
+  }
+
+  /**
+   * Whether the registry has the referrers API (OCI distribution 1.1): true once a referrers answer or an
+   * `OCI-Subject` header on a manifest upload showed it, false once a referrers request was answered with a
+   * 404 that is not an image index, undefined before either. Absence is a property of the registry, so
+   * getReferrers() asks it only once.
+   */
+  get referrersApi(): boolean | undefined {
+    return this.#referrersApi;
   }
 
   /** Closes the connections of the custom-CA dispatcher, if one was created. */
@@ -229,6 +255,8 @@ export class RegistryClient {
       throw this.#statusError(response, context);
     }
     checkReportedDigest(response, body, context);
+    // Registries with the referrers API say so when they take a manifest with a subject.
+    if (response.headers.get('oci-subject')) this.#referrersApi = true;
     return digest;
   }
 
@@ -248,6 +276,7 @@ export class RegistryClient {
         `the ${response.body.length} bytes received hash to ${digestOf(response.body)}`,
       );
     }
+    this.#knownBlobs.add(blobKey(path, digest));
     return response.body;
   }
 
@@ -266,13 +295,16 @@ export class RegistryClient {
     }
   }
 
+  /** Asks the registry whether it has a blob (always a request: the answer is the registry's). */
   async blobExists(path: string, digest: string): Promise<boolean> {
     return this.#blobExists(path, digest, this.#blobContext('check blob', path, digest), 'pull');
   }
 
   /**
    * Uploads a blob unless the registry already has it: a POST to open an upload, then a single PUT with the
-   * content and its digest. `digest`, when given, must match the content.
+   * content and its digest. `digest`, when given, must match the content. Whether the registry has it is
+   * asked with a HEAD, unless this client already saw the blob there (nothing is sent then) or the caller
+   * says it cannot be there yet (`knownMissing`).
    *
    * With `mountFrom`, a missing blob is first mounted from those repositories, one at a time: 201 means
    * mounted (nothing is sent); 202 means the registry did not mount it but opened an upload session,
@@ -289,13 +321,18 @@ export class RegistryClient {
     const context = this.#blobContext('upload blob', path, blobDigest);
     if (!matchesDigest(body, blobDigest)) throw digestMismatch(context, 'the content does not hash to it');
     const sources = mountSources(path, options.mountFrom ?? []);
-    if (await this.#blobExists(path, blobDigest, context, 'push'))
+    const key = blobKey(path, blobDigest);
+    if (this.#knownBlobs.has(key)) return { digest: blobDigest, uploaded: false };
+    if (!options.knownMissing && (await this.#blobExists(path, blobDigest, context, 'push')))
       return { digest: blobDigest, uploaded: false };
 
     let session: { response: HttpResponse; pullFrom: string[] } | undefined;
     for (const from of sources) {
       const mount = await this.#tryMount(path, from, body, blobDigest, context);
-      if (mount === 'mounted') return { digest: blobDigest, uploaded: false, mounted: true };
+      if (mount === 'mounted') {
+        this.#knownBlobs.add(key);
+        return { digest: blobDigest, uploaded: false, mounted: true };
+      }
       if (mount) {
         session = { response: mount, pullFrom: [from] };
         break;
@@ -312,6 +349,7 @@ export class RegistryClient {
       session = { response: started, pullFrom: [] };
     }
     await this.#putUpload(path, body, blobDigest, session.response, session.pullFrom, context);
+    this.#knownBlobs.add(key);
     return { digest: blobDigest, uploaded: true, ...(sources.length > 0 ? { mounted: false } : {}) };
   }
 
@@ -320,10 +358,12 @@ export class RegistryClient {
    * of an OCI image index, with the `manifests` of every `Link` page merged (the registry's own bytes
    * when it answered in one page), or undefined when the registry has no referrers API (HTTP 404 whose
    * body is not an image index). With `artifactType`, only referrers of that type; the list is filtered
-   * here when the registry does not say (OCI-Filters-Applied) that it did.
+   * here when the registry does not say (OCI-Filters-Applied) that it did. Once the registry has answered
+   * that it has no referrers API, it is not asked again (see referrersApi).
    */
   async getReferrers(path: string, digest: string, artifactType?: string): Promise<Buffer | undefined> {
     const context = this.#blobContext('get referrers', path, digest);
+    if (this.#referrersApi === false) return undefined;
     const query = artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType }).toString()}`;
     let url = `/v2/${path}/referrers/${digest}${query}`;
     let first: { body: Buffer; index: Record<string, unknown> } | undefined;
@@ -341,10 +381,14 @@ export class RegistryClient {
       // A registry without the API answers 404 with an error body or text; one with it may answer 404
       // with an (empty) index for a subject it does not know.
       if (response.status !== 200 && !(response.status === 404 && looksLikeImageIndex(response.body))) {
-        if (response.status === 404 && page === 0) return undefined;
+        if (response.status === 404 && page === 0) {
+          this.#referrersApi = false;
+          return undefined;
+        }
         throw this.#statusError(response, context);
       }
       const index = readReferrersPage(response.body, context);
+      this.#referrersApi = true;
       first ??= { body: response.body, index };
       const filterHere = artifactType !== undefined && !filtersApplied(response, 'artifactType');
       const entries = Array.isArray(index.manifests) ? index.manifests : [];
@@ -388,7 +432,8 @@ export class RegistryClient {
    * deleted it, false when it did not have it; a registry with deletion disabled (HTTP 405) is an error.
    */
   async deleteManifest(path: string, digest: string): Promise<boolean> {
-    parseDigest(digest);
+    // A digest deletes the manifest; a tag deletes only the tag (OCI distribution 1.1; not every registry can).
+    assertTagOrDigest(digest);
     const context = this.#manifestContext('delete manifest', path, digest);
     const response = await this.#authorizedSend(
       { method: 'DELETE', url: `/v2/${path}/manifests/${digest}`, headers: {} },
@@ -456,7 +501,10 @@ export class RegistryClient {
       path,
       access,
     );
-    if (response.status === 200) return true;
+    if (response.status === 200) {
+      this.#knownBlobs.add(blobKey(path, digest));
+      return true;
+    }
     if (response.status === 404) return false;
     throw this.#statusError(response, context);
   }
@@ -861,6 +909,11 @@ function readTagPage(body: Buffer, context: RequestContext): string[] {
     });
   }
   return tags;
+}
+
+/** The key of a blob in a repository, for the blobs a client knows the registry has. */
+function blobKey(path: string, digest: string): string {
+  return `${path}@${digest}`;
 }
 
 function sameAlgorithm(a: string, b: string): boolean {

@@ -46,6 +46,8 @@ export interface Settings {
   githubToken?: string;
   gate: GateSettings;
   publish: PublishSettings;
+  /** Directory for build records (mode build/publish) instead of workflow artifacts. */
+  recordsDir?: string;
   /** Policy settings as given (the policy is resolved and validated by the policy module). */
   policy: PolicyInputs;
 }
@@ -293,6 +295,7 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     ...(read('github-token').trim() ? { githubToken: read('github-token').trim() } : {}),
     gate,
     publish,
+    ...(input('records-dir') ? { recordsDir: path.resolve(env.workspace, input('records-dir')) } : {}),
     policy,
   };
 }

@@ -42,6 +42,11 @@ import {
  */
 export interface ReferrersApi {
   getReferrers(path: string, digest: string): Promise<Buffer | undefined>;
+  /**
+   * Whether the registry has the referrers API as far as the client has seen (undefined: not known yet).
+   * When known, attachBundle() does not ask the registry again.
+   */
+  readonly referrersApi: boolean | undefined;
 }
 
 /** What this module needs of a registry client; RegistryClient has all of it. */
@@ -72,6 +77,12 @@ export interface AttachResult {
  * PUTs the referrer manifest by digest, then makes it discoverable: nothing more when the registry's
  * referrers API lists referrers itself, else the `sha256-<hex>` fallback index gets the referrer
  * (read-modify-write; concurrent attaches to one subject from this process are serialised).
+ *
+ * The bundle is taken to be freshly signed (a new signature, certificate and log entry), so its blob is
+ * uploaded without asking the registry first whether it has it. The fallback index this client last
+ * wrote (or read) for a subject is kept, and the next attach to that subject through the same client
+ * builds on it without reading it again; like the read-modify-write itself, this assumes no other writer
+ * changes that tag meanwhile (verifyAttached() reads it back from the registry).
  */
 export async function attachBundle(
   client: ReferrersRegistry,
@@ -82,26 +93,38 @@ export async function attachBundle(
   created: Date | string = new Date(),
 ): Promise<AttachResult> {
   await client.uploadBlob(repositoryPath, EMPTY_JSON, EMPTY_JSON_DIGEST);
-  await client.uploadBlob(repositoryPath, bundle, sha256Digest(bundle));
+  await client.uploadBlob(repositoryPath, bundle, sha256Digest(bundle), { knownMissing: true });
   const manifest = referrerManifest({ bundle, subject, predicateType, created });
   const digest = sha256Digest(manifest);
   await client.putManifest(repositoryPath, digest, manifest, OCI_IMAGE_MANIFEST);
   const referrer = referrerDescriptor(manifest);
 
-  if (client.getReferrers && (await client.getReferrers(repositoryPath, subject.digest)) !== undefined) {
-    return { referrer, via: 'referrers-api' };
+  if (client.getReferrers) {
+    const api =
+      client.referrersApi ?? (await client.getReferrers(repositoryPath, subject.digest)) !== undefined;
+    if (api) return { referrer, via: 'referrers-api' };
   }
   const tag = fallbackTag(subject.digest);
-  const fallbackUpdated = await serialised(`${client.registry}/${repositoryPath}:${tag}`, async () => {
-    const existing = await getIfExists(client, repositoryPath, tag);
-    if (existing && existing.mediaType !== OCI_IMAGE_INDEX) {
-      throw new Error(
-        `${client.registry}/${repositoryPath}:${tag} is a ${existing.mediaType}, not the OCI image index of the ` +
-          `referrers of ${subject.digest}; refusing to overwrite it`,
-      );
+  const key = `${client.registry}/${repositoryPath}:${tag}`;
+  const fallbackUpdated = await serialised(key, async () => {
+    const known = knownFallbackIndexes(client);
+    let current = known.get(key);
+    if (current === undefined) {
+      const existing = await getIfExists(client, repositoryPath, tag);
+      if (existing && existing.mediaType !== OCI_IMAGE_INDEX) {
+        throw new Error(
+          `${client.registry}/${repositoryPath}:${tag} is a ${existing.mediaType}, not the OCI image index of the ` +
+            `referrers of ${subject.digest}; refusing to overwrite it`,
+        );
+      }
+      current = existing?.body;
     }
-    const merged = mergeFallbackIndex(existing?.body, referrer);
-    if (merged.changed) await client.putManifest(repositoryPath, tag, merged.body, OCI_IMAGE_INDEX);
+    const merged = mergeFallbackIndex(current, referrer);
+    if (merged.changed) {
+      known.delete(key);
+      await client.putManifest(repositoryPath, tag, merged.body, OCI_IMAGE_INDEX);
+    }
+    known.set(key, merged.body);
     return merged.changed;
   });
   return { referrer, via: 'fallback-tag', fallbackTag: tag, fallbackUpdated };
@@ -355,6 +378,22 @@ async function getIfExists(client: ReferrersRegistry, path: string, ref: string)
     if (error instanceof RegistryError && error.status === 404) return undefined;
     throw error;
   }
+}
+
+/**
+ * Per client, the fallback index body each `<registry>/<path>:<tag>` had when this client last wrote or
+ * read it in attachBundle(). Dropped with the client; an entry is removed while its PUT is under way, so a
+ * failed write leaves nothing behind.
+ */
+const fallbackIndexes = new WeakMap<object, Map<string, Buffer>>();
+
+function knownFallbackIndexes(client: ReferrersRegistry): Map<string, Buffer> {
+  let known = fallbackIndexes.get(client);
+  if (!known) {
+    known = new Map();
+    fallbackIndexes.set(client, known);
+  }
+  return known;
 }
 
 const pending = new Map<string, Promise<unknown>>();

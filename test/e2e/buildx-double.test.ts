@@ -33,6 +33,7 @@ describe('buildx builder (docker test double, real registry)', () => {
       inputs: {
         image: image(),
         mode: 'build',
+        'records-dir': path.join(os.tmpdir(), `edgeship-records-${process.pid}`),
         'registry-username': reg.username,
         'registry-password': reg.password,
         'registry-ca-file': reg.caFile,

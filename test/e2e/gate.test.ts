@@ -56,6 +56,7 @@ describe('supply-chain gate (real registry and builds, scanner doubles)', () => 
         image: `${reg.host}/${repo}`,
         builder: 'buildah',
         mode: 'build',
+        'records-dir': path.join(os.tmpdir(), `edgeship-records-${process.pid}`),
         'build-args': `BASE=${base}`,
         'registry-username': reg.username,
         'registry-password': reg.password,

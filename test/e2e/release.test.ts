@@ -1,3 +1,5 @@
+import path from 'node:path';
+import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +34,7 @@ describe('release on a tag with buildah, real registry', () => {
     image: image(),
     builder: 'buildah',
     mode: 'build',
+    'records-dir': path.join(os.tmpdir(), `edgeship-records-${process.pid}`),
     'build-args': `BASE=${base}`,
     'registry-username': reg.username,
     'registry-password': reg.password,

@@ -592,7 +592,9 @@ describe('RegistryClient referrers', () => {
     registry.addManifest('acme/agent', 'v1', subjectBody, OCI_IMAGE_MANIFEST);
     const { client } = clientFor(`http://${registry.host}`);
 
+    expect(client.referrersApi).toBeUndefined();
     expect(await client.getReferrers('acme/agent', subjectDigest)).toBeUndefined();
+    expect(client.referrersApi).toBe(false);
 
     registry.failNext(
       1,
@@ -602,8 +604,10 @@ describe('RegistryClient referrers', () => {
         res.end('404 page not found\n');
       },
     );
-    expect(await client.getReferrers('acme/agent', subjectDigest)).toBeUndefined();
-    expect(client.requestCount).toBe(2);
+    const { client: other } = clientFor(`http://${registry.host}`);
+    expect(await other.getReferrers('acme/agent', subjectDigest)).toBeUndefined();
+    expect(other.referrersApi).toBe(false);
+    expect(client.requestCount + other.requestCount).toBe(2);
   });
 
   it('takes a 404 whose body is an image index as the answer', async () => {

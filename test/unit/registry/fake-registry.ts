@@ -286,7 +286,16 @@ export class FakeRegistry {
       }
     }
     this.addManifest(path, ref.includes(':') ? undefined : ref, recorded.body, mediaType);
-    res.writeHead(201, { location: `/v2/${path}/manifests/${digest}`, 'docker-content-digest': digest });
+    const headers: Record<string, string> = {
+      location: `/v2/${path}/manifests/${digest}`,
+      'docker-content-digest': digest,
+    };
+    // With the referrers API, a manifest with a subject is answered with OCI-Subject (distribution 1.1).
+    if (this.#options.referrers) {
+      const subject = parseSubject(recorded.body);
+      if (subject) headers['oci-subject'] = subject;
+    }
+    res.writeHead(201, headers);
     res.end();
   }
 
@@ -444,6 +453,16 @@ export class FakeRegistry {
       this.tags.set(path, tags);
     }
     return tags;
+  }
+}
+
+/** The subject digest of a manifest body, if it has one. */
+function parseSubject(body: Buffer): string | undefined {
+  try {
+    const digest = (JSON.parse(body.toString('utf8')) as { subject?: { digest?: unknown } }).subject?.digest;
+    return typeof digest === 'string' ? digest : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,0 +1,368 @@
+// Child process of bench/run.mjs: registry requests of the publish phase (publishRelease) for 2 platforms,
+// against a REAL registry (Debian docker-registry, distribution 2.8: htpasswd + TLS, no referrers API, so
+// the sha256-<hex> fallback tag is used) and signed keylessly with the local Sigstore stack (Fulcio, Rekor,
+// TSA from @sigstore/mock over loopback HTTP). Two releases are published with fresh clients, as two action
+// runs would: v1.2.3 into an empty channel, then v1.2.4 over it (the baseline is read, the empty config blob
+// is already there). Prints one JSON line: per run the requests measured (RegistryClient.requestCount across
+// publishRelease), the justified minimum (minimumRequests below), a breakdown, and the blob re-uploads
+// (uploads of a blob the registry already had: from the image pushes, an earlier upload or a HEAD that
+// found it).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fetch as undiciFetch } from 'undici';
+import { expectedSignerFor } from '../src/action/publish-step.js';
+import { parsePlatform } from '../src/build/platform.js';
+import { resolvePlatformImage, type PlatformImage } from '../src/build/pushed-image.js';
+import { channelTag } from '../src/deploy/baseline.js';
+import type { GateResult, PlatformScan } from '../src/gate/gate-phase.js';
+import { memoryLog } from '../src/logging/phase-log.js';
+import { evaluateGate, loadPolicy } from '../src/policy/index.js';
+import { publishRelease, type PublishResult } from '../src/publish/publish-phase.js';
+import { RegistryClient, type FetchLike } from '../src/registry/client.js';
+import { resolverFromInputs } from '../src/registry/credentials.js';
+import { digestOf } from '../src/registry/digest.js';
+import { OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST } from '../src/registry/media-types.js';
+import { releaseMetadata, type ReleaseMetadata } from '../src/release/metadata.js';
+import { parseGrypeReport } from '../src/scan/grype-report.js';
+import { countSbomPackages } from '../src/scan/sbom.js';
+import { readSettings, type Settings } from '../src/settings/inputs.js';
+import type { SignerConfig } from '../src/sign/signer.js';
+import { trustMaterialFromJSON } from '../src/sign/verify.js';
+import { ensureHostTools } from '../test/e2e/harness/host-tools.js';
+import { startRegistry, type TestRegistry } from '../test/e2e/harness/registry.js';
+import { startSigstoreStack, type SigstoreStack } from '../test/e2e/harness/sigstore-stack.js';
+
+const REPO = 'acme/edge-agent';
+const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/tags/v1.2.3';
+const PLATFORMS = ['linux/amd64', 'linux/arm64'];
+const FIXTURES = path.resolve('..', 'shared', 'fixtures');
+const SBOM_FIXTURE = path.join(
+  FIXTURES,
+  'syft',
+  'spdx-json',
+  'kubectl_linux-amd64_syft-0.58.0_spdx-2.2.json',
+);
+const REPORT_FIXTURE = path.join(
+  FIXTURES,
+  'grype',
+  'json',
+  'klass-web_wolfi_arm64_grype-0.114.0_zero-matches.json',
+);
+const SARIF_FIXTURE = path.join(FIXTURES, 'grype', 'sarif', 'empty-results_grype-0.89.0.sarif');
+
+/**
+ * The fewest registry requests a publish of `platforms` images with `tags` tags (channel tag included)
+ * can make while doing everything publishRelease promises (guards before writes, every bundle attached
+ * and discoverable, read back and verified, tags read back), with a client that starts cold:
+ */
+export function minimumRequests(o: {
+  platforms: number;
+  tags: number;
+  /** The channel tag exists already: there is a baseline to read. */
+  baseline: boolean;
+  /** The empty config blob `{}` of referrer manifests is in the repository already. */
+  emptyConfigStored: boolean;
+  /** Bundles earlier releases attached to the same subjects (unchanged platform images). */
+  earlierBundles: number;
+}): number {
+  const N = o.platforms;
+  const T = o.tags;
+  // Bundles: the index's signature and the deployment manifest's attestation; per platform a signature,
+  // the SBOM attestation and the vulnerability attestation.
+  const B = 2 + 3 * N;
+  // Subjects bundles are attached to: the index and each platform manifest.
+  const S = N + 1;
+  return (
+    // auth: the registry answers the first request of a fresh client with its Basic challenge (401).
+    1 +
+    // tag guard: HEAD each tag before anything is written (a release tag must not move silently).
+    T +
+    // baseline: HEAD the channel tag (publish-phase reads it apart from the guard's HEAD); when it
+    // exists, GET the baseline index and each platform's manifest in it (layer deltas).
+    1 +
+    (o.baseline ? 1 + N : 0) +
+    // the index, PUT by digest.
+    1 +
+    // the empty config blob, once: HEAD (a fresh client cannot know), then POST + PUT when missing.
+    (o.emptyConfigStored ? 1 : 3) +
+    // per bundle: POST + PUT of the bundle blob (fresh signed content cannot already exist, so no HEAD),
+    // PUT of the referrer manifest by digest, PUT of the subject's fallback index listing it.
+    B * (2 + 1 + 1) +
+    // per subject: GET its fallback index once before the first write (read-modify-write).
+    S +
+    // the referrers API: probed once for the registry (its absence is a property of the registry).
+    1 +
+    // verification, read back from the registry: per subject the referrers list (fallback index); per
+    // bundle listed its referrer manifest and its bundle blob (verifyAttached checks every bundle attached
+    // to the subject, earlier releases' included: none may fail).
+    S +
+    2 * (B + o.earlierBundles) +
+    // tags: PUT each, then HEAD each back.
+    2 * T
+  );
+}
+
+interface Recorded {
+  method: string;
+  url: URL;
+  status: number;
+}
+
+/** What one request was, for the breakdown. */
+function kindOf(r: Recorded): string {
+  const p = r.url.pathname;
+  if (r.url.pathname === '/v2/' || r.url.pathname === '/v2') return `${r.method} /v2/`;
+  if (p.includes('/blobs/uploads/')) return `${r.method} blob upload`;
+  if (p.includes('/blobs/')) return `${r.method} blob`;
+  if (p.includes('/referrers/')) return `${r.method} referrers`;
+  if (/\/manifests\/sha256-[0-9a-f]{64}$/.test(p)) return `${r.method} fallback index`;
+  if (/\/manifests\/sha256:/.test(p)) return `${r.method} manifest by digest`;
+  if (p.includes('/manifests/')) return `${r.method} tag`;
+  return `${r.method} other`;
+}
+
+/** A fetch that records every request and keeps track of the blobs the registry has. */
+function recordingFetch(known: Set<string>) {
+  const requests: Recorded[] = [];
+  let reUploads: string[] = [];
+  const fetchImpl: FetchLike = async (url, init) => {
+    const response = await undiciFetch(url, init as Parameters<typeof undiciFetch>[1]);
+    const parsed = new URL(url);
+    requests.push({ method: init.method, url: parsed, status: response.status });
+    const repo = /^\/v2\/(.+)\/blobs\//.exec(parsed.pathname)?.[1];
+    if (repo !== undefined) {
+      const uploadDigest = parsed.searchParams.get('digest');
+      if (init.method === 'PUT' && parsed.pathname.includes('/blobs/uploads/') && uploadDigest) {
+        if (known.has(`${repo}@${uploadDigest}`)) reUploads.push(`${repo}@${uploadDigest}`);
+        if (response.status === 201) known.add(`${repo}@${uploadDigest}`);
+      }
+      const headed = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(parsed.pathname)?.[1];
+      if (init.method === 'HEAD' && headed && response.status === 200) known.add(`${repo}@${headed}`);
+    }
+    return response;
+  };
+  return {
+    fetchImpl,
+    requests,
+    takeReUploads: () => {
+      const taken = reUploads;
+      reUploads = [];
+      return taken;
+    },
+  };
+}
+
+/** Pushes a small real image for `platform` (config + one layer, manifest by digest). */
+async function pushImage(client: RegistryClient, platform: string, known: Set<string>): Promise<string> {
+  const { os: osName, architecture } = parsePlatform(platform);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture,
+      os: osName,
+      config: { User: '1000', Healthcheck: { Test: ['CMD', '/agent', 'health'] } },
+      rootfs: { type: 'layers', diff_ids: [] },
+    }),
+  );
+  const layer = Buffer.from(`edge agent for ${platform}\n`.repeat(64));
+  const layerMediaType = 'application/vnd.oci.image.layer.v1.tar';
+  for (const blob of [config, layer]) {
+    const { digest } = await client.uploadBlob(REPO, blob);
+    known.add(`${REPO}@${digest}`);
+  }
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_IMAGE_MANIFEST,
+      config: { mediaType: OCI_IMAGE_CONFIG, digest: digestOf(config), size: config.length },
+      layers: [{ mediaType: layerMediaType, digest: digestOf(layer), size: layer.length }],
+    }),
+  );
+  return client.putManifest(REPO, digestOf(manifest), manifest, OCI_IMAGE_MANIFEST);
+}
+
+/** A passing gate over real SBOM and Grype report files (copied into `dir`). */
+async function passingGate(images: readonly PlatformImage[], dir: string): Promise<GateResult> {
+  const sbomText = await readFile(SBOM_FIXTURE, 'utf8');
+  const reportBytes = await readFile(REPORT_FIXTURE);
+  const sarifText = await readFile(SARIF_FIXTURE, 'utf8');
+  const scans: PlatformScan[] = [];
+  for (const image of images) {
+    const slug = image.platform.replace('/', '-');
+    const sbomFile = path.join(dir, `sbom-${slug}.spdx.json`);
+    const reportFile = path.join(dir, `grype-${slug}.json`);
+    const sarifFile = path.join(dir, `grype-${slug}.sarif`);
+    await writeFile(sbomFile, sbomText);
+    await writeFile(reportFile, reportBytes);
+    await writeFile(sarifFile, sarifText);
+    scans.push({
+      platform: image.platform,
+      digest: image.digest,
+      sbomFiles: [{ format: 'spdx-json', file: sbomFile }],
+      packages: countSbomPackages(sbomText, 'spdx-json'),
+      reportFile,
+      sarifFile,
+      report: parseGrypeReport(reportBytes, reportFile),
+    });
+  }
+  const verdict = evaluateGate(
+    loadPolicy({}),
+    scans.map((scan, i) => ({
+      platform: scan.platform,
+      report: scan.report,
+      image: {
+        size: images[i]!.size,
+        user: images[i]!.config.user,
+        healthcheck: images[i]!.config.healthcheck,
+      },
+    })),
+    new Date(),
+  );
+  if (!verdict.pass) throw new Error('the bench gate should pass');
+  return { verdict, scans, reportsDir: dir };
+}
+
+interface RunReport {
+  release: string;
+  /** Whether the channel already had a release (the baseline is read). */
+  baseline: boolean;
+  requests: number;
+  minimum: number;
+  reUploads: string[];
+  breakdown: Record<string, number>;
+  tags: string[];
+  signatures: number;
+}
+
+const cleanup: Array<() => Promise<unknown>> = [];
+try {
+  await ensureHostTools();
+  const reg: TestRegistry = await startRegistry();
+  cleanup.push(() => reg.stop());
+  const stack: SigstoreStack = await startSigstoreStack();
+  cleanup.push(() => stack.stop());
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-bench-publish-'));
+  cleanup.push(() => rm(scratch, { recursive: true, force: true }));
+  const ca = await readFile(reg.caFile, 'utf8');
+  const credentials = resolverFromInputs(reg.host, reg.username, reg.password);
+  const trustedRootFile = path.join(scratch, 'trusted_root.json');
+  await writeFile(trustedRootFile, JSON.stringify(stack.trustedRoot));
+  await writeFile(path.join(scratch, 'Dockerfile'), 'FROM scratch\n');
+
+  // Blobs the registry has, as far as anyone here saw.
+  const known = new Set<string>();
+  const setup = new RegistryClient({ registry: reg.host, credentials, ca });
+  cleanup.push(() => setup.close());
+  const images: PlatformImage[] = [];
+  for (const platform of PLATFORMS) {
+    const digest = await pushImage(setup, platform, known);
+    images.push(await resolvePlatformImage(setup, REPO, digest, parsePlatform(platform)));
+  }
+  const gate = await passingGate(images, scratch);
+
+  const inputs: Record<string, string> = {
+    image: `${reg.host}/${REPO}`,
+    platforms: PLATFORMS.join(','),
+    'registry-username': reg.username,
+    'registry-password': reg.password,
+    'registry-ca-file': reg.caFile,
+    'fulcio-url': stack.fulcioURL,
+    'rekor-url': stack.rekorURL,
+    'tsa-url': stack.tsaURL,
+    'trusted-root': trustedRootFile,
+    'release-assets': 'off',
+  };
+  const settings: Settings = readSettings((name) => inputs[name] ?? '', { workspace: scratch });
+  const signer: SignerConfig = {
+    identity: {
+      kind: 'keyless',
+      tokenProvider: { getToken: async () => stack.oidcToken(IDENTITY) },
+      fulcioURL: stack.fulcioURL,
+    },
+    rekorURL: stack.rekorURL,
+    tsaURL: stack.tsaURL,
+  };
+  const trust = trustMaterialFromJSON(stack.trustedRoot);
+
+  const attached: string[] = [];
+  const publish = async (version: string, baseline: boolean, emptyConfigStored: boolean) => {
+    const earlierBundles = attached.filter((subject) => images.some((i) => i.digest === subject)).length;
+    const ref = `refs/tags/v${version}`;
+    const release: ReleaseMetadata = releaseMetadata({
+      ref,
+      sha: 'c0ffee'.padEnd(40, '0'),
+      repository: REPO,
+      serverUrl: 'https://github.com',
+      now: new Date(),
+    });
+    const recorder = recordingFetch(known);
+    // A fresh client, as a new action run has: cold caches, the registry's challenge still to answer.
+    const client = new RegistryClient({ registry: reg.host, credentials, ca, fetchImpl: recorder.fetchImpl });
+    try {
+      const reportsDir = await mkdtemp(path.join(scratch, `release-${version}-`));
+      const before = client.requestCount;
+      const result: PublishResult = await publishRelease(
+        {
+          settings,
+          policy: loadPolicy({}),
+          release,
+          images,
+          gate,
+          git: {
+            ref,
+            revision: 'c0ffee'.padEnd(40, '0'),
+            workflowRun: 'https://github.com/acme/edge-agent/actions',
+          },
+          reportsDir,
+        },
+        {
+          registry: client,
+          log: memoryLog(),
+          signer,
+          expectedSigner: expectedSignerFor(settings, signer),
+          trustMaterial: async () => trust,
+          readText: (f) => readFile(f, 'utf8'),
+          writeText: (f, text) => writeFile(f, text),
+          now: () => new Date(),
+        },
+      );
+      const requests = client.requestCount - before;
+      if (requests !== recorder.requests.length) {
+        throw new Error(`requestCount says ${requests}, the fetch saw ${recorder.requests.length}`);
+      }
+      const tags = release.tags.length + (channelTag(release.channel) ? 1 : 0);
+      const breakdown: Record<string, number> = {};
+      for (const r of recorder.requests) breakdown[kindOf(r)] = (breakdown[kindOf(r)] ?? 0) + 1;
+      const run: RunReport = {
+        release: version,
+        baseline,
+        requests,
+        minimum: minimumRequests({
+          platforms: images.length,
+          tags,
+          baseline,
+          emptyConfigStored,
+          earlierBundles,
+        }),
+        reUploads: recorder.takeReUploads(),
+        breakdown,
+        tags: result.tags,
+        signatures: result.signatures.length,
+      };
+      if (result.signatures.length !== 2 + 3 * images.length) {
+        throw new Error(
+          `expected ${2 + 3 * images.length} bundles, publish attached ${result.signatures.length}`,
+        );
+      }
+      attached.push(...result.signatures.map((s) => s.subject));
+      return run;
+    } finally {
+      await client.close();
+    }
+  };
+
+  const runs = [await publish('1.2.3', false, false), await publish('1.2.4', true, true)];
+  console.log(JSON.stringify({ runs }));
+} finally {
+  for (const step of cleanup.reverse()) await step().catch(() => undefined);
+}

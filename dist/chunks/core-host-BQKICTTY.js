@@ -1,2 +1,0 @@
-import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);
-import{a,b,c}from"./chunk-WLH262LM.js";import"./chunk-4I6E6EGK.js";import"./chunk-ZVFACVE7.js";import"./chunk-ANG3JRWV.js";export{b as coreHost,a as coreLog,c as failStep};

@@ -1,0 +1,745 @@
+/**
+ * Failure injection for the publish phase: the registry (5xx, 429 with Retry-After, connection resets,
+ * 401, token expiry), Sigstore (Fulcio, Rekor, TSA, the OIDC token), the GitHub Releases API, signature
+ * verification and the refusals (tag conflict, downgrade, ungated platform).
+ *
+ * Every case asserts the END STATE by reading the fake registry's tag table directly: either a complete
+ * publish (every release tag, 1.2.3 1.2 1 latest production, on the index digest) or no release tag at all
+ * (`sha256-<hex>` referrers fallback tags may exist: they only list signatures of untagged digests).
+ * Retried cases count the requests the services received.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { expectedSignerFor, signerConfig } from '../../../src/action/publish-step.js';
+import type { PlatformImage } from '../../../src/build/pushed-image.js';
+import type { GateResult } from '../../../src/gate/gate-phase.js';
+import { publishReleaseAssets } from '../../../src/github/release-assets.js';
+import { loadPolicy, type Policy } from '../../../src/policy/index.js';
+import type { BuiltIndex } from '../../../src/publish/image-index.js';
+import { buildImageIndex } from '../../../src/publish/image-index.js';
+import { publishRelease, type PublishResult } from '../../../src/publish/publish-phase.js';
+import type { RegistryClient } from '../../../src/registry/client.js';
+import type { ReleaseMetadata } from '../../../src/release/metadata.js';
+import type { Settings } from '../../../src/settings/inputs.js';
+import { EMPTY_JSON_DIGEST } from '../../../src/sign/cosign-format.js';
+import { trustMaterialFromJSON } from '../../../src/sign/verify.js';
+import {
+  startGitHubApiStandIn,
+  type GitHubApiStandIn,
+  type StartGitHubApiStandInOptions,
+} from '../../e2e/harness/github-api.js';
+import { startOidcTokenEndpoint } from '../../e2e/harness/oidc-issuer.js';
+import { startSigstoreStack, type SigstoreStack } from '../../e2e/harness/sigstore-stack.js';
+import { fixturesPresent } from '../../shared-fixtures.js';
+import { FakeRegistry, type FakeAuth, type RecordedRequest } from '../registry/fake-registry.js';
+import {
+  allowTagDeletion,
+  auth,
+  clientFor,
+  EXPECTED_TAGS,
+  expectedIndex,
+  fallbackTags,
+  faults,
+  FaultProxy,
+  IDENTITY,
+  injectRegistry,
+  memoryLog,
+  PASSWORD,
+  passingGate,
+  platformImages,
+  PLATFORMS,
+  pushImage,
+  releaseFor,
+  releaseTags,
+  REPO_PATH,
+  requests,
+  RELEASE_GIT_TAG,
+  RELEASE_REF,
+  REVISION,
+  settingsFor,
+} from './harness.js';
+
+/** One test's world: a fresh registry with the two images, a fresh GitHub stand-in, a passing gate. */
+interface World {
+  registry: FakeRegistry;
+  client: RegistryClient;
+  /** Every backoff the registry client asked for (the sleep is a no-op). */
+  sleeps: number[];
+  github: GitHubApiStandIn;
+  images: PlatformImage[];
+  release: ReleaseMetadata;
+  policy: Policy;
+  settings: Settings;
+  gate: GateResult;
+  index: BuiltIndex;
+  workspace: string;
+  reportsDir: string;
+}
+
+interface Outcome {
+  result?: PublishResult;
+  error?: Error;
+  log: string[];
+}
+
+interface WorldOptions {
+  auth?: FakeAuth;
+  github?: StartGitHubApiStandInOptions;
+  inputs?: Record<string, string>;
+}
+
+interface PublishOptions {
+  /** The runner environment the OIDC token provider reads; default: the loopback OIDC endpoint's. */
+  env?: Record<string, string | undefined>;
+  gate?: GateResult;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+
+describe.skipIf(!fixturesPresent)('publishRelease under injected failures: complete or no tag', () => {
+  let stack: SigstoreStack;
+  let oidc: Awaited<ReturnType<typeof startOidcTokenEndpoint>>;
+  let fulcio: FaultProxy;
+  let rekor: FaultProxy;
+  let tsa: FaultProxy;
+  let scratch: string;
+  let trustedRootFile: string;
+
+  beforeAll(async () => {
+    stack = await startSigstoreStack();
+    oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
+    fulcio = await FaultProxy.start(stack.fulcioURL);
+    rekor = await FaultProxy.start(stack.rekorURL);
+    tsa = await FaultProxy.start(stack.tsaURL);
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-publish-failures-'));
+    trustedRootFile = path.join(scratch, 'trusted_root.json');
+    await writeFile(trustedRootFile, JSON.stringify(stack.trustedRoot));
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    for (const proxy of [fulcio, rekor, tsa]) proxy.reset();
+  });
+
+  afterAll(async () => {
+    await Promise.all([fulcio?.stop(), rekor?.stop(), tsa?.stop()]);
+    await oidc?.stop();
+    await stack?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  async function world(options: WorldOptions = {}): Promise<World> {
+    const registry = await new FakeRegistry({ auth: options.auth ?? auth.basic }).start();
+    cleanups.push(() => registry.stop());
+    const github = await startGitHubApiStandIn({ repository: 'acme/edge-agent', ...options.github });
+    cleanups.push(() => github.stop());
+    const setup = clientFor(registry);
+    const digests = [];
+    for (const platform of PLATFORMS) digests.push(await pushImage(setup, platform));
+    const images = await platformImages(setup, digests);
+    await setup.close();
+    const workspace = await mkdtemp(path.join(scratch, 'ws-'));
+    const reportsDir = path.join(workspace, 'reports');
+    const settings = await settingsFor({
+      workspace,
+      registryHost: registry.host,
+      reportsDir,
+      fulcioURL: fulcio.url,
+      rekorURL: rekor.url,
+      tsaURL: tsa.url,
+      trustedRootFile,
+      githubToken: github.token,
+      ...(options.inputs ? { inputs: options.inputs } : {}),
+    });
+    const policy = loadPolicy(settings.policy);
+    const gate = await passingGate(images, policy, reportsDir);
+    expect(gate.verdict.pass).toBe(true);
+    const release = releaseFor();
+    expect([...release.tags, 'production'].sort()).toEqual([...EXPECTED_TAGS].sort());
+    const sleeps: number[] = [];
+    const client = clientFor(registry, sleeps);
+    cleanups.push(() => client.close());
+    // Only what the publish phase sends is looked at.
+    registry.requests.splice(0);
+    return {
+      registry,
+      client,
+      sleeps,
+      github,
+      images,
+      release,
+      policy,
+      settings,
+      gate,
+      index: expectedIndex(images, release),
+      workspace,
+      reportsDir,
+    };
+  }
+
+  async function publish(w: World, options: PublishOptions = {}): Promise<Outcome> {
+    const log = memoryLog();
+    const signer = signerConfig(w.settings, options.env ?? oidc.env);
+    const github = w.github;
+    try {
+      const result = await publishRelease(
+        {
+          settings: w.settings,
+          policy: w.policy,
+          release: w.release,
+          images: w.images,
+          gate: options.gate ?? w.gate,
+          git: {
+            ref: RELEASE_REF,
+            revision: REVISION,
+            workflowRun: 'https://github.com/acme/edge-agent/actions/runs/4242',
+          },
+          reportsDir: w.reportsDir,
+        },
+        {
+          registry: w.client,
+          log,
+          ...(signer
+            ? {
+                signer,
+                expectedSigner: expectedSignerFor(w.settings, signer),
+                trustMaterial: async () => trustMaterialFromJSON(stack.trustedRoot),
+              }
+            : {}),
+          uploadReleaseAssets: (assets) =>
+            publishReleaseAssets(
+              {
+                apiUrl: github.apiUrl,
+                token: github.token,
+                repository: github.repository,
+                fetchImpl: fetch,
+                sleep: async () => undefined,
+              },
+              RELEASE_GIT_TAG,
+              assets,
+              { readFile: (file) => readFile(file), log },
+              { prerelease: false },
+            ).then((r) => ({ releaseUrl: r.releaseUrl, assets: r.assets })),
+          readText: (file) => readFile(file, 'utf8'),
+          writeText: (file, text) => writeFile(file, text),
+          now: () => new Date(),
+        },
+      );
+      return { result, log: log.lines };
+    } catch (error) {
+      return { error: error as Error, log: log.lines };
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // End-state assertions (the fake registry's tag table, read directly)
+
+  const hexOf = (digest: string) => digest.slice('sha256:'.length);
+
+  /** Complete: every release tag points at the index over both platform images, signatures attached. */
+  function expectEveryReleaseTagOnTheIndex(w: World, outcome: Outcome): void {
+    expect(outcome.error?.message).toBeUndefined();
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual(
+      Object.fromEntries(EXPECTED_TAGS.map((tag) => [tag, w.index.digest])),
+    );
+    const stored = w.registry.manifests.get(`${REPO_PATH}@${w.index.digest}`);
+    const manifests = (JSON.parse(stored!.body.toString('utf8')) as { manifests: Array<{ digest: string }> })
+      .manifests;
+    expect(manifests.map((m) => m.digest)).toEqual(w.images.map((i) => i.digest));
+    // The referrers fallback index of the index and of each platform image lists its bundles.
+    expect(fallbackTags(w.registry).sort()).toEqual(
+      [w.index.digest, ...w.images.map((i) => i.digest)].map((d) => `sha256-${hexOf(d)}`).sort(),
+    );
+    expect(outcome.result?.indexDigest).toBe(w.index.digest);
+    expect([...(outcome.result?.tags ?? [])].sort()).toEqual([...EXPECTED_TAGS].sort());
+  }
+
+  /**
+   * No release tag: the tag table, apart from `sha256-<hex>` referrers fallback tags (which may exist),
+   * is what it was before the publish, and nothing in it points at the new index.
+   */
+  function expectNoReleaseTagButFallbackTagsMayExist(
+    w: World,
+    outcome: Outcome,
+    before: Map<string, string> = new Map(),
+  ): void {
+    expect(outcome.result).toBeUndefined();
+    expect(outcome.error).toBeInstanceOf(Error);
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual(Object.fromEntries(before));
+    expect([...releaseTags(w.registry).values()]).not.toContain(w.index.digest);
+  }
+
+  /** The message says what failed in words: no stack lines, no secret. */
+  function expectClearError(outcome: Outcome, w: World, ...patterns: RegExp[]): Error {
+    const error = outcome.error;
+    expect(error).toBeInstanceOf(Error);
+    const message = error!.message;
+    for (const pattern of patterns) expect(message).toMatch(pattern);
+    expect(message).not.toMatch(/^\s*at\s+\S+.*:\d+:\d+\)?$/m);
+    expect(message).not.toContain(PASSWORD);
+    expect(message).not.toContain(w.github.token);
+    expect(message).not.toMatch(/eyJ[\w-]+\.eyJ/);
+    return error!;
+  }
+
+  const count = (w: World, match: (r: RecordedRequest) => boolean) =>
+    w.registry.requests.filter(match).length;
+  const signaturesOf = (outcome: Outcome) => outcome.result?.signatures.length ?? 0;
+
+  /** Writes an older release (an index with version `version`) under `tags`. */
+  function seedRelease(w: World, version: string, tags: readonly string[]): BuiltIndex {
+    const old = buildImageIndex(w.images, {
+      ...w.release.annotations,
+      'org.opencontainers.image.version': version,
+    });
+    for (const tag of tags) w.registry.addManifest(REPO_PATH, tag, old.body, old.mediaType);
+    w.registry.addManifest(REPO_PATH, undefined, old.body, old.mediaType);
+    return old;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Control
+
+  it('control: no failure → complete publish, signatures verified, release assets uploaded', async () => {
+    const w = await world();
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    // index: sign + deployment manifest; per platform: sign + SBOM + vulnerability attestation.
+    expect(signaturesOf(outcome)).toBe(2 + 3 * PLATFORMS.length);
+    expect(fulcio.count()).toBe(signaturesOf(outcome));
+    expect(w.sleeps).toEqual([]);
+    const release = w.github.releases().find((r) => r.tag_name === RELEASE_GIT_TAG);
+    expect(release?.assets.map((a) => a.name)).toContain('edgeship-deployment-1.2.3.yaml');
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Registry: 5xx, 429, connection resets
+
+  it('registry 503 once on the index PUT → retried → complete', async () => {
+    const w = await world();
+    const injected = injectRegistry(w.registry, requests.manifestPut(w.index.digest), faults.status(503), {
+      times: 1,
+    });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(injected.hits).toBe(1);
+    expect(count(w, requests.manifestPut(w.index.digest))).toBe(2);
+  });
+
+  it('registry 503 forever on the index PUT → gives up after 4 attempts → no release tag (no fallback tag either)', async () => {
+    const w = await world();
+    const injected = injectRegistry(w.registry, requests.manifestPut(w.index.digest), faults.status(503));
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(
+      outcome,
+      w,
+      /put manifest .*acme\/edge-agent@sha256:[a-f0-9]{64} failed: HTTP 503/,
+      /gave up after 4 attempts/,
+    );
+    expect(injected.hits).toBe(4);
+    expect(fallbackTags(w.registry)).toEqual([]);
+    expect(fulcio.count()).toBe(0);
+  });
+
+  it('registry 429 with Retry-After on a blob upload → waits as asked, retried → complete', async () => {
+    const w = await world();
+    const injected = injectRegistry(
+      w.registry,
+      requests.blobPut,
+      faults.status(429, { 'retry-after': '7' }),
+      {
+        times: 1,
+      },
+    );
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(injected.hits).toBe(1);
+    expect(w.sleeps).toContain(7000);
+    const first = w.registry.requests.find(requests.blobPut)!;
+    expect(count(w, (r) => r.method === 'PUT' && r.url === first.url)).toBe(2);
+  });
+
+  it('registry connection reset on a bundle blob PUT → retried → complete', async () => {
+    const w = await world();
+    const injected = injectRegistry(w.registry, requests.bundleBlobPut(EMPTY_JSON_DIGEST), faults.reset, {
+      times: 1,
+    });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(injected.hits).toBe(1);
+    const first = w.registry.requests.find(requests.bundleBlobPut(EMPTY_JSON_DIGEST))!;
+    expect(count(w, (r) => r.method === 'PUT' && r.url === first.url)).toBe(2);
+  });
+
+  it('registry connection reset forever on the referrer manifest PUT → no release tag', async () => {
+    const w = await world();
+    const injected = injectRegistry(w.registry, requests.referrerPut, faults.reset);
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(
+      outcome,
+      w,
+      /put manifest .*acme\/edge-agent@sha256:[a-f0-9]{64} failed: PUT http:\/\/127\.0\.0\.1:\d+\/v2\//,
+      /UND_ERR_SOCKET|ECONNRESET|other side closed|socket hang up/,
+      /gave up after 4 attempts/,
+    );
+    expect(injected.hits).toBe(4);
+  });
+
+  it('registry 500 twice on the fallback-tag PUT → retried → complete', async () => {
+    const w = await world();
+    const injected = injectRegistry(w.registry, requests.fallbackPut, faults.status(500), { times: 2 });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(injected.hits).toBe(2);
+    const first = w.registry.requests.find(requests.fallbackPut)!;
+    expect(count(w, (r) => r.method === 'PUT' && r.url === first.url)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('registry 502 forever on the fallback-tag GET (read-modify-write) → no release tag', async () => {
+    const w = await world();
+    const injected = injectRegistry(w.registry, requests.fallbackGet, faults.status(502));
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /get manifest .*acme\/edge-agent:sha256-[a-f0-9]{64} failed: HTTP 502/);
+    expect(injected.hits).toBe(4);
+  });
+
+  it('registry 500 once on every tag PUT → each retried → complete', async () => {
+    const w = await world();
+    for (const tag of EXPECTED_TAGS) {
+      injectRegistry(w.registry, requests.manifestPut(tag), faults.status(500), { times: 1 });
+    }
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    for (const tag of EXPECTED_TAGS) expect(count(w, requests.manifestPut(tag))).toBe(2);
+  });
+
+  it('registry 500 forever on the first tag PUT → no release tag, "No tag was written"', async () => {
+    const w = await world();
+    const injected = injectRegistry(w.registry, requests.releaseTagPut, faults.status(500));
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /writing the tags failed: .*HTTP 500/, /No tag was written\./);
+    expect(injected.hits).toBe(4);
+    // Only the first tag was tried (moving tags first: 1.2), four times.
+    expect(w.registry.requests.filter(requests.releaseTagPut).map((r) => r.url)).toEqual(
+      Array(4).fill(`/v2/${REPO_PATH}/manifests/1.2`),
+    );
+  });
+
+  it('registry 500 forever on the 3rd tag PUT, previous release present → rolled back: old tags unchanged, no tag of this release', async () => {
+    const w = await world();
+    const old = seedRelease(w, '1.2.2', ['1.2.2', '1.2', '1', 'latest', 'production']);
+    const before = releaseTags(w.registry);
+    injectRegistry(w.registry, requests.manifestPut('latest'), faults.status(500));
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome, before);
+    expectClearError(
+      outcome,
+      w,
+      /writing the tags failed: .*:latest failed: HTTP 500/,
+      /Tags already written were put back where they were \(or deleted when new\)\./,
+    );
+    expect(releaseTags(w.registry).get('1.2')).toBe(old.digest);
+  });
+
+  // A first release whose 3rd tag write fails for good: the tags it created (1.2, 1) are deleted again
+  // (this registry honours tag DELETE, as OCI distribution 1.1 allows).
+  it('registry 500 forever on the 3rd tag PUT of a first release → the new tags are deleted again: no tag', async () => {
+    const w = await world();
+    allowTagDeletion(w.registry);
+    injectRegistry(w.registry, requests.manifestPut('latest'), faults.status(500));
+    const outcome = await publish(w);
+    expectClearError(outcome, w, /writing the tags failed: .*:latest failed: HTTP 500/);
+    // All or none: with the error, none.
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+  });
+
+  it('registry 500 forever on the tag read-back HEADs → the run fails but every tag is written (complete)', async () => {
+    const w = await world();
+    let tagged = false;
+    w.registry.interceptors.push((r) => {
+      if (requests.manifestPut('1.2.3')(r)) tagged = true;
+      return false;
+    });
+    injectRegistry(w.registry, (r) => tagged && requests.releaseTagHead(r), faults.status(500));
+    const outcome = await publish(w);
+    expectClearError(outcome, w, /head manifest .*acme\/edge-agent:1\.2 failed: HTTP 500/);
+    expect(outcome.result).toBeUndefined();
+    // The end state is still all-or-none: all.
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual(
+      Object.fromEntries(EXPECTED_TAGS.map((tag) => [tag, w.index.digest])),
+    );
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Registry authentication
+
+  it('registry 401 mid-publish (credentials revoked after the index PUT) → no release tag, names the inputs', async () => {
+    const w = await world();
+    let revoked = false;
+    w.registry.interceptors.push((r) => {
+      if (requests.manifestPut(w.index.digest)(r)) revoked = true;
+      return false;
+    });
+    const injected = injectRegistry(
+      w.registry,
+      (r) => revoked && !requests.manifestPut(w.index.digest)(r),
+      faults.unauthorized,
+    );
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    const error = expectClearError(
+      outcome,
+      w,
+      /HTTP 401/,
+      /Check the registry-username\/registry-password inputs/,
+    );
+    expect(error.name).toBe('RegistryAuthError');
+    // Basic credentials that were accepted and are now refused: not retried.
+    expect(injected.hits).toBe(1);
+  });
+
+  it('registry bearer token expiry mid-publish → a new token is fetched → complete', async () => {
+    const w = await world({ auth: auth.bearer });
+    let expired = false;
+    let tokensAtExpiry = 0;
+    w.registry.interceptors.push((r) => {
+      if (!expired && requests.referrerPut(r)) {
+        expired = true;
+        tokensAtExpiry = count(w, requests.isToken);
+        w.registry.tokens.clear();
+      }
+      return false;
+    });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(expired).toBe(true);
+    expect(count(w, requests.isToken)).toBeGreaterThan(tokensAtExpiry);
+    const firstReferrer = w.registry.requests.find(requests.referrerPut)!;
+    expect(count(w, (r) => r.method === 'PUT' && r.url === firstReferrer.url)).toBe(2);
+  });
+
+  it('registry bearer token expiry while the token server answers 503 → no release tag', async () => {
+    const w = await world({ auth: auth.bearer });
+    let expired = false;
+    w.registry.interceptors.push((r) => {
+      if (!expired && requests.referrerPut(r)) {
+        expired = true;
+        w.registry.tokens.clear();
+      }
+      return false;
+    });
+    const injected = injectRegistry(w.registry, (r) => expired && requests.isToken(r), faults.status(503));
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /token request/, /503/);
+    expect(injected.hits).toBe(4);
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Sigstore
+
+  it('Fulcio 500 once → retried by sigstore-js → complete', async () => {
+    const w = await world();
+    const rule = fulcio.inject(faults.status(500), { times: 1 });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(rule.hits).toBe(1);
+    expect(fulcio.count()).toBe(signaturesOf(outcome) + 1);
+  });
+
+  it('Fulcio 500 forever → no release tag, the message names Fulcio', async () => {
+    const w = await world();
+    const rule = fulcio.inject(faults.status(500));
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    const error = expectClearError(outcome, w, /signing failed at Fulcio \(http:\/\/127\.0\.0\.1:\d+\)/);
+    expect(error.name).toBe('SigningError');
+    // One attempt and sigstore-js's 2 retries; nothing was signed, so nothing attached.
+    expect(rule.hits).toBe(3);
+    expect(fallbackTags(w.registry)).toEqual([]);
+  });
+
+  it('Fulcio 503 forever after 4 certificates (mid-signing) → no release tag, fallback tags of what was signed exist', async () => {
+    const w = await world();
+    fulcio.inject(faults.status(503), { skip: 4 });
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /signing failed at Fulcio/);
+    expect(fallbackTags(w.registry).sort()).toEqual(
+      [w.index.digest, w.images[0]!.digest].map((d) => `sha256-${hexOf(d)}`).sort(),
+    );
+  });
+
+  it('Rekor down (connection reset forever) → no release tag, the message names Rekor', async () => {
+    const w = await world();
+    rekor.inject(faults.reset);
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /signing failed at Rekor \(http:\/\/127\.0\.0\.1:\d+\)/);
+    expect(rekor.count()).toBe(3);
+  });
+
+  it('TSA down (503 forever) → no release tag, the message names the timestamp authority', async () => {
+    const w = await world();
+    tsa.inject(faults.status(503));
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /signing failed at the timestamp authority \(http:\/\/127\.0\.0\.1:\d+\)/);
+    expect(tsa.count()).toBe(3);
+  });
+
+  it('OIDC token missing (no id-token permission) → no release tag, names `permissions: id-token: write`', async () => {
+    const w = await world();
+    const outcome = await publish(w, { env: {} });
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    const error = expectClearError(outcome, w, /permissions: id-token: write/);
+    expect(error.name).toBe('MissingIdTokenPermissionError');
+    expect(fulcio.count()).toBe(0);
+    expect(fallbackTags(w.registry)).toEqual([]);
+  });
+
+  it('verification failure (certificate-identity expects another workflow) → no release tag, no release', async () => {
+    const evil = 'https://github.com/evil/fork/.github/workflows/release.yml@refs/heads/main';
+    const w = await world({ inputs: { 'certificate-identity': evil } });
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    const error = expectClearError(
+      outcome,
+      w,
+      /no Sigstore bundle attached to .*acme\/edge-agent@sha256:[a-f0-9]{64} is signed by https:\/\/github\.com\/evil\/fork/,
+      new RegExp(
+        `by other signers: the bundle was signed by ${IDENTITY.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`,
+      ),
+    );
+    expect(error.name).toBe('AttachedVerificationError');
+    expect(w.github.releases()).toEqual([]);
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // GitHub Releases API
+
+  it('GitHub release API 500 then OK → retried → complete', async () => {
+    const w = await world({
+      github: {
+        failures: [{ method: 'GET', pathPattern: /\/releases\/tags\/v1\.2\.3$/, status: 500, times: 1 }],
+      },
+    });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(w.github.requests().filter((r) => /\/releases\/tags\/v1\.2\.3$/.test(r.path))).toHaveLength(2);
+    expect(w.github.releases().find((r) => r.tag_name === RELEASE_GIT_TAG)?.assets.length).toBeGreaterThan(0);
+  });
+
+  it('GitHub release API 403 (token without contents: write) → no release tag, names `contents: write`', async () => {
+    const w = await world({ github: { forbidUploads: true } });
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    const error = expectClearError(
+      outcome,
+      w,
+      /create release for tag v1\.2\.3 .* failed: HTTP 403/,
+      /contents: write/,
+    );
+    expect(error.name).toBe('ReleaseApiError');
+  });
+
+  it('GitHub 422 on an asset upload → not retried → no release tag', async () => {
+    const w = await world({
+      github: {
+        failures: [
+          {
+            method: 'POST',
+            pathPattern: /\/assets\?name=/,
+            status: 422,
+            times: 1,
+            body: {
+              message: 'Validation Failed',
+              errors: [{ resource: 'ReleaseAsset', code: 'invalid', field: 'name' }],
+            },
+          },
+        ],
+      },
+    });
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /upload release asset for asset \S+ \(tag v1\.2\.3\) .* failed: HTTP 422/);
+    expect(w.github.requests().filter((r) => r.server === 'uploads')).toHaveLength(1);
+  });
+
+  it('GitHub 502 on an upload leaving a starter asset → retried, starter replaced → complete', async () => {
+    const w = await world({
+      github: {
+        failures: [
+          {
+            method: 'POST',
+            pathPattern: /\/assets\?name=edgeship-deployment-1\.2\.3\.yaml$/,
+            status: 502,
+            times: 1,
+            leavesStarterAsset: true,
+          },
+        ],
+      },
+    });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    const assets = w.github.releases().find((r) => r.tag_name === RELEASE_GIT_TAG)!.assets;
+    expect(assets.every((a) => a.state === 'uploaded')).toBe(true);
+    expect(assets.filter((a) => a.name === 'edgeship-deployment-1.2.3.yaml')).toHaveLength(1);
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Refusals
+
+  it('tag conflict (1.2.3 exists elsewhere, overwrite off) → nothing written, nothing signed', async () => {
+    const w = await world();
+    const other = seedRelease(w, '1.2.3-rebuilt', ['1.2.3']);
+    const before = releaseTags(w.registry);
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome, before);
+    const error = expectClearError(
+      outcome,
+      w,
+      new RegExp(`acme/edge-agent:1\\.2\\.3 already exists and points at ${other.digest}`),
+      /overwrite: true/,
+    );
+    expect(error.name).toBe('TagConflictError');
+    expect(w.registry.manifests.has(`${REPO_PATH}@${w.index.digest}`)).toBe(false);
+    expect(fulcio.count()).toBe(0);
+  });
+
+  it('downgrade (production is 2.0.0) → nothing written, names allow-downgrade', async () => {
+    const w = await world();
+    seedRelease(w, '2.0.0', ['2.0.0', '2.0', '2', 'latest', 'production']);
+    const before = releaseTags(w.registry);
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome, before);
+    expectClearError(outcome, w, /1\.2\.3/, /2\.0\.0/, /allow-downgrade/);
+    expect(w.registry.manifests.has(`${REPO_PATH}@${w.index.digest}`)).toBe(false);
+    expect(fulcio.count()).toBe(0);
+  });
+
+  it('a platform missing from the gate scans → no release tag', async () => {
+    const w = await world();
+    const gate = { ...w.gate, scans: w.gate.scans.filter((s) => s.platform === 'linux/amd64') };
+    const outcome = await publish(w, { gate });
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /no scan of linux\/arm64: it was not gated, so it cannot be published/);
+  });
+
+  it('a platform missing from the gate scans, signing off → no release tag', async () => {
+    const w = await world({ inputs: { signing: 'off' } });
+    const gate = { ...w.gate, scans: w.gate.scans.filter((s) => s.platform === 'linux/amd64') };
+    const outcome = await publish(w, { gate });
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /linux\/arm64/);
+    expect(fallbackTags(w.registry)).toEqual([]);
+  });
+});
