@@ -8,6 +8,8 @@ export interface RunnerContext {
   runId: string;
   runAttempt: string;
   workflowRunUrl?: string;
+  /** SOURCE_DATE_EPOCH (seconds) when set: builds and release timestamps use it, so they are reproducible. */
+  sourceDateEpoch?: number;
 }
 
 export class RunnerContextError extends Error {
@@ -34,6 +36,17 @@ export function readRunnerContext(
   const serverUrl = (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '');
   const runId = env.GITHUB_RUN_ID ?? '0';
   const runAttempt = env.GITHUB_RUN_ATTEMPT ?? '1';
+  const epochRaw = env.SOURCE_DATE_EPOCH?.trim();
+  let sourceDateEpoch: number | undefined;
+  if (epochRaw) {
+    if (!/^\d+$/.test(epochRaw)) {
+      throw new RunnerContextError(
+        `SOURCE_DATE_EPOCH "${epochRaw}" is not valid; expected whole seconds since 1970, e.g. $(git log -1 --format=%ct)`,
+      );
+    }
+    sourceDateEpoch = Number(epochRaw);
+    now = new Date(sourceDateEpoch * 1000);
+  }
   const repo = repositoryFromEvent(env.GITHUB_EVENT_PATH ? readEvent(env.GITHUB_EVENT_PATH) : undefined);
   return {
     release: { ref, sha, repository, serverUrl, runId, runAttempt, now, ...(repo ? { repo } : {}) },
@@ -41,6 +54,7 @@ export function readRunnerContext(
     tempDir: env.RUNNER_TEMP || systemTemp,
     runId,
     runAttempt,
+    ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
     ...(env.GITHUB_RUN_ID
       ? { workflowRunUrl: `${serverUrl}/${repository}/actions/runs/${runId}/attempts/${runAttempt}` }
       : {}),

@@ -97,6 +97,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
 
   const registry = createRegistryClient(settings, host.env, host.exec);
   host.setOutput('image', settings.imageName);
+  mkdirSync(context.tempDir, { recursive: true });
 
   if (settings.mode === 'publish') {
     const store = await recordStoreFor(settings, host.env);
@@ -155,7 +156,6 @@ async function buildStep(
   registry: RegistryClient,
 ): Promise<PlatformImage[]> {
   const cleanup = new CleanupRecorder((serialized) => host.saveState(CLEANUP_STATE_KEY, serialized));
-  mkdirSync(context.tempDir, { recursive: true });
   const workDir = mkdtempSync(path.join(context.tempDir, 'edgeship-'));
   cleanup.record((s) => s.paths.push(workDir));
   const deps: BuildDeps = {
@@ -173,7 +173,15 @@ async function buildStep(
     runKey: `${context.runId}-${context.runAttempt}-${randomBytes(3).toString('hex')}`,
   };
   const labels = { ...release.labels, ...settings.labels };
-  const images = await buildAndPushPlatforms({ settings, labels, annotations: release.annotations }, deps);
+  const images = await buildAndPushPlatforms(
+    {
+      settings,
+      labels,
+      annotations: release.annotations,
+      ...(context.sourceDateEpoch !== undefined ? { sourceDateEpoch: context.sourceDateEpoch } : {}),
+    },
+    deps,
+  );
   host.setOutput('digests', digestsOutput(images));
   await host.appendSummary(
     [

@@ -8,7 +8,13 @@ import { pushLayoutManifestByDigest } from '../registry/oci-layout.js';
 import type { Settings } from '../settings/inputs.js';
 import type { BuildahRegistryAccess } from './buildah.js';
 import { buildahBuildArgs, buildahPushToLayoutArgs, parseBuildahVersion } from './buildah.js';
-import { buildxBuildArgs, createBuilderArgs, dockerLoginArgs, parseBuildxMetadata } from './buildx.js';
+import {
+  buildkitdConfigToml,
+  buildxBuildArgs,
+  createBuilderArgs,
+  dockerLoginArgs,
+  parseBuildxMetadata,
+} from './buildx.js';
 import { ensureHostEmulation, installDockerBinfmt, platformsNeedingEmulation } from './emulation.js';
 import type { Platform } from './platform.js';
 import { formatPlatform, platformSlug } from './platform.js';
@@ -37,6 +43,8 @@ export interface BuildRequest {
   settings: Settings;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** SOURCE_DATE_EPOCH, for reproducible images. */
+  sourceDateEpoch?: number;
 }
 
 export class BuildError extends Error {
@@ -117,7 +125,14 @@ async function prepareBuildx(
       await installDockerBinfmt(deps.exec, settings.binfmtImage, emulated);
     }
     const builder = `edgeship-${deps.runKey}`;
-    const created = await deps.exec('docker', createBuilderArgs(builder), { onLine: streamTo(deps.log) });
+    let buildkitdConfig: string | undefined;
+    if (settings.insecureRegistries.length) {
+      buildkitdConfig = path.join(deps.workDir, 'buildkitd.toml');
+      deps.writePrivateFile(buildkitdConfig, buildkitdConfigToml(settings.insecureRegistries));
+    }
+    const created = await deps.exec('docker', createBuilderArgs(builder, buildkitdConfig), {
+      onLine: streamTo(deps.log),
+    });
     failIfNonZero(`creating the buildx builder ${builder}`, 'docker', created);
     deps.cleanup.record((s) => (s.buildxBuilder = builder));
   });
@@ -138,6 +153,7 @@ async function prepareBuildx(
       cacheFrom: settings.cacheFrom,
       cacheTo: settings.cacheTo,
       ...(settings.target ? { target: settings.target } : {}),
+      ...(req.sourceDateEpoch !== undefined ? { sourceDateEpoch: req.sourceDateEpoch } : {}),
     });
     deps.log.debug(`docker ${args.join(' ')}`);
     const result = await deps.exec('docker', args, { onLine: streamTo(deps.log) });
@@ -204,6 +220,7 @@ async function prepareBuildah(
       cacheFrom: settings.cacheFrom,
       cacheTo: settings.cacheTo,
       ...(settings.target ? { target: settings.target } : {}),
+      ...(req.sourceDateEpoch !== undefined ? { timestamp: req.sourceDateEpoch } : {}),
       registryAccess: access,
     });
     deps.log.debug(`buildah ${buildArgs.join(' ')}`);

@@ -16,6 +16,8 @@ export interface BuildahBuildRequest {
   cacheTo: string[];
   target?: string;
   registryAccess: BuildahRegistryAccess;
+  /** SOURCE_DATE_EPOCH: every file and the image get this time, so the same sources give the same digest. */
+  timestamp?: number;
 }
 
 /** How buildah reaches registries (for FROM pulls and cache). */
@@ -45,6 +47,7 @@ export function buildahBuildArgs(req: BuildahBuildRequest): string[] {
     '--tag',
     req.localName,
     ...registryAccessArgs(req.registryAccess),
+    ...(req.timestamp !== undefined ? ['--timestamp', String(req.timestamp)] : []),
   ];
   for (const [key, value] of req.buildArgs) args.push('--build-arg', `${key}=${value}`);
   for (const [key, value] of Object.entries(req.labels)) args.push('--label', `${key}=${value}`);

@@ -18,14 +18,38 @@ export interface BuildxBuildRequest {
   cacheFrom: string[];
   cacheTo: string[];
   target?: string;
+  /** SOURCE_DATE_EPOCH, passed as the build argument BuildKit reads for reproducible timestamps. */
+  sourceDateEpoch?: number;
 }
 
 export function binfmtInstallArgs(binfmtImage: string, architectures: readonly string[]): string[] {
   return ['run', '--privileged', '--rm', binfmtImage, '--install', architectures.join(',')];
 }
 
-export function createBuilderArgs(name: string): string[] {
-  return ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'];
+/**
+ * A docker-container builder on the host network (so it reaches registries on the runner's loopback,
+ * such as a `registry:2` service), with a buildkitd config when some registries speak plain HTTP.
+ */
+export function createBuilderArgs(name: string, buildkitdConfig?: string): string[] {
+  return [
+    'buildx',
+    'create',
+    '--name',
+    name,
+    '--driver',
+    'docker-container',
+    '--driver-opt',
+    'network=host',
+    ...(buildkitdConfig ? ['--buildkitd-config', buildkitdConfig] : []),
+    '--bootstrap',
+  ];
+}
+
+/** buildkitd.toml letting BuildKit push to and pull from registries over plain HTTP. */
+export function buildkitdConfigToml(insecureRegistries: readonly string[]): string {
+  return insecureRegistries
+    .map((host) => `[registry."${host}"]\n  http = true\n  insecure = true\n`)
+    .join('\n');
 }
 
 export function removeBuilderArgs(name: string): string[] {
