@@ -54,6 +54,7 @@ describe('buildah argv', () => {
       cacheTo: ['reg.lan/cache'],
       target: 'final',
       registryAccess: { tlsVerify: false },
+      timestamp: 1700000000,
     });
     expect(args).toEqual([
       'build',
@@ -66,6 +67,8 @@ describe('buildah argv', () => {
       '--tag',
       'x',
       '--tls-verify=false',
+      '--timestamp',
+      '1700000000',
       '--layers',
       '--cache-from',
       'reg.lan/cache',

@@ -89,8 +89,26 @@ describe('buildx argv', () => {
       'edgeship-x',
       '--driver',
       'docker-container',
+      '--driver-opt',
+      'network=host',
       '--bootstrap',
     ]);
+    expect(createBuilderArgs('b', '/t/buildkitd.toml')).toEqual([
+      'buildx',
+      'create',
+      '--name',
+      'b',
+      '--driver',
+      'docker-container',
+      '--driver-opt',
+      'network=host',
+      '--buildkitd-config',
+      '/t/buildkitd.toml',
+      '--bootstrap',
+    ]);
+    expect(buildkitdConfigToml(['localhost:5000', 'reg.lan'])).toBe(
+      '[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."reg.lan"]\n  http = true\n  insecure = true\n',
+    );
     expect(removeBuilderArgs('edgeship-x')).toEqual(['buildx', 'rm', 'edgeship-x']);
     expect(dockerLoginArgs('ghcr.io', 'bot')).toEqual([
       'login',
