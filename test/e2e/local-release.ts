@@ -1,17 +1,27 @@
-// `npm run local-release`: a real release on this machine, the way the e2e test does it.
-// A distribution registry on a random loopback port (htpasswd auth + self-signed TLS), a busybox base
-// image for amd64 and arm64, the sample edge agent in test/e2e/harness/workspace.ts, and the bundled
-// action run as a GitHub runner runs it (builder: buildah; arm64 RUN steps under QEMU).
-//   --keep            leave the registry running (Ctrl-C stops it) so you can inspect it with skopeo
+// `npm run local-release`: a real release on this machine, the way the e2e tests make one.
+//   - a distribution registry on a random loopback port (htpasswd auth + self-signed TLS)
+//   - a busybox base image for amd64 and arm64, and the sample edge agent (RUN, HEALTHCHECK, USER)
+//   - a local Sigstore (Fulcio, Rekor, TSA from @sigstore/mock) and a stand-in of the runner's OIDC endpoint
+//   - the bundled action run as a GitHub runner runs it: dist/main.js then dist/post.js, builder: buildah,
+//     arm64 RUN steps under QEMU; syft and grype from PATH when installed, else the test doubles in
+//     test/doubles (they hand back real outputs of the real tools from ../shared/fixtures).
+// Options:
+//   --keep            leave the registry running (Ctrl-C stops it) to inspect it with skopeo
 //   --context DIR     build your own project instead of the sample (its Dockerfile may use ARG BASE)
 //   --platforms LIST  default linux/amd64,linux/arm64
-import { rm } from 'node:fs/promises';
+//   --tag TAG         the git tag released (default v1.0.0)
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { execProcess } from '../../src/process/exec.js';
 import { runBundled } from './harness/action-runner.js';
 import { publishBaseImage } from './harness/base-images.js';
 import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
+import { startOidcTokenEndpoint } from './harness/oidc-issuer.js';
 import { startRegistry } from './harness/registry.js';
+import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from './harness/scanner-doubles.js';
+import { startSigstoreStack } from './harness/sigstore-stack.js';
 import { buildahEnvironment, makeSampleWorkspace } from './harness/workspace.js';
 
 const { values } = parseArgs({
@@ -24,22 +34,41 @@ const { values } = parseArgs({
 });
 
 const step = (text: string) => console.log(`\n==> ${text}`);
+const onPath = async (tool: string) => (await execProcess('sh', ['-c', `command -v ${tool}`])).exitCode === 0;
 
 step('Checking host tools (docker-registry, buildah, skopeo, qemu-user-static, ...)');
 const installed = await ensureHostTools();
 if (installed.length) console.log(`installed: ${installed.join(', ')}`);
 await ensureBinfmt();
 
-step('Starting a registry on loopback with htpasswd auth and TLS');
+step('Starting a registry (htpasswd + TLS) and a local Sigstore on loopback');
 const reg = await startRegistry();
+const stack = await startSigstoreStack();
+const identity = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
+const oidc = await startOidcTokenEndpoint(() => stack.oidcToken(identity));
 const storage = await buildahEnvironment();
+const scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-local-release-'));
 const sample = values.context ? undefined : await makeSampleWorkspace();
 const workspace = values.context ? path.resolve(values.context) : sample!;
 try {
   console.log(`registry https://${reg.host} (user ${reg.username}, CA ${reg.caFile})`);
+  console.log(`Fulcio ${stack.fulcioURL}, Rekor ${stack.rekorURL}, TSA ${stack.tsaURL}`);
+  const trustedRoot = path.join(scratch, 'trusted_root.json');
+  await writeFile(trustedRoot, JSON.stringify(stack.trustedRoot));
+
   step('Publishing a busybox base image for linux/amd64 and linux/arm64');
   const base = await publishBaseImage(reg);
   console.log(base);
+
+  const realScanners = (await onPath('syft')) && (await onPath('grype'));
+  const scannerEnv = realScanners
+    ? { SCANNER_NOTE: 'real' }
+    : scannerDoubleEnv({ reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean } });
+  console.log(
+    realScanners
+      ? 'syft and grype found on PATH: they scan for real'
+      : 'syft/grype are not installed here: the test doubles in test/doubles return real outputs of the real tools',
+  );
 
   const image = `${reg.host}/acme/edge-agent`;
   step(`Running the bundled action (dist/main.js) for refs/tags/${values.tag} → ${image}`);
@@ -53,8 +82,15 @@ try {
       'registry-username': reg.username,
       'registry-password': reg.password,
       'registry-ca-file': reg.caFile,
+      'reports-dir': path.join(scratch, 'reports'),
+      'fulcio-url': stack.fulcioURL,
+      'rekor-url': stack.rekorURL,
+      'tsa-url': stack.tsaURL,
+      'trusted-root': trustedRoot,
+      'release-assets': 'off',
+      ...SCANNERS_FROM_PATH,
     },
-    env: { ...storage.env, GITHUB_REF: `refs/tags/${values.tag}` },
+    env: { ...storage.env, ...scannerEnv, ...oidc.env, GITHUB_REF: `refs/tags/${values.tag}` },
     onLine: (line) => console.log(`    ${line}`),
   });
   await runBundled('post', { workspace, inputs: {}, state: run.state, env: storage.env });
@@ -67,21 +103,32 @@ try {
       digest: string;
       size: number;
     }>;
-    step(`Release ${run.outputs.version} (${run.outputs.channel}): images pushed by digest, no tag yet`);
-    console.log(`The registry stops when this script ends; run with --keep to inspect it.`);
+    step(`Released ${run.outputs.version} (${run.outputs.channel}), gate ${run.outputs.gate}`);
+    console.log(`index      ${image}@${run.outputs.digest}`);
     for (const d of digests)
-      console.log(`${d.platform.padEnd(14)} ${image}@${d.digest}  ${(d.size / 1e6).toFixed(2)} MB`);
-    if (values.keep)
+      console.log(`${d.platform.padEnd(10)} ${image}@${d.digest}  ${(d.size / 1e6).toFixed(2)} MB`);
+    console.log(`tags       ${(run.outputs.tags ?? '').split('\n').join(', ')}`);
+    console.log(`manifest   ${run.outputs['manifest-file']} (${run.outputs['manifest-digest']})`);
+    console.log(
+      `signatures ${(JSON.parse(run.outputs.signatures ?? '[]') as unknown[]).length} bundles attached as OCI referrers (sha256-<hex> fallback tags)`,
+    );
+    console.log(`reports    ${run.outputs['reports-dir']}`);
+    if (values.keep) {
       console.log(
-        `\nInspect one: skopeo inspect --cert-dir ${reg.certDir} --authfile ${reg.authFile} docker://${image}@${digests[0]?.digest}`,
+        `\nInspect: skopeo inspect --cert-dir ${reg.certDir} --authfile ${reg.authFile} docker://${image}:latest`,
       );
-  }
-  if (values.keep && run.exitCode === 0) {
-    console.log('\n--keep: the registry stays up until you press Ctrl-C');
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      console.log('--keep: the registry stays up until you press Ctrl-C');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    } else {
+      console.log(
+        '\nThe registry stops now that the script ends (run with --keep to inspect it); the reports stay.',
+      );
+    }
   }
 } finally {
   await reg.stop();
-  await rm(storage.dir, { recursive: true, force: true });
-  if (sample) await rm(sample, { recursive: true, force: true });
+  await stack.stop();
+  await oidc.stop();
+  // The reports (SBOMs, Grype reports, SARIF, the deployment manifest and its bundle) stay in `scratch`.
+  for (const dir of [storage.dir, sample]) if (dir) await rm(dir, { recursive: true, force: true });
 }
