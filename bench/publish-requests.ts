@@ -91,6 +91,10 @@ export function minimumRequests(o: {
     B * (2 + 1 + 1) +
     // per subject: GET its fallback index once before the first write (read-modify-write).
     S +
+    // the deployment manifest artifact on the index: POST + PUT of the YAML blob (written anew each
+    // release; its bundle blob is the one just attached), PUT of the artifact manifest, PUT of the
+    // index's fallback index listing it.
+    4 +
     // the referrers API: probed once for the registry (its absence is a property of the registry).
     1 +
     // verification, read back from the registry: per subject the referrers list (fallback index); per

@@ -33,6 +33,7 @@ import type { SignerConfig, SignResult } from '../sign/signer.js';
 import { attest, signDigest, signStatement } from '../sign/signer.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
 import { buildImageIndex } from './image-index.js';
+import { pushDeploymentManifest } from './manifest-artifact.js';
 import { applyTags, planTags } from './tags.js';
 
 /** The predicate type of Edgeship's deployment manifest attestation. */
@@ -265,6 +266,7 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
     await deps.writeText(file, text);
     const fileDigest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
     let bundleFile: string | undefined;
+    let bundleBody: Buffer | undefined;
     if (deps.signer) {
       // One statement names both the file (cosign verify-blob-attestation) and the index (the referrer).
       const statement = Buffer.from(
@@ -280,11 +282,24 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
       );
       const signed = await signStatement(deps.signer, statement, DEPLOYMENT_PREDICATE_TYPE);
       bundleFile = path.join(req.reportsDir, manifestBundleFileName(release.version));
+      bundleBody = signed.bundle;
       await deps.writeText(bundleFile, signed.bundle);
       await attach(index.digest, index.mediaType, index.body.length, 'index', signed);
     }
+    const pushed = await pushDeploymentManifest(
+      deps.registry,
+      repo,
+      { mediaType: index.mediaType, digest: index.digest, size: index.body.length },
+      {
+        yamlFile: file,
+        yaml: Buffer.from(text),
+        ...(bundleFile && bundleBody ? { bundleFile, bundle: bundleBody } : {}),
+      },
+      deps.now(),
+    );
     deps.log.info(
-      `wrote ${file} (${fileDigest})${bundleFile ? ` and its bundle ${path.basename(bundleFile)}` : ''}`,
+      `wrote ${file} (${fileDigest})${bundleFile ? ` and its bundle ${path.basename(bundleFile)}` : ''}; ` +
+        `pushed as artifact ${name}@${pushed.referrer.digest} referring to the index`,
     );
     return { manifest, file, fileDigest, bundleFile, renderedTemplates };
   });

@@ -95,6 +95,20 @@ export async function attachBundle(
   await client.uploadBlob(repositoryPath, EMPTY_JSON, EMPTY_JSON_DIGEST);
   await client.uploadBlob(repositoryPath, bundle, sha256Digest(bundle), { knownMissing: true });
   const manifest = referrerManifest({ bundle, subject, predicateType, created });
+  return attachReferrer(client, repositoryPath, subject, manifest);
+}
+
+/**
+ * Pushes a referrer manifest (its blobs already uploaded) by digest and makes it findable from its
+ * subject: through the referrers API where the registry has one, else by adding it to the subject's
+ * `sha256-<hex>` fallback index (read-modify-write, serialised per tag in this process).
+ */
+export async function attachReferrer(
+  client: ReferrersRegistry,
+  repositoryPath: string,
+  subject: SubjectDescriptor,
+  manifest: Buffer,
+): Promise<AttachResult> {
   const digest = sha256Digest(manifest);
   await client.putManifest(repositoryPath, digest, manifest, OCI_IMAGE_MANIFEST);
   const referrer = referrerDescriptor(manifest);

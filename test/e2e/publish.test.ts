@@ -116,10 +116,13 @@ describe('publish: index, tags, signatures, deployment manifest, baselines', () 
     const index = JSON.parse(
       await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${REPO}:sha256-${digest.slice(7)}`]),
     ) as {
-      manifests: Array<{ digest: string }>;
+      manifests: Array<{ digest: string; artifactType?: string }>;
     };
     const bundles: Array<{ predicateType: string; json: unknown; layer: string }> = [];
-    for (const entry of index.manifests) {
+    const sigstore = index.manifests.filter(
+      (m) => m.artifactType === 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    );
+    for (const entry of sigstore) {
       const referrer = (await rawManifest(entry.digest)) as {
         annotations: Record<string, string>;
         subject: { digest: string };
@@ -277,6 +280,29 @@ describe('publish: index, tags, signatures, deployment manifest, baselines', () 
     expect(statement.subject.map((s) => `sha256:${s.digest.sha256}`)).toContain(
       first.outputs['manifest-digest'],
     );
+  });
+
+  it('the deployment manifest is also an OCI artifact referring to the index, with its bundle', async () => {
+    const digest = first.outputs.digest!;
+    const index = JSON.parse(
+      await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${REPO}:sha256-${digest.slice(7)}`]),
+    ) as {
+      manifests: Array<{ digest: string; artifactType?: string }>;
+    };
+    const entry = index.manifests.find(
+      (m) => m.artifactType === 'application/vnd.edgeship.deployment-manifest.v1+yaml',
+    )!;
+    expect(entry).toBeDefined();
+    const artifact = (await rawManifest(entry.digest)) as {
+      subject: { digest: string };
+      layers: Array<{ mediaType: string; digest: string; annotations: Record<string, string> }>;
+    };
+    expect(artifact.subject.digest).toBe(digest);
+    expect(artifact.layers.map((l) => l.annotations['org.opencontainers.image.title'])).toEqual([
+      'edgeship-deployment-1.0.0.yaml',
+      'edgeship-deployment-1.0.0.yaml.sigstore.json',
+    ]);
+    expect(artifact.layers[0]!.digest).toBe(first.outputs['manifest-digest']);
   });
 
   it('deltas match layer sets computed independently, and the second release downloads less', async () => {
