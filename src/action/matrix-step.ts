@@ -4,7 +4,8 @@ import { parsePlatform, platformSlug } from '../build/platform.js';
 import type { PlatformImage } from '../build/pushed-image.js';
 import { resolvePlatformImage } from '../build/pushed-image.js';
 import type { GateResult, PlatformScan } from '../gate/gate-phase.js';
-import { evaluateGate, policyDigest } from '../policy/index.js';
+import { evaluateScans } from '../gate/gate-phase.js';
+import { policyDigest } from '../policy/index.js';
 import type { Policy } from '../policy/index.js';
 import {
   BUILD_RECORD_API_VERSION,
@@ -194,19 +195,7 @@ export async function gateFromRecords(
         `${record.platform}: ${record.digest} verified in the registry (attempt ${record.run.attempt})`,
       );
     }
-    const verdict = evaluateGate(
-      input.policy,
-      scans.map((scan, i) => ({
-        platform: scan.platform,
-        report: scan.report,
-        image: {
-          size: images[i]!.size,
-          user: images[i]!.config.user,
-          healthcheck: images[i]!.config.healthcheck,
-        },
-      })),
-      host.now(),
-    );
+    const verdict = evaluateScans(input.policy, scans, images, host.now());
     return { images, gate: { verdict, scans, reportsDir } };
   });
 }

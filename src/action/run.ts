@@ -99,35 +99,26 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   host.setOutput('image', settings.imageName);
   mkdirSync(context.tempDir, { recursive: true });
 
+  let images: PlatformImage[];
+  let gate: GateResult;
   if (settings.mode === 'publish') {
     const store = await recordStoreFor(settings, host.env);
-    const { images, gate } = await gateFromRecords(host, { settings, context, policy, registry, store });
+    ({ images, gate } = await gateFromRecords(host, { settings, context, policy, registry, store }));
     host.setOutput('digests', digestsOutput(images));
     await reportGate(host, gate, images);
-    assertGatePassed(gate.verdict);
-    const published = await runPublishStep(host, {
-      settings,
-      policy,
-      release,
-      images,
-      gate,
-      context,
-      registry,
-      reportsDir: gate.reportsDir,
-    });
-    return { settings, release, images, gate, published };
-  }
-
-  const images = await buildStep(host, settings, release, context, registry);
-  const gate = await runGateStep(host, settings, policy, images, context.tempDir);
-  if (settings.mode === 'build') {
-    const store = await recordStoreFor(settings, host.env);
-    await uploadBuildRecords(host, { settings, context, policy, images, gate, store });
-    assertGatePassed(gate.verdict);
-    host.log.info(
-      'mode: build: the platforms are built, pushed by digest and gated; the publish job tags them',
-    );
-    return { settings, release, images, gate };
+  } else {
+    images = await buildStep(host, settings, release, context, registry);
+    const scanned = await runGateStep(host, settings, policy, images, context.tempDir);
+    gate = scanned;
+    if (settings.mode === 'build') {
+      const store = await recordStoreFor(settings, host.env);
+      await uploadBuildRecords(host, { settings, context, policy, images, gate: scanned, store });
+      assertGatePassed(gate.verdict);
+      host.log.info(
+        'mode: build: the platforms are built, pushed by digest and gated; the publish job tags them',
+      );
+      return { settings, release, images, gate };
+    }
   }
   assertGatePassed(gate.verdict);
   const published = await runPublishStep(host, {

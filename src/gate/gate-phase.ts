@@ -95,20 +95,30 @@ export async function runGate(
     );
   }
   const scans = settled.map((r) => (r as PromiseFulfilledResult<PlatformScan>).value);
-  const verdict = evaluateGate(
-    req.policy,
-    scans.map((scan, i) => ({
-      platform: scan.platform,
-      report: scan.report,
-      image: {
-        size: images[i]!.size,
-        user: images[i]!.config.user,
-        healthcheck: images[i]!.config.healthcheck,
-      },
-    })),
-    deps.now(),
-  );
+  const verdict = evaluateScans(req.policy, scans, images, deps.now());
   return { verdict, scans, reportsDir };
+}
+
+/** The policy's verdict over scanned platforms, with each image's size, user and HEALTHCHECK. */
+export function evaluateScans(
+  policy: Policy,
+  scans: readonly PlatformScan[],
+  images: readonly PlatformImage[],
+  now: Date,
+): GateVerdict {
+  return evaluateGate(
+    policy,
+    scans.map((scan) => {
+      const image = images.find((i) => i.platform === scan.platform);
+      if (!image) throw new GateError(`no image for the scan of ${scan.platform}`);
+      return {
+        platform: scan.platform,
+        report: scan.report,
+        image: { size: image.size, user: image.config.user, healthcheck: image.config.healthcheck },
+      };
+    }),
+    now,
+  );
 }
 
 async function scanPlatform(
