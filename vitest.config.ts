@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 20_000,
+          // @actions/workflow-parser imports its JSON schemas without import attributes: let vite load it.
+          server: { deps: { inline: ['@actions/workflow-parser'] } },
         },
       },
       {

@@ -5,14 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  convertWorkflowTemplate,
-  isMapping,
-  isSequence,
-  isString,
-  NoOperationTraceWriter,
-  parseWorkflow,
-} from '@actions/workflow-parser';
+import type * as WorkflowParser from '@actions/workflow-parser';
 import type { TemplateParseResult } from '@actions/workflow-parser';
 import { parse } from 'yaml';
 
@@ -84,6 +77,15 @@ export function loadAction(): ActionDefinition {
 // Workflows
 
 type Token = NonNullable<TemplateParseResult['value']>;
+type Parser = typeof WorkflowParser;
+
+let parser: Promise<Parser> | undefined;
+
+/** GitHub's workflow parser, loaded once (vitest inlines it: see vitest.config.ts). */
+export function workflowParser(): Promise<Parser> {
+  parser ??= import('@actions/workflow-parser');
+  return parser;
+}
 
 /** One `uses:` of a workflow: a step's action, or a job calling a reusable workflow. */
 export interface UsesSite {
@@ -107,16 +109,17 @@ export interface ParsedWorkflow {
   needs: Record<string, string[]>;
 }
 
-function text(token: Token): string {
-  return isString(token) ? token.value : token.toString();
+function text(p: Parser, token: Token): string {
+  return p.isString(token) ? token.value : token.toString();
 }
 
-function mappingKeys(token: Token | undefined): string[] {
-  if (!token || !isMapping(token)) return [];
-  return [...token].map((pair) => text(pair.key));
+function mappingKeys(p: Parser, token: Token | undefined): string[] {
+  if (!token || !p.isMapping(token)) return [];
+  return [...token].map((pair) => text(p, pair.key));
 }
 
-function usesSite(job: string, where: string, node: Token): UsesSite | undefined {
+function usesSite(p: Parser, job: string, where: string, node: Token): UsesSite | undefined {
+  const { isMapping, isString } = p;
   if (!isMapping(node)) return undefined;
   const uses = node.find('uses');
   if (!uses) return undefined;
@@ -124,34 +127,43 @@ function usesSite(job: string, where: string, node: Token): UsesSite | undefined
   const withValues: Record<string, string> = {};
   if (withToken && isMapping(withToken)) {
     for (const pair of withToken) {
-      if (isString(pair.value)) withValues[text(pair.key)] = pair.value.value;
+      if (isString(pair.value)) withValues[text(p, pair.key)] = pair.value.value;
     }
   }
-  return { job, where, uses: text(uses), line: uses.line, withKeys: mappingKeys(withToken), withValues };
+  return {
+    job,
+    where,
+    uses: text(p, uses),
+    line: uses.line,
+    withKeys: mappingKeys(p, withToken),
+    withValues,
+  };
 }
 
 /** Parses a workflow with GitHub's parser and converter and collects every `uses:`. */
 export async function parseWorkflowText(name: string, content: string): Promise<ParsedWorkflow> {
-  const result = parseWorkflow({ name, content }, new NoOperationTraceWriter());
+  const p = await workflowParser();
+  const { isMapping, isSequence } = p;
+  const result = p.parseWorkflow({ name, content }, new p.NoOperationTraceWriter());
   const errors = result.context.errors.getErrors().map((e) => e.message);
   const uses: UsesSite[] = [];
   const needs: Record<string, string[]> = {};
   const root = result.value;
   if (root && errors.length === 0) {
-    const template = await convertWorkflowTemplate(result.context, root);
+    const template = await p.convertWorkflowTemplate(result.context, root);
     errors.push(...(template.errors ?? []).map((e) => `${name}: ${e.Message}`));
     for (const job of template.jobs) needs[job.id.value] = (job.needs ?? []).map((n) => n.value);
   }
   const jobs = root && isMapping(root) ? root.find('jobs') : undefined;
   if (jobs && isMapping(jobs)) {
     for (const { key, value: job } of jobs) {
-      const jobId = text(key);
-      const reusable = usesSite(jobId, '(job)', job);
+      const jobId = text(p, key);
+      const reusable = usesSite(p, jobId, '(job)', job);
       if (reusable) uses.push(reusable);
       const steps = isMapping(job) ? job.find('steps') : undefined;
       if (!steps || !isSequence(steps)) continue;
       [...steps].forEach((step, i) => {
-        const site = usesSite(jobId, `steps[${i}]`, step);
+        const site = usesSite(p, jobId, `steps[${i}]`, step);
         if (site) uses.push(site);
       });
     }

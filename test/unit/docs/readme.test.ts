@@ -2,6 +2,7 @@
  * The README's input and output tables are the user's reference: they must list exactly action.yml's inputs and
  * outputs, with the same defaults and descriptions. A failure names every drift, so fixing it is mechanical.
  */
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../../src/policy/index.js';
 import {
@@ -12,6 +13,7 @@ import {
   markdownSection,
   markdownTables,
   readRepoFile,
+  repoPath,
 } from './docs-support.js';
 
 const readme = readRepoFile('README.md');
@@ -159,6 +161,30 @@ describe('README.md', () => {
         loadPolicy({ policyFile: { path: `README.md:${block.line}`, text: block.code } }),
       ).not.toThrow();
     }
+  });
+
+  it('links only to files that exist and to headings it has', () => {
+    const prose = readme.replace(/^(```|~~~)[\s\S]*?^\1/gm, '');
+    const slugs = new Set(
+      [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    const broken: string[] = [];
+    for (const m of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1]!;
+      if (/^[a-z]+:/.test(target)) continue;
+      if (target.startsWith('#')) {
+        if (!slugs.has(target.slice(1))) broken.push(`${target}: no such heading`);
+      } else if (!existsSync(repoPath(target.split('#')[0]!))) {
+        broken.push(`${target}: no such file`);
+      }
+    }
+    expect(broken, broken.join('\n')).toEqual([]);
   });
 
   it('names the predicate type, the bundle file and the OIDC issuer devices verify against', () => {
