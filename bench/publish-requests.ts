@@ -102,8 +102,9 @@ export function minimumRequests(o: {
     // to the subject, earlier releases' included: none may fail).
     S +
     2 * (B + o.earlierBundles) +
-    // tags: PUT each, then HEAD each back.
-    2 * T
+    // tags: HEAD each just before its PUT (a concurrent release must not be undone), PUT each, HEAD
+    // each back.
+    3 * T
   );
 }
 

@@ -152,7 +152,7 @@ try {
         env: {
           ...process.env,
           SCANNER_DOUBLE_DELAY: '1',
-          SYFT_DOUBLE_SBOM_linux_amd64: path.resolve(
+          DOUBLE_SYFT_SBOM_linux_amd64: path.resolve(
             '..',
             'shared',
             'fixtures',
@@ -160,7 +160,7 @@ try {
             'spdx-json',
             'kubectl_linux-amd64_syft-0.58.0_spdx-2.2.json',
           ),
-          SYFT_DOUBLE_SBOM_linux_arm64: path.resolve(
+          DOUBLE_SYFT_SBOM_linux_arm64: path.resolve(
             '..',
             'shared',
             'fixtures',
@@ -168,7 +168,7 @@ try {
             'spdx-json',
             'kubectl_linux-arm64_syft-0.58.0_spdx-2.2.json',
           ),
-          GRYPE_DOUBLE_REPORT_linux_amd64: path.resolve(
+          DOUBLE_GRYPE_REPORT_linux_amd64: path.resolve(
             '..',
             'shared',
             'fixtures',
@@ -176,7 +176,7 @@ try {
             'json',
             'klass-web_wolfi_arm64_grype-0.114.0_zero-matches.json',
           ),
-          GRYPE_DOUBLE_REPORT_linux_arm64: path.resolve(
+          DOUBLE_GRYPE_REPORT_linux_arm64: path.resolve(
             '..',
             'shared',
             'fixtures',
@@ -184,7 +184,7 @@ try {
             'json',
             'klass-web_wolfi_arm64_grype-0.114.0_zero-matches.json',
           ),
-          GRYPE_DOUBLE_SARIF: path.resolve(
+          DOUBLE_GRYPE_SARIF: path.resolve(
             '..',
             'shared',
             'fixtures',

@@ -12,6 +12,7 @@ import {
   BUILD_RECORD_FILE,
   BUILD_RECORD_KIND,
   buildRecordName,
+  buildRecordPrefix,
   parseBuildRecord,
 } from '../records/build-record.js';
 import type { BuildRecord } from '../records/build-record.js';
@@ -39,7 +40,7 @@ export async function recordStoreFor(
     );
   }
   const { DefaultArtifactClient } = await import('@actions/artifact');
-  return artifactRecordStore(new DefaultArtifactClient());
+  return artifactRecordStore(new DefaultArtifactClient(), settings.recordsRetentionDays);
 }
 
 /** `mode: build`: one record a platform (image, files, verdict), uploaded whatever the verdict. */
@@ -127,7 +128,7 @@ export async function gateFromRecords(
   const { settings, context } = input;
   return host.log.group('Merge build records', async () => {
     const into = mkdtempSync(path.join(context.tempDir, 'edgeship-records-'));
-    const prefix = buildRecordName(settings.imageName, '');
+    const prefix = buildRecordPrefix(settings.imageName);
     const downloaded = await input.store.downloadAll(prefix, into);
     host.log.info(
       `${downloaded.length} record(s) from ${input.store.describe()}: ${downloaded.map((d) => d.name).join(', ') || 'none'}`,

@@ -15,6 +15,7 @@ import { releaseMetadata } from '../release/metadata.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { InputReader, Settings } from '../settings/inputs.js';
 import { readSettings } from '../settings/inputs.js';
+import { MissingIdTokenPermissionError } from '../sign/signer.js';
 import { CLEANUP_STATE_KEY, CleanupRecorder } from './cleanup-state.js';
 import { readRunnerContext } from './github-context.js';
 import type { RunnerContext } from './github-context.js';
@@ -95,6 +96,14 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   host.setOutput('version', release.version);
   host.setOutput('channel', release.channel);
 
+  if (
+    settings.mode !== 'build' &&
+    settings.publish.signing === 'keyless' &&
+    (!host.env.ACTIONS_ID_TOKEN_REQUEST_URL || !host.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+  ) {
+    // Known before anything is built: keyless signing needs the workflow's OIDC token.
+    throw new MissingIdTokenPermissionError();
+  }
   const registry = createRegistryClient(settings, host.env, host.exec);
   host.setOutput('image', settings.imageName);
   mkdirSync(context.tempDir, { recursive: true });

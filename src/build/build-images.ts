@@ -106,6 +106,13 @@ async function prepareBuildx(
     );
   }
   await deps.log.group('Set up buildx', async () => {
+    // QEMU first: the privileged binfmt container runs before any registry credential is on disk.
+    if (emulated.length) {
+      deps.log.info(
+        `installing QEMU for ${emulated.map(formatPlatform).join(', ')} with ${settings.binfmtImage}`,
+      );
+      await installDockerBinfmt(deps.exec, settings.binfmtImage, emulated);
+    }
     if (settings.registryUsername && settings.registryPassword) {
       const login = await deps.exec('docker', dockerLoginArgs(settings.registry, settings.registryUsername), {
         input: settings.registryPassword,
@@ -113,22 +120,20 @@ async function prepareBuildx(
       if (login.exitCode !== 0) {
         throw new BuildError(
           `docker login to ${settings.registry} as ${settings.registryUsername} failed: ${describeFailure('docker', login, 3)}. ` +
-            'Check registry-username and registry-password.',
+            (/x509|certificate/i.test(login.stderr)
+              ? `The Docker daemon does not trust the certificate of ${settings.registry}: put its CA at ` +
+                `/etc/docker/certs.d/${settings.registry}/ca.crt on the runner, or use builder: buildah (it uses registry-ca-file).`
+              : 'Check registry-username and registry-password.'),
         );
       }
       deps.cleanup.record((s) => (s.dockerLogout = settings.registry));
     }
-    if (emulated.length) {
-      deps.log.info(
-        `installing QEMU for ${emulated.map(formatPlatform).join(', ')} with ${settings.binfmtImage}`,
-      );
-      await installDockerBinfmt(deps.exec, settings.binfmtImage, emulated);
-    }
     const builder = `edgeship-${deps.runKey}`;
     let buildkitdConfig: string | undefined;
-    if (settings.insecureRegistries.length) {
+    if (settings.insecureRegistries.length || settings.registryCaFile) {
       buildkitdConfig = path.join(deps.workDir, 'buildkitd.toml');
-      deps.writePrivateFile(buildkitdConfig, buildkitdConfigToml(settings.insecureRegistries));
+      const caFiles = settings.registryCaFile ? { [settings.registry]: settings.registryCaFile } : {};
+      deps.writePrivateFile(buildkitdConfig, buildkitdConfigToml(settings.insecureRegistries, caFiles));
     }
     const created = await deps.exec('docker', createBuilderArgs(builder, buildkitdConfig), {
       onLine: streamTo(deps.log),

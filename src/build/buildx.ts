@@ -45,10 +45,22 @@ export function createBuilderArgs(name: string, buildkitdConfig?: string): strin
   ];
 }
 
-/** buildkitd.toml letting BuildKit push to and pull from registries over plain HTTP. */
-export function buildkitdConfigToml(insecureRegistries: readonly string[]): string {
-  return insecureRegistries
-    .map((host) => `[registry."${host}"]\n  http = true\n  insecure = true\n`)
+/**
+ * buildkitd.toml letting BuildKit reach registries over plain HTTP (`insecure`) and trust a registry's own
+ * certificate authority (`caFiles`: host → PEM file).
+ */
+export function buildkitdConfigToml(
+  insecure: readonly string[],
+  caFiles: Record<string, string> = {},
+): string {
+  const hosts = [...new Set([...insecure, ...Object.keys(caFiles)])];
+  return hosts
+    .map((host) => {
+      const lines = [`[registry."${host}"]`];
+      if (insecure.includes(host)) lines.push('  http = true', '  insecure = true');
+      if (caFiles[host]) lines.push(`  ca = [${JSON.stringify(caFiles[host])}]`);
+      return `${lines.join('\n')}\n`;
+    })
     .join('\n');
 }
 
@@ -85,9 +97,11 @@ export function buildxBuildArgs(req: BuildxBuildRequest): string[] {
     '--provenance=false',
     '--sbom=false',
     '--output',
-    `type=image,name=${req.imageName},push-by-digest=true,name-canonical=true,push=true`,
+    `type=image,name=${req.imageName},push-by-digest=true,name-canonical=true,push=true` +
+      (req.sourceDateEpoch !== undefined ? ',rewrite-timestamp=true' : ''),
   ];
   for (const [key, value] of req.buildArgs) args.push('--build-arg', `${key}=${value}`);
+  if (req.sourceDateEpoch !== undefined) args.push('--build-arg', `SOURCE_DATE_EPOCH=${req.sourceDateEpoch}`);
   for (const [key, value] of Object.entries(req.labels)) args.push('--label', `${key}=${value}`);
   for (const [key, value] of Object.entries(req.annotations))
     args.push('--annotation', `manifest:${key}=${value}`);

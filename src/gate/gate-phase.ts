@@ -8,7 +8,7 @@ import type { GateVerdict, Policy } from '../policy/index.js';
 import type { Exec } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
 import { mapSettledBounded } from '../process/concurrency.js';
-import { grypeScanArgs } from '../scan/grype.js';
+import { grypeScanArgs, SCANNER_CONFIG, SCANNER_ENV_PREFIXES } from '../scan/grype.js';
 import { parseGrypeReport } from '../scan/grype-report.js';
 import type { GrypeReport, Severity } from '../scan/grype-report.js';
 import { categorizeSarif, sarifCategory } from '../scan/sarif.js';
@@ -134,7 +134,10 @@ async function scanPlatform(
     format,
     file: path.join(reportsDir, sbomFileName(slug, format)),
   }));
+  const configFile = path.join(reportsDir, 'edgeship-scanner-config.yaml');
+  await deps.writeText(configFile, SCANNER_CONFIG);
   const syftArgs = syftScanArgs({
+    configFile,
     image: settings.imageName,
     digest: image.digest,
     platform: image.platform,
@@ -150,6 +153,8 @@ async function scanPlatform(
       insecureHttp: settings.insecureRegistries.includes(settings.image.registry),
     }),
     timeoutMs: gate.scanTimeoutMs,
+    cwd: reportsDir,
+    dropInherited: SCANNER_ENV_PREFIXES,
     onLine: (line) => deps.log.info(line),
   });
   if (syft.exitCode !== 0 || syft.failure) {
@@ -172,11 +177,13 @@ async function scanPlatform(
 
   const reportFile = path.join(reportsDir, `grype-${slug}.json`);
   const sarifFile = path.join(reportsDir, `grype-${slug}.sarif`);
-  const grypeArgs = grypeScanArgs({ sbomFile: primary.file, jsonFile: reportFile, sarifFile });
+  const grypeArgs = grypeScanArgs({ sbomFile: primary.file, jsonFile: reportFile, sarifFile, configFile });
   deps.log.info(`grype ${grypeArgs.join(' ')}`);
   const grype = await deps.exec(scanners.grype, grypeArgs, {
     env: scanners.grypeEnv,
     timeoutMs: gate.scanTimeoutMs,
+    cwd: reportsDir,
+    dropInherited: SCANNER_ENV_PREFIXES,
     onLine: (line) => deps.log.info(line),
   });
   if (grype.exitCode !== 0 || grype.failure) {

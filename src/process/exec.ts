@@ -11,8 +11,10 @@ export interface ExecResult {
 
 export interface ExecOptions {
   cwd?: string;
-  /** Extra environment variables, merged over the current environment. */
+  /** Extra environment variables, merged over the inherited environment. */
   env?: Record<string, string | undefined>;
+  /** Inherited variables with these prefixes are not passed on (the `env` option still is). */
+  dropInherited?: readonly string[];
   input?: string;
   timeoutMs?: number;
   /** Called with each line of stdout/stderr as it arrives (for streaming build logs). */
@@ -25,11 +27,32 @@ export interface ExecOptions {
  */
 export type Exec = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
+/**
+ * Inherited variables no child process needs and none may see: the step's inputs (INPUT_SIGNING-KEY,
+ * INPUT_REGISTRY-PASSWORD…) and the runner's OIDC and runtime tokens.
+ */
+const WITHHELD_FROM_CHILDREN = ['INPUT_', 'ACTIONS_ID_TOKEN_REQUEST_', 'ACTIONS_RUNTIME_TOKEN'];
+
+/** The environment a child process gets: this process's, less secrets and `drop` prefixes, plus `extra`. */
+export function childEnvironment(
+  inherited: Record<string, string | undefined>,
+  extra: Record<string, string | undefined> = {},
+  drop: readonly string[] = [],
+): Record<string, string> {
+  const withheld = [...WITHHELD_FROM_CHILDREN, ...drop];
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(inherited)) {
+    if (value !== undefined && !withheld.some((prefix) => name.startsWith(prefix))) env[name] = value;
+  }
+  for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = value;
+  return env;
+}
+
 export const execProcess: Exec = async (file, args, options = {}) => {
   const child = execa(file, [...args], {
     cwd: options.cwd,
-    env: options.env,
-    extendEnv: true,
+    env: childEnvironment(process.env, options.env, options.dropInherited),
+    extendEnv: false,
     input: options.input,
     timeout: options.timeoutMs,
     reject: false,

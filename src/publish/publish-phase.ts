@@ -121,7 +121,11 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
   const index = buildImageIndex(images, release.annotations);
   const channel = channelTag(release.channel);
   const tagList = [
-    ...release.tags.map((tag) => ({ tag, protected: tag === release.version && release.kind !== 'branch' })),
+    // A released version is never moved silently; pr-N, branch and other tags move with every push.
+    ...release.tags.map((tag) => ({
+      tag,
+      protected: tag === release.version && (release.kind === 'release' || release.kind === 'prerelease'),
+    })),
     ...(channel ? [{ tag: channel, protected: false }] : []),
   ];
   // Refusals come before anything is written: a release tag that would move, then a downgrade.

@@ -52,7 +52,7 @@ export async function planTags(
  * error names any tag that could be neither.
  */
 export async function applyTags(
-  client: Pick<RegistryClient, 'putManifest' | 'deleteManifest'>,
+  client: Pick<RegistryClient, 'putManifest' | 'deleteManifest' | 'headManifest'>,
   repository: string,
   plan: readonly TagPlanEntry[],
   index: { body: Buffer; mediaType: string },
@@ -63,6 +63,15 @@ export async function applyTags(
   const written: TagPlanEntry[] = [];
   try {
     for (const entry of ordered) {
+      // Another release may have moved the tag since it was planned (a concurrent run): never undo it.
+      const now = await client.headManifest(repository, entry.tag);
+      if (now?.digest !== entry.previous) {
+        throw new TagConflictError(
+          `${entry.tag} moved while this release was being published (planned from ${entry.previous ?? 'absent'}, ` +
+            `now ${now?.digest ?? 'absent'}): another run is publishing to this repository. ` +
+            'Serialise releases of one image with a workflow concurrency group keyed on the image.',
+        );
+      }
       await client.putManifest(repository, entry.tag, index.body, index.mediaType);
       written.push(entry);
       log.info(`tagged ${entry.tag}${entry.previous ? ` (was ${entry.previous})` : ''}`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PlatformImage } from '../build/pushed-image.js';
 import { isDigest } from '../registry/reference.js';
 import type { SbomFormat } from '../scan/syft.js';
@@ -29,10 +30,17 @@ export class BuildRecordError extends Error {
   override name = 'BuildRecordError';
 }
 
-/** Artifact name of a platform's record: unique per image and platform within a workflow run. */
+/**
+ * Artifact name of a platform's record: unique per image and platform within a workflow run. The image is
+ * named by a hash so that no image's prefix is another's (`acme/agent` vs `acme/agent-worker`).
+ */
 export function buildRecordName(imageName: string, platformSlug: string): string {
-  const safe = imageName.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-80);
-  return `edgeship-build-${safe}-${platformSlug}`;
+  return `${buildRecordPrefix(imageName)}${platformSlug}`;
+}
+
+/** What every record name of `imageName` starts with. */
+export function buildRecordPrefix(imageName: string): string {
+  return `edgeship-build-${createHash('sha256').update(imageName).digest('hex').slice(0, 16)}-`;
 }
 
 /** Parses and checks a record read back from an artifact; `where` names it in errors. */

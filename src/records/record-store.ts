@@ -51,13 +51,13 @@ export interface ArtifactClientLike {
 }
 
 /** Records as workflow artifacts of this run (GitHub Actions). */
-export function artifactRecordStore(client: ArtifactClientLike): RecordStore {
+export function artifactRecordStore(client: ArtifactClientLike, retentionDays = 7): RecordStore {
   return {
-    describe: () => 'workflow artifacts of this run',
+    describe: () => `workflow artifacts of this run (kept ${retentionDays} days)`,
     async upload(name, files, rootDir) {
       // A re-run job uploads again under the same name: replace, so re-runs are idempotent.
       await client.deleteArtifact(name).catch(() => undefined);
-      await client.uploadArtifact(name, [...files], rootDir, { retentionDays: 1 });
+      await client.uploadArtifact(name, [...files], rootDir, { retentionDays });
     },
     async downloadAll(prefix, into) {
       const { artifacts } = await client.listArtifacts({ latest: true });

@@ -11,11 +11,29 @@ export interface GrypeScanRequest {
   sbomFile: string;
   jsonFile: string;
   sarifFile: string;
+  /** An explicit config file, so no `.grype.yaml` (ignore rules, only-fixed…) of the workspace is read. */
+  configFile?: string;
 }
 
 export function grypeScanArgs(req: GrypeScanRequest): string[] {
-  return [`sbom:${req.sbomFile}`, '-o', `json=${req.jsonFile}`, '-o', `sarif=${req.sarifFile}`];
+  return [
+    `sbom:${req.sbomFile}`,
+    '-o',
+    `json=${req.jsonFile}`,
+    '-o',
+    `sarif=${req.sarifFile}`,
+    ...(req.configFile ? ['--config', req.configFile] : []),
+  ];
 }
+
+/**
+ * The config both scanners run with: nothing but what Edgeship sets, so a `.grype.yaml` or `.syft.yaml`
+ * in the repository (ignore rules, only-fixed, excluded paths) cannot quietly weaken the gate.
+ */
+export const SCANNER_CONFIG = 'check-for-app-update: false\n';
+
+/** Environment variables of the job that configure the scanners, which the gate does not let through. */
+export const SCANNER_ENV_PREFIXES = ['SYFT_', 'GRYPE_'] as const;
 
 export interface GrypeEnvironmentOptions {
   /** GRYPE_DB_CACHE_DIR: the directory holding `<schema>/vulnerability.db` (the one that is cached). */

@@ -28,6 +28,8 @@ export interface SyftScanRequest {
   /** OCI platform such as `linux/arm64` or `linux/arm/v7`. */
   platform: string;
   outputs: readonly SbomOutput[];
+  /** An explicit config file, so no `.syft.yaml` of the workspace or home directory is read. */
+  configFile?: string;
 }
 
 export class SyftArgsError extends Error {
@@ -50,6 +52,7 @@ export function syftScanArgs(req: SyftScanRequest): string[] {
   }
   const args = ['scan', `registry:${req.image}@${req.digest}`, '--platform', req.platform];
   for (const output of req.outputs) args.push('-o', `${output.format}=${output.file}`);
+  if (req.configFile) args.push('--config', req.configFile);
   return args;
 }
 

@@ -48,6 +48,8 @@ export interface Settings {
   publish: PublishSettings;
   /** Directory for build records (mode build/publish) instead of workflow artifacts. */
   recordsDir?: string;
+  /** Days build-record artifacts are kept (a publish job must run within them). */
+  recordsRetentionDays: number;
   /** Policy settings as given (the policy is resolved and validated by the policy module). */
   policy: PolicyInputs;
 }
@@ -110,6 +112,7 @@ export const INPUT_DEFAULTS = {
   overwrite: 'false',
   'allow-downgrade': 'false',
   'release-assets': 'auto',
+  'records-retention-days': '7',
 } as const;
 
 export class InputError extends Error {
@@ -296,6 +299,7 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     gate,
     publish,
     ...(input('records-dir') ? { recordsDir: path.resolve(env.workspace, input('records-dir')) } : {}),
+    recordsRetentionDays: readRetention(withDefault('records-retention-days')),
     policy,
   };
 }
@@ -363,6 +367,17 @@ function readPublishSettings(
   const tsa = url('tsa-url');
   if (tsa) settings.tsaUrl = tsa;
   if (trustedRootFile) settings.trustedRootFile = trustedRootFile;
+  const ownSigstore = (['fulcio-url', 'rekor-url', 'tsa-url'] as const).find(
+    (name) => input(name) && input(name) !== 'off' && !isPublicSigstore(input(name)),
+  );
+  if (ownSigstore && signing !== 'off' && !trustedRootFile) {
+    throw new InputError(
+      'trusted-root',
+      '',
+      `the trusted_root.json of your Sigstore instance whenever ${ownSigstore} points at it (${input(ownSigstore)}); ` +
+        'without it the signatures are checked against the public-good root and fail',
+    );
+  }
   const identity = input('certificate-identity');
   if (identity) settings.certificateIdentity = identity;
   const issuer = input('certificate-oidc-issuer');
@@ -434,6 +449,18 @@ function readPolicyInputs(
     if (v !== undefined) inputs[key] = v;
   }
   return inputs;
+}
+
+function readRetention(raw: string): number {
+  const days = Number(raw);
+  if (!/^\d+$/.test(raw) || days < 1 || days > 90) {
+    throw new InputError('records-retention-days', raw, 'a whole number of days from 1 to 90');
+  }
+  return days;
+}
+
+function isPublicSigstore(url: string): boolean {
+  return /^https:\/\/(fulcio|rekor|timestamp)\.sigstore\.dev\/?/.test(url);
 }
 
 /** `true`/`false` (any case); anything else names the input. */

@@ -204,7 +204,13 @@ export function verifyBundle(
   });
   const policy: VerificationPolicy | undefined =
     expected.kind === 'certificate'
-      ? { subjectAlternativeName: expected.identity, extensions: { issuer: expected.issuer } }
+      ? {
+          // @sigstore/verify matches the SAN as a regular expression: an exact identity (a ref may hold
+          // `+`, `(`, `?`…) is given as an anchored, escaped one.
+          subjectAlternativeName:
+            typeof expected.identity === 'string' ? exactPattern(expected.identity) : expected.identity,
+          extensions: { issuer: expected.issuer },
+        }
       : undefined;
   try {
     verifier.verify(toSignedEntity(bundle), policy);
@@ -316,4 +322,9 @@ function toKeyObject(key: string | KeyObject): KeyObject {
       cause: error,
     });
   }
+}
+
+/** A RegExp matching exactly `text`. */
+export function exactPattern(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
 }

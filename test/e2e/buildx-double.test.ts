@@ -147,8 +147,8 @@ describe('buildx builder (docker test double, real registry)', () => {
     ];
     expect(recorded.map((c) => c.argv)).toEqual([
       ['buildx', 'version'],
-      ['login', '--username', reg.username, '--password-stdin', reg.host],
       ['run', '--privileged', '--rm', 'docker.io/tonistiigi/binfmt:latest', '--install', 'arm64'],
+      ['login', '--username', reg.username, '--password-stdin', reg.host],
       [
         'buildx',
         'create',
@@ -166,7 +166,7 @@ describe('buildx builder (docker test double, real registry)', () => {
       ['logout', reg.host],
     ]);
     // The password went through stdin, never argv.
-    expect(recorded[1]!.stdinSha256).toBe(createHash('sha256').update(reg.password).digest('hex'));
+    expect(recorded[2]!.stdinSha256).toBe(createHash('sha256').update(reg.password).digest('hex'));
     expect(JSON.stringify(recorded.map((c) => c.argv))).not.toContain(reg.password);
 
     const digests = JSON.parse(run.outputs.digests!) as Array<{ platform: string; digest: string }>;

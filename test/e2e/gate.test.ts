@@ -189,7 +189,7 @@ describe('supply-chain gate (real registry and builds, scanner doubles)', () => 
   it('fails closed when grype crashes', async () => {
     const { run, tags } = await release({
       reports: both(FIXTURES.reportClean),
-      extraEnv: { GRYPE_DOUBLE_FAIL: '1' },
+      extraEnv: { DOUBLE_GRYPE_FAIL: '1' },
     });
     expect(run.exitCode).not.toBe(0);
     expect(run.errors.join('\n')).toMatch(/fails closed.*Grype could not scan the SBOM/s);

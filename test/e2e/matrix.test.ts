@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRecordName } from '../../src/records/build-record.js';
 import { runBundled } from './harness/action-runner.js';
 import type { ActionRun } from './harness/action-runner.js';
 import { publishBaseImage } from './harness/base-images.js';
@@ -122,8 +123,8 @@ describe('matrix: mode build per platform, then mode publish', () => {
   it('each build job pushes its platform by digest, gates it and leaves a record, without tagging', async () => {
     for (const b of builds) expect(b.errors, b.stdout.slice(-3000)).toEqual([]);
     expect(readdirSync(path.join(scratch, 'records')).sort()).toEqual([
-      `edgeship-build-${reg.host.replace(/[^A-Za-z0-9._-]+/g, '_')}_acme_matrix-linux-amd64`,
-      `edgeship-build-${reg.host.replace(/[^A-Za-z0-9._-]+/g, '_')}_acme_matrix-linux-arm64`,
+      buildRecordName(`${reg.host}/acme/matrix`, 'linux-amd64'),
+      buildRecordName(`${reg.host}/acme/matrix`, 'linux-arm64'),
     ]);
     expect(builds.map((b) => b.outputs.gate)).toEqual(['pass', 'pass']);
   });
@@ -209,7 +210,7 @@ describe('matrix: mode build per platform, then mode publish', () => {
     const records = path.join(scratch, 'gate-fail');
     const ok = await run('acme/gatefail', 'build', 'linux/amd64', records);
     const bad = await run('acme/gatefail', 'build', 'linux/arm64', records, {
-      GRYPE_DOUBLE_REPORT_linux_arm64: FIXTURES.reportCriticals,
+      DOUBLE_GRYPE_REPORT_linux_arm64: FIXTURES.reportCriticals,
     });
     expect(ok.exitCode).toBe(0);
     expect(bad.exitCode).not.toBe(0);

@@ -32,16 +32,16 @@ export interface ScannerDoubleOptions {
 export function scannerDoubleEnv(options: ScannerDoubleOptions): Record<string, string> {
   const env: Record<string, string> = {
     PATH: `${DOUBLES_DIR}:${process.env.PATH}`,
-    SYFT_DOUBLE_SBOM_linux_amd64: FIXTURES.sbomAmd64,
-    SYFT_DOUBLE_SBOM_linux_arm64: FIXTURES.sbomArm64,
-    GRYPE_DOUBLE_SARIF: options.sarif ?? FIXTURES.sarifEmpty,
+    DOUBLE_SYFT_SBOM_linux_amd64: FIXTURES.sbomAmd64,
+    DOUBLE_SYFT_SBOM_linux_arm64: FIXTURES.sbomArm64,
+    DOUBLE_GRYPE_SARIF: options.sarif ?? FIXTURES.sarifEmpty,
     SCANNER_DOUBLE_LOG: options.log ?? '/dev/null',
     SCANNER_DOUBLE_DELAY: String(options.delaySeconds ?? 0),
     ...options.extra,
   };
-  if (options.dbBuilt) env.GRYPE_DOUBLE_DB_BUILT = options.dbBuilt;
+  if (options.dbBuilt) env.DOUBLE_GRYPE_DB_BUILT = options.dbBuilt;
   for (const [platform, report] of Object.entries(options.reports))
-    env[`GRYPE_DOUBLE_REPORT_${platform}`] = report;
+    env[`DOUBLE_GRYPE_REPORT_${platform}`] = report;
   return env;
 }
 

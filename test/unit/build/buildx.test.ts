@@ -163,3 +163,11 @@ describe('buildx metadata file (bad inputs)', () => {
     expect(() => parseBuildxMetadata(text)).toThrow(message);
   });
 });
+
+describe('buildkitd config', () => {
+  it('trusts a registry CA and allows plain-HTTP registries', () => {
+    expect(buildkitdConfigToml(['localhost:5000'], { 'reg.lan': '/w/ca.pem' })).toBe(
+      '[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."reg.lan"]\n  ca = ["/w/ca.pem"]\n',
+    );
+  });
+});

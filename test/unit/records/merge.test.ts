@@ -4,6 +4,7 @@ import {
   BUILD_RECORD_API_VERSION,
   BUILD_RECORD_KIND,
   buildRecordName,
+  buildRecordPrefix,
   parseBuildRecord,
   recordedImage,
 } from '../../../src/records/build-record.js';
@@ -164,9 +165,14 @@ describe('build records', () => {
     expect(() => parseBuildRecord(text, 'edgeship-build-x')).toThrow(message);
   });
 
-  it('names records by image and platform, safe for artifact names', () => {
-    expect(buildRecordName('127.0.0.1:5000/acme/agent', 'linux-arm64')).toBe(
-      'edgeship-build-127.0.0.1_5000_acme_agent-linux-arm64',
-    );
+  it('names records by a hash of the image and the platform: no image prefixes another', () => {
+    const agent = buildRecordName('ghcr.io/acme/agent', 'linux-arm64');
+    expect(agent).toMatch(/^edgeship-build-[0-9a-f]{16}-linux-arm64$/);
+    expect(
+      buildRecordName('ghcr.io/acme/agent-worker', 'linux-arm64').startsWith(
+        buildRecordPrefix('ghcr.io/acme/agent'),
+      ),
+    ).toBe(false);
+    expect(agent.startsWith(buildRecordPrefix('ghcr.io/acme/agent'))).toBe(true);
   });
 });

@@ -22,3 +22,17 @@ describe('grype argv and environment', () => {
     expect(() => grypeEnvironment({ dbCacheDir: '/c', maxDbAgeHours: 0 })).toThrow(/positive/);
   });
 });
+
+describe('scanner isolation', () => {
+  it('points grype at an explicit config file so no .grype.yaml of the workspace is read', () => {
+    expect(grypeScanArgs({ sbomFile: 's', jsonFile: 'j', sarifFile: 'r', configFile: '/t/c.yaml' })).toEqual([
+      'sbom:s',
+      '-o',
+      'json=j',
+      '-o',
+      'sarif=r',
+      '--config',
+      '/t/c.yaml',
+    ]);
+  });
+});

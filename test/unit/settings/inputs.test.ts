@@ -148,6 +148,13 @@ describe('readSettings: bad inputs name the input, the value and the expected fo
     [{ 'allow-empty-sbom': 'yes' }, 'allow-empty-sbom', /"yes" is not valid; expected true or false/],
     [{ 'max-db-age': '5 days' }, 'max-db-age', /expected a positive number of days or hours/],
     [{ 'sbom-formats': 'spdx' }, 'sbom-formats', /unknown format "spdx"/],
+    [{ 'fulcio-url': 'http://127.0.0.1:9000' }, 'trusted-root', /whenever fulcio-url points at it/],
+    [{ 'records-retention-days': '0' }, 'records-retention-days', /a whole number of days from 1 to 90/],
+    [{ mode: 'merge' }, 'mode', /expected one of all, build, publish/],
+    [{ signing: 'sometimes' }, 'signing', /expected one of keyless, key, off/],
+    [{ signing: 'key' }, 'signing-key', /a PEM private key/],
+    [{ 'release-assets': 'always' }, 'release-assets', /expected one of auto, off/],
+    [{ overwrite: 'yes' }, 'overwrite', /expected true or false/],
     [{ policy: 'nope.yml' }, 'policy', /"nope.yml" is not valid; expected the path of a policy YAML file/],
   ])('%j → error on %s', (inputs, input, message) => {
     let caught: unknown;

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { memoryLog } from '../../../src/logging/phase-log.js';
+import { applyTags, planTags, TagConflictError } from '../../../src/publish/tags.js';
+
+const d = (c: string) => `sha256:${c.repeat(64)}`;
+
+/** A tag table that behaves like a registry's, with a hook to move a tag behind the publisher's back. */
+function tagTable(
+  initial: Record<string, string>,
+  onHead?: (tag: string, table: Map<string, string>) => void,
+) {
+  const table = new Map(Object.entries(initial));
+  return {
+    table,
+    client: {
+      headManifest: async (_repo: string, tag: string) => {
+        onHead?.(tag, table);
+        const digest = table.get(tag);
+        return digest ? { digest, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1 } : undefined;
+      },
+      putManifest: async (_repo: string, tag: string) => {
+        table.set(tag, d('n'));
+        return d('n');
+      },
+      deleteManifest: async (_repo: string, tag: string) => table.delete(tag),
+    },
+  };
+}
+
+describe('tags', () => {
+  const index = { body: Buffer.from('{}'), mediaType: 'application/vnd.oci.image.index.v1+json' };
+
+  it('refuses to move a protected tag unless overwrite is set', async () => {
+    const { client } = tagTable({ '1.2.3': d('o') });
+    await expect(
+      planTags(client, 'r', 'reg/r', [{ tag: '1.2.3', protected: true }], d('n'), false),
+    ).rejects.toThrow(/reg\/r:1\.2\.3 already exists and points at sha256:o{64}.*overwrite: true/s);
+    expect(await planTags(client, 'r', 'reg/r', [{ tag: '1.2.3', protected: true }], d('n'), true)).toEqual([
+      { tag: '1.2.3', protected: true, previous: d('o') },
+    ]);
+  });
+
+  it('writes moving tags first and the release tag last', async () => {
+    const { client, table } = tagTable({ latest: d('o') });
+    const plan = await planTags(
+      client,
+      'r',
+      'reg/r',
+      [
+        { tag: '1.2.3', protected: true },
+        { tag: 'latest', protected: false },
+      ],
+      d('n'),
+      false,
+    );
+    expect(await applyTags(client, 'r', plan, index, async () => undefined, memoryLog())).toEqual([
+      'latest',
+      '1.2.3',
+    ]);
+    expect(Object.fromEntries(table)).toEqual({ latest: d('n'), '1.2.3': d('n') });
+  });
+
+  it('stops, and puts back what it wrote, when another run moved a tag after planning', async () => {
+    let moved = false;
+    const { client, table } = tagTable({ latest: d('o'), production: d('o') }, (tag, t) => {
+      // A concurrent release moves `production` between our plan and our write.
+      if (tag === 'production' && !moved && t.get('latest') === d('n')) {
+        t.set('production', d('c'));
+        moved = true;
+      }
+    });
+    const plan = await planTags(
+      client,
+      'r',
+      'reg/r',
+      [
+        { tag: 'latest', protected: false },
+        { tag: 'production', protected: false },
+      ],
+      d('n'),
+      false,
+    );
+    const error = await applyTags(
+      client,
+      'r',
+      plan,
+      index,
+      async () => ({ body: Buffer.from('old'), mediaType: 'x' }),
+      memoryLog(),
+    ).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(
+      /production moved while this release was being published .*concurrency group/s,
+    );
+    expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(TagConflictError);
+    expect(table.get('production')).toBe(d('c'));
+  });
+});
