@@ -3,10 +3,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlatformImage } from '../build/pushed-image.js';
 import type { GateResult } from '../gate/gate-phase.js';
-import { publishReleaseAssets } from '../github/release-assets.js';
+import { githubReleaseStage } from '../github/release-assets.js';
 import type { Policy } from '../policy/index.js';
 import { publishRelease } from '../publish/publish-phase.js';
-import type { AssetUpload, PublishDeps, PublishResult } from '../publish/publish-phase.js';
+import type {
+  AssetUpload,
+  PublishDeps,
+  PublishResult,
+  ReleaseAssetsStage,
+} from '../publish/publish-phase.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { Settings } from '../settings/inputs.js';
@@ -109,19 +114,17 @@ export async function runPublishStep(
         : {}),
       ...(wantAssets
         ? {
-            uploadReleaseAssets: (assets: AssetUpload[]) =>
-              publishReleaseAssets(
-                {
-                  apiUrl: host.env.GITHUB_API_URL ?? 'https://api.github.com',
-                  token: token!,
-                  repository: context.release.repository,
-                  fetchImpl: fetch,
-                },
-                tag!,
-                assets,
-                { readFile: (f) => readFile(f), log: host.log },
-                { prerelease: release.kind === 'prerelease' },
-              ).then((r) => ({ releaseUrl: r.releaseUrl, assets: r.assets })),
+            releaseAssets: githubReleaseStage(
+              {
+                apiUrl: host.env.GITHUB_API_URL ?? 'https://api.github.com',
+                token: token!,
+                repository: context.release.repository,
+                fetchImpl: fetch,
+              },
+              tag!,
+              { readFile: (f) => readFile(f), log: host.log },
+              { prerelease: release.kind === 'prerelease' },
+            ),
           }
         : {}),
       readText: (f) => readFile(f, 'utf8'),

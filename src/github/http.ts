@@ -33,7 +33,7 @@ export const MAX_BACKOFF_MS = 30_000;
 /** GitHub: "Otherwise, wait for at least one minute before retrying" (secondary rate limits). */
 export const SECONDARY_RATE_LIMIT_WAIT_MS = 60_000;
 
-export type GitHubMethod = 'GET' | 'POST' | 'DELETE';
+export type GitHubMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface GitHubRequest {
   method: GitHubMethod;

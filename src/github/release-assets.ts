@@ -3,6 +3,13 @@
  * missing), replaces same-named assets (DELETE, then upload) and uploads the rest, through GitHub's REST
  * API with bounded retries. Errors name the operation, tag and asset, say what to fix, and never carry
  * the token.
+ *
+ * Two flows:
+ * - publishReleaseAssets: uploads to the release for the tag, creating it published when missing.
+ * - stageReleaseAssets → publishStagedRelease | discardStagedRelease: uploads to a draft release (found,
+ *   or created by this run), publishes the draft only once everything else (the image tags) succeeded,
+ *   and deletes a draft this run created when it did not. A draft takes assets even where releases are
+ *   immutable once published, and nobody sees a release pointing at images that were never tagged.
  */
 import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -89,6 +96,35 @@ export interface PublishReleaseAssetsResult {
   assets: UploadedAsset[];
 }
 
+/** What publishStagedRelease and discardStagedRelease need: a logger. */
+export type StagedReleaseDeps = Pick<PublishReleaseAssetsDeps, 'log'>;
+
+export interface StageReleaseAssetsOptions {
+  /** Create a draft release for the tag when there is none, published or draft. Default true. */
+  createIfMissing?: boolean;
+  /** `prerelease` of a created draft (an existing release is left as it is). Default false. */
+  prerelease?: boolean;
+  /** Title of a created draft. Default: the tag. */
+  name?: string;
+}
+
+/** The release stageReleaseAssets uploaded to; pass it to publishStagedRelease or discardStagedRelease. */
+export interface StagedRelease {
+  /** The tag the release is for. */
+  tag: string;
+  releaseId: number;
+  /**
+   * The release's html_url when staged. A draft's URL changes when it is published (GitHub shows drafts
+   * under `releases/tag/untagged-…`): publishStagedRelease returns the final one.
+   */
+  releaseUrl: string;
+  /** Whether this run created the release (only then does discardStagedRelease delete it). */
+  created: boolean;
+  /** Whether the release is a draft (publishStagedRelease publishes it; a published one is left as is). */
+  draft: boolean;
+  assets: UploadedAsset[];
+}
+
 export interface ReleaseApiErrorInit {
   /** e.g. `get release`, `create release`, `list release assets`, `delete release asset`, `upload release asset`. */
   operation: string;
@@ -141,6 +177,8 @@ const PERMISSIONS_SNIPPET = 'permissions:\n  contents: write';
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_UPLOAD_TIMEOUT_MS = 15 * 60_000;
 const MAX_ASSET_PAGES = 50;
+/** Pages of 100 releases searched for a draft (GitHub lists the newest first). */
+export const MAX_RELEASE_PAGES = 10;
 
 /**
  * The upload URL for an asset from a release's `upload_url` hypermedia template
@@ -199,6 +237,7 @@ interface ReleaseJson {
   tag_name: string;
   html_url: string;
   upload_url: string;
+  draft?: boolean;
   prerelease?: boolean;
   immutable?: boolean;
 }
@@ -248,8 +287,180 @@ export async function publishReleaseAssets(
   deps: PublishReleaseAssetsDeps,
   options: PublishReleaseAssetsOptions = {},
 ): Promise<PublishReleaseAssetsResult> {
+  const context = createContext(api, tag, deps.log, 'publishing release assets');
+  const prepared = await prepareAssets(context, assets, deps.readFile);
+
+  const { release, created } = await findOrCreateRelease(context, options);
+  if (created) deps.log.info(`Created release ${release.html_url} for tag ${tag} (id ${release.id})`);
+  else deps.log.info(`Found release ${release.html_url} for tag ${tag} (id ${release.id})`);
+  warnAboutPrerelease(context, release, created, options.prerelease);
+  const uploaded = await uploadAll(context, release, prepared);
+  return { releaseId: release.id, releaseUrl: release.html_url, created, assets: uploaded };
+}
+
+/**
+ * Uploads `assets` to a release for `tag` without publishing anything new: the published release for the
+ * tag if there is one, else a draft release for the tag (the first GitHub lists), else a draft it creates
+ * (unless `createIfMissing` is false). Same-named assets are replaced. All files are read (and checked)
+ * before anything on GitHub changes. Publish the draft with publishStagedRelease once the rest of the
+ * release (the image tags) is in place, or delete it with discardStagedRelease.
+ *
+ * A published immutable release still cannot take assets: that fails with a ReleaseApiError saying so.
+ */
+export async function stageReleaseAssets(
+  api: GitHubApi,
+  tag: string,
+  assets: ReleaseAsset[],
+  deps: PublishReleaseAssetsDeps,
+  options: StageReleaseAssetsOptions = {},
+): Promise<StagedRelease> {
+  const context = createContext(api, tag, deps.log, 'staging release assets');
+  const prepared = await prepareAssets(context, assets, deps.readFile);
+
+  const { release, created } = await findOrCreateDraftRelease(context, options);
+  // A created release is a draft (it was asked for) even if the answer leaves `draft` out.
+  const draft = release.draft === true || (created && release.draft === undefined);
+  if (created) {
+    deps.log.info(`Created draft release ${release.html_url} for tag ${tag} (id ${release.id})`);
+  } else if (draft) {
+    deps.log.info(`Found draft release ${release.html_url} for tag ${tag} (id ${release.id}); reusing it`);
+  } else {
+    deps.log.info(
+      `Found published release ${release.html_url} for tag ${tag} (id ${release.id}); its assets are ` +
+        'replaced in place',
+    );
+  }
+  warnAboutPrerelease(context, release, created, options.prerelease);
+  const uploaded = await uploadAll(context, release, prepared);
+  return { tag, releaseId: release.id, releaseUrl: release.html_url, created, draft, assets: uploaded };
+}
+
+/**
+ * Publishes the draft release stageReleaseAssets uploaded to (PATCH `draft: false`, the tag unchanged)
+ * and returns its html_url, which GitHub changes on publishing. A release that was already published
+ * when staged is left as it is. Where releases are immutable, the release is immutable from now on.
+ */
+export async function publishStagedRelease(
+  api: GitHubApi,
+  staged: StagedRelease,
+  deps: StagedReleaseDeps,
+): Promise<string> {
+  if (!staged.draft) return staged.releaseUrl;
+  const context = createContext(api, staged.tag, deps.log, 'publishing a staged release');
+  const op = { operation: 'publish release' };
+  const response = await send(
+    context,
+    op,
+    'PATCH',
+    apiUrl(context, `/releases/${staged.releaseId}`),
+    jsonBody({ draft: false, tag_name: staged.tag }),
+  );
+  if (response.status === 200) {
+    const release = readRelease(context, op, response);
+    if (release.draft === true) {
+      throw new ReleaseApiError({
+        ...baseInit(context, op),
+        status: 200,
+        reason: `GitHub answered, but release ${staged.releaseId} is still a draft`,
+        hint: `Publish it by hand: ${release.html_url}`,
+      });
+    }
+    deps.log.info(`Published release ${release.html_url} for tag ${staged.tag} (id ${release.id})`);
+    return release.html_url;
+  }
+  if (response.status === 422) {
+    // A retried PATCH whose first attempt went through may be refused (e.g. by an immutable release):
+    // the release is published if GitHub finds it by tag.
+    const current = await getReleaseByTag(context).catch(() => undefined);
+    if (current?.id === staged.releaseId && current.draft !== true) {
+      deps.log.info(`Release ${current.html_url} for tag ${staged.tag} (id ${current.id}) is published`);
+      return current.html_url;
+    }
+    if (validationCodes(response).includes('already_exists')) {
+      throw httpError(context, op, response, {
+        hint:
+          `Another release for tag ${staged.tag} was published meanwhile${current ? ` (${current.html_url})` : ''}. ` +
+          `Delete one of them; the draft is ${staged.releaseUrl}`,
+      });
+    }
+  }
+  if (response.status === 404) {
+    throw httpError(context, op, response, {
+      hint:
+        `Draft release ${staged.releaseId} no longer exists (deleted after its assets were uploaded?), or ` +
+        `the token cannot see ${api.repository}. Run again to stage the assets anew`,
+    });
+  }
+  throw httpError(context, op, response);
+}
+
+/**
+ * Deletes the draft release stageReleaseAssets created in this run, for when the release must not be
+ * published (tagging the images failed). A release this run did not create, or one that is no longer a
+ * draft, is left alone. Best effort: never throws; a failure is logged as a warning and gives false.
+ * Returns true when the draft is gone.
+ */
+export async function discardStagedRelease(
+  api: GitHubApi,
+  staged: StagedRelease,
+  deps: StagedReleaseDeps,
+): Promise<boolean> {
+  if (!staged.created || !staged.draft) {
+    if (staged.draft) {
+      deps.log.info(
+        `Leaving draft release ${staged.releaseUrl} for tag ${staged.tag} (id ${staged.releaseId}) as it ` +
+          'is: this run did not create it',
+      );
+    }
+    return false;
+  }
+  try {
+    const context = createContext(api, staged.tag, deps.log, 'discarding a staged release');
+    const url = apiUrl(context, `/releases/${staged.releaseId}`);
+    const readOp = { operation: 'get release' };
+    const current = await send(context, readOp, 'GET', url);
+    if (current.status === 404) {
+      deps.log.info(`Draft release ${staged.releaseId} for tag ${staged.tag} is already gone`);
+      return true;
+    }
+    if (current.status !== 200) throw httpError(context, readOp, current);
+    const release = readRelease(context, readOp, current);
+    if (release.draft !== true) {
+      deps.log.warning(
+        `Not deleting release ${release.html_url} for tag ${staged.tag} (id ${release.id}): it was ` +
+          'published meanwhile',
+      );
+      return false;
+    }
+    const op = { operation: 'delete release' };
+    const response = await send(context, op, 'DELETE', url);
+    // 404: already gone (a retried DELETE whose first attempt went through, or someone else).
+    if (response.status !== 204 && response.status !== 200 && response.status !== 404) {
+      throw httpError(context, op, response);
+    }
+    deps.log.info(`Deleted draft release ${staged.releaseId} for tag ${staged.tag} created by this run`);
+    return true;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    deps.log.warning(
+      redact(
+        `Could not delete draft release ${staged.releaseId} for tag ${staged.tag}: ${reason}\n` +
+          `Delete it by hand: ${staged.releaseUrl}`,
+        api.token,
+      ),
+    );
+    return false;
+  }
+}
+
+function createContext(
+  api: GitHubApi,
+  tag: string,
+  log: PublishReleaseAssetsDeps['log'],
+  doing: string,
+): Context {
   const { owner, repo } = parseRepository(api.repository);
-  if (tag.trim() === '') throw new Error('publishing release assets needs a tag; got an empty one');
+  if (tag.trim() === '') throw new Error(`${doing} needs a tag; got an empty one`);
   const retry = { ...DEFAULT_GITHUB_RETRY, ...api.retry };
   const transport = new GitHubTransport({
     token: api.token,
@@ -257,27 +468,38 @@ export async function publishReleaseAssets(
     sleep: api.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     retry,
     userAgent: api.userAgent ?? DEFAULT_USER_AGENT,
-    warn: (message) => deps.log.warning(redact(message, api.token)),
+    warn: (message) => log.warning(redact(message, api.token)),
     now: Date.now,
     random: Math.random,
   });
-  const context: Context = { api, transport, owner, repo, tag, log: deps.log };
+  return { api, transport, owner, repo, tag, log };
+}
 
-  const prepared = await prepareAssets(context, assets, deps.readFile);
-
-  const { release, created } = await findOrCreateRelease(context, options);
-  if (created) deps.log.info(`Created release ${release.html_url} for tag ${tag} (id ${release.id})`);
-  else deps.log.info(`Found release ${release.html_url} for tag ${tag} (id ${release.id})`);
-  if (!created && options.prerelease !== undefined && release.prerelease !== options.prerelease) {
-    deps.log.warning(
-      `Release for tag ${tag} is ${release.prerelease ? '' : 'not '}a prerelease; leaving it as it is`,
+function warnAboutPrerelease(
+  context: Context,
+  release: ReleaseJson,
+  created: boolean,
+  prerelease: boolean | undefined,
+): void {
+  if (!created && prerelease !== undefined && release.prerelease !== prerelease) {
+    context.log.warning(
+      `Release for tag ${context.tag} is ${release.prerelease ? '' : 'not '}a prerelease; leaving it as it is`,
     );
   }
-  if (release.immutable === true && prepared.length > 0) {
+}
+
+/** Replaces same-named assets and uploads the rest; refuses a published immutable release up front. */
+async function uploadAll(
+  context: Context,
+  release: ReleaseJson,
+  prepared: PreparedAsset[],
+): Promise<UploadedAsset[]> {
+  const { tag, log } = context;
+  if (release.immutable === true && release.draft !== true && prepared.length > 0) {
     throw new ReleaseApiError({
       operation: 'upload release asset',
       tag,
-      repository: api.repository,
+      repository: context.api.repository,
       asset: prepared[0]?.name,
       reason: `release ${release.id} is immutable`,
       hint:
@@ -291,17 +513,17 @@ export async function publishReleaseAssets(
   for (const asset of prepared) {
     const previous = existing.get(asset.name);
     if (previous) {
-      deps.log.info(`Replacing asset ${asset.name} (id ${previous.id}) of release for tag ${tag}`);
+      log.info(`Replacing asset ${asset.name} (id ${previous.id}) of release for tag ${tag}`);
       await deleteAsset(context, previous.id, asset.name);
     }
     const stored = await uploadAsset(context, release, asset);
     if (stored.name !== asset.name) {
-      deps.log.warning(
+      log.warning(
         `GitHub stored asset ${asset.name} as ${stored.name} (it renames special characters); a later run ` +
           `will not find it under ${asset.name} to replace it`,
       );
     }
-    deps.log.info(`Uploaded ${stored.name} (${asset.bytes.length} bytes) to release for tag ${tag}`);
+    log.info(`Uploaded ${stored.name} (${asset.bytes.length} bytes) to release for tag ${tag}`);
     uploaded.push({
       name: stored.name,
       id: stored.id,
@@ -311,7 +533,7 @@ export async function publishReleaseAssets(
       digest: asset.digest,
     });
   }
-  return { releaseId: release.id, releaseUrl: release.html_url, created, assets: uploaded };
+  return uploaded;
 }
 
 function parseRepository(repository: string): { owner: string; repo: string } {
@@ -461,6 +683,101 @@ async function findOrCreateRelease(
   throw httpError(context, op, response);
 }
 
+/**
+ * The release for the tag, drafts included: GET by tag finds published releases only, so a 404 there
+ * searches the release list for a draft of that tag. Creates a draft when there is none.
+ */
+async function findOrCreateDraftRelease(
+  context: Context,
+  options: StageReleaseAssetsOptions,
+): Promise<{ release: ReleaseJson; created: boolean }> {
+  const published = await getReleaseByTag(context);
+  if (published) return { release: published, created: false };
+  const listed = await findReleaseInList(context);
+  if (listed) return { release: listed, created: false };
+  if (options.createIfMissing === false) {
+    throw new ReleaseApiError({
+      ...baseInit(context, { operation: 'get release' }),
+      status: 404,
+      reason: 'there is no release for this tag, neither published nor draft',
+      hint:
+        'Create the release (or a draft of it) first, or allow creating it. If the release exists, check ' +
+        'that the token can see the repository and has the contents: write permission (drafts are listed ' +
+        'only to tokens that can write)',
+    });
+  }
+  const op = { operation: 'create release' };
+  const response = await send(
+    context,
+    op,
+    'POST',
+    apiUrl(context, '/releases'),
+    jsonBody({
+      tag_name: context.tag,
+      name: options.name ?? context.tag,
+      draft: true,
+      prerelease: options.prerelease ?? false,
+    }),
+  );
+  if (response.status === 201 || response.status === 200) {
+    return { release: readRelease(context, op, response), created: true };
+  }
+  if (response.status === 422 && validationCodes(response).includes('already_exists')) {
+    // A release for the tag was published between our GET and POST.
+    context.log.info(`Release for tag ${context.tag} was created concurrently; reading it`);
+    const raced = (await getReleaseByTag(context)) ?? (await findReleaseInList(context));
+    if (raced) return { release: raced, created: false };
+    throw new ReleaseApiError({
+      ...baseInit(context, op),
+      status: 422,
+      reason: 'GitHub says a release for this tag already exists, but it can be neither read nor listed',
+      hint: 'Check the releases of the repository, and delete the one that is in the way',
+    });
+  }
+  throw httpError(context, op, response);
+}
+
+/**
+ * A release for the tag from the release list (newest first, at most MAX_RELEASE_PAGES pages), drafts
+ * first: the first draft listed, else a published one (published since GET by tag answered 404).
+ */
+async function findReleaseInList(context: Context): Promise<ReleaseJson | undefined> {
+  const op = { operation: 'list releases' };
+  const drafts: ReleaseJson[] = [];
+  let published: ReleaseJson | undefined;
+  const { complete } = await paginate(
+    context,
+    op,
+    apiUrl(context, '/releases?per_page=100'),
+    MAX_RELEASE_PAGES,
+    (entries, response) => {
+      for (const entry of entries) {
+        if (typeof entry !== 'object' || entry === null) throw unexpectedBody(context, op, response);
+        if ((entry as { tag_name?: unknown }).tag_name !== context.tag) continue;
+        const release = asRelease(entry);
+        if (!release) throw unexpectedBody(context, op, response);
+        if (release.draft === true) drafts.push(release);
+        else published ??= release;
+      }
+      return drafts.length > 0;
+    },
+  );
+  if (drafts.length > 1) {
+    context.log.warning(
+      `There are ${drafts.length} draft releases for tag ${context.tag} (ids ` +
+        `${drafts.map((draft) => draft.id).join(', ')}); using the newest, ${drafts[0]?.id}`,
+    );
+  }
+  const found = drafts[0] ?? published;
+  if (!found && !complete) {
+    context.log.warning(
+      `Looked for a draft release for tag ${context.tag} among the newest ${MAX_RELEASE_PAGES * 100} ` +
+        'releases only; a draft older than that is not reused',
+    );
+  }
+  return found;
+}
+
 async function getReleaseByTag(context: Context): Promise<ReleaseJson | undefined> {
   const op = { operation: 'get release' };
   const response = await send(
@@ -477,24 +794,50 @@ async function getReleaseByTag(context: Context): Promise<ReleaseJson | undefine
 async function listAssets(context: Context, releaseId: number): Promise<Map<string, AssetJson>> {
   const op = { operation: 'list release assets' };
   const assets = new Map<string, AssetJson>();
+  const { complete } = await paginate(
+    context,
+    op,
+    apiUrl(context, `/releases/${releaseId}/assets?per_page=100`),
+    MAX_ASSET_PAGES,
+    (entries, response) => {
+      for (const entry of entries) {
+        const asset = readAsset(entry);
+        if (!asset) throw unexpectedBody(context, op, response);
+        assets.set(asset.name, asset);
+      }
+      return false;
+    },
+  );
+  if (!complete) {
+    throw new ReleaseApiError({
+      ...baseInit(context, op),
+      reason: `more than ${MAX_ASSET_PAGES} pages of assets`,
+    });
+  }
+  return assets;
+}
+
+/**
+ * GETs a JSON array and the pages its `Link: rel="next"` headers point to (same host only), handing each
+ * page's entries to `visit` until it returns true or there are no more pages. `complete` is false when
+ * more than `maxPages` pages would have been needed.
+ */
+async function paginate(
+  context: Context,
+  op: Operation,
+  firstUrl: string,
+  maxPages: number,
+  visit: (entries: unknown[], response: Response) => boolean,
+): Promise<{ complete: boolean }> {
   const origin = new URL(context.api.apiUrl).origin;
-  let url: string | undefined = apiUrl(context, `/releases/${releaseId}/assets?per_page=100`);
+  let url: string | undefined = firstUrl;
   for (let page = 1; url !== undefined; page += 1) {
-    if (page > MAX_ASSET_PAGES) {
-      throw new ReleaseApiError({
-        ...baseInit(context, op),
-        reason: `more than ${MAX_ASSET_PAGES} pages of assets`,
-      });
-    }
+    if (page > maxPages) return { complete: false };
     const response = await send(context, op, 'GET', url);
     if (response.status !== 200) throw httpError(context, op, response);
     const parsed = parseJson(response.body.toString('utf8'));
     if (!Array.isArray(parsed)) throw unexpectedBody(context, op, response);
-    for (const entry of parsed) {
-      const asset = readAsset(entry);
-      if (!asset) throw unexpectedBody(context, op, response);
-      assets.set(asset.name, asset);
-    }
+    if (visit(parsed, response)) return { complete: true };
     url = nextLink(response.headers.get('link'));
     if (url !== undefined && new URL(url, context.api.apiUrl).origin !== origin) {
       throw new ReleaseApiError({
@@ -504,7 +847,7 @@ async function listAssets(context: Context, releaseId: number): Promise<Map<stri
     }
     if (url !== undefined) url = new URL(url, context.api.apiUrl).toString();
   }
-  return assets;
+  return { complete: true };
 }
 
 async function deleteAsset(context: Context, assetId: number, name: string): Promise<void> {
@@ -562,18 +905,22 @@ function jsonBody(value: unknown): { bytes: Buffer; contentType: string } {
 }
 
 function readRelease(context: Context, op: Operation, response: Response): ReleaseJson {
-  const parsed = parseJson(response.body.toString('utf8'));
-  if (typeof parsed === 'object' && parsed !== null) {
-    const release = parsed as Partial<ReleaseJson>;
-    if (
-      typeof release.id === 'number' &&
-      typeof release.upload_url === 'string' &&
-      typeof release.html_url === 'string'
-    ) {
-      return release as ReleaseJson;
-    }
-  }
+  const release = asRelease(parseJson(response.body.toString('utf8')));
+  if (release) return release;
   throw unexpectedBody(context, op, response);
+}
+
+function asRelease(value: unknown): ReleaseJson | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const release = value as Partial<ReleaseJson>;
+  if (
+    typeof release.id === 'number' &&
+    typeof release.upload_url === 'string' &&
+    typeof release.html_url === 'string'
+  ) {
+    return release as ReleaseJson;
+  }
+  return undefined;
 }
 
 function readAsset(value: unknown): AssetJson | undefined {
@@ -635,7 +982,12 @@ function statusLine(status: number): string {
   return text ? `HTTP ${status} ${text}` : `HTTP ${status}`;
 }
 
-function httpError(context: Context, op: Operation, response: Response): ReleaseApiError {
+function httpError(
+  context: Context,
+  op: Operation,
+  response: Response,
+  override?: { hint: string },
+): ReleaseApiError {
   const { status } = response;
   const said = describeBody(response);
   const reason = said ? `${statusLine(status)}: ${said}` : statusLine(status);
@@ -659,6 +1011,8 @@ function httpError(context: Context, op: Operation, response: Response): Release
       (accepted ? ` (GitHub accepts: ${accepted})` : '') +
       `. Grant it in the workflow (or job):\n\n${PERMISSIONS_SNIPPET}\n\n` +
       'A personal access token or GitHub App token needs write access to the repository contents';
+  } else if (override) {
+    hint = override.hint;
   } else if (status === 404) {
     hint =
       `The token cannot see the repository ${repository}: check the repository name, and that the token ` +
@@ -712,4 +1066,34 @@ function causeWithoutToken(cause: unknown, token: string): { cause: unknown } | 
     current = entry.cause;
   }
   return seen.some((text) => text.includes(token)) ? undefined : { cause };
+}
+
+/**
+ * The GitHub Release of `tag` as one stage of a publish: `stage` uploads the assets to a draft (made when
+ * needed), `publish` makes it public once the image tags exist, `discard` removes a draft this run made.
+ */
+export function githubReleaseStage(
+  api: GitHubApi,
+  tag: string,
+  deps: PublishReleaseAssetsDeps,
+  options: StageReleaseAssetsOptions = {},
+): {
+  stage(assets: ReleaseAsset[]): Promise<{ releaseUrl: string; assets: UploadedAsset[] }>;
+  publish(): Promise<string>;
+  discard(): Promise<void>;
+} {
+  let staged: StagedRelease | undefined;
+  return {
+    async stage(assets) {
+      staged = await stageReleaseAssets(api, tag, assets, deps, options);
+      return { releaseUrl: staged.releaseUrl, assets: staged.assets };
+    },
+    async publish() {
+      if (!staged) throw new Error(`no release of ${tag} was staged`);
+      return publishStagedRelease(api, staged, deps);
+    },
+    async discard() {
+      if (staged) await discardStagedRelease(api, staged, deps);
+    },
+  };
 }

@@ -64,13 +64,21 @@ export interface PublishDeps {
   expectedSigner?: (first: SignResult) => ExpectedSigner;
   /** The trust root bundles are verified against (loaded only when signing). */
   trustMaterial?: () => Promise<TrustMaterial>;
-  /** Uploads release assets for the tag; undefined when release assets are off or there is no tag. */
-  uploadReleaseAssets?: (
-    assets: AssetUpload[],
-  ) => Promise<{ releaseUrl: string; assets: Array<{ name: string }> }>;
+  /** The GitHub Release of the tag; undefined when release assets are off or there is no tag. */
+  releaseAssets?: ReleaseAssetsStage;
   readText: (file: string) => Promise<string>;
   writeText: (file: string, text: string | Buffer) => Promise<void>;
   now: () => Date;
+}
+
+/**
+ * Release assets go up to a draft release before any tag is written; the draft is published only once
+ * every tag is in place, and discarded when tagging fails.
+ */
+export interface ReleaseAssetsStage {
+  stage(assets: AssetUpload[]): Promise<{ releaseUrl: string; assets: Array<{ name: string }> }>;
+  publish(): Promise<string>;
+  discard(): Promise<void>;
 }
 
 export interface SignatureRecord {
@@ -328,40 +336,54 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
     });
   }
 
-  let releaseUrl: string | undefined;
-  if (deps.uploadReleaseAssets) {
-    const upload = deps.uploadReleaseAssets;
-    releaseUrl = await deps.log.group('Release assets', async () => {
-      const assets = releaseAssetList(req, rendered);
-      const done = await upload(assets);
-      deps.log.info(`uploaded ${done.assets.length} asset(s) to ${done.releaseUrl}`);
-      return done.releaseUrl;
+  const stage = deps.releaseAssets;
+  if (stage) {
+    await deps.log.group('Release assets (draft)', async () => {
+      const done = await stage.stage(releaseAssetList(req, rendered));
+      deps.log.info(
+        `uploaded ${done.assets.length} asset(s) to ${done.releaseUrl}; published once the tags are written`,
+      );
     });
   }
 
-  const tags = await deps.log.group('Tag the release', async () => {
-    const written = await applyTags(
-      deps.registry,
-      repo,
-      plan,
-      index,
-      async (digest) => {
-        const previous = await deps.registry.getManifest(repo, digest);
-        return { body: previous.body, mediaType: previous.mediaType };
-      },
-      deps.log,
-    );
-    for (const tag of written) {
-      const now = await deps.registry.headManifest(repo, tag);
-      if (now?.digest !== index.digest) {
-        throw new PublishError(
-          `${name}:${tag} resolves to ${now?.digest ?? 'nothing'} after tagging, not to ${index.digest}`,
-        );
+  let tags: string[];
+  try {
+    tags = await deps.log.group('Tag the release', async () => {
+      const written = await applyTags(
+        deps.registry,
+        repo,
+        plan,
+        index,
+        async (digest) => {
+          const previous = await deps.registry.getManifest(repo, digest);
+          return { body: previous.body, mediaType: previous.mediaType };
+        },
+        deps.log,
+      );
+      for (const tag of written) {
+        const now = await deps.registry.headManifest(repo, tag);
+        if (now?.digest !== index.digest) {
+          throw new PublishError(
+            `${name}:${tag} resolves to ${now?.digest ?? 'nothing'} after tagging, not to ${index.digest}`,
+          );
+        }
       }
-    }
-    deps.log.info(`${written.map((t) => `${name}:${t}`).join(', ')} → ${index.digest}`);
-    return written;
-  });
+      deps.log.info(`${written.map((t) => `${name}:${t}`).join(', ')} → ${index.digest}`);
+      return written;
+    });
+  } catch (error) {
+    if (stage) await stage.discard();
+    throw error;
+  }
+
+  let releaseUrl: string | undefined;
+  if (stage) {
+    releaseUrl = await deps.log.group('Publish the GitHub release', async () => {
+      const url = await stage.publish();
+      deps.log.info(`published ${url}`);
+      return url;
+    });
+  }
 
   return {
     indexDigest: index.digest,

@@ -3,7 +3,17 @@
  * node:http servers like api.github.com and uploads.github.com:
  *
  * - api:     GET    /repos/{owner}/{repo}/releases/tags/{tag}        (published releases only)
- *            POST   /repos/{owner}/{repo}/releases                    (422 already_exists for a used tag)
+ *            GET    /repos/{owner}/{repo}/releases                    (drafts included, newest first;
+ *            GET    /repositories/{repo_id}/releases                   per_page ≤ 100, page, Link header)
+ *            POST   /repos/{owner}/{repo}/releases                    (422 already_exists for a used tag;
+ *                                                                      a draft conflicts only with a
+ *                                                                      published release of its tag)
+ *            GET    /repos/{owner}/{repo}/releases/{id}
+ *            PATCH  /repos/{owner}/{repo}/releases/{id}               (`draft: false` publishes; 422 for a
+ *                                                                      tag another published release has,
+ *                                                                      or for moving the tag of, or turning
+ *                                                                      into a draft, an immutable release)
+ *            DELETE /repos/{owner}/{repo}/releases/{id}               (204, assets included)
  *            GET    /repos/{owner}/{repo}/releases/{id}/assets        (per_page ≤ 100, page; Link header
  *            GET    /repositories/{repo_id}/releases/{id}/assets       pointing at /repositories/… like GitHub)
  *            DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}  (204)
@@ -12,7 +22,10 @@
  *
  * Every request needs `Authorization: Bearer <token>` (or `token <token>`), else 401 "Bad credentials".
  * Other repositories answer 404. Release objects carry `upload_url` templates pointing at the uploads
- * server, `html_url`, `assets`; assets carry `browser_download_url`, `size`, `state`, `digest`.
+ * server, `html_url` (`…/releases/tag/untagged-…` for drafts, like GitHub), `assets`; assets carry `browser_download_url`, `size`, `state`, `digest`.
+ * With `immutableReleases`, releases become immutable when published (created published, or a draft
+ * published by PATCH), as with GitHub's immutable releases setting: a draft takes assets, a published
+ * release then no longer does.
  * Bodies follow GitHub's shapes: `{"message","documentation_url","status"}` and, for 422,
  * `{"message":"Validation Failed","errors":[{"resource","code","field"}]}`.
  */
@@ -45,6 +58,7 @@ export interface SeedRelease {
   prerelease?: boolean;
   /** Drafts are not found by GET /releases/tags/{tag}, as on GitHub. */
   draft?: boolean;
+  /** Immutable now (published) or, for a draft, once published. */
   immutable?: boolean;
   assets?: Array<{
     name: string;
@@ -57,7 +71,12 @@ export interface SeedRelease {
 export interface StartGitHubApiStandInOptions {
   failures?: GitHubApiFailure[];
   /**
-   * Answer every write (create release, delete asset, upload asset) with 403 "Resource not accessible by
+   * Releases become immutable when published (GitHub's immutable releases setting): a release created
+   * published is immutable at once; a draft when it is published. Default false.
+   */
+  immutableReleases?: boolean;
+  /**
+   * Answer every write (create, publish or delete a release, delete or upload an asset) with 403 "Resource not accessible by
    * integration" and `x-accepted-github-permissions: contents=write`, as for a token with `contents: read`.
    */
   forbidUploads?: boolean;
@@ -79,6 +98,7 @@ export interface StandInAsset {
 
 export interface StandInRelease {
   id: number;
+  /** Releases are listed newest (highest id) first. */
   tag_name: string;
   name: string;
   prerelease: boolean;
@@ -154,19 +174,24 @@ export async function startGitHubApiStandIn(
   const repository = options.repository ?? 'edgeship-test/widget';
   const failures = (options.failures ?? []).map((failure) => ({ ...failure }));
   const releases: StandInRelease[] = [];
+  /** Ids of drafts that become immutable when published. */
+  const immutableOnPublish = new Set<number>();
   const recorded: RecordedRequest[] = [];
   let nextId = 1;
   const newId = () => nextId++;
   const now = new Date('2026-01-02T03:04:05Z').toISOString();
 
   for (const seed of options.releases ?? []) {
+    const id = newId();
+    const draft = seed.draft ?? false;
+    if (draft && seed.immutable === true) immutableOnPublish.add(id);
     releases.push({
-      id: newId(),
+      id,
       tag_name: seed.tag_name,
       name: seed.name ?? seed.tag_name,
       prerelease: seed.prerelease ?? false,
-      draft: seed.draft ?? false,
-      immutable: seed.immutable ?? false,
+      draft,
+      immutable: !draft && seed.immutable === true,
       assets: (seed.assets ?? []).map((asset) => {
         const content = Buffer.from(asset.content);
         return {
@@ -192,7 +217,9 @@ export async function startGitHubApiStandIn(
     url: `${apiUrl}${repoPath}/releases/${release.id}`,
     assets_url: `${apiUrl}${repoPath}/releases/${release.id}/assets`,
     upload_url: `${uploadUrl}${repoPath}/releases/${release.id}/assets{?name,label}`,
-    html_url: `${apiUrl}/${owner}/${repo}/releases/tag/${encodeURIComponent(release.tag_name)}`,
+    html_url: release.draft
+      ? `${apiUrl}/${owner}/${repo}/releases/tag/untagged-${createHash('sha1').update(String(release.id)).digest('hex').slice(0, 20)}`
+      : `${apiUrl}/${owner}/${repo}/releases/tag/${encodeURIComponent(release.tag_name)}`,
     id: release.id,
     node_id: `RE_${Buffer.from(String(release.id)).toString('base64')}`,
     tag_name: release.tag_name,
@@ -368,6 +395,10 @@ export async function startGitHubApiStandIn(
 
     // API server.
     if (segments[0] === 'repositories' && method === 'GET') {
+      // /repositories/{repo_id}/releases (pagination links)
+      if (segments.length === 3 && segments[1] === String(REPOSITORY_ID) && segments[2] === 'releases') {
+        return listReleases(url);
+      }
       // /repositories/{repo_id}/releases/{id}/assets (pagination links)
       if (
         segments.length !== 5 ||
@@ -385,13 +416,15 @@ export async function startGitHubApiStandIn(
       const release = releases.find((entry) => entry.tag_name === rest[2] && !entry.draft);
       return release ? new HttpAnswer(200, releaseJson(release)) : notFound();
     }
+    if (method === 'GET' && rest.length === 1 && rest[0] === 'releases') return listReleases(url);
     if (method === 'POST' && rest.length === 1 && rest[0] === 'releases') {
       if (options.forbidUploads) return forbidden();
       const input = parseObject(body);
       if (!input || typeof input.tag_name !== 'string' || input.tag_name === '') {
         return validationFailed('Release', 'missing_field', 'tag_name');
       }
-      if (releases.some((entry) => entry.tag_name === input.tag_name)) {
+      const draft = input.draft === true;
+      if (releases.some((entry) => entry.tag_name === input.tag_name && (!draft || !entry.draft))) {
         return validationFailed('Release', 'already_exists', 'tag_name');
       }
       const release: StandInRelease = {
@@ -399,14 +432,30 @@ export async function startGitHubApiStandIn(
         tag_name: input.tag_name,
         name: typeof input.name === 'string' ? input.name : input.tag_name,
         prerelease: input.prerelease === true,
-        draft: input.draft === true,
-        immutable: false,
+        draft,
+        immutable: !draft && options.immutableReleases === true,
         assets: [],
       };
       releases.push(release);
       return new HttpAnswer(201, releaseJson(release), {
         location: `${apiUrl}${repoPath}/releases/${release.id}`,
       });
+    }
+    if (rest.length === 2 && rest[0] === 'releases' && /^\d+$/.test(rest[1] ?? '')) {
+      const release = releases.find((entry) => String(entry.id) === rest[1]);
+      if (!release) return notFound();
+      if (method === 'GET') return new HttpAnswer(200, releaseJson(release));
+      if (method === 'PATCH') {
+        if (options.forbidUploads) return forbidden();
+        return updateRelease(release, body);
+      }
+      if (method === 'DELETE') {
+        if (options.forbidUploads) return forbidden();
+        releases.splice(releases.indexOf(release), 1);
+        immutableOnPublish.delete(release.id);
+        return new HttpAnswer(204, undefined);
+      }
+      return notFound();
     }
     if (method === 'GET' && rest.length === 3 && rest[0] === 'releases' && rest[2] === 'assets') {
       return listAssets(rest[1], url);
@@ -421,6 +470,52 @@ export async function startGitHubApiStandIn(
       return new HttpAnswer(204, undefined);
     }
     return notFound();
+  }
+
+  function updateRelease(release: StandInRelease, body: Buffer): HttpAnswer {
+    const input = parseObject(body);
+    if (!input) return new HttpAnswer(400, errorBody(400, 'Problems parsing JSON'));
+    const tagName = input.tag_name === undefined ? release.tag_name : input.tag_name;
+    if (typeof tagName !== 'string' || tagName === '') {
+      return validationFailed('Release', 'invalid', 'tag_name');
+    }
+    const draft = typeof input.draft === 'boolean' ? input.draft : release.draft;
+    if (release.immutable && (draft || tagName !== release.tag_name)) {
+      return new HttpAnswer(
+        422,
+        errorBody(422, 'Cannot change the tag or draft state of an immutable release.'),
+      );
+    }
+    if (!draft && releases.some((entry) => entry !== release && !entry.draft && entry.tag_name === tagName)) {
+      return validationFailed('Release', 'already_exists', 'tag_name');
+    }
+    const publishing = release.draft && !draft;
+    release.tag_name = tagName;
+    release.draft = draft;
+    if (typeof input.name === 'string') release.name = input.name;
+    if (typeof input.prerelease === 'boolean') release.prerelease = input.prerelease;
+    if (publishing && (options.immutableReleases === true || immutableOnPublish.has(release.id))) {
+      release.immutable = true;
+    }
+    return new HttpAnswer(200, releaseJson(release));
+  }
+
+  function listReleases(url: URL): HttpAnswer {
+    const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? '30') || 30));
+    const page = Math.max(1, Number(url.searchParams.get('page') ?? '1') || 1);
+    const newestFirst = [...releases].sort((a, b) => b.id - a.id);
+    const lastPage = Math.max(1, Math.ceil(newestFirst.length / perPage));
+    const slice = newestFirst.slice((page - 1) * perPage, page * perPage);
+    const link = (target: number) =>
+      `${apiUrl}/repositories/${REPOSITORY_ID}/releases?per_page=${perPage}&page=${target}`;
+    const links: string[] = [];
+    if (page > 1) links.push(`<${link(page - 1)}>; rel="prev"`, `<${link(1)}>; rel="first"`);
+    if (page < lastPage) links.push(`<${link(page + 1)}>; rel="next"`, `<${link(lastPage)}>; rel="last"`);
+    return new HttpAnswer(
+      200,
+      slice.map((release) => releaseJson(release)),
+      links.length > 0 ? { link: links.join(', ') } : {},
+    );
   }
 
   function findReleaseForUpload(segments: string[]): StandInRelease | undefined {

@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectedSignerFor, signerConfig } from '../../../src/action/publish-step.js';
 import type { PlatformImage } from '../../../src/build/pushed-image.js';
 import type { GateResult } from '../../../src/gate/gate-phase.js';
-import { publishReleaseAssets } from '../../../src/github/release-assets.js';
+import { githubReleaseStage } from '../../../src/github/release-assets.js';
 import { loadPolicy, type Policy } from '../../../src/policy/index.js';
 import type { BuiltIndex } from '../../../src/publish/image-index.js';
 import { buildImageIndex } from '../../../src/publish/image-index.js';
@@ -210,20 +210,18 @@ describe.skipIf(!fixturesPresent)('publishRelease under injected failures: compl
                 trustMaterial: async () => trustMaterialFromJSON(stack.trustedRoot),
               }
             : {}),
-          uploadReleaseAssets: (assets) =>
-            publishReleaseAssets(
-              {
-                apiUrl: github.apiUrl,
-                token: github.token,
-                repository: github.repository,
-                fetchImpl: fetch,
-                sleep: async () => undefined,
-              },
-              RELEASE_GIT_TAG,
-              assets,
-              { readFile: (file) => readFile(file), log },
-              { prerelease: false },
-            ).then((r) => ({ releaseUrl: r.releaseUrl, assets: r.assets })),
+          releaseAssets: githubReleaseStage(
+            {
+              apiUrl: github.apiUrl,
+              token: github.token,
+              repository: github.repository,
+              fetchImpl: fetch,
+              sleep: async () => undefined,
+            },
+            RELEASE_GIT_TAG,
+            { readFile: (file) => readFile(file), log },
+            { prerelease: false },
+          ),
           readText: (file) => readFile(file, 'utf8'),
           writeText: (file, text) => writeFile(file, text),
           now: () => new Date(),
@@ -431,6 +429,18 @@ describe.skipIf(!fixturesPresent)('publishRelease under injected failures: compl
     expect(w.registry.requests.filter(requests.releaseTagPut).map((r) => r.url)).toEqual(
       Array(4).fill(`/v2/${REPO_PATH}/manifests/1.2`),
     );
+    // The assets went to a draft release, which is deleted again: no release announces untagged images.
+    expect(w.github.releases()).toEqual([]);
+  });
+
+  it('a complete publish leaves the GitHub release published (not a draft) with its assets', async () => {
+    const w = await world();
+    const outcome = await publish(w);
+    expect(outcome.error).toBeUndefined();
+    const releases = w.github.releases();
+    expect(releases).toHaveLength(1);
+    expect(releases[0]).toMatchObject({ tag_name: 'v1.2.3', draft: false });
+    expect(releases[0]!.assets.map((a) => a.name)).toContain('edgeship-deployment-1.2.3.yaml');
   });
 
   it('registry 500 forever on the 3rd tag PUT, previous release present → rolled back: old tags unchanged, no tag of this release', async () => {
