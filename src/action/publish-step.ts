@@ -6,12 +6,7 @@ import type { GateResult } from '../gate/gate-phase.js';
 import { githubReleaseStage } from '../github/release-assets.js';
 import type { Policy } from '../policy/index.js';
 import { publishRelease } from '../publish/publish-phase.js';
-import type {
-  AssetUpload,
-  PublishDeps,
-  PublishResult,
-  ReleaseAssetsStage,
-} from '../publish/publish-phase.js';
+import type { PublishDeps, PublishResult } from '../publish/publish-phase.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { Settings } from '../settings/inputs.js';

@@ -1,8 +1,19 @@
 /**
  * The gate's verdict, computed purely from the parsed Grype report(s), the image facts and the policy (never from
  * Grype's exit code). Anything that blocks carries the exact reason; an empty run never passes.
+ *
+ * Matches Grype's own rules suppressed (`ignoredMatches`: .grype.yaml ignore rules, --only-fixed, GRYPE_* env, VEX,
+ * its default kernel-headers rules) are evaluated exactly like the others: they count, block and can be waived,
+ * so Grype's configuration never weakens the gate; only an Edgeship waiver (with a reason and an expiry) does.
  */
-import { SEVERITIES, type FixState, type GrypeReport, type Severity } from '../scan/grype-report.js';
+import {
+  SEVERITIES,
+  type FixState,
+  type GrypeReport,
+  type IgnoredVulnerabilityMatch,
+  type Severity,
+  type VulnerabilityMatch,
+} from '../scan/grype-report.js';
 import { type Policy, type Rules, type Waiver, formatSize, normalisePlatform, rulesFor } from './policy.js';
 import type { SeverityKey } from './schema.js';
 
@@ -29,6 +40,11 @@ export interface Finding {
   platform: string;
   /** e.g. 'severity High ≥ fail-on high', 'known exploited (CISA KEV)', 'EPSS 0.92 ≥ 0.5', 'High count 6 > max 5'. */
   reasons: string[];
+  /**
+   * Set when Grype's own rules had suppressed every occurrence of this match (it was only in `ignoredMatches`):
+   * the descriptions of those rules (possibly empty). The gate evaluated it anyway.
+   */
+  suppressedByGrype?: string[];
 }
 
 export interface EdgeFinding {
@@ -56,8 +72,13 @@ export interface PlatformVerdict {
   /** Matches only an expired waiver would have covered: they block if otherwise blocking. */
   expiredWaiverHits: WaiverUse[];
   edge: EdgeFinding[];
-  /** Matches Grype itself suppressed (its own ignore rules / VEX): not seen by the gate, reported for visibility. */
+  /**
+   * How many matches Grype itself suppressed (its own ignore rules, only-fixed, VEX): the gate evaluated them anyway,
+   * like every other match (they are in counts, blocking and waived).
+   */
   ignoredByGrype: number;
+  /** The rules Grype applied to them, most used first, with how many of its matches each suppressed. */
+  grypeIgnoreRules?: Array<{ rule: string; matches: number }>;
 }
 
 export interface GateVerdict {
@@ -114,12 +135,31 @@ interface Merged {
   fixedIn: string[];
   knownExploited: boolean;
   epss?: number;
+  /** Only in Grype's `ignoredMatches`: the rules that suppressed it (undefined once seen in `matches`). */
+  suppressedByGrype?: string[];
 }
 
-/** The same (id, package, version) found at several paths (or by several matchers) counts once, worst case kept. */
-function dedupe(report: GrypeReport): Merged[] {
+/** Grype's suppressed matches, which the gate evaluates anyway; refuses a report that does not carry all of them. */
+function suppressedMatches(report: GrypeReport, platform: string): readonly IgnoredVulnerabilityMatch[] {
+  const ignored = report.ignoredByGrype as unknown;
+  const count = report.ignoredMatches as unknown;
+  if (!Array.isArray(ignored) || (count !== undefined && count !== ignored.length)) {
+    throw new TypeError(
+      `the report for ${platform} says Grype suppressed ${String(count)} match(es) but carries ` +
+        `${Array.isArray(ignored) ? ignored.length : 'none'} of them; the gate must see every match ` +
+        '(read the report with parseGrypeReport)',
+    );
+  }
+  return ignored as IgnoredVulnerabilityMatch[];
+}
+
+/**
+ * The same (id, package, version) found at several paths (or by several matchers) counts once, worst case kept.
+ * Matches Grype suppressed are merged in like the others.
+ */
+function dedupe(report: GrypeReport, platform: string): Merged[] {
   const byKey = new Map<string, Merged>();
-  for (const m of report.matches) {
+  const add = (m: VulnerabilityMatch, ignoreRules: string[] | undefined) => {
     const key = `${m.id}\0${m.packageName}\0${m.packageVersion}`;
     const seen = byKey.get(key);
     if (!seen) {
@@ -135,8 +175,14 @@ function dedupe(report: GrypeReport): Merged[] {
         knownExploited: m.knownExploited,
       };
       if (m.epss !== undefined) merged.epss = m.epss;
+      if (ignoreRules) merged.suppressedByGrype = [...ignoreRules];
       byKey.set(key, merged);
-      continue;
+      return;
+    }
+    if (!ignoreRules) {
+      delete seen.suppressedByGrype;
+    } else if (seen.suppressedByGrype) {
+      for (const r of ignoreRules) if (!seen.suppressedByGrype.includes(r)) seen.suppressedByGrype.push(r);
     }
     // Unknown ranks last, so any known severity replaces it; otherwise the more severe wins.
     if (SEVERITY_RANK[m.severity] < SEVERITY_RANK[seen.severity]) seen.severity = m.severity;
@@ -145,9 +191,46 @@ function dedupe(report: GrypeReport): Merged[] {
     if (m.fixState === 'fixed' || seen.fixState === 'unknown') seen.fixState = m.fixState;
     seen.knownExploited ||= m.knownExploited;
     if (m.epss !== undefined && (seen.epss === undefined || m.epss > seen.epss)) seen.epss = m.epss;
+  };
+  for (const m of report.matches) add(m, undefined);
+  for (const m of suppressedMatches(report, platform)) {
+    if (!suppressedByKernelHeadersDefault(m)) add(m, m.ignoreRules ?? []);
   }
   return [...byKey.values()];
 }
+
+/**
+ * Grype's built-in rules drop kernel CVEs matched indirectly on kernel *headers* packages (linux-libc-dev,
+ * linux-headers-*, kernel-headers): userspace images carry the headers, not the kernel. Edgeship runs Grype
+ * without any user configuration, so these built-in rules are the only ones it honours; a match suppressed by
+ * any other rule is evaluated like every other.
+ */
+export function suppressedByKernelHeadersDefault(m: IgnoredVulnerabilityMatch): boolean {
+  const rules = m.ignoreRules ?? [];
+  return (
+    rules.length > 0 &&
+    rules.every(
+      (rule) =>
+        /(^| )match-type=exact-indirect-match( |$)/.test(rule) &&
+        /(^| )package=(kernel-headers|linux-libc-dev|linux\S*headers\S*)( |$)/.test(rule),
+    )
+  );
+}
+
+/** Distinct rule descriptions over Grype's suppressed matches, most used first. */
+function grypeRuleUse(report: GrypeReport): Array<{ rule: string; matches: number }> {
+  const uses = new Map<string, number>();
+  for (const m of report.ignoredByGrype) {
+    // ignoreRules can be missing on a report built by hand rather than parsed.
+    const rules = m.ignoreRules?.length ? m.ignoreRules : [UNNAMED_RULE];
+    for (const rule of rules) uses.set(rule, (uses.get(rule) ?? 0) + 1);
+  }
+  return [...uses]
+    .map(([rule, matches]) => ({ rule, matches }))
+    .sort((a, b) => b.matches - a.matches || a.rule.localeCompare(b.rule));
+}
+
+const UNNAMED_RULE = 'a rule Grype did not name';
 
 function waiverCovers(waiver: Waiver, match: Merged, platform: string): boolean {
   const id = waiver.id.toLowerCase();
@@ -220,7 +303,7 @@ export function evaluatePlatform(
   const name = normalisePlatform(platform);
   const rules = rulesFor(policy, name);
   const threshold = failOnSeverity(rules);
-  const matches = dedupe(report);
+  const matches = dedupe(report, name);
 
   const counts = emptyCounts();
   for (const m of matches) counts[m.severity]++;
@@ -284,6 +367,7 @@ export function evaluatePlatform(
       reasons,
     };
     if (m.epss !== undefined) finding.epss = m.epss;
+    if (m.suppressedByGrype) finding.suppressedByGrype = m.suppressedByGrype;
     blocking.push(finding);
   }
   blocking.sort(
@@ -295,8 +379,7 @@ export function evaluatePlatform(
   );
 
   const edge = edgeFindings(rules, name, image);
-  const ignored = report.ignoredMatches;
-  return {
+  const verdict: PlatformVerdict = {
     platform: name,
     pass: blocking.length === 0 && !edge.some((e) => e.mode === 'fail'),
     counts,
@@ -304,8 +387,10 @@ export function evaluatePlatform(
     waived,
     expiredWaiverHits,
     edge,
-    ignoredByGrype: typeof ignored === 'number' && ignored > 0 ? ignored : 0,
+    ignoredByGrype: report.ignoredByGrype.length,
   };
+  if (verdict.ignoredByGrype > 0) verdict.grypeIgnoreRules = grypeRuleUse(report);
+  return verdict;
 }
 
 /** The release gate over every platform: passes only if at least one platform was evaluated and every one passed. */
@@ -348,7 +433,28 @@ function describeFinding(f: Finding): string {
           ? 'no fix yet'
           : 'fix unknown';
   const version = f.packageVersion ? ` ${f.packageVersion}` : '';
-  return `${f.id} (${f.severity}) in ${f.packageName}${version} [${fix}]: ${f.reasons.join('; ')}`;
+  const suppressed = f.suppressedByGrype
+    ? ` (suppressed by Grype's own rule${f.suppressedByGrype.length > 1 ? 's' : ''}: ` +
+      `${f.suppressedByGrype.length > 0 ? f.suppressedByGrype.join('; ') : UNNAMED_RULE})`
+    : '';
+  return `${f.id} (${f.severity}) in ${f.packageName}${version} [${fix}]: ${f.reasons.join('; ')}${suppressed}`;
+}
+
+/** How many of Grype's rules explainGate names before summarising the rest. */
+const RULES_NAMED = 5;
+
+function describeGrypeSuppression(p: PlatformVerdict): string {
+  const rules = p.grypeIgnoreRules ?? [];
+  const named = rules
+    .slice(0, RULES_NAMED)
+    .map((r) => `${r.rule} (${r.matches})`)
+    .join('; ');
+  const more = rules.length > RULES_NAMED ? `; and ${rules.length - RULES_NAMED} more rule(s)` : '';
+  return (
+    `  note: Grype's own rules had suppressed ${p.ignoredByGrype} match(es)` +
+    `${named ? ` [${named}${more}]` : ''}; Edgeship evaluated them anyway like every other match ` +
+    '(waive accepted ones in the policy, with a reason and an expiry)'
+  );
 }
 
 function describeWaiver(w: Waiver): string {
@@ -384,11 +490,7 @@ export function explainGate(verdict: GateVerdict): string[] {
         `  ${describeWaiver(hit.waiver)} expired on ${hit.waiver.expires} and no longer covers ${hit.matchId} in ${hit.packageName}`,
       );
     }
-    if (p.ignoredByGrype > 0) {
-      lines.push(
-        `  note: Grype's own ignore rules suppressed ${p.ignoredByGrype} match(es) the gate cannot see`,
-      );
-    }
+    if (p.ignoredByGrype > 0) lines.push(describeGrypeSuppression(p));
   }
   for (const w of verdict.waivers.expired)
     lines.push(`warning: ${describeWaiver(w)} expired on ${w.expires}`);

@@ -2,10 +2,14 @@
  * Strict, fast reader of `grype -o json` reports.
  *
  * The report can be hundreds of megabytes, so it is never turned into one string: a byte-level scanner walks the
- * top-level object, hands each element of `matches` (and each other top-level value) to `JSON.parse` as its own
- * slice, and keeps only the fields the gate needs. Anything that is not a complete, well-formed report is refused
- * with a ReportError naming the file, what is wrong and what to do: the gate must never pass on a report it could
- * only partly read.
+ * top-level object, hands each element of `matches` and of `ignoredMatches` (and each other top-level value) to
+ * `JSON.parse` as its own slice, and keeps only the fields the gate needs. Anything that is not a complete,
+ * well-formed report is refused with a ReportError naming the file, what is wrong and what to do: the gate must
+ * never pass on a report it could only partly read.
+ *
+ * `ignoredMatches` (matches Grype's own rules suppressed: `.grype.yaml` ignore rules, --only-fixed, GRYPE_* env,
+ * VEX documents, its default kernel-headers rules) are read exactly as strictly as `matches`, because the gate
+ * evaluates them too: Grype's configuration must never be a way around Edgeship's policy and its waivers.
  */
 import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
@@ -62,8 +66,22 @@ export interface VulnerabilityMatch {
   dataSource?: string;
 }
 
+/** A match Grype's own rules moved to `ignoredMatches`; read exactly like a match. */
+export interface IgnoredVulnerabilityMatch extends VulnerabilityMatch {
+  /**
+   * Short descriptions of Grype's `appliedIgnoreRules`, one per rule, each its conditions as `key=value` joined by
+   * spaces: 'vulnerability=CVE-2024-1234', 'fix-state=not-fixed', 'namespace=vex vulnerability=CVE-2024-1
+   * vex-status=not_affected', 'package=linux-libc-dev package.type=deb package.upstream-name=linux
+   * match-type=exact-indirect-match'. Empty when Grype listed no rule.
+   */
+  ignoreRules: string[];
+}
+
 export interface GrypeReport {
   matches: VulnerabilityMatch[];
+  /** The entries of `ignoredMatches`, parsed as strictly as `matches` (the gate evaluates them too). */
+  ignoredByGrype: IgnoredVulnerabilityMatch[];
+  /** How many matches Grype's own rules suppressed: always `ignoredByGrype.length`. */
   ignoredMatches: number;
   grypeVersion?: string;
   dbBuilt?: string;
@@ -117,13 +135,25 @@ export function parseGrypeReport(data: Buffer | string, file: string): GrypeRepo
 
 interface RawTopLevel {
   matches?: VulnerabilityMatch[];
-  ignoredMatches?: unknown;
+  ignoredMatches?: IgnoredVulnerabilityMatch[];
   descriptor?: unknown;
   source?: unknown;
 }
 
+/** What an array of matches is called in messages, and whether its entries carry `appliedIgnoreRules`. */
+interface MatchList {
+  key: 'matches' | 'ignoredMatches';
+  /** 'match' or 'ignored match', followed by ` #<index>`. */
+  entry: string;
+}
+
+const MATCHES: MatchList = { key: 'matches', entry: 'match' };
+const IGNORED_MATCHES: MatchList = { key: 'ignoredMatches', entry: 'ignored match' };
+
 class Scanner {
   private readonly end: number;
+  /** One string per distinct rule description, shared by every ignored match it applies to. */
+  private readonly ruleTexts = new Map<string, string>();
 
   constructor(
     private readonly buf: Buffer,
@@ -283,14 +313,22 @@ class Scanner {
               `"matches" is ${describe(value)}, not an array; this is not grype -o json output (or it is corrupt)`,
             );
           }
-          const [matches, after] = this.matchesArray(i);
+          const [matches, after] = this.matchesArray(i, MATCHES);
           top.matches = matches;
+          i = after;
+        } else if (key === 'ignoredMatches' && buf[i] === LBRACKET) {
+          const [ignored, after] = this.matchesArray(i, IGNORED_MATCHES);
+          top.ignoredMatches = ignored as IgnoredVulnerabilityMatch[];
           i = after;
         } else {
           const stop = this.valueEnd(i);
           if (stop < 0) this.truncated(`inside the value of the top-level key "${key}"`);
           const value = this.parseSlice(i, stop, `the value of "${key}"`);
-          if (key === 'ignoredMatches' || key === 'descriptor' || key === 'source') top[key] = value;
+          if (key === 'ignoredMatches' && value !== null) {
+            // null is read as none (Go's nil slice); anything else that is not an array is not grype's output.
+            this.fail(`"ignoredMatches" is ${describe(value)}, not an array; ${RERUN}`);
+          }
+          if (key === 'descriptor' || key === 'source') top[key] = value;
           i = stop;
         }
         i = this.skipWs(i);
@@ -315,7 +353,12 @@ class Scanner {
           'expected the output of `grype -o json` (not table, SARIF or CycloneDX)',
       );
     }
-    const report: GrypeReport = { matches: top.matches, ignoredMatches: this.ignored(top.ignoredMatches) };
+    const ignoredByGrype = top.ignoredMatches ?? [];
+    const report: GrypeReport = {
+      matches: top.matches,
+      ignoredByGrype,
+      ignoredMatches: ignoredByGrype.length,
+    };
     const descriptor = asObject(top.descriptor);
     if (descriptor) {
       if (typeof descriptor.version === 'string' && descriptor.version)
@@ -337,12 +380,6 @@ class Scanner {
       report.source = { type: source.type, target: name };
     }
     return report;
-  }
-
-  private ignored(value: unknown): number {
-    if (value === undefined || value === null) return 0;
-    if (!Array.isArray(value)) this.fail(`"ignoredMatches" is ${describe(value)}, not an array`);
-    return value.length;
   }
 
   private notAnObject(i: number): never {
@@ -382,34 +419,38 @@ class Scanner {
     );
   }
 
-  /** Parses the `matches` array starting at `[`; returns the matches and the index after `]`. */
-  private matchesArray(start: number): [VulnerabilityMatch[], number] {
+  /**
+   * Parses the `matches` or `ignoredMatches` array starting at `[`; returns its matches (for `ignoredMatches`,
+   * each with its `ignoreRules`) and the index after `]`.
+   */
+  private matchesArray(start: number, list: MatchList): [VulnerabilityMatch[], number] {
     const buf = this.buf;
+    const { key, entry } = list;
     const matches: VulnerabilityMatch[] = [];
     let i = this.skipWs(start + 1);
-    if (i >= this.end) this.truncated('inside the "matches" array');
+    if (i >= this.end) this.truncated(`inside the "${key}" array`);
     if (buf[i] === RBRACKET) return [matches, i + 1];
     for (;;) {
-      if (buf[i] !== LBRACE) this.unexpected(i, `match #${matches.length} (an object) in "matches"`);
+      if (buf[i] !== LBRACE) this.unexpected(i, `${entry} #${matches.length} (an object) in "${key}"`);
       const stop = this.valueEnd(i);
-      if (stop < 0) this.truncated(`inside match #${matches.length} of the "matches" array`);
-      const raw = this.parseSlice(i, stop, `match #${matches.length}`);
-      matches.push(this.toMatch(raw, matches.length, i));
+      if (stop < 0) this.truncated(`inside ${entry} #${matches.length} of the "${key}" array`);
+      const raw = this.parseSlice(i, stop, `${entry} #${matches.length}`);
+      matches.push(this.toMatch(raw, list, matches.length, i));
       i = this.skipWs(stop);
-      if (i >= this.end) this.truncated(`after match #${matches.length - 1} of the "matches" array`);
+      if (i >= this.end) this.truncated(`after ${entry} #${matches.length - 1} of the "${key}" array`);
       const c = buf[i];
       if (c === RBRACKET) return [matches, i + 1];
-      if (c !== COMMA) this.unexpected(i, '"," or "]" in the "matches" array');
+      if (c !== COMMA) this.unexpected(i, `"," or "]" in the "${key}" array`);
       i = this.skipWs(i + 1);
-      if (i >= this.end) this.truncated(`after match #${matches.length - 1} of the "matches" array`);
+      if (i >= this.end) this.truncated(`after ${entry} #${matches.length - 1} of the "${key}" array`);
     }
   }
 
-  private toMatch(raw: unknown, index: number, offset: number): VulnerabilityMatch {
+  private toMatch(raw: unknown, list: MatchList, index: number, offset: number): VulnerabilityMatch {
     const bad: (what: string) => never = (what) =>
       this.fail(
-        `match #${index} (${this.where(offset)}) ${what}; the gate refuses a report it cannot read completely ` +
-          `rather than drop a match: ${RERUN}`,
+        `${list.entry} #${index}${list === MATCHES ? '' : ` of "${list.key}"`} (${this.where(offset)}) ${what}; ` +
+          `the gate refuses a report it cannot read completely rather than drop a match: ${RERUN}`,
       );
     const match = asObject(raw) ?? bad('is not an object');
     const vuln = asObject(match.vulnerability) ?? bad('has no "vulnerability" object');
@@ -477,8 +518,70 @@ class Scanner {
     }
     if (epss !== undefined) result.epss = epss;
     if (typeof vuln.dataSource === 'string' && vuln.dataSource !== '') result.dataSource = vuln.dataSource;
+    if (list === IGNORED_MATCHES) {
+      (result as IgnoredVulnerabilityMatch).ignoreRules = this.ignoreRules(match.appliedIgnoreRules, id, bad);
+    }
     return result;
   }
+
+  /** Descriptions of an ignored match's `appliedIgnoreRules` (null or missing: none), each distinct once. */
+  private ignoreRules(value: unknown, id: string, bad: (what: string) => never): string[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) bad(`(${id}) has "appliedIgnoreRules" that is not an array`);
+    const out: string[] = [];
+    for (const entry of value) {
+      const rule =
+        asObject(entry) ?? bad(`(${id}) has an entry of "appliedIgnoreRules" that is not an object`);
+      const described = describeIgnoreRule(rule);
+      let text = this.ruleTexts.get(described);
+      if (text === undefined) {
+        text = described;
+        this.ruleTexts.set(text, text);
+      }
+      if (!out.includes(text)) out.push(text);
+    }
+    return out;
+  }
+}
+
+/** Whitespace and control characters (C0, DEL, C1): a rule's text is shown on one log line. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_SPACE = /[\s\x00-\x1f\x7f-\x9f]+/g;
+
+/** A rule's value for a description: one line, no control characters, at most 100 characters. */
+function ruleValue(value: unknown): string {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return '';
+  const text = String(value).replace(CONTROL_OR_SPACE, ' ').trim();
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+}
+
+/**
+ * One of Grype's IgnoreRule objects (grype/presenter/models/ignore.go) as its non-empty conditions,
+ * `key=value` joined by spaces, e.g. 'vulnerability=CVE-2024-1 package=openssl package.type=deb'.
+ */
+function describeIgnoreRule(rule: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const add = (key: string, raw: unknown) => {
+    const value = ruleValue(raw);
+    if (value !== '') parts.push(`${key}=${value}`);
+  };
+  add('vulnerability', rule.vulnerability);
+  const pkg = asObject(rule.package);
+  if (pkg) {
+    add('package', pkg.name);
+    add('package.version', pkg.version);
+    add('package.type', pkg.type);
+    add('package.language', pkg.language);
+    add('package.location', pkg.location);
+    add('package.upstream-name', pkg['upstream-name']);
+  }
+  add('fix-state', rule['fix-state']);
+  add('vex-status', rule['vex-status']);
+  add('vex-justification', rule['vex-justification']);
+  add('match-type', rule['match-type']);
+  add('namespace', rule.namespace);
+  add('reason', rule.reason);
+  return parts.length > 0 ? parts.join(' ') : 'a rule with no conditions';
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {

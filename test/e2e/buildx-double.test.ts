@@ -158,6 +158,9 @@ describe('buildx builder (docker test double, real registry)', () => {
         'docker-container',
         '--driver-opt',
         'network=host',
+        // registry-ca-file is set: BuildKit is told to trust the registry's CA.
+        '--buildkitd-config',
+        expect.stringMatching(/\/buildkitd\.toml$/),
         '--bootstrap',
       ],
       build('linux/amd64'),

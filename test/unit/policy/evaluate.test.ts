@@ -14,6 +14,7 @@ import {
   ReportError,
   parseGrypeReport,
   type GrypeReport,
+  type IgnoredVulnerabilityMatch,
   type VulnerabilityMatch,
 } from '../../../src/scan/grype-report.js';
 import { fixturePath, fixturesPresent } from '../../shared-fixtures.js';
@@ -44,7 +45,20 @@ function vuln(overrides: Partial<VulnerabilityMatch> = {}): VulnerabilityMatch {
 }
 
 function report(...matches: VulnerabilityMatch[]): GrypeReport {
-  return { matches, ignoredMatches: 0 };
+  return { matches, ignoredByGrype: [], ignoredMatches: 0 };
+}
+
+/** A match Grype's own rules suppressed (in its `ignoredMatches`). */
+function suppressed(
+  ignoreRules: string[],
+  overrides: Partial<VulnerabilityMatch> = {},
+): IgnoredVulnerabilityMatch {
+  return { ...vuln(overrides), ignoreRules };
+}
+
+/** A report whose `ignoredMatches` holds `ignored` besides its `matches`. */
+function withIgnored(matches: VulnerabilityMatch[], ignored: IgnoredVulnerabilityMatch[]): GrypeReport {
+  return { matches, ignoredByGrype: ignored, ignoredMatches: ignored.length };
 }
 
 function verdict(
@@ -477,6 +491,207 @@ describe('edge checks', () => {
   });
 });
 
+describe("matches Grype's own rules suppressed (ignoredMatches)", () => {
+  it("leave only Grype's built-in kernel-headers rule to Grype (indirect kernel CVEs on header packages)", () => {
+    const headers =
+      'package=linux-libc-dev package.type=deb package.upstream-name=linux match-type=exact-indirect-match';
+    const p = verdict(
+      policy(),
+      withIgnored(
+        [],
+        [
+          suppressed([headers], { id: 'CVE-KERNEL', severity: 'Critical', packageName: 'linux-libc-dev' }),
+          suppressed([headers, 'vulnerability=CVE-KERNEL-2'], {
+            id: 'CVE-KERNEL-2',
+            severity: 'High',
+            packageName: 'linux-libc-dev',
+          }),
+        ],
+      ),
+    );
+    // The first is dropped by the built-in rule alone: left out. The second also matched another rule: evaluated.
+    expect(p.blocking.map((f) => f.id)).toEqual(['CVE-KERNEL-2']);
+    expect(p.counts.Critical).toBe(0);
+    expect(p.ignoredByGrype).toBe(2);
+  });
+
+  it('block like any match, are counted, and the explanation names the rules', () => {
+    const g = evaluateGate(
+      policy(),
+      [
+        {
+          platform: 'linux/amd64',
+          report: withIgnored(
+            [vuln({ id: 'CVE-SEEN', severity: 'Low' })],
+            [
+              suppressed(['vulnerability=CVE-HIDDEN'], { id: 'CVE-HIDDEN', severity: 'Critical' }),
+              suppressed(['fix-state=not-fixed'], { id: 'CVE-NOFIX-1', severity: 'High' }),
+              suppressed(['fix-state=not-fixed'], { id: 'CVE-NOFIX-2', severity: 'Medium' }),
+            ],
+          ),
+          image: GOOD_IMAGE,
+        },
+      ],
+      NOW,
+    );
+    expect(g.pass).toBe(false);
+    const p = g.platforms[0]!;
+    expect(p.counts).toEqual({ Critical: 1, High: 1, Medium: 1, Low: 1, Negligible: 0, Unknown: 0 });
+    expect(p.blocking.map((f) => [f.id, f.reasons, f.suppressedByGrype])).toEqual([
+      ['CVE-HIDDEN', ['severity Critical ≥ fail-on high'], ['vulnerability=CVE-HIDDEN']],
+      ['CVE-NOFIX-1', ['severity High ≥ fail-on high'], ['fix-state=not-fixed']],
+    ]);
+    expect(p.ignoredByGrype).toBe(3);
+    expect(p.grypeIgnoreRules).toEqual([
+      { rule: 'fix-state=not-fixed', matches: 2 },
+      { rule: 'vulnerability=CVE-HIDDEN', matches: 1 },
+    ]);
+    expect(explainGate(g)).toEqual([
+      'gate FAILED',
+      'linux/amd64: FAIL (2 blocking vulnerabilities, 0 failed edge checks)',
+      "  CVE-HIDDEN (Critical) in openssl 3.0.1 [no fix yet]: severity Critical ≥ fail-on high (suppressed by Grype's own rule: vulnerability=CVE-HIDDEN)",
+      "  CVE-NOFIX-1 (High) in openssl 3.0.1 [no fix yet]: severity High ≥ fail-on high (suppressed by Grype's own rule: fix-state=not-fixed)",
+      "  note: Grype's own rules had suppressed 3 match(es) [fix-state=not-fixed (2); vulnerability=CVE-HIDDEN (1)]; " +
+        'Edgeship evaluated them anyway like every other match (waive accepted ones in the policy, with a reason and an expiry)',
+    ]);
+  });
+
+  it("Grype's --only-fixed does not weaken the gate; Edgeship's own onlyFixed decides", () => {
+    const r = withIgnored(
+      [],
+      [
+        suppressed(['fix-state=not-fixed'], { id: 'CVE-NF', severity: 'Critical', fixState: 'not-fixed' }),
+        suppressed(['fix-state=wont-fix'], {
+          id: 'CVE-KEV',
+          severity: 'Low',
+          fixState: 'wont-fix',
+          knownExploited: true,
+        }),
+      ],
+    );
+    expect(verdict(policy(), r).blocking.map((f) => f.id)).toEqual(['CVE-NF', 'CVE-KEV']);
+    // With the policy's own onlyFixed, unfixed matches leave fail-on, but KEV still blocks.
+    const own = verdict(policy('onlyFixed: true\n'), r);
+    expect(own.blocking.map((f) => [f.id, f.reasons])).toEqual([['CVE-KEV', ['known exploited (CISA KEV)']]]);
+  });
+
+  it('VEX not_affected and package rules are evaluated too: only an Edgeship waiver accepts them', () => {
+    const vex = suppressed(['vulnerability=CVE-2024-1234 vex-status=not_affected namespace=vex'], {
+      id: 'CVE-2024-1234',
+      severity: 'Critical',
+    });
+    const headers = suppressed(['package=busybox package.type=binary'], {
+      id: 'CVE-2024-5678',
+      severity: 'High',
+      packageName: 'busybox',
+      packageVersion: '1.36.1',
+    });
+    const r = withIgnored([], [vex, headers]);
+    expect(verdict(policy(), r).blocking).toHaveLength(2);
+    const p = policy(
+      'waivers:\n' +
+        '  - { id: CVE-2024-1234, reason: not reachable, expires: 2026-12-31 }\n' +
+        '  - { id: CVE-2024-5678, package: busybox, reason: applet not built, expires: 2026-12-31 }\n',
+    );
+    const g = evaluateGate(p, [{ platform: 'linux/amd64', report: r, image: GOOD_IMAGE }], NOW);
+    expect(g.pass).toBe(true);
+    expect(g.waivers.applied.map((u) => [u.matchId, u.packageName])).toEqual([
+      ['CVE-2024-1234', 'openssl'],
+      ['CVE-2024-5678', 'busybox'],
+    ]);
+    expect(g.waivers.unused).toEqual([]);
+    expect(g.platforms[0]!.counts).toMatchObject({ Critical: 1, High: 1 });
+    // An expired waiver does not cover it either.
+    const expired = policy('waivers:\n  - { id: CVE-2024-1234, reason: r, expires: 2026-06-14 }\n');
+    const v = verdict(expired, withIgnored([], [vex]));
+    expect(v.pass).toBe(false);
+    expect(v.expiredWaiverHits.map((h) => h.matchId)).toEqual(['CVE-2024-1234']);
+  });
+
+  it('count toward the max caps', () => {
+    const p = policy('failOn: none\nmax: { high: 1 }\n');
+    const r = withIgnored(
+      [vuln({ id: 'CVE-H1', severity: 'High' })],
+      [suppressed(['fix-state=not-fixed'], { id: 'CVE-H2', severity: 'High' })],
+    );
+    const v = verdict(p, r);
+    expect(v.blocking.map((f) => [f.id, f.reasons])).toEqual([
+      ['CVE-H1', ['High count 2 > max 1']],
+      ['CVE-H2', ['High count 2 > max 1']],
+    ]);
+  });
+
+  it('are deduplicated with the matches: shown once by Grype means not suppressed', () => {
+    const seen = vuln({ id: 'CVE-D', severity: 'Medium', packageName: 'libc6', packageVersion: '2.28' });
+    const hiddenAtOtherPath = suppressed(['package.location=/opt/*'], {
+      ...seen,
+      severity: 'Critical',
+      knownExploited: true,
+    });
+    for (const r of [
+      withIgnored([seen], [hiddenAtOtherPath]),
+      withIgnored([], [hiddenAtOtherPath, { ...seen, ignoreRules: [] }]),
+    ]) {
+      const v = verdict(policy(), r);
+      expect(v.counts).toMatchObject({ Critical: 1, Medium: 0 });
+      expect(v.blocking).toHaveLength(1);
+      expect(v.blocking[0]).toMatchObject({ id: 'CVE-D', severity: 'Critical', knownExploited: true });
+    }
+    expect(
+      verdict(policy(), withIgnored([seen], [hiddenAtOtherPath])).blocking[0]!.suppressedByGrype,
+    ).toBeUndefined();
+    // Suppressed at every path, by different rules: all of them named.
+    const both = verdict(
+      policy(),
+      withIgnored([], [hiddenAtOtherPath, { ...hiddenAtOtherPath, ignoreRules: ['fix-state=not-fixed'] }]),
+    );
+    expect(both.blocking[0]!.suppressedByGrype).toEqual(['package.location=/opt/*', 'fix-state=not-fixed']);
+    expect(both.ignoredByGrype).toBe(2);
+    expect(describeLine(both)).toMatch(
+      /suppressed by Grype's own rules: package.location=\/opt\/\*; fix-state=not-fixed\)$/,
+    );
+  });
+
+  it('the note names at most five rules and says how many more there were', () => {
+    const rules = Array.from({ length: 7 }, (_, i) => `vulnerability=CVE-R${i}`);
+    const r = withIgnored(
+      [],
+      [
+        ...rules.map((rule, i) => suppressed([rule], { id: `CVE-R${i}`, severity: 'Low' })),
+        suppressed([], { id: 'CVE-UNNAMED', severity: 'Low' }),
+      ],
+    );
+    const g = evaluateGate(policy(), [{ platform: 'linux/amd64', report: r, image: GOOD_IMAGE }], NOW);
+    expect(g.pass).toBe(true);
+    const note = explainGate(g).find((l) => l.includes('note:'))!;
+    expect(note).toMatch(/^ {2}note: Grype's own rules had suppressed 8 match\(es\) \[/);
+    expect(note).toContain('vulnerability=CVE-R0 (1); ');
+    expect(note).toContain('; and 3 more rule(s)]');
+    expect(note).toMatch(/Edgeship evaluated them anyway/);
+    expect(g.platforms[0]!.grypeIgnoreRules).toHaveLength(8);
+    expect(g.platforms[0]!.grypeIgnoreRules).toContainEqual({
+      rule: 'a rule Grype did not name',
+      matches: 1,
+    });
+  });
+
+  it('a report without suppressed matches has no note', () => {
+    const g = evaluateGate(policy(), [{ platform: 'linux/amd64', report: report(), image: GOOD_IMAGE }], NOW);
+    expect(g.platforms[0]!.ignoredByGrype).toBe(0);
+    expect(g.platforms[0]!.grypeIgnoreRules).toBeUndefined();
+    expect(explainGate(g).join('\n')).not.toMatch(/note:/);
+  });
+});
+
+function describeLine(v: ReturnType<typeof verdict>): string {
+  return explainGate({
+    pass: v.pass,
+    platforms: [v],
+    waivers: { applied: [], expired: [], unused: [] },
+    problems: [],
+  }).find((l) => l.startsWith('  CVE-'))!;
+}
+
 describe('evaluateGate', () => {
   it('never passes on nothing', () => {
     const g = evaluateGate(policy(), [], NOW);
@@ -519,15 +734,13 @@ describe('evaluateGate', () => {
     expect(ok.pass).toBe(true);
   });
 
-  it('reports matches Grype itself ignored, without letting them change the verdict', () => {
-    const g = evaluateGate(
-      policy(),
-      [{ platform: 'linux/amd64', report: { matches: [], ignoredMatches: 3 }, image: GOOD_IMAGE }],
-      NOW,
-    );
-    expect(g.pass).toBe(true);
-    expect(g.platforms[0]!.ignoredByGrype).toBe(3);
-    expect(explainGate(g).join('\n')).toMatch(/suppressed 3 match/);
+  it('refuses a report that says Grype suppressed matches it does not carry', () => {
+    const hidden = { matches: [], ignoredByGrype: [], ignoredMatches: 3 };
+    expect(() =>
+      evaluateGate(policy(), [{ platform: 'linux/amd64', report: hidden, image: GOOD_IMAGE }], NOW),
+    ).toThrow(/says Grype suppressed 3 match\(es\) but carries 0 of them/);
+    const none = { matches: [], ignoredMatches: 0 } as unknown as GrypeReport;
+    expect(() => verdict(policy(), none)).toThrow(/carries none of them/);
   });
 
   it('refuses an invalid clock', () => {
@@ -561,6 +774,38 @@ describe.skipIf(!fixturesPresent)('gate on real reports', () => {
     expect(new Set(blocked)).toEqual(expected);
     expect(blocked).toHaveLength(expected.size);
     expect(g.platforms[0]!.blocking[0]!.severity).toBe('Critical');
+  });
+
+  it('moving every match of the real report into ignoredMatches (as Grype rules would) changes nothing', () => {
+    const buffer = readFileSync(fixturePath(rel));
+    const doc = JSON.parse(buffer.toString('utf8')) as { matches: Array<Record<string, unknown>> };
+    const rules = [
+      { namespace: '', 'fix-state': 'not-fixed' },
+      { namespace: 'vex', vulnerability: 'CVE-X', 'vex-status': 'not_affected' },
+    ];
+    const moved = JSON.stringify({
+      ...doc,
+      matches: doc.matches.slice(0, 40),
+      ignoredMatches: doc.matches.slice(40).map((m, i) => ({ ...m, appliedIgnoreRules: [rules[i % 2]] })),
+    });
+    const original = parseGrypeReport(buffer, rel);
+    const shuffled = parseGrypeReport(moved, 'moved.json');
+    expect(shuffled.matches).toHaveLength(40);
+    expect(shuffled.ignoredMatches).toBe(120);
+    const gate = (r: GrypeReport) =>
+      evaluateGate(policy(), [{ platform: 'linux/amd64', report: r, image: GOOD_IMAGE }], NOW).platforms[0]!;
+    const a = gate(original);
+    const b = gate(shuffled);
+    expect(b.pass).toBe(a.pass);
+    expect(b.counts).toEqual(a.counts);
+    const key = (f: { id: string; packageName: string; packageVersion: string; reasons: string[] }) =>
+      `${f.id} ${f.packageName} ${f.packageVersion} ${f.reasons.join()}`;
+    expect(b.blocking.map(key)).toEqual(a.blocking.map(key));
+    expect(b.ignoredByGrype).toBe(120);
+    expect(b.grypeIgnoreRules).toEqual([
+      { rule: 'fix-state=not-fixed', matches: 60 },
+      { rule: 'vulnerability=CVE-X vex-status=not_affected namespace=vex', matches: 60 },
+    ]);
   });
 
   it('the zero-match arm64 report passes', () => {

@@ -117,7 +117,9 @@ describe.skipIf(!fixturesPresent)('fixture contract: every grype -o json file', 
       expect(m.id).not.toBe('');
       expect(m.packageName).not.toBe('');
     }
+    // INDEX.md: no fixture has a non-empty ignoredMatches (see the synthetic tests below).
     expect(report.ignoredMatches).toBe(0);
+    expect(report.ignoredByGrype).toEqual([]);
     expect(report.grypeVersion).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
@@ -312,6 +314,17 @@ function doc(matches: unknown[], extra: Record<string, unknown> = {}): string {
   );
 }
 
+/**
+ * An entry of `ignoredMatches` as Grype's JSON presenter writes it (grype/presenter/models/ignore.go): the match's
+ * own fields plus `appliedIgnoreRules`, each rule with `namespace` always present and the rest omitted when empty.
+ */
+function ignored(
+  m: Record<string, unknown>,
+  rules: Array<Record<string, unknown>> | null,
+): Record<string, unknown> {
+  return { ...m, appliedIgnoreRules: rules && rules.map((r) => ({ namespace: '', ...r })) };
+}
+
 describe('parseGrypeReport on synthetic reports', () => {
   it('reads KEV from the vulnerability or a related vulnerability, and the highest EPSS of all', () => {
     const report = parseGrypeReport(
@@ -379,14 +392,177 @@ describe('parseGrypeReport on synthetic reports', () => {
     const m = match({ id: 'CVE-9' });
     const compact = JSON.stringify({
       descriptor: { name: 'grype', version: '0.80.0' },
-      ignoredMatches: [{}, {}],
+      ignoredMatches: [ignored(match({ id: 'CVE-7' }), [{ vulnerability: 'CVE-7' }]), ignored(match({}), [])],
       matches: [m],
     });
     const report = parseGrypeReport(`\uFEFF${compact}\n`, 'r.json');
     expect(report.matches).toHaveLength(1);
     expect(report.ignoredMatches).toBe(2);
+    expect(report.ignoredByGrype.map((i) => i.id)).toEqual(['CVE-7', 'CVE-2024-0001']);
     expect(report.grypeVersion).toBe('0.80.0');
-    expect(parseGrypeReport('{ "matches" : [ ] }', 'r.json').matches).toEqual([]);
+    const empty = parseGrypeReport('{ "matches" : [ ] }', 'r.json');
+    expect(empty.matches).toEqual([]);
+    expect(empty.ignoredByGrype).toEqual([]);
+    expect(empty.ignoredMatches).toBe(0);
+  });
+});
+
+describe('ignoredMatches: matches Grype suppressed, read exactly like matches', () => {
+  const variety = [
+    match({
+      id: 'CVE-1',
+      severity: 'Critical',
+      fix: { versions: ['3.0.2'], state: 'fixed' },
+      knownExploited: [{ cve: 'CVE-1' }],
+      epss: [0.4],
+    }),
+    match({ id: 'GHSA-2', related: [{ id: 'CVE-2', epss: [0.9] }], name: 'axios', version: '1.3.2' }),
+    match({ id: 'CVE-3', fix: { versions: [], state: '' } }),
+    match({ id: 'CVE-4', fixedInVersion: '1.1.1d' }),
+    match({ id: 'CVE-5', severity: 'negligible', fix: null }),
+  ];
+
+  it('gives every field exactly as for the same object in "matches", plus the rules', () => {
+    const asMatches = parseGrypeReport(doc(variety), 'a.json');
+    const asIgnored = parseGrypeReport(
+      doc([], { ignoredMatches: variety.map((m) => ignored(m, [{ 'fix-state': 'not-fixed' }])) }),
+      'b.json',
+    );
+    expect(asIgnored.matches).toEqual([]);
+    expect(asIgnored.ignoredMatches).toBe(5);
+    expect(asIgnored.ignoredByGrype).toHaveLength(5);
+    for (const [i, entry] of asIgnored.ignoredByGrype.entries()) {
+      const { ignoreRules, ...fields } = entry;
+      expect(fields).toEqual(asMatches.matches[i]);
+      expect(ignoreRules).toEqual(['fix-state=not-fixed']);
+    }
+    expect(asIgnored.ignoredByGrype[0]).toMatchObject({
+      id: 'CVE-1',
+      severity: 'Critical',
+      fixState: 'fixed',
+      fixedIn: ['3.0.2'],
+      knownExploited: true,
+      epss: 0.4,
+    });
+    expect(asIgnored.ignoredByGrype[1]).toMatchObject({
+      relatedIds: ['CVE-2'],
+      epss: 0.9,
+      packageName: 'axios',
+    });
+  });
+
+  it('keeps matches and ignored matches apart, in any key order', () => {
+    const body = {
+      ignoredMatches: [ignored(match({ id: 'CVE-I' }), [{ vulnerability: 'CVE-I' }])],
+      matches: [match({ id: 'CVE-M' })],
+    };
+    for (const text of [JSON.stringify(body), doc(body.matches, { ignoredMatches: body.ignoredMatches })]) {
+      const report = parseGrypeReport(text, 'r.json');
+      expect(report.matches.map((m) => m.id)).toEqual(['CVE-M']);
+      expect(report.ignoredByGrype.map((m) => [m.id, m.ignoreRules])).toEqual([
+        ['CVE-I', ['vulnerability=CVE-I']],
+      ]);
+      expect('ignoreRules' in report.matches[0]!).toBe(false);
+    }
+  });
+
+  it('reads a missing, null or empty ignoredMatches as none', () => {
+    for (const extra of [{}, { ignoredMatches: null }, { ignoredMatches: [] }]) {
+      const report = parseGrypeReport(doc([match({})], extra), 'r.json');
+      expect(report.ignoredByGrype).toEqual([]);
+      expect(report.ignoredMatches).toBe(0);
+    }
+  });
+
+  it.each([
+    ['a .grype.yaml vulnerability rule', { vulnerability: 'CVE-2024-1234' }, 'vulnerability=CVE-2024-1234'],
+    ['only-fixed / GRYPE_ONLY_FIXED', { 'fix-state': 'not-fixed' }, 'fix-state=not-fixed'],
+    ['--ignore-states wont-fix', { 'fix-state': 'wont-fix' }, 'fix-state=wont-fix'],
+    [
+      'a package rule with every package field',
+      {
+        vulnerability: 'CVE-2024-1',
+        package: {
+          name: 'libc',
+          version: '3.0.0',
+          language: '',
+          type: 'rpm',
+          location: '/some/location',
+          'upstream-name': 'glibc',
+        },
+      },
+      'vulnerability=CVE-2024-1 package=libc package.version=3.0.0 package.type=rpm ' +
+        'package.location=/some/location package.upstream-name=glibc',
+    ],
+    [
+      "Grype's default kernel-headers rule",
+      {
+        package: { name: 'linux-libc-dev', language: '', type: 'deb', 'upstream-name': 'linux' },
+        'match-type': 'exact-indirect-match',
+      },
+      'package=linux-libc-dev package.type=deb package.upstream-name=linux match-type=exact-indirect-match',
+    ],
+    [
+      'a VEX statement (openvex, no custom rule)',
+      {
+        vulnerability: 'CVE-1999-0004',
+        namespace: 'vex',
+        'vex-status': 'not_affected',
+        'vex-justification': 'vulnerable_code_not_present',
+      },
+      'vulnerability=CVE-1999-0004 vex-status=not_affected vex-justification=vulnerable_code_not_present ' +
+        'namespace=vex',
+    ],
+    [
+      'a .grype.yaml rule with a reason',
+      { namespace: 'nvd:cpe', reason: 'false positive' },
+      'namespace=nvd:cpe reason=false positive',
+    ],
+    ['a rule with no conditions', {}, 'a rule with no conditions'],
+  ])('describes %s', (_name, rule, described) => {
+    const report = parseGrypeReport(doc([], { ignoredMatches: [ignored(match({}), [rule])] }), 'r.json');
+    expect(report.ignoredByGrype[0]!.ignoreRules).toEqual([described]);
+  });
+
+  it('lists every applied rule once, null as none, and keeps descriptions on one short line', () => {
+    const report = parseGrypeReport(
+      doc([], {
+        ignoredMatches: [
+          ignored(match({ id: 'CVE-A' }), [
+            { vulnerability: 'CVE-A' },
+            { 'fix-state': 'not-fixed' },
+            { vulnerability: 'CVE-A' },
+          ]),
+          ignored(match({ id: 'CVE-B' }), null),
+          ignored(match({ id: 'CVE-C' }), [{ reason: `two\nlines\u001b[31m::error::${'x'.repeat(200)}` }]),
+        ],
+      }),
+      'r.json',
+    );
+    const [a, b, c] = report.ignoredByGrype;
+    expect(a!.ignoreRules).toEqual(['vulnerability=CVE-A', 'fix-state=not-fixed']);
+    expect(b!.ignoreRules).toEqual([]);
+    expect(c!.ignoreRules).toHaveLength(1);
+    const text = c!.ignoreRules[0]!;
+    expect(text).toMatch(/^reason=two lines \[31m::error::x+…$/);
+    expect(text.includes('\n') || text.includes('\u001b')).toBe(false);
+    expect(text.length).toBeLessThanOrEqual(7 + 100);
+  });
+
+  it('refuses every truncation of a report with ignored matches', () => {
+    const text = JSON.stringify({
+      matches: [match({ id: 'CVE-M' })],
+      ignoredMatches: [
+        ignored(match({ id: 'CVE-I1' }), [{ 'fix-state': 'not-fixed' }]),
+        ignored(match({ id: 'CVE-I2' }), [{ vulnerability: 'CVE-I2' }]),
+      ],
+      source: { type: 'image', target: 'x' },
+    });
+    const start = text.indexOf('"ignoredMatches"');
+    for (let cut = start; cut < text.length; cut++) {
+      expect(() => parseGrypeReport(text.slice(0, cut), 'r.json')).toThrow(ReportError);
+    }
+    expect(parseGrypeReport(text, 'r.json').ignoredMatches).toBe(2);
   });
 });
 
@@ -435,6 +611,57 @@ describe('parseGrypeReport refuses what it cannot read completely', () => {
     ],
     ['fix.versions not a list', doc([match({ fix: { state: 'fixed', versions: '1.0' } })]), /fix.versions/],
     ['ignoredMatches not a list', '{"matches": [], "ignoredMatches": 3}', /"ignoredMatches" is a number/],
+    ['ignoredMatches an object', '{"matches": [], "ignoredMatches": {}}', /"ignoredMatches" is an object/],
+    [
+      'ignoredMatches given twice',
+      '{"matches": [], "ignoredMatches": [], "ignoredMatches": []}',
+      /"ignoredMatches" appears twice/,
+    ],
+    [
+      'an ignored match that is not an object',
+      '{"matches": [], "ignoredMatches": [null]}',
+      /expected ignored match #0 \(an object\) in "ignoredMatches"/,
+    ],
+    [
+      'an empty ignored match',
+      '{"matches": [], "ignoredMatches": [{}]}',
+      /ignored match #0 of "ignoredMatches" .*no "vulnerability" object/,
+    ],
+    [
+      'an ignored match without vulnerability id',
+      doc([], { ignoredMatches: [ignored(match({}), []), ignored(match({ id: '' }), [])] }),
+      /ignored match #1 of "ignoredMatches" .*no vulnerability id/,
+    ],
+    [
+      'an ignored match without artifact name',
+      doc([], { ignoredMatches: [ignored(match({ name: undefined }), [])] }),
+      /ignored match #0 of "ignoredMatches" .*no package name/,
+    ],
+    [
+      'an ignored match with a bad fix.versions',
+      doc([], { ignoredMatches: [ignored(match({ fix: { state: 'fixed', versions: [1] } }), [])] }),
+      /ignored match #0 .*fix.versions/,
+    ],
+    [
+      'appliedIgnoreRules not a list',
+      doc([], { ignoredMatches: [{ ...match({}), appliedIgnoreRules: { vulnerability: 'x' } }] }),
+      /ignored match #0 .*"appliedIgnoreRules" that is not an array/,
+    ],
+    [
+      'an applied ignore rule that is not an object',
+      doc([], { ignoredMatches: [{ ...match({}), appliedIgnoreRules: ['CVE-2024-0001'] }] }),
+      /ignored match #0 .*"appliedIgnoreRules" that is not an object/,
+    ],
+    [
+      'missing comma between ignored matches',
+      `{"matches": [], "ignoredMatches": [${JSON.stringify(match({}))} ${JSON.stringify(match({}))}]}`,
+      /expected "," or "]" in the "ignoredMatches" array/,
+    ],
+    [
+      'invalid token inside an ignored match',
+      '{"matches": [], "ignoredMatches": [{"vulnerability": {"id": "a", "x": tru}, "artifact": {"name": "b"}}]}',
+      /ignored match #0 is not valid JSON/,
+    ],
     [
       'trailing comma in matches',
       '{"matches": [{"vulnerability":{"id":"a"},"artifact":{"name":"b"}},]}',
@@ -475,5 +702,10 @@ describe('parseGrypeReport refuses what it cannot read completely', () => {
     const message = expectRefused(good.slice(0, good.indexOf('"CVE-2"')), /truncated/);
     expect(message).toMatch(/inside match #1 of the "matches" array/);
     expect(message).toMatch(/run grype again/);
+    const withIgnored = doc([], {
+      ignoredMatches: [ignored(match({}), []), ignored(match({ id: 'CVE-I' }), [])],
+    });
+    const cut = expectRefused(withIgnored.slice(0, withIgnored.indexOf('"CVE-I"')), /truncated/);
+    expect(cut).toMatch(/inside ignored match #1 of the "ignoredMatches" array/);
   });
 });
