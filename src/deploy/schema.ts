@@ -8,6 +8,15 @@
  * and `description` says what the field means.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import {
+  collectSchemaProblems,
+  describeValue as describeValueWith,
+  formatPath as formatPathWith,
+  problemPath,
+  type SchemaProblem,
+} from '../validation/schema-messages.js';
+
+export type { SchemaProblem } from '../validation/schema-messages.js';
 
 export const DEPLOYMENT_MANIFEST_API_VERSION = 'edgeship.dev/v1';
 export const DEPLOYMENT_MANIFEST_KIND = 'DeploymentManifest';
@@ -388,12 +397,6 @@ export const DEPLOYMENT_MANIFEST_SCHEMA = {
 // ---------------------------------------------------------------------------------------------------------------
 // Validation
 
-/** A problem at a path of the document (keys and array indexes). */
-export interface SchemaProblem {
-  path: Array<string | number>;
-  message: string;
-}
-
 function isDate(value: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   if (!m) return false;
@@ -441,45 +444,19 @@ function compiled(): ValidateFunction {
   return validator;
 }
 
+/** A manifest key that reads as `.key` in a path: as in policy files, and also `$`-prefixed. */
+const MANIFEST_PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_-]*$/;
+/** Longer strings are cut in messages. */
+const MAX_VALUE_LENGTH = 80;
+
 /** `platforms[1].delta.bytes`, `signatures.bundles[0].subject`; `(top level)` for the root. */
 export function formatPath(path: ReadonlyArray<string | number>): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_$][A-Za-z0-9_-]*$/.test(seg)) out += out ? `.${seg}` : seg;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out || '(top level)';
+  return formatPathWith(path, MANIFEST_PLAIN_KEY);
 }
 
 /** How a value reads in a message. */
 export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') {
-    if (value.trim() === '') return 'an empty string';
-    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  }
-  return String(value);
-}
-
-function dataPath(instancePath: string, root: unknown): Array<string | number> {
-  if (instancePath === '') return [];
-  const out: Array<string | number> = [];
-  let node: unknown = root;
-  for (const raw of instancePath.slice(1).split('/')) {
-    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(node)) {
-      out.push(Number(seg));
-      node = node[Number(seg)];
-    } else {
-      out.push(seg);
-      node = node && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined;
-    }
-  }
-  return out;
+  return describeValueWith(value, MAX_VALUE_LENGTH);
 }
 
 interface SchemaNode {
@@ -488,7 +465,7 @@ interface SchemaNode {
 }
 
 function translate(error: ErrorObject, root: unknown): SchemaProblem | undefined {
-  const path = dataPath(error.instancePath, root);
+  const path = problemPath(error.instancePath, root);
   const parent = (error.parentSchema ?? {}) as SchemaNode;
   const expected = parent.title ?? 'valid';
   switch (error.keyword) {
@@ -524,19 +501,7 @@ function translate(error: ErrorObject, root: unknown): SchemaProblem | undefined
 
 /** Schema problems of a parsed document; empty when it is valid. */
 export function schemaProblems(document: unknown): SchemaProblem[] {
-  const check = compiled();
-  if (check(document)) return [];
-  const problems: SchemaProblem[] = [];
-  const seen = new Set<string>();
-  for (const error of check.errors ?? []) {
-    const problem = translate(error, document);
-    if (!problem) continue;
-    const key = `${formatPath(problem.path)}\0${problem.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    problems.push(problem);
-  }
-  return problems;
+  return collectSchemaProblems(compiled(), document, translate);
 }
 
 /** The schema as the text of `deployment-manifest.schema.json`. */

@@ -6,6 +6,14 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parsePlatform } from '../build/platform.js';
 import { parseSize } from './size.js';
 import { didYouMean } from './suggest.js';
+import {
+  collectSchemaProblems,
+  describeValue,
+  problemPath,
+  type SchemaProblem as BaseSchemaProblem,
+} from '../validation/schema-messages.js';
+
+export { describeValue, formatPath } from '../validation/schema-messages.js';
 
 export const API_VERSION = 'edgeship/v1';
 export const KIND = 'Policy';
@@ -179,52 +187,9 @@ function validate(): ValidateFunction {
 }
 
 /** A problem at a path of the document (segments as in the data: keys and array indexes). */
-export interface SchemaProblem {
-  path: Array<string | number>;
+export interface SchemaProblem extends BaseSchemaProblem {
   /** The path points at a key (an unknown key) rather than a value. */
   atKey?: boolean;
-  message: string;
-}
-
-/** `waivers[2].expires`, `platforms["linux/arm/v7"].failOn`, `max.high`. */
-export function formatPath(path: ReadonlyArray<string | number>): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out ? `.${seg}` : seg;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out || '(top level)';
-}
-
-/** How a value reads in a message. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return value.trim() === '' ? 'an empty string' : JSON.stringify(value);
-  return String(value);
-}
-
-function dataPath(instancePath: string, root: unknown): Array<string | number> {
-  if (instancePath === '') return [];
-  const segments = instancePath
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const out: Array<string | number> = [];
-  let node: unknown = root;
-  for (const seg of segments) {
-    if (Array.isArray(node)) {
-      out.push(Number(seg));
-      node = node[Number(seg)];
-    } else {
-      out.push(seg);
-      node = node && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined;
-    }
-  }
-  return out;
 }
 
 const FORMAT_CANDIDATES: Record<string, readonly string[]> = {
@@ -233,7 +198,7 @@ const FORMAT_CANDIDATES: Record<string, readonly string[]> = {
 };
 
 function translate(error: ErrorObject, root: unknown): SchemaProblem {
-  const path = dataPath(error.instancePath, root);
+  const path = problemPath(error.instancePath, root);
   const parent = (error.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown> };
   const expected = parent.description ?? 'valid';
   const got = describeValue(error.data);
@@ -281,16 +246,5 @@ function translate(error: ErrorObject, root: unknown): SchemaProblem {
 
 /** Schema problems of a parsed document; empty when it is valid. */
 export function schemaProblems(document: unknown): SchemaProblem[] {
-  const check = validate();
-  if (check(document)) return [];
-  const problems: SchemaProblem[] = [];
-  const seen = new Set<string>();
-  for (const error of check.errors ?? []) {
-    const problem = translate(error, document);
-    const key = `${formatPath(problem.path)}\0${problem.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    problems.push(problem);
-  }
-  return problems;
+  return collectSchemaProblems(validate(), document, translate);
 }

@@ -7,6 +7,10 @@
  *   not against a compromised release).
  * - `path`: the binary already on PATH, used only when asked for.
  *
+ * A tool-cache hit is used only when the sidecar written at install time (`VERIFIED_SIDECAR`, next to
+ * the executable) says the directory came from an archive that passed the same verification, and the
+ * executable still has the sha256 recorded there; otherwise the release is downloaded and verified again.
+ *
  * Every side effect (download, extraction, tool cache, file reads, PATH lookup, logging) is injected.
  */
 import { PINNED_TOOLS } from './pinned.js';
@@ -33,6 +37,11 @@ export interface InstallDeps {
   /** tool-cache `find`: the cached directory, or '' when absent. */
   find(tool: string, version: string, arch: string): string;
   readFile(file: string): Promise<string>;
+  /**
+   * Writes a UTF-8 file (real deps provide it). Without it no verification sidecar is written, so
+   * tool-cache hits can never be verified and every install downloads again.
+   */
+  writeFile?(file: string, text: string): Promise<void>;
   sha256File(file: string): Promise<string>;
   /** The absolute path of an executable on PATH, or undefined. */
   which(name: string): Promise<string | undefined>;
@@ -48,7 +57,10 @@ export interface InstalledTool {
   path: string;
   /** The installed version (no `v`), or `path` when the binary on PATH was used. */
   version: string;
-  /** True when the archive was verified against the hash table in source. */
+  /**
+   * True when the archive was verified against the hash table in source (for a cache hit: the cached
+   * executable matches the sidecar of an archive that was).
+   */
   pinned: boolean;
   source: 'cache' | 'download' | 'path';
 }
@@ -132,6 +144,100 @@ function cacheArch(arch: string): string {
   return releaseTarget('linux', arch)?.arch ?? arch;
 }
 
+/** The file written next to the executable, in the directory that goes into the tool cache. */
+export const VERIFIED_SIDECAR = '.edgeship-verified.json';
+
+/** What the sidecar records about the archive a cached directory was extracted from. */
+export interface VerifiedSidecar {
+  tool: ToolName;
+  version: string;
+  /** Release asset name, e.g. `syft_1.52.0_linux_amd64.tar.gz`. */
+  archive: string;
+  /** sha256 of the archive, which matched the pin (or the release checksums file). */
+  archiveSha256: string;
+  /** sha256 of the extracted executable. */
+  executableSha256: string;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function parseSidecar(text: string): VerifiedSidecar | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const { tool, version, archive, archiveSha256, executableSha256 } = v;
+  if (
+    (tool !== 'syft' && tool !== 'grype') ||
+    typeof version !== 'string' ||
+    typeof archive !== 'string' ||
+    typeof archiveSha256 !== 'string' ||
+    !SHA256.test(archiveSha256) ||
+    typeof executableSha256 !== 'string' ||
+    !SHA256.test(executableSha256)
+  ) {
+    return undefined;
+  }
+  return { tool, version, archive, archiveSha256, executableSha256 };
+}
+
+/**
+ * Checks a tool-cache directory against its sidecar. Returns the executable's sha256 when it can be
+ * trusted, or the reason it cannot.
+ */
+async function checkCached(
+  deps: InstallDeps,
+  dir: string,
+  expected: { tool: ToolName; version: string; archive: string; archiveSha256?: string },
+): Promise<{ ok: true; sha256: string } | { ok: false; reason: string }> {
+  let text: string;
+  try {
+    text = await deps.readFile(`${dir}/${VERIFIED_SIDECAR}`);
+  } catch {
+    return { ok: false, reason: `it has no ${VERIFIED_SIDECAR} recording a verified download` };
+  }
+  const sidecar = parseSidecar(text);
+  if (!sidecar) return { ok: false, reason: `its ${VERIFIED_SIDECAR} is not valid` };
+  if (
+    sidecar.tool !== expected.tool ||
+    sidecar.version !== expected.version ||
+    sidecar.archive !== expected.archive
+  ) {
+    return {
+      ok: false,
+      reason: `its ${VERIFIED_SIDECAR} describes ${sidecar.archive} (${sidecar.tool} ${sidecar.version}), not ${expected.archive}`,
+    };
+  }
+  if (expected.archiveSha256 !== undefined && sidecar.archiveSha256 !== expected.archiveSha256) {
+    return {
+      ok: false,
+      reason: expected.archiveSha256
+        ? `its ${VERIFIED_SIDECAR} records archive sha256 ${sidecar.archiveSha256}, not the pinned ${expected.archiveSha256}`
+        : `Edgeship pins no sha256 for ${expected.archive}`,
+    };
+  }
+  let actual: string;
+  try {
+    actual = (await deps.sha256File(`${dir}/${expected.tool}`)).toLowerCase();
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `its ${expected.tool} executable could not be read (${describeError(error)})`,
+    };
+  }
+  if (actual !== sidecar.executableSha256) {
+    return {
+      ok: false,
+      reason: `its ${expected.tool} executable has sha256 ${actual}, but ${sidecar.executableSha256} was recorded when it was verified`,
+    };
+  }
+  return { ok: true, sha256: actual };
+}
+
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -175,8 +281,24 @@ export async function installTool(
   const cached = deps.find(tool, version, arch);
   if (cached) {
     const executable = `${cached}/${tool}`;
-    deps.log.info(`Using ${tool} ${version} from the tool cache: ${executable}`);
-    return { path: executable, version, pinned, source: 'cache' };
+    const check = await checkCached(deps, cached, {
+      tool,
+      version,
+      archive: asset,
+      // A pinned version with no hash for this asset can never match ('' is not a sha256).
+      archiveSha256: pinned ? (pin.archives[asset] ?? '') : undefined,
+    });
+    if (check.ok) {
+      deps.log.info(
+        `Using ${tool} ${version} from the tool cache: ${executable} (sha256 ${check.sha256} matches the ` +
+          `${pinned ? 'pinned' : 'checksums-file'}-verified download of ${asset})`,
+      );
+      return { path: executable, version, pinned, source: 'cache' };
+    }
+    deps.log.warning(
+      `The cached copy of ${tool} ${version} at ${executable} could not be verified: ${check.reason}. ` +
+        `Not using it; downloading and verifying ${asset} again.`,
+    );
   }
 
   const base = `${releaseBaseUrl(tool, deps.baseUrl)}/v${version}`;
@@ -222,6 +344,16 @@ export async function installTool(
     throw new ToolInstallError(
       `${asset} passed its checksum but has no ${tool} executable at its top level; set ${input}: path to use your own ${tool}`,
     );
+  }
+  if (deps.writeFile) {
+    const sidecar: VerifiedSidecar = {
+      tool,
+      version,
+      archive: asset,
+      archiveSha256: actual,
+      executableSha256: (await deps.sha256File(`${extracted}/${tool}`)).toLowerCase(),
+    };
+    await deps.writeFile(`${extracted}/${VERIFIED_SIDECAR}`, `${JSON.stringify(sidecar, null, 2)}\n`);
   }
   const dir = await deps.cacheDir(extracted, tool, version, arch);
   return { path: `${dir}/${tool}`, version, pinned, source: 'download' };

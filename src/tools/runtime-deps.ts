@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tc from '@actions/tool-cache';
 import type { InstallDeps } from './install.js';
@@ -63,6 +63,7 @@ export function toolCacheInstallDeps(
     cacheDir: (dir, tool, version, arch) => tc.cacheDir(dir, tool, version, arch),
     find: (tool, version, arch) => tc.find(tool, version, arch),
     readFile: (file) => readFile(file, 'utf8'),
+    writeFile: (file, text) => writeFile(file, text, 'utf8'),
     sha256File,
     which: (name) => whichOnPath(name),
     isFile,

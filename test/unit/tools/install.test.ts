@@ -13,6 +13,7 @@ import {
   installTool,
   parseChecksums,
   parseVersionInput,
+  VERIFIED_SIDECAR,
 } from '../../../src/tools/install.js';
 import type { InstallDeps } from '../../../src/tools/install.js';
 import { PINNED_TOOLS } from '../../../src/tools/pinned.js';
@@ -306,5 +307,115 @@ describe('version input, archive names and checksums files', () => {
       for (const hash of Object.values(pin.archives)) expect(hash).toMatch(/^[0-9a-f]{64}$/);
       expect(new Set(Object.values(pin.archives)).size).toBe(4);
     }
+  });
+});
+
+describe('installTool: tool-cache hits are re-verified', () => {
+  const cachedDir = () => path.join(process.env.RUNNER_TOOL_CACHE!, 'syft', '9.9.9', 'amd64');
+  const assetHits = () => hits.get(`/good/v9.9.9/${SYFT_ASSET}`);
+
+  async function installGood() {
+    return installTool({ tool: 'syft', version: 'default', ...linux }, deps('good'), pins);
+  }
+
+  it('records the verified archive and executable next to the cached executable', async () => {
+    const installed = await installGood();
+    const sidecar = JSON.parse(readFileSync(path.join(cachedDir(), VERIFIED_SIDECAR), 'utf8'));
+    expect(sidecar).toEqual({
+      tool: 'syft',
+      version: '9.9.9',
+      archive: SYFT_ASSET,
+      archiveSha256: sha256(good),
+      executableSha256: sha256(readFileSync(installed.path)),
+    });
+  });
+
+  it('uses an intact cache hit without downloading, as pinned', async () => {
+    const installed = await installGood();
+    hits.clear();
+    log.infos.length = 0;
+    const again = await installGood();
+    expect(again).toEqual({ ...installed, source: 'cache' });
+    expect(hits.size).toBe(0);
+    expect(log.warnings).toEqual([]);
+    expect(log.infos.join('\n')).toContain(
+      `sha256 ${sha256(readFileSync(installed.path))} matches the pinned-verified download of ${SYFT_ASSET}`,
+    );
+  });
+
+  it('detects a tampered cached executable and replaces it with a fresh verified download', async () => {
+    const installed = await installGood();
+    writeFileSync(installed.path, '#!/bin/sh\necho "replaced by another job"\n');
+    chmodSync(installed.path, 0o755);
+
+    const again = await installGood();
+    expect(again).toEqual({ ...installed, source: 'download' });
+    expect(assetHits()).toBe(2);
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toContain(
+      `The cached copy of syft 9.9.9 at ${installed.path} could not be verified`,
+    );
+    expect(log.warnings[0]).toContain('downloading and verifying');
+    expect(execFileSync(again.path).toString().trim()).toBe('syft 9.9.9 (test build)');
+
+    // Re-cached with a fresh sidecar: the next install is an intact hit.
+    const third = await installGood();
+    expect(third).toMatchObject({ pinned: true, source: 'cache' });
+    expect(assetHits()).toBe(2);
+    expect(log.warnings).toHaveLength(1);
+  });
+
+  it('re-downloads a cache entry without a sidecar (e.g. cached by an older Edgeship or someone else)', async () => {
+    const installed = await installGood();
+    rmSync(path.join(cachedDir(), VERIFIED_SIDECAR));
+
+    const again = await installGood();
+    expect(again).toEqual({ ...installed, source: 'download' });
+    expect(assetHits()).toBe(2);
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toMatch(/could not be verified: it has no \.edgeship-verified\.json/);
+    expect(readFileSync(path.join(cachedDir(), VERIFIED_SIDECAR), 'utf8')).toContain(sha256(good));
+  });
+
+  it('does not trust a sidecar that records an archive other than the pinned one', async () => {
+    const installed = await installGood();
+    // Another job swapped in its own binary and wrote a matching sidecar for an unpinned archive.
+    writeFileSync(installed.path, '#!/bin/sh\necho evil\n');
+    writeFileSync(
+      path.join(cachedDir(), VERIFIED_SIDECAR),
+      JSON.stringify({
+        tool: 'syft',
+        version: '9.9.9',
+        archive: SYFT_ASSET,
+        archiveSha256: sha256(tampered),
+        executableSha256: sha256(readFileSync(installed.path)),
+      }),
+    );
+    const again = await installGood();
+    expect(again.source).toBe('download');
+    expect(log.warnings[0]).toContain(`not the pinned ${sha256(good)}`);
+    expect(execFileSync(again.path).toString().trim()).toBe('syft 9.9.9 (test build)');
+  });
+
+  it('re-downloads when the sidecar is not valid JSON', async () => {
+    await installGood();
+    writeFileSync(path.join(cachedDir(), VERIFIED_SIDECAR), 'not json');
+    const again = await installGood();
+    expect(again.source).toBe('download');
+    expect(log.warnings[0]).toMatch(/\.edgeship-verified\.json is not valid/);
+  });
+
+  it('verifies cache hits of an unpinned version against the sidecar too', async () => {
+    const installed = await installTool({ tool: 'grype', version: '1.2.3', ...linux }, deps('good'), pins);
+    const hit = await installTool({ tool: 'grype', version: '1.2.3', ...linux }, deps('good'), pins);
+    expect(hit).toEqual({ ...installed, source: 'cache' });
+    expect(hits.get(`/good/v1.2.3/${GRYPE_ASSET}`)).toBe(1);
+
+    writeFileSync(installed.path, '#!/bin/sh\necho swapped grype\n');
+    const again = await installTool({ tool: 'grype', version: '1.2.3', ...linux }, deps('good'), pins);
+    expect(again).toEqual({ ...installed, source: 'download' });
+    expect(hits.get(`/good/v1.2.3/${GRYPE_ASSET}`)).toBe(2);
+    expect(log.warnings.some((w) => w.includes('could not be verified'))).toBe(true);
+    expect(execFileSync(again.path).toString().trim()).toBe('grype 1.2.3 (test build)');
   });
 });
