@@ -653,34 +653,16 @@ async function findOrCreateRelease(
         'allow creating it. If the release exists, check that the token can see the repository',
     });
   }
-  const op = { operation: 'create release' };
-  const response = await send(
-    context,
-    op,
-    'POST',
-    apiUrl(context, '/releases'),
-    jsonBody({
-      tag_name: context.tag,
-      name: options.name ?? context.tag,
-      prerelease: options.prerelease ?? false,
-    }),
-  );
-  if (response.status === 201 || response.status === 200) {
-    return { release: readRelease(context, op, response), created: true };
-  }
-  if (response.status === 422 && validationCodes(response).includes('already_exists')) {
-    // Another run created it between our GET and POST.
-    context.log.info(`Release for tag ${context.tag} was created concurrently; reading it`);
+  return createRelease(context, options, false, async () => {
     const raced = await getReleaseByTag(context);
-    if (raced) return { release: raced, created: false };
+    if (raced) return raced;
     throw new ReleaseApiError({
-      ...baseInit(context, op),
+      ...baseInit(context, { operation: 'create release' }),
       status: 422,
       reason: 'GitHub says a release for this tag already exists, but it cannot be read by tag',
       hint: 'It is probably a draft release (drafts are not found by tag): publish or delete the draft',
     });
-  }
-  throw httpError(context, op, response);
+  });
 }
 
 /**
@@ -706,6 +688,28 @@ async function findOrCreateDraftRelease(
         'only to tokens that can write)',
     });
   }
+  return createRelease(context, options, true, async () => {
+    const raced = (await getReleaseByTag(context)) ?? (await findReleaseInList(context));
+    if (raced) return raced;
+    throw new ReleaseApiError({
+      ...baseInit(context, { operation: 'create release' }),
+      status: 422,
+      reason: 'GitHub says a release for this tag already exists, but it can be neither read nor listed',
+      hint: 'Check the releases of the repository, and delete the one that is in the way',
+    });
+  });
+}
+
+/**
+ * Creates the release of the tag (a draft when asked). When another run created one between our look-up
+ * and this POST (422 already_exists), `readRaced` finds it.
+ */
+async function createRelease(
+  context: Context,
+  options: { name?: string; prerelease?: boolean },
+  draft: boolean,
+  readRaced: () => Promise<ReleaseJson>,
+): Promise<{ release: ReleaseJson; created: boolean }> {
   const op = { operation: 'create release' };
   const response = await send(
     context,
@@ -715,7 +719,7 @@ async function findOrCreateDraftRelease(
     jsonBody({
       tag_name: context.tag,
       name: options.name ?? context.tag,
-      draft: true,
+      ...(draft ? { draft: true } : {}),
       prerelease: options.prerelease ?? false,
     }),
   );
@@ -723,16 +727,8 @@ async function findOrCreateDraftRelease(
     return { release: readRelease(context, op, response), created: true };
   }
   if (response.status === 422 && validationCodes(response).includes('already_exists')) {
-    // A release for the tag was published between our GET and POST.
     context.log.info(`Release for tag ${context.tag} was created concurrently; reading it`);
-    const raced = (await getReleaseByTag(context)) ?? (await findReleaseInList(context));
-    if (raced) return { release: raced, created: false };
-    throw new ReleaseApiError({
-      ...baseInit(context, op),
-      status: 422,
-      reason: 'GitHub says a release for this tag already exists, but it can be neither read nor listed',
-      hint: 'Check the releases of the repository, and delete the one that is in the way',
-    });
+    return { release: await readRaced(), created: false };
   }
   throw httpError(context, op, response);
 }

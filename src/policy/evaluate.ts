@@ -124,17 +124,8 @@ function checkNow(now: Date): void {
   }
 }
 
-interface Merged {
-  id: string;
-  relatedIds: string[];
-  severity: Severity;
-  packageName: string;
-  packageVersion: string;
-  packageType: string;
-  fixState: FixState;
-  fixedIn: string[];
-  knownExploited: boolean;
-  epss?: number;
+/** A match as the gate counts it: merged over paths and matchers, and over Grype's suppressed ones. */
+interface Merged extends Omit<VulnerabilityMatch, 'dataSource'> {
   /** Only in Grype's `ignoredMatches`: the rules that suppressed it (undefined once seen in `matches`). */
   suppressedByGrype?: string[];
 }
