@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { runGate } from '../src/gate/gate-phase.js';
+import { runGate } from '../src/scan/scan-platforms.js';
 import { memoryLog } from '../src/logging/phase-log.js';
 import { loadPolicy } from '../src/policy/index.js';
 import { execProcess } from '../src/process/exec.js';

@@ -2,7 +2,7 @@
 // write), so the step's log shows life at once; the action itself is loaded right after.
 process.stdout.write('Edgeship: multi-arch edge release\n');
 const [{ coreHost, failStep }, { runAction }] = await Promise.all([
-  import('./action/core-host.js'),
+  import('./runner/core-host.js'),
   import('./action/run.js'),
 ]);
 await runAction(coreHost()).catch(failStep);

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import * as core from '@actions/core';
-import { CLEANUP_STATE_KEY } from './action/cleanup-state.js';
-import { coreLog } from './action/core-host.js';
+import { CLEANUP_STATE_KEY } from './runner/cleanup-state.js';
+import { coreLog } from './runner/core-host.js';
 import { runPost } from './action/post.js';
 import { execProcess } from './process/exec.js';
 

@@ -1,9 +1,9 @@
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Exec } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
-import { buildahRemoveImagesArgs } from '../build/buildah.js';
-import { dockerLogoutArgs, removeBuilderArgs } from '../build/buildx.js';
-import { parseCleanupState } from './cleanup-state.js';
+import { buildahRemoveImagesArgs } from '../builders/buildah.js';
+import { dockerLogoutArgs, removeBuilderArgs } from '../builders/buildx.js';
+import { parseCleanupState } from '../runner/cleanup-state.js';
 
 export interface PostDeps {
   exec: Exec;

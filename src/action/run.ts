@@ -3,42 +3,29 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BuildDeps } from '../build/build-images.js';
-import { buildAndPushPlatforms } from '../build/build-images.js';
-import { nativeArchitecture } from '../build/platform.js';
-import type { PlatformImage } from '../build/pushed-image.js';
-import type { PhaseLog } from '../logging/phase-log.js';
+import type { BuildDeps } from '../builders/build-images.js';
+import { buildAndPushPlatforms } from '../builders/build-images.js';
+import { nativeArchitecture } from '../image/platform.js';
+import type { PlatformImage } from '../image/pushed-image.js';
 import type { Exec } from '../process/exec.js';
 import { RegistryClient } from '../registry/client.js';
 import { chainResolvers, dockerConfigResolver, resolverFromInputs } from '../registry/credentials.js';
 import { releaseMetadata } from '../release/metadata.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
-import type { InputReader, Settings } from '../settings/inputs.js';
+import type { Settings } from '../settings/inputs.js';
+import type { ActionHost } from '../runner/host.js';
 import { readSettings } from '../settings/inputs.js';
 import { MissingIdTokenPermissionError } from '../sign/signer.js';
-import { CLEANUP_STATE_KEY, CleanupRecorder } from './cleanup-state.js';
-import { readRunnerContext } from './github-context.js';
-import type { RunnerContext } from './github-context.js';
-import type { GateResult } from '../gate/gate-phase.js';
+import { CLEANUP_STATE_KEY, CleanupRecorder } from '../runner/cleanup-state.js';
+import { readRunnerContext } from '../runner/context.js';
+import type { RunnerContext } from '../runner/context.js';
+import type { GateResult } from '../scan/scan-platforms.js';
 import { loadPolicy } from '../policy/index.js';
-import type { PublishResult } from '../publish/publish-phase.js';
-import { assertGatePassed, reportGate, runGateStep } from './gate-step.js';
-import { gateFromRecords, recordStoreFor, uploadBuildRecords } from './matrix-step.js';
-import { runPublishStep } from './publish-step.js';
-import { buildSummaryTable, markdownTable, releaseSummaryTable } from './summary.js';
-
-/** The runner-facing surface of the action (backed by @actions/core in main.ts). */
-export interface ActionHost {
-  readInput: InputReader;
-  setOutput(name: string, value: string): void;
-  setSecret(value: string): void;
-  saveState(name: string, value: string): void;
-  appendSummary(markdown: string): Promise<void>;
-  log: PhaseLog;
-  exec: Exec;
-  env: Record<string, string | undefined>;
-  now: () => Date;
-}
+import type { PublishResult } from '../publish/release.js';
+import { assertGatePassed, reportGate, runGateStep } from '../stages/gate.js';
+import { gateFromRecords, recordStoreFor, uploadBuildRecords } from '../stages/records.js';
+import { runPublishStep } from '../stages/publish.js';
+import { buildSummaryTable, markdownTable, releaseSummaryTable } from '../summary/tables.js';
 
 export interface RunResult {
   settings: Settings;

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import { formatPlatform, parsePlatform } from '../build/platform.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { PolicyError } from './errors.js';
 import {
   API_VERSION,

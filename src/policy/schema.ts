@@ -3,7 +3,7 @@
  * Every leaf has a `description` that is the expected form, used verbatim in messages ("must be <description>").
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parsePlatform } from '../build/platform.js';
+import { parsePlatform } from '../image/platform.js';
 import { parseSize } from './size.js';
 import { didYouMean } from './suggest.js';
 import {

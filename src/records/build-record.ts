@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PlatformImage } from '../build/pushed-image.js';
+import type { PlatformImage } from '../image/pushed-image.js';
 import { isDigest } from '../registry/reference.js';
 import type { SbomFormat } from '../scan/syft.js';
 

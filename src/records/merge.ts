@@ -1,5 +1,5 @@
-import { formatPlatform, parsePlatform } from '../build/platform.js';
-import type { Platform } from '../build/platform.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
+import type { Platform } from '../image/platform.js';
 import type { BuildRecord } from './build-record.js';
 
 export class RecordMergeError extends Error {

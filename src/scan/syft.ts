@@ -6,7 +6,7 @@
  * and writes one file per requested format in a single pass. Registry credentials travel only in the
  * environment (`SYFT_REGISTRY_AUTH_*`, read by syft's registry options), never in argv.
  */
-import { splitList } from '../build/platform.js';
+import { splitList } from '../image/platform.js';
 import { InputError } from '../settings/inputs.js';
 
 export type SbomFormat = 'spdx-json' | 'cyclonedx-json' | 'syft-json';

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { formatPlatform, parsePlatform, PlatformError, PLATFORM_FORM, splitList } from '../build/platform.js';
-import type { Platform } from '../build/platform.js';
+import { formatPlatform, parsePlatform, PlatformError, PLATFORM_FORM, splitList } from '../image/platform.js';
+import type { Platform } from '../image/platform.js';
 import { formatRepository, isValidTag, parseRepository } from '../registry/reference.js';
 import type { ImageRepository } from '../registry/reference.js';
+import type { InputReader } from '../runner/host.js';
 import type { PolicyInputs } from '../policy/index.js';
 import { parseMaxDbAge } from '../scan/grype-db.js';
 import type { SbomFormat } from '../scan/syft.js';
@@ -127,9 +128,6 @@ export class InputError extends Error {
     );
   }
 }
-
-/** Reads one input by its action.yml name; returns '' when unset. */
-export type InputReader = (name: string) => string;
 
 export interface SettingsEnvironment {
   /** Working directory relative paths resolve against (GITHUB_WORKSPACE). */

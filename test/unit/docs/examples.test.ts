@@ -3,8 +3,8 @@
  * workflows release, and the example deployment manifest must be one Edgeship accepts.
  */
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentManifest } from '../../../src/deploy/manifest.js';
-import { renderTemplate, renderedFileName } from '../../../src/deploy/templates.js';
+import { parseDeploymentManifest } from '../../../src/deployment/manifest.js';
+import { renderTemplate, renderedFileName } from '../../../src/deployment/templates.js';
 import { loadPolicy } from '../../../src/policy/index.js';
 import { EDGE_KEYS, RULE_KEYS } from '../../../src/policy/schema.js';
 import { filesIn, isEdgeship, parseWorkflowText, readRepoFile } from './docs-support.js';

@@ -18,12 +18,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import { parsePlatform, platformSlug } from '../../../src/build/platform.js';
-import { resolvePlatformImage, type PlatformImage } from '../../../src/build/pushed-image.js';
-import type { GateResult, PlatformScan } from '../../../src/gate/gate-phase.js';
+import { parsePlatform, platformSlug } from '../../../src/image/platform.js';
+import { resolvePlatformImage, type PlatformImage } from '../../../src/image/pushed-image.js';
+import type { GateResult, PlatformScan } from '../../../src/scan/scan-platforms.js';
 import { memoryLog } from '../../../src/logging/phase-log.js';
 import { evaluateGate, type Policy } from '../../../src/policy/index.js';
-import { buildImageIndex, type BuiltIndex } from '../../../src/publish/image-index.js';
+import { buildImageIndex, type BuiltIndex } from '../../../src/image/image-index.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { resolverFromInputs } from '../../../src/registry/credentials.js';
 import { OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST } from '../../../src/registry/media-types.js';

@@ -14,14 +14,14 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { expectedSignerFor, signerConfig } from '../../../src/action/publish-step.js';
-import type { PlatformImage } from '../../../src/build/pushed-image.js';
-import type { GateResult } from '../../../src/gate/gate-phase.js';
+import { expectedSignerFor, signerConfig } from '../../../src/stages/publish.js';
+import type { PlatformImage } from '../../../src/image/pushed-image.js';
+import type { GateResult } from '../../../src/scan/scan-platforms.js';
 import { githubReleaseStage } from '../../../src/github/release-assets.js';
 import { loadPolicy, type Policy } from '../../../src/policy/index.js';
-import type { BuiltIndex } from '../../../src/publish/image-index.js';
-import { buildImageIndex } from '../../../src/publish/image-index.js';
-import { publishRelease, type PublishResult } from '../../../src/publish/publish-phase.js';
+import type { BuiltIndex } from '../../../src/image/image-index.js';
+import { buildImageIndex } from '../../../src/image/image-index.js';
+import { publishRelease, type PublishResult } from '../../../src/publish/release.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
 import type { ReleaseMetadata } from '../../../src/release/metadata.js';
 import type { Settings } from '../../../src/settings/inputs.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePlatform } from '../../../src/build/platform.js';
+import { parsePlatform } from '../../../src/image/platform.js';
 import {
   BUILD_RECORD_API_VERSION,
   BUILD_RECORD_KIND,

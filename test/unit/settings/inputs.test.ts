@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { formatPlatform } from '../../../src/build/platform.js';
+import { formatPlatform } from '../../../src/image/platform.js';
 import { INPUT_DEFAULTS, InputError, readSettings } from '../../../src/settings/inputs.js';
 
 const files: Record<string, 'file' | 'directory'> = {

@@ -5,7 +5,7 @@
  *
  * Pure: works on descriptors already read from the registry.
  */
-import { formatPlatform, parsePlatform } from '../build/platform.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
 
 export interface BlobDescriptor {
   digest: string;

@@ -6,8 +6,8 @@ import {
   installDockerBinfmt,
   parseBinfmtEntry,
   platformsNeedingEmulation,
-} from '../../../src/build/emulation.js';
-import { formatPlatform, parsePlatform } from '../../../src/build/platform.js';
+} from '../../../src/builders/binfmt.js';
+import { formatPlatform, parsePlatform } from '../../../src/image/platform.js';
 import type { Exec, ExecResult } from '../../../src/process/exec.js';
 
 const amd64 = parsePlatform('linux/amd64');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { layerDelta, platformDeltas, platformKey } from '../../../src/deploy/delta.js';
+import { layerDelta, platformDeltas, platformKey } from '../../../src/deployment/delta.js';
 import { digest } from './fixtures.js';
 
 const layer = (seed: string, size: number) => ({ digest: digest(seed), size });

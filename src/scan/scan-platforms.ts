@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { platformSlug, parsePlatform } from '../build/platform.js';
-import type { PlatformImage } from '../build/pushed-image.js';
+import { platformSlug, parsePlatform } from '../image/platform.js';
+import type { PlatformImage } from '../image/pushed-image.js';
 import { BufferedLog } from '../logging/buffered-log.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import { evaluateGate } from '../policy/index.js';
@@ -8,13 +8,13 @@ import type { GateVerdict, Policy } from '../policy/index.js';
 import type { Exec } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
 import { mapSettledBounded } from '../process/concurrency.js';
-import { grypeScanArgs, SCANNER_CONFIG, SCANNER_ENV_PREFIXES } from '../scan/grype.js';
-import { parseGrypeReport } from '../scan/grype-report.js';
-import type { GrypeReport, Severity } from '../scan/grype-report.js';
-import { categorizeSarif, sarifCategory } from '../scan/sarif.js';
-import { countSbomPackages } from '../scan/sbom.js';
-import { sbomFileName, syftEnvironment, syftScanArgs } from '../scan/syft.js';
-import type { SbomFormat } from '../scan/syft.js';
+import { grypeScanArgs, SCANNER_CONFIG, SCANNER_ENV_PREFIXES } from './grype.js';
+import { parseGrypeReport } from './grype-report.js';
+import type { GrypeReport, Severity } from './grype-report.js';
+import { categorizeSarif, sarifCategory } from './sarif.js';
+import { countSbomPackages } from './sbom.js';
+import { sbomFileName, syftEnvironment, syftScanArgs } from './syft.js';
+import type { SbomFormat } from './syft.js';
 import type { GateSettings, Settings } from '../settings/inputs.js';
 
 /** One platform's scan: the files written and what they say. */

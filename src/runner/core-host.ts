@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import type { PhaseLog } from '../logging/phase-log.js';
 import { execProcess } from '../process/exec.js';
-import type { ActionHost } from './run.js';
+import type { ActionHost } from './host.js';
 
 export const coreLog: PhaseLog = {
   info: (m) => core.info(m),

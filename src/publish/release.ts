@@ -1,20 +1,20 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { parsePlatform } from '../build/platform.js';
-import type { PlatformImage } from '../build/pushed-image.js';
-import { selectPlatformManifest } from '../build/pushed-image.js';
-import { checkDowngrade, channelTag, previousVersionFromIndexAnnotations } from '../deploy/baseline.js';
-import { platformDeltas } from '../deploy/delta.js';
+import { parsePlatform } from '../image/platform.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import { selectPlatformManifest } from '../image/pushed-image.js';
+import { checkDowngrade, channelTag, previousVersionFromIndexAnnotations } from '../deployment/baseline.js';
+import { platformDeltas } from '../deployment/delta.js';
 import {
   buildDeploymentManifest,
   manifestBundleFileName,
   manifestFileName,
   renderDeploymentManifest,
-} from '../deploy/manifest.js';
-import type { ManifestSbom } from '../deploy/manifest.js';
-import type { DeploymentManifest } from '../deploy/manifest.js';
-import { renderTemplate, renderedFileName } from '../deploy/templates.js';
-import type { GateResult, PlatformScan } from '../gate/gate-phase.js';
+} from '../deployment/manifest.js';
+import type { ManifestSbom } from '../deployment/manifest.js';
+import type { DeploymentManifest } from '../deployment/manifest.js';
+import { renderTemplate, renderedFileName } from '../deployment/templates.js';
+import type { GateResult, PlatformScan } from '../scan/scan-platforms.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Policy } from '../policy/index.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -32,7 +32,7 @@ import { verifyAttached } from '../sign/referrers.js';
 import type { SignerConfig, SignResult } from '../sign/signer.js';
 import { attest, signDigest, signStatement } from '../sign/signer.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import { buildImageIndex } from './image-index.js';
+import { buildImageIndex } from '../image/image-index.js';
 import { pushDeploymentManifest } from './manifest-artifact.js';
 import { applyTags, planTags } from './tags.js';
 

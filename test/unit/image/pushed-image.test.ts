@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parsePlatform } from '../../../src/build/platform.js';
+import { parsePlatform } from '../../../src/image/platform.js';
 import {
   isAttestationEntry,
   selectPlatformManifest,
   summarizeImageConfig,
-} from '../../../src/build/pushed-image.js';
-import type { IndexEntry } from '../../../src/build/pushed-image.js';
+} from '../../../src/image/pushed-image.js';
+import type { IndexEntry } from '../../../src/image/pushed-image.js';
 import { fixturesPresent, readFixtureJson } from '../../shared-fixtures.js';
 
 type Index = { manifests: IndexEntry[] };

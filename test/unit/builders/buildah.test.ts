@@ -4,7 +4,7 @@ import {
   buildahPushToLayoutArgs,
   buildahRemoveImagesArgs,
   parseBuildahVersion,
-} from '../../../src/build/buildah.js';
+} from '../../../src/builders/buildah.js';
 
 describe('buildah argv', () => {
   it('builds in docker format (keeps HEALTHCHECK) with registry access flags', () => {

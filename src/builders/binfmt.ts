@@ -1,8 +1,8 @@
 import type { Exec } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
 import { binfmtInstallArgs } from './buildx.js';
-import type { Platform } from './platform.js';
-import { formatPlatform, qemuArchitecture, runsNatively } from './platform.js';
+import type { Platform } from '../image/platform.js';
+import { formatPlatform, qemuArchitecture, runsNatively } from '../image/platform.js';
 import type { QemuMode } from '../settings/inputs.js';
 
 export const BINFMT_MISC_DIR = '/proc/sys/fs/binfmt_misc';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { platformDeltas } from '../../../src/deploy/delta.js';
+import { platformDeltas } from '../../../src/deployment/delta.js';
 import {
   DEPLOYMENT_MANIFEST_SCHEMA,
   DeploymentManifestError,
@@ -15,7 +15,7 @@ import {
   validateDeploymentManifest,
   workflowRunUrl,
   type DeploymentManifest,
-} from '../../../src/deploy/manifest.js';
+} from '../../../src/deployment/manifest.js';
 import { policyDigest } from '../../../src/policy/index.js';
 import {
   AMD64,
@@ -525,7 +525,7 @@ describe('the schema rejects bad manifests', () => {
 });
 
 describe('the schema file', () => {
-  const file = new URL('../../../src/deploy/deployment-manifest.schema.json', import.meta.url);
+  const file = new URL('../../../src/deployment/deployment-manifest.schema.json', import.meta.url);
 
   it('is the exported schema', () => {
     expect(JSON.parse(readFileSync(file, 'utf8')), 'regenerate with deploymentManifestSchemaJson()').toEqual(

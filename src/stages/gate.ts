@@ -1,17 +1,22 @@
 import { mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PlatformImage } from '../build/pushed-image.js';
-import { runGate, vulnerabilityCounts } from '../gate/gate-phase.js';
-import type { GateResult } from '../gate/gate-phase.js';
-import { setUpScanners } from '../gate/scanners.js';
-import type { ScannerSetupDeps } from '../gate/scanners.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import { runGate, vulnerabilityCounts } from '../scan/scan-platforms.js';
+import type { GateResult } from '../scan/scan-platforms.js';
+import { setUpScanners } from '../scan/scanners.js';
+import type { ScannerSetupDeps } from '../scan/scanners.js';
 import { explainGate } from '../policy/index.js';
 import type { GateVerdict, Policy } from '../policy/index.js';
 import type { Settings } from '../settings/inputs.js';
 import { toolCacheInstallDeps } from '../tools/runtime-deps.js';
-import type { ActionHost } from './run.js';
-import { blockingFindingsTable, gateSummaryTable, markdownTable, waiverSummaryTable } from './summary.js';
+import type { ActionHost } from '../runner/host.js';
+import {
+  blockingFindingsTable,
+  gateSummaryTable,
+  markdownTable,
+  waiverSummaryTable,
+} from '../summary/tables.js';
 
 /** The gate said no: outputs and reports are written, nothing is tagged. */
 export class GateFailedError extends Error {

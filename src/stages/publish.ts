@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PlatformImage } from '../build/pushed-image.js';
-import type { GateResult } from '../gate/gate-phase.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import type { GateResult } from '../scan/scan-platforms.js';
 import { githubReleaseStage } from '../github/release-assets.js';
 import type { Policy } from '../policy/index.js';
-import { publishRelease } from '../publish/publish-phase.js';
-import type { PublishDeps, PublishResult } from '../publish/publish-phase.js';
+import { publishRelease } from '../publish/release.js';
+import type { PublishDeps, PublishResult } from '../publish/release.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { Settings } from '../settings/inputs.js';
@@ -14,9 +14,9 @@ import { githubOidcTokenProvider, loadSigningKey, PUBLIC_TSA_URL } from '../sign
 import type { SignerConfig } from '../sign/signer.js';
 import { trustMaterialFromJSON } from '../sign/verify.js';
 import type { ExpectedSigner } from '../sign/verify.js';
-import type { RunnerContext } from './github-context.js';
-import type { ActionHost } from './run.js';
-import { markdownTable } from './summary.js';
+import type { RunnerContext } from '../runner/context.js';
+import type { ActionHost } from '../runner/host.js';
+import { markdownTable } from '../summary/tables.js';
 
 /** Signer settings from the inputs; undefined when signing is off. */
 export function signerConfig(

@@ -8,7 +8,7 @@ import {
   dockerLogoutArgs,
   parseBuildxMetadata,
   removeBuilderArgs,
-} from '../../../src/build/buildx.js';
+} from '../../../src/builders/buildx.js';
 import { fixturesPresent, readFixture, readFixtureJson } from '../../shared-fixtures.js';
 
 describe('buildx argv', () => {

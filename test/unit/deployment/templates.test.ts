@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TemplateError, renderTemplate, renderedFileName } from '../../../src/deploy/templates.js';
+import { TemplateError, renderTemplate, renderedFileName } from '../../../src/deployment/templates.js';
 import { digest } from './fixtures.js';
 
 const INDEX = digest('1');

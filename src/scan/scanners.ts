@@ -2,12 +2,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Exec } from '../process/exec.js';
-import { ensureGrypeDb } from '../scan/grype-db.js';
-import type { GrypeDbDeps } from '../scan/grype-db.js';
+import { ensureGrypeDb } from './grype-db.js';
+import type { GrypeDbDeps } from './grype-db.js';
 import type { GateSettings } from '../settings/inputs.js';
 import { installTool } from '../tools/install.js';
 import type { InstallDeps, InstalledTool } from '../tools/install.js';
-import type { ScannerPaths } from './gate-phase.js';
+import type { ScannerPaths } from './scan-platforms.js';
 
 export interface ScannerSetupDeps {
   exec: Exec;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { CleanupRecorder } from '../action/cleanup-state.js';
+import type { CleanupRecorder } from '../runner/cleanup-state.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
@@ -15,11 +15,11 @@ import {
   dockerLoginArgs,
   parseBuildxMetadata,
 } from './buildx.js';
-import { ensureHostEmulation, installDockerBinfmt, platformsNeedingEmulation } from './emulation.js';
-import type { Platform } from './platform.js';
-import { formatPlatform, platformSlug } from './platform.js';
-import type { PlatformImage } from './pushed-image.js';
-import { resolvePlatformImage } from './pushed-image.js';
+import { ensureHostEmulation, installDockerBinfmt, platformsNeedingEmulation } from './binfmt.js';
+import type { Platform } from '../image/platform.js';
+import { formatPlatform, platformSlug } from '../image/platform.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import { resolvePlatformImage } from '../image/pushed-image.js';
 
 /** Side effects the build phase needs, injected so the logic runs in tests without a builder. */
 export interface BuildDeps {

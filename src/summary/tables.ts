@@ -1,5 +1,5 @@
-import type { PlatformImage } from '../build/pushed-image.js';
-import type { PlatformScan } from '../gate/gate-phase.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import type { PlatformScan } from '../scan/scan-platforms.js';
 import type { GateVerdict } from '../policy/index.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 

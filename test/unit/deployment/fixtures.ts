@@ -1,5 +1,9 @@
 /** Shared inputs for the deploy tests: a two-platform release that passed the gate, with a production baseline. */
-import type { BaselineInput, DeploymentManifestInput, ReleasedImage } from '../../../src/deploy/manifest.js';
+import type {
+  BaselineInput,
+  DeploymentManifestInput,
+  ReleasedImage,
+} from '../../../src/deployment/manifest.js';
 import {
   loadPolicy,
   type GateVerdict,

@@ -1,10 +1,10 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parsePlatform, platformSlug } from '../build/platform.js';
-import type { PlatformImage } from '../build/pushed-image.js';
-import { resolvePlatformImage } from '../build/pushed-image.js';
-import type { GateResult, PlatformScan } from '../gate/gate-phase.js';
-import { evaluateScans } from '../gate/gate-phase.js';
+import { parsePlatform, platformSlug } from '../image/platform.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import { resolvePlatformImage } from '../image/pushed-image.js';
+import type { GateResult, PlatformScan } from '../scan/scan-platforms.js';
+import { evaluateScans } from '../scan/scan-platforms.js';
 import { policyDigest } from '../policy/index.js';
 import type { Policy } from '../policy/index.js';
 import {
@@ -23,9 +23,9 @@ import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import { parseGrypeReport } from '../scan/grype-report.js';
 import type { Settings } from '../settings/inputs.js';
-import type { GateTools } from './gate-step.js';
-import type { RunnerContext } from './github-context.js';
-import type { ActionHost } from './run.js';
+import type { GateTools } from './gate.js';
+import type { RunnerContext } from '../runner/context.js';
+import type { ActionHost } from '../runner/host.js';
 
 /** The record store: `records-dir` when set, else the workflow run's artifacts. */
 export async function recordStoreFor(

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { PlatformImage } from '../build/pushed-image.js';
-import { parsePlatform } from '../build/platform.js';
+import type { PlatformImage } from './pushed-image.js';
+import { parsePlatform } from './platform.js';
 import { OCI_IMAGE_INDEX } from '../registry/media-types.js';
 
 export interface BuiltIndex {

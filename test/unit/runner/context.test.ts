@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readRunnerContext, RunnerContextError } from '../../../src/action/github-context.js';
+import { readRunnerContext, RunnerContextError } from '../../../src/runner/context.js';
 
 const base = {
   GITHUB_REF: 'refs/tags/v1.0.0',

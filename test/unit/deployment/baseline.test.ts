@@ -6,7 +6,7 @@ import {
   checkDowngrade,
   previousVersionFromIndexAnnotations,
   type VersionRelation,
-} from '../../../src/deploy/baseline.js';
+} from '../../../src/deployment/baseline.js';
 import type { Channel } from '../../../src/release/metadata.js';
 
 describe('channel baseline tags', () => {

@@ -8,7 +8,7 @@ import {
   runsNatively,
   samePlatform,
   splitList,
-} from '../../../src/build/platform.js';
+} from '../../../src/image/platform.js';
 
 describe('parsePlatform', () => {
   it.each([
