@@ -15,12 +15,11 @@ import type { ReleaseMetadata } from '../release/metadata.js';
 import type { Settings } from '../settings/inputs.js';
 import type { ActionHost } from '../runner/host.js';
 import { readSettings } from '../settings/inputs.js';
-import { MissingIdTokenPermissionError } from '../sign/signer.js';
+import { redactSettings } from '../settings/redact.js';
 import { CLEANUP_STATE_KEY, CleanupRecorder } from '../runner/cleanup-state.js';
 import { readRunnerContext } from '../runner/context.js';
 import type { RunnerContext } from '../runner/context.js';
 import type { GateResult } from '../scan/scan-platforms.js';
-import { loadPolicy } from '../policy/index.js';
 import type { PublishResult } from '../publish/release.js';
 import { assertGatePassed, reportGate, runGateStep } from '../stages/gate.js';
 import { gateFromRecords, recordStoreFor, uploadBuildRecords } from '../stages/records.js';
@@ -66,14 +65,14 @@ export function createRegistryClient(
 /** The main step: settings → release metadata → per-platform builds pushed by digest. */
 export async function runAction(host: ActionHost): Promise<RunResult> {
   const context = readRunnerContext(host.env, readTextIfExists, host.now(), process.cwd(), os.tmpdir());
-  const settings = readSettings(host.readInput, { workspace: context.workspace });
+  const settings = readSettings(host.readInput, { workspace: context.workspace, env: host.env });
   if (settings.registryPassword) host.setSecret(settings.registryPassword);
   if (settings.githubToken) host.setSecret(settings.githubToken);
   if (settings.publish.signingKey) host.setSecret(settings.publish.signingKey);
   if (settings.publish.signingKeyPassword) host.setSecret(settings.publish.signingKeyPassword);
   host.log.debug(`settings: ${JSON.stringify(redactSettings(settings))}`);
 
-  const policy = loadPolicy(settings.policy);
+  const policy = settings.gatePolicy;
   host.log.debug(`policy: ${policy.source.join('; ')}`);
   const release = releaseMetadata(context.release, settings.tags);
   for (const warning of release.warnings) host.log.warning(warning);
@@ -83,14 +82,6 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   host.setOutput('version', release.version);
   host.setOutput('channel', release.channel);
 
-  if (
-    settings.mode !== 'build' &&
-    settings.publish.signing === 'keyless' &&
-    (!host.env.ACTIONS_ID_TOKEN_REQUEST_URL || !host.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
-  ) {
-    // Known before anything is built: keyless signing needs the workflow's OIDC token.
-    throw new MissingIdTokenPermissionError();
-  }
   const registry = createRegistryClient(settings, host.env, host.exec);
   host.setOutput('image', settings.imageName);
   mkdirSync(context.tempDir, { recursive: true });
@@ -180,20 +171,4 @@ async function buildStep(
     ].join('\n\n'),
   );
   return images;
-}
-
-/** Settings as they may be logged: every secret replaced by `***`. */
-export function redactSettings(settings: Settings): unknown {
-  const hide = (value: string | undefined) => (value ? '***' : undefined);
-  return {
-    ...settings,
-    registryPassword: hide(settings.registryPassword),
-    githubToken: hide(settings.githubToken),
-    publish: {
-      ...settings.publish,
-      signingKey: hide(settings.publish.signingKey),
-      signingKeyPassword: hide(settings.publish.signingKeyPassword),
-    },
-    policy: { ...settings.policy, policyFile: settings.policy.policyFile?.path },
-  };
 }

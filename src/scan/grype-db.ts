@@ -13,7 +13,6 @@
  */
 import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
-import { InputError } from '../settings/inputs.js';
 import { grypeEnvironment } from './grype.js';
 
 export function grypeDbStatusArgs(): string[] {
@@ -136,17 +135,16 @@ export function parseDbStatus(stdout: string): GrypeDbStatus {
   );
 }
 
+/** How the `max-db-age` input is written. */
+export const MAX_DB_AGE_FORM = 'a positive number of days or hours such as 5d, 36h or 120h';
+
 /** `max-db-age`: `5d`, `36h`, `120h` → hours. */
 export function parseMaxDbAge(raw: string): number {
   const value = raw.trim() === '' ? '5d' : raw.trim();
   const match = /^(\d+(?:\.\d+)?)\s*([dh])$/i.exec(value);
   const amount = match ? Number(match[1]) : NaN;
   if (!match || !(amount > 0)) {
-    throw new InputError(
-      'max-db-age',
-      raw.trim(),
-      'a positive number of days or hours such as 5d, 36h or 120h',
-    );
+    throw new GrypeDbError(`Input "max-db-age": "${raw.trim()}" is not valid; expected ${MAX_DB_AGE_FORM}`);
   }
   return match[2]!.toLowerCase() === 'd' ? amount * 24 : amount;
 }

@@ -6,8 +6,6 @@
  * and writes one file per requested format in a single pass. Registry credentials travel only in the
  * environment (`SYFT_REGISTRY_AUTH_*`, read by syft's registry options), never in argv.
  */
-import { splitList } from '../image/platform.js';
-import { InputError } from '../settings/inputs.js';
 
 export type SbomFormat = 'spdx-json' | 'cyclonedx-json' | 'syft-json';
 
@@ -83,23 +81,8 @@ export function syftEnvironment(access: SyftRegistryAccess): Record<string, stri
   return env;
 }
 
-/** Parses the `sbom-formats` input (comma or newline list); empty means `spdx-json`. */
-export function parseSbomFormats(raw: string): SbomFormat[] {
-  const items = splitList(raw).map((item) => item.toLowerCase());
-  if (items.length === 0) return [...DEFAULT_SBOM_FORMATS];
-  const formats: SbomFormat[] = [];
-  for (const item of items) {
-    if (!(SBOM_FORMATS as readonly string[]).includes(item)) {
-      throw new InputError(
-        'sbom-formats',
-        raw.trim(),
-        `a comma or newline separated list of ${SBOM_FORMATS.join(', ')} (unknown format "${item}")`,
-      );
-    }
-    if (!formats.includes(item as SbomFormat)) formats.push(item as SbomFormat);
-  }
-  return formats;
-}
+/** How the `sbom-formats` input is written. */
+export const SBOM_FORMATS_FORM = `a comma or newline separated list of ${SBOM_FORMATS.join(', ')}`;
 
 const EXTENSIONS: Record<SbomFormat, string> = {
   'spdx-json': 'spdx.json',

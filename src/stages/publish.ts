@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlatformImage } from '../image/pushed-image.js';
@@ -10,7 +9,7 @@ import type { PublishDeps, PublishResult } from '../publish/release.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { Settings } from '../settings/inputs.js';
-import { githubOidcTokenProvider, loadSigningKey, PUBLIC_TSA_URL } from '../sign/signer.js';
+import { githubOidcTokenProvider, PUBLIC_TSA_URL } from '../sign/signer.js';
 import type { SignerConfig } from '../sign/signer.js';
 import { trustMaterialFromJSON } from '../sign/verify.js';
 import type { ExpectedSigner } from '../sign/verify.js';
@@ -29,9 +28,7 @@ export function signerConfig(
     ...(p.rekorUrl ? { rekorURL: p.rekorUrl } : {}),
     tsaURL: p.tsaUrl === 'off' ? (false as const) : (p.tsaUrl ?? PUBLIC_TSA_URL),
   };
-  if (p.signing === 'key') {
-    return { identity: { kind: 'key', key: loadSigningKey(p.signingKey!, p.signingKeyPassword) }, ...common };
-  }
+  if (p.signing === 'key') return { identity: { kind: 'key', key: p.key! }, ...common };
   return {
     identity: {
       kind: 'keyless',
@@ -47,12 +44,11 @@ export function expectedSignerFor(settings: Settings, config: SignerConfig): Pub
   const p = settings.publish;
   return (first): ExpectedSigner => {
     if (config.identity.kind === 'key') return { kind: 'key', publicKey: config.identity.key.publicKeyPem };
-    const identity = p.certificateIdentity ?? first.identity;
+    const identity = p.expectedIdentity ?? first.identity;
     const issuer = p.certificateOidcIssuer ?? first.issuer;
     if (!identity || !issuer)
       throw new Error('the signing certificate names no identity or issuer to verify against');
-    const regex = /^\/(.*)\/$/.exec(identity);
-    return { kind: 'certificate', identity: regex ? new RegExp(regex[1]!) : identity, issuer };
+    return { kind: 'certificate', identity, issuer };
   };
 }
 
@@ -158,9 +154,7 @@ export async function runPublishStep(
 }
 
 async function loadTrustMaterial(settings: Settings) {
-  if (settings.publish.trustedRootFile) {
-    return trustMaterialFromJSON(JSON.parse(readFileSync(settings.publish.trustedRootFile, 'utf8')));
-  }
+  if (settings.publish.trustMaterial) return settings.publish.trustMaterial;
   const { getTrustedRoot } = await import('@sigstore/tuf');
   const { TrustedRoot } = await import('@sigstore/protobuf-specs');
   return trustMaterialFromJSON(TrustedRoot.toJSON(await getTrustedRoot()));

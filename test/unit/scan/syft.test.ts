@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSbomFormats, sbomFileName, syftEnvironment, syftScanArgs } from '../../../src/scan/syft.js';
+import { sbomFileName, syftEnvironment, syftScanArgs } from '../../../src/scan/syft.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -78,22 +78,7 @@ describe('syft environment', () => {
   });
 });
 
-describe('sbom-formats input', () => {
-  it('defaults to spdx-json and accepts comma or newline lists, deduplicated', () => {
-    expect(parseSbomFormats('')).toEqual(['spdx-json']);
-    expect(parseSbomFormats('cyclonedx-json, SPDX-JSON\nsyft-json\ncyclonedx-json')).toEqual([
-      'cyclonedx-json',
-      'spdx-json',
-      'syft-json',
-    ]);
-  });
-
-  it('names the input, the value and the expected formats', () => {
-    expect(() => parseSbomFormats('spdx-json,cyclonedx')).toThrow(
-      'Input "sbom-formats": "spdx-json,cyclonedx" is not valid; expected a comma or newline separated list of spdx-json, cyclonedx-json, syft-json (unknown format "cyclonedx")',
-    );
-  });
-
+describe('SBOM files', () => {
   it('names SBOM files by platform and format', () => {
     expect(sbomFileName('linux-arm64', 'spdx-json')).toBe('sbom-linux-arm64.spdx.json');
     expect(sbomFileName('linux-arm-v7', 'cyclonedx-json')).toBe('sbom-linux-arm-v7.cdx.json');

@@ -1,0 +1,98 @@
+/** The shape of everything the action was asked to do, as read and validated by `readSettings`. */
+import type { Platform } from '../image/platform.js';
+import type { Policy, PolicyInputs } from '../policy/index.js';
+import type { ImageRepository } from '../registry/reference.js';
+import type { SbomFormat } from '../scan/syft.js';
+import type { SigningKey } from '../sign/signer.js';
+import type { TrustMaterial } from '../sign/verify.js';
+
+export type BuilderKind = 'buildx' | 'buildah';
+/** all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs. */
+export type RunMode = 'all' | 'build' | 'publish';
+export type QemuMode = 'auto' | 'always' | 'off';
+
+/** Everything the action was asked to do, read once from the step's inputs and validated. */
+export interface Settings {
+  mode: RunMode;
+  image: ImageRepository;
+  /** `host/path` of the image repository, as shown to users. */
+  imageName: string;
+  context: string;
+  /** Path of the Dockerfile/Containerfile. */
+  file: string;
+  platforms: Platform[];
+  builder: BuilderKind;
+  buildArgs: Array<[string, string]>;
+  labels: Record<string, string>;
+  cacheFrom: string[];
+  cacheTo: string[];
+  target?: string;
+  /** Extra tags asked for on top of the release tags. */
+  tags: string[];
+  /** Registry host the credentials are for (defaults to the image's registry). */
+  registry: string;
+  registryUsername?: string;
+  registryPassword?: string;
+  /** PEM file of an extra certificate authority trusted for the registry. */
+  registryCaFile?: string;
+  /** Registries that may be reached over plain HTTP. Loopback registries always may. */
+  insecureRegistries: string[];
+  qemu: QemuMode;
+  binfmtImage: string;
+  githubToken?: string;
+  gate: GateSettings;
+  publish: PublishSettings;
+  /** Directory for build records (mode build/publish) instead of workflow artifacts. */
+  recordsDir?: string;
+  /** Days build-record artifacts are kept (a publish job must run within them). */
+  recordsRetentionDays: number;
+  /** Policy settings as given (the policy is resolved and validated by the policy module). */
+  policy: PolicyInputs;
+  /** The gate policy those inputs make (defaults ← policy file ← inputs), loaded and validated up front. */
+  gatePolicy: Policy;
+}
+
+export type SigningMode = 'keyless' | 'key' | 'off';
+
+/** How the gated release is published, signed and verified. */
+export interface PublishSettings {
+  signing: SigningMode;
+  /** PEM private key (signing: key). */
+  signingKey?: string;
+  signingKeyPassword?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  /** Timestamp authority; `off` for none. */
+  tsaUrl?: string;
+  /** trusted_root.json to verify against; default: the Sigstore public-good root through TUF. */
+  trustedRootFile?: string;
+  /** Expected certificate identity (exact, or a /regex/); default: the identity the run signed with. */
+  certificateIdentity?: string;
+  certificateOidcIssuer?: string;
+  /** `signing: key`: the key, read and decrypted up front. */
+  key?: SigningKey;
+  /** `certificate-identity` as verification takes it: exact text, or the compiled `/regex/`. */
+  expectedIdentity?: string | RegExp;
+  /** `trusted-root`, parsed and checked up front. */
+  trustMaterial?: TrustMaterial;
+  overwrite: boolean;
+  allowDowngrade: boolean;
+  releaseAssets: 'auto' | 'off';
+  /** Kubernetes/K3s/compose files whose references to the image are pinned to the index digest. */
+  deployTemplates: string[];
+}
+
+/** How the supply-chain gate scans. */
+export interface GateSettings {
+  /** `default`, `path` or a version, per tool. */
+  syftVersion: string;
+  grypeVersion: string;
+  sbomFormats: SbomFormat[];
+  /** The max-db-age input as given (e.g. `5d`); validated here. */
+  maxDbAge: string;
+  scanConcurrency: number;
+  scanTimeoutMs: number;
+  allowEmptySbom: boolean;
+  /** Directory the SBOMs, reports and SARIF files are written to. */
+  reportsDir?: string;
+}
