@@ -1,5 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import architecture from './eslint-rules/architecture.js';
+import { LAYERS } from './eslint-rules/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -21,7 +23,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', '*.js', '*.mjs'],
+    // No import cycle (type imports count) and layers that only point down.
+    files: ['src/**/*.ts'],
+    plugins: { architecture },
+    rules: { 'architecture/no-cycle': 'error', 'architecture/layers': ['error', LAYERS] },
+  },
+  {
+    files: ['test/**', 'bench/**', 'eslint-rules/**', '*.js', '*.mjs'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -48,7 +48,10 @@ const env = {
         ? ('file' as const)
         : ('missing' as const),
   readText: (p: string) => texts[p] ?? '',
-  env: { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1/token', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't' },
+  env: {
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1/token',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't',
+  } as Record<string, string | undefined>,
 };
 const settingsFor = (inputs: Record<string, string>, over: Partial<typeof env> = {}) =>
   readSettings((name) => ({ image: 'ghcr.io/acme/agent', ...inputs })[name] ?? '', { ...env, ...over });
