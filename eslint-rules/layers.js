@@ -47,7 +47,7 @@ export const LAYERS = {
   sign: ['registry', 'process', 'validation'],
   github: ['logging', 'process', 'validation'],
   tools: ['logging', 'process'],
-  release: ['validation'],
+  release: ['registry', 'validation'],
   image: ['registry'],
   registry: ['process', 'validation'],
   runner: ['release', 'logging', 'process'],

@@ -8,7 +8,8 @@
  * Everything here is pure: the build takes what earlier stages produced; render and parse are text in, text out.
  */
 import semver from 'semver';
-import { Document, LineCounter, isMap, isScalar, isSeq, parse, parseDocument, visit, type Node } from 'yaml';
+import { lineOf } from '../validation/yaml-position.js';
+import { Document, LineCounter, parse, parseDocument, visit } from 'yaml';
 import type { FailOn, GateVerdict, Policy, SeverityKey, Waiver } from '../policy/index.js';
 import { policyDigest } from '../policy/index.js';
 import { formatRepository, parseRepository } from '../registry/reference.js';
@@ -723,30 +724,6 @@ export function renderDeploymentManifest(m: DeploymentManifest): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parse
-
-/** The 1-based line of the node at `path` (the key itself for an unknown or missing key's parent). */
-function lineOf(root: Node | null, path: Path, lines: LineCounter): number | undefined {
-  let node: unknown = root;
-  let best: number | undefined;
-  const lineAt = (n: unknown): number | undefined => {
-    const range = (n as { range?: [number, number, number] } | null)?.range;
-    return range ? lines.linePos(range[0]).line : undefined;
-  };
-  best = lineAt(node);
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && item.key.value === seg);
-      if (!pair) break;
-      best = lineAt(pair.key) ?? best;
-      node = pair.value;
-      best = lineAt(node) ?? best;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      node = node.items[seg];
-      best = lineAt(node) ?? best;
-    } else break;
-  }
-  return best;
-}
 
 /**
  * Parses and validates a deployment manifest (YAML or JSON). Throws DeploymentManifestError listing every problem

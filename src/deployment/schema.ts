@@ -7,7 +7,9 @@
  * test keeps them equal). In every leaf, `title` is the expected form (used verbatim in messages: "must be <title>")
  * and `description` says what the field means.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { TAG_PATTERN_SOURCE } from '../registry/reference.js';
+import { lazyValidator } from '../validation/ajv.js';
 import {
   collectSchemaProblems,
   describeValue as describeValueWith,
@@ -36,7 +38,7 @@ export const VULNERABILITY_KEYS = ['critical', 'high', 'medium', 'low', 'negligi
 /** A content digest as the registry computes it. */
 export const DIGEST_PATTERN = '^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$';
 /** The Docker tag grammar (also what Edgeship's release versions follow, so they are safe in file names). */
-export const TAG_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
+export const TAG_PATTERN = TAG_PATTERN_SOURCE;
 /** The official semver 2.0.0 regular expression (https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string). */
 export const SEMVER_PATTERN =
   '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$';
@@ -397,52 +399,8 @@ export const DEPLOYMENT_MANIFEST_SCHEMA = {
 // ---------------------------------------------------------------------------------------------------------------
 // Validation
 
-function isDate(value: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
-}
-
-/** RFC 3339 date-time (`T` or space, `Z` or an offset), with a real calendar date and time. */
-export function isDateTime(value: string): boolean {
-  const m = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/.exec(value);
-  if (!m || !isDate(m[1]!)) return false;
-  const [h, mi, s] = [Number(m[2]), Number(m[3]), Number(m[4])];
-  if (h > 23 || mi > 59 || s > 60) return false;
-  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return false;
-  return true;
-}
-
-function isUri(value: string): boolean {
-  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(value)) return false;
-  try {
-    new URL(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let validator: ValidateFunction | undefined;
-
-function compiled(): ValidateFunction {
-  if (validator) return validator;
-  // strictRequired off: the keyless rule (`then: { required: [identity, issuer] }`) names properties defined beside it.
-  const ajv = new Ajv({
-    allErrors: true,
-    verbose: true,
-    allowUnionTypes: true,
-    strict: true,
-    strictRequired: false,
-  });
-  ajv.addFormat('date', { type: 'string', validate: isDate });
-  ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
-  ajv.addFormat('uri', { type: 'string', validate: isUri });
-  validator = ajv.compile(DEPLOYMENT_MANIFEST_SCHEMA);
-  return validator;
-}
+// strictRequired off: the keyless rule (`then: { required: [identity, issuer] }`) names properties defined beside it.
+const compiled = lazyValidator(DEPLOYMENT_MANIFEST_SCHEMA, { strictRequired: false });
 
 /** A manifest key that reads as `.key` in a path: as in policy files, and also `$`-prefixed. */
 const MANIFEST_PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_-]*$/;

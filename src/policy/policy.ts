@@ -3,7 +3,8 @@
  * action inputs. Every bad value is a PolicyError naming the file and field path, or the input, with the accepted form.
  */
 import { createHash } from 'node:crypto';
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { lineOf } from '../validation/yaml-position.js';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { PolicyError } from './errors.js';
 import {
@@ -163,24 +164,8 @@ interface ParsedFile {
   waivers: Waiver[];
 }
 
-function lineOf(doc: Document, counter: LineCounter, problem: SchemaProblem): number | undefined {
-  const path = problem.path;
-  let node: unknown;
-  if (problem.atKey || !doc.hasIn(path)) {
-    // The key itself (unknown key) or, for a missing key, the mapping that lacks it.
-    const parentPath = path.slice(0, -1);
-    const parent = parentPath.length ? doc.getIn(parentPath, true) : doc.contents;
-    if (problem.atKey && isMap(parent)) {
-      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
-      node = pair?.key;
-    } else {
-      node = parent;
-    }
-  } else {
-    node = doc.getIn(path, true);
-  }
-  const range = (node as { range?: [number, number, number] } | undefined)?.range;
-  return range ? counter.linePos(range[0]).line : undefined;
+function lineOfProblem(doc: Document, counter: LineCounter, problem: SchemaProblem): number | undefined {
+  return lineOf(doc.contents, problem.path, counter, problem.atKey);
 }
 
 function problemLine(label: string, message: string, line?: number): string {
@@ -251,7 +236,7 @@ function parseFile(file: { path: string; text: string }): ParsedFile {
   }
 
   const problems = schemaProblems(data).map((p) =>
-    problemLine(label, `${formatPath(p.path)}: ${p.message}`, lineOf(doc, counter, p)),
+    problemLine(label, `${formatPath(p.path)}: ${p.message}`, lineOfProblem(doc, counter, p)),
   );
   const raw = data as RawPolicyFile;
 
@@ -269,7 +254,7 @@ function parseFile(file: { path: string; text: string }): ParsedFile {
             problemLine(
               label,
               `${formatPath(at.path)}: is the same platform as "${earlier}" (${normal}); merge the two`,
-              lineOf(doc, counter, at),
+              lineOfProblem(doc, counter, at),
             ),
           );
         }
@@ -280,7 +265,7 @@ function parseFile(file: { path: string; text: string }): ParsedFile {
           problemLine(
             label,
             `${formatPath(at.path)}: is not a platform: ${firstLine(error)}`,
-            lineOf(doc, counter, at),
+            lineOfProblem(doc, counter, at),
           ),
         );
       }

@@ -2,7 +2,8 @@
  * The JSON schema of a policy file and the translation of ajv's errors into "file: path: what is wrong" lines.
  * Every leaf has a `description` that is the expected form, used verbatim in messages ("must be <description>").
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { lazyValidator, succeeds } from '../validation/ajv.js';
 import { parsePlatform } from '../image/platform.js';
 import { parseSize } from './size.js';
 import { didYouMean } from './suggest.js';
@@ -149,42 +150,14 @@ const SCHEMA = {
   },
 } as const;
 
-export function isDate(text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
-}
-
-function succeeds(fn: () => unknown): boolean {
-  try {
-    fn();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let validator: ValidateFunction | undefined;
-
-function validate(): ValidateFunction {
-  if (validator) return validator;
-  const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, strict: true });
-  ajv.addFormat('fail-on', {
-    type: 'string',
-    validate: (s: string) => (FAIL_ON_VALUES as readonly string[]).includes(s.trim().toLowerCase()),
-  });
-  ajv.addFormat('check-mode', {
-    type: 'string',
-    validate: (s: string) => (CHECK_MODES as readonly string[]).includes(s.trim().toLowerCase()),
-  });
-  ajv.addFormat('size', { type: 'string', validate: (s: string) => succeeds(() => parseSize(s)) });
-  ajv.addFormat('date', { type: 'string', validate: isDate });
-  ajv.addFormat('platform', { type: 'string', validate: (s: string) => succeeds(() => parsePlatform(s)) });
-  validator = ajv.compile(SCHEMA);
-  return validator;
-}
+const validate = lazyValidator(SCHEMA, {
+  formats: {
+    'fail-on': (s) => (FAIL_ON_VALUES as readonly string[]).includes(s.trim().toLowerCase()),
+    'check-mode': (s) => (CHECK_MODES as readonly string[]).includes(s.trim().toLowerCase()),
+    size: (s) => succeeds(() => parseSize(s)),
+    platform: (s) => succeeds(() => parsePlatform(s)),
+  },
+});
 
 /** A problem at a path of the document (segments as in the data: keys and array indexes). */
 export interface SchemaProblem extends BaseSchemaProblem {

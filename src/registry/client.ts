@@ -39,6 +39,7 @@ import {
   stripPort,
 } from './reference.js';
 import { DEFAULT_RETRY, isRetryableStatus, type RetryOptions } from './retry-policy.js';
+import { isRecord } from '../validation/json.js';
 
 export type { FetchLike } from './http-transport.js';
 
@@ -953,10 +954,6 @@ function mountSources(path: string, candidates: readonly string[]): string[] {
     if (candidate !== path && !sources.includes(candidate)) sources.push(candidate);
   }
   return sources;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Whether a body is an OCI image index (a referrers answer), as opposed to an error body or text. */

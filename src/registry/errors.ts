@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { isRecord } from '../validation/json.js';
 
 /** Thrown when an image repository, tag or digest written by the user does not follow the reference grammar. */
 export class InvalidReferenceError extends Error {
@@ -128,10 +129,6 @@ export function describeHttpFailure(
   const isHtml = (contentType ?? '').toLowerCase().includes('html');
   const excerpt = isHtml ? '' : body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
   return { reason: excerpt ? `${statusLine}: ${excerpt}` : statusLine };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function firstString(...values: unknown[]): string | undefined {

@@ -23,6 +23,10 @@ export const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io']);
 
+/** The one Docker tag grammar: an ASCII word character, then up to 127 word characters, dots or dashes. */
+export const TAG_PATTERN_SOURCE = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
+export const TAG_PATTERN = new RegExp(TAG_PATTERN_SOURCE);
+
 // The distribution reference grammar (github.com/distribution/reference, regexp.go).
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -30,7 +34,6 @@ const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
 const IPV6_ADDRESS = '\\[[a-fA-F0-9:]+\\]';
 const PATH_PATTERN = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const DOMAIN_PATTERN = new RegExp(`^(?:${DOMAIN_NAME}|${IPV6_ADDRESS})(?::[0-9]+)?$`);
-const TAG_PATTERN = /^\w[\w.-]{0,127}$/;
 const DIGEST_PATTERNS: Record<DigestAlgorithm, RegExp> = {
   sha256: /^sha256:([a-f0-9]{64})$/,
   sha512: /^sha512:([a-f0-9]{128})$/,
@@ -117,7 +120,7 @@ export function parseDigest(value: string): ParsedDigest {
   throw new InvalidReferenceError('digest', value, 'it is not a supported content digest', EXPECTED_DIGEST);
 }
 
-/** Tag grammar: a word character, then up to 127 word characters, dots or dashes. */
+/** Whether `value` is a tag by {@link TAG_PATTERN}. */
 export function isValidTag(value: string): boolean {
   return TAG_PATTERN.test(value);
 }

@@ -18,6 +18,7 @@
  * Validity uses node-semver's strict parser, as metadata-action does (`semver.valid`): an optional
  * lowercase `v` prefix is accepted; `V1.2.3`, `1.2`, `01.2.3` are not semver.
  */
+import { TAG_PATTERN } from '../registry/reference.js';
 import semver from 'semver';
 import type { SemVer } from 'semver';
 
@@ -54,8 +55,8 @@ export interface ReleaseMetadata {
   warnings: string[];
 }
 
-/** The Docker tag grammar: `[\w][\w.-]{0,127}` (ASCII word characters only). */
-export const DOCKER_TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** The Docker tag grammar (the registry module's). */
+export const DOCKER_TAG_PATTERN = TAG_PATTERN;
 
 const MAX_TAG_LENGTH = 128;
 const SHORT_SHA_LENGTH = 7;

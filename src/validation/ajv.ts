@@ -1,0 +1,72 @@
+/**
+ * The one Ajv set-up of the project: every schema (policy files, deployment manifests) is compiled here, with all
+ * errors collected, values kept for messages, strict mode on, and the string formats the schemas share. A schema
+ * adds its own formats by name.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+
+export type FormatCheck = (value: string) => boolean;
+
+export interface ValidatorOptions {
+  /** Formats of this schema beyond the shared ones (`date`, `date-time`, `uri`). */
+  formats?: Record<string, FormatCheck>;
+  /** Ajv's strictRequired (on by default): off where `required` names properties defined beside it. */
+  strictRequired?: boolean;
+}
+
+/** `YYYY-MM-DD`, a real calendar date. */
+export function isDate(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+/** RFC 3339 date-time (`T` or space, `Z` or an offset), with a real calendar date and time. */
+export function isDateTime(value: string): boolean {
+  const m = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/.exec(value);
+  if (!m || !isDate(m[1]!)) return false;
+  const [h, mi, s] = [Number(m[2]), Number(m[3]), Number(m[4])];
+  if (h > 23 || mi > 59 || s > 60) return false;
+  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return false;
+  return true;
+}
+
+/** An absolute URI with a scheme that URL accepts. */
+export function isUri(value: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(value)) return false;
+  return URL.canParse(value);
+}
+
+/** True when `fn` returns, false when it throws: a parser used as a format check. */
+export function succeeds(fn: () => unknown): boolean {
+  try {
+    fn();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const SHARED_FORMATS: Record<string, FormatCheck> = { date: isDate, 'date-time': isDateTime, uri: isUri };
+
+/** A validator for `schema`, compiled on first use. */
+export function lazyValidator(schema: object, options: ValidatorOptions = {}): () => ValidateFunction {
+  let compiled: ValidateFunction | undefined;
+  return () => {
+    if (compiled) return compiled;
+    const ajv = new Ajv({
+      allErrors: true,
+      verbose: true,
+      allowUnionTypes: true,
+      strict: true,
+      ...(options.strictRequired === false ? { strictRequired: false } : {}),
+    });
+    for (const [name, validate] of Object.entries({ ...SHARED_FORMATS, ...options.formats })) {
+      ajv.addFormat(name, { type: 'string', validate });
+    }
+    compiled = ajv.compile(schema);
+    return compiled;
+  };
+}
