@@ -4,10 +4,14 @@
  * next release of that channel is compared with it (download delta) and must not go below its version (the downgrade
  * guard). The `dev` channel (branches, pull requests, non-semver tags) has no baseline.
  *
- * Pure: the registry reads happen elsewhere.
+ * Pure, except readBaseline(), which reads the baseline from the registry and applies the downgrade guard.
  */
 import semver from 'semver';
-import type { Channel } from '../release/metadata.js';
+import { parsePlatform } from '../image/platform.js';
+import { selectPlatformManifest } from '../image/pushed-image.js';
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { Channel, ReleaseMetadata } from '../release/metadata.js';
 
 /** The moving tag of each channel's latest release; `null`: the channel has no baseline. */
 export const CHANNEL_BASELINE_TAGS: Readonly<Record<Channel, string | null>> = Object.freeze({
@@ -136,4 +140,82 @@ export function checkDowngrade(
       `a higher version, and every edge node on ${channel} would be downgraded. Release a version above ` +
       `${previousVersion}, or set ${ALLOW_DOWNGRADE_INPUT}: true to roll back on purpose.`,
   };
+}
+
+/** The release was refused by the downgrade guard; the message says what to do. */
+export class DowngradeError extends Error {
+  override name = 'DowngradeError';
+}
+
+/** The channel's current release, as read from its baseline tag. */
+export interface Baseline {
+  /** Its version (`''` when its index has no version annotation). */
+  version: string;
+  /** Digest of its index. */
+  index: string;
+  /** Its image of each platform being released that it has: manifest digest, layers and config digest. */
+  layersByPlatform: Map<
+    string,
+    { digest: string; layers: Array<{ digest: string; size: number }>; configDigest: string }
+  >;
+}
+
+export interface BaselineRequest {
+  /** The image repository's path in the registry (`acme/agent`). */
+  repository: string;
+  release: Pick<ReleaseMetadata, 'version' | 'channel'>;
+  allowDowngrade: boolean;
+  /** The platforms being released (`linux/arm64`): their images in the baseline are read for the deltas. */
+  platforms: readonly string[];
+}
+
+/**
+ * Reads the channel baseline from the registry and applies the downgrade guard: undefined when the
+ * channel keeps no baseline or has none yet (every layer counts as new); throws DowngradeError when the
+ * release would downgrade the channel and that is not allowed. A platform the baseline lacks is left out
+ * of `layersByPlatform` (its whole image counts as new).
+ */
+export async function readBaseline(
+  registry: Pick<RegistryClient, 'headManifest' | 'getManifest'>,
+  request: BaselineRequest,
+  log: PhaseLog,
+): Promise<Baseline | undefined> {
+  const { repository, release } = request;
+  const tag = channelTag(release.channel);
+  if (!tag) {
+    log.info(`channel ${release.channel} keeps no baseline`);
+    return undefined;
+  }
+  const head = await registry.headManifest(repository, tag);
+  if (!head) {
+    log.info(`no ${tag} baseline yet: this is the first ${tag} release, every layer counts as new`);
+    return undefined;
+  }
+  const previous = await registry.getManifest(repository, head.digest);
+  const annotations = ((previous.json as { annotations?: Record<string, string> }).annotations ??
+    {}) as Record<string, string>;
+  const version = previousVersionFromIndexAnnotations(annotations) ?? '';
+  // A baseline exists: '' (no version annotation) makes the guard skip with a warning.
+  const guard = checkDowngrade(release.version, version, release.channel, request.allowDowngrade);
+  if (!guard.ok) throw new DowngradeError(guard.message);
+  if (guard.warning) log.warning(guard.warning);
+  const layersByPlatform: Baseline['layersByPlatform'] = new Map();
+  for (const platform of request.platforms) {
+    try {
+      const entry = selectPlatformManifest(previous.json, parsePlatform(platform));
+      const manifest = (await registry.getManifest(repository, entry.digest)).json as {
+        config: { digest: string };
+        layers: Array<{ digest: string; size: number }>;
+      };
+      layersByPlatform.set(platform, {
+        digest: entry.digest,
+        layers: manifest.layers,
+        configDigest: manifest.config.digest,
+      });
+    } catch {
+      log.info(`${platform} is not in the ${tag} baseline ${version}: its whole image counts as new`);
+    }
+  }
+  log.info(`baseline ${tag} = ${version || '(unversioned)'} ${head.digest}`);
+  return { version, index: head.digest, layersByPlatform };
 }

@@ -1,16 +1,15 @@
 import path from 'node:path';
+import { digestOf } from '../registry/digest.js';
 import { OCI_EMPTY_JSON, OCI_IMAGE_MANIFEST } from '../registry/media-types.js';
 import {
   ANNOTATION_CREATED,
   EMPTY_JSON,
   EMPTY_JSON_DIGEST,
-  SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
   formatCreated,
-  sha256Digest,
-} from '../sign/cosign-format.js';
-import type { SubjectDescriptor } from '../sign/cosign-format.js';
-import { attachReferrer } from '../sign/referrers.js';
-import type { AttachResult, ReferrersRegistry } from '../sign/referrers.js';
+  type SubjectDescriptor,
+} from '../registry/referrer-manifest.js';
+import type { AttachResult, ReferrerWriter } from '../registry/referrers.js';
+import { SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '../sign/cosign-format.js';
 
 /** artifactType of the deployment manifest pushed beside the index (pull it with oras or crane). */
 export const DEPLOYMENT_MANIFEST_ARTIFACT_TYPE = 'application/vnd.edgeship.deployment-manifest.v1+yaml';
@@ -30,7 +29,7 @@ export function deploymentManifestArtifact(input: {
   const layers = [
     {
       mediaType: 'application/yaml',
-      digest: sha256Digest(input.yaml.body),
+      digest: digestOf(input.yaml.body),
       size: input.yaml.body.length,
       annotations: { [TITLE]: input.yaml.name },
     },
@@ -38,7 +37,7 @@ export function deploymentManifestArtifact(input: {
       ? [
           {
             mediaType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
-            digest: sha256Digest(input.bundle.body),
+            digest: digestOf(input.bundle.body),
             size: input.bundle.body.length,
             annotations: { [TITLE]: input.bundle.name },
           },
@@ -60,17 +59,18 @@ export function deploymentManifestArtifact(input: {
 
 /** Uploads the manifest (and its bundle) and attaches the artifact to the index. */
 export async function pushDeploymentManifest(
-  client: ReferrersRegistry,
+  writer: ReferrerWriter,
   repositoryPath: string,
   subject: SubjectDescriptor,
   files: { yamlFile: string; yaml: Buffer; bundleFile?: string; bundle?: Buffer },
   created: Date,
 ): Promise<AttachResult> {
+  const client = writer.client;
   await client.uploadBlob(repositoryPath, EMPTY_JSON, EMPTY_JSON_DIGEST);
   // A manifest is written anew for every publish (it carries its creation time); its bundle was
   // uploaded a moment ago as the signature's referrer, which the client remembers.
-  await client.uploadBlob(repositoryPath, files.yaml, sha256Digest(files.yaml), { knownMissing: true });
-  if (files.bundle) await client.uploadBlob(repositoryPath, files.bundle, sha256Digest(files.bundle));
+  await client.uploadBlob(repositoryPath, files.yaml, digestOf(files.yaml), { knownMissing: true });
+  if (files.bundle) await client.uploadBlob(repositoryPath, files.bundle, digestOf(files.bundle));
   const manifest = deploymentManifestArtifact({
     subject,
     yaml: { name: path.basename(files.yamlFile), body: files.yaml },
@@ -79,5 +79,5 @@ export async function pushDeploymentManifest(
       : {}),
     created,
   });
-  return attachReferrer(client, repositoryPath, subject, manifest);
+  return writer.attach(repositoryPath, subject, manifest);
 }

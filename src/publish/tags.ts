@@ -1,5 +1,7 @@
+import { channelTag } from '../deployment/baseline.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
+import type { ReleaseMetadata } from '../release/metadata.js';
 
 /** One tag to point at the new index, with what it pointed at before (for the guard and rollback). */
 export interface TagPlanEntry {
@@ -11,6 +13,24 @@ export interface TagPlanEntry {
 
 export class TagConflictError extends Error {
   override name = 'TagConflictError';
+}
+
+/**
+ * The tags a release points at its index: its own tags, then its channel's baseline tag. A released
+ * version (the exact version of a release or prerelease) is never moved silently; pr-N, branch and other
+ * tags move with every push.
+ */
+export function releaseTagList(
+  release: Pick<ReleaseMetadata, 'tags' | 'version' | 'kind' | 'channel'>,
+): Array<{ tag: string; protected: boolean }> {
+  const channel = channelTag(release.channel);
+  return [
+    ...release.tags.map((tag) => ({
+      tag,
+      protected: tag === release.version && (release.kind === 'release' || release.kind === 'prerelease'),
+    })),
+    ...(channel ? [{ tag: channel, protected: false }] : []),
+  ];
 }
 
 /**

@@ -24,12 +24,8 @@ import {
   type Witness,
 } from '@sigstore/sign';
 
-import {
-  attestationStatement,
-  COSIGN_SIGN_PREDICATE_TYPE,
-  IN_TOTO_PAYLOAD_TYPE,
-  signatureStatement,
-} from './cosign-format.js';
+import { COSIGN_SIGN_PREDICATE_TYPE } from './predicates.js';
+import { attestationStatement, IN_TOTO_PAYLOAD_TYPE, signatureStatement } from './statements.js';
 
 export type { IdentityProvider } from '@sigstore/sign';
 

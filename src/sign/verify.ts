@@ -19,13 +19,13 @@ import {
   type VerificationPolicy,
 } from '@sigstore/verify';
 
+import { isBundleV03MediaType } from './cosign-format.js';
 import {
   IN_TOTO_PAYLOAD_TYPE,
-  isBundleV03MediaType,
   parseStatement,
   statementNamesDigest,
   type InTotoStatement,
-} from './cosign-format.js';
+} from './statements.js';
 import { certificateIdentity, publicKeyHint } from './signer.js';
 
 export type { TrustMaterial } from '@sigstore/verify';

@@ -16,20 +16,14 @@ import { describeFailure, execProcess } from '../../src/process/exec.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { resolverFromInputs } from '../../src/registry/credentials.js';
 import {
-  COSIGN_SIGN_PREDICATE_TYPE,
   fallbackTag,
   parseReferrerManifest,
-  SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
-  SPDX_PREDICATE_TYPE,
   type SubjectDescriptor,
-} from '../../src/sign/cosign-format.js';
-import {
-  AttachedVerificationError,
-  attachBundle,
-  listReferrers,
-  verifyAttached,
-  type AttachResult,
-} from '../../src/sign/referrers.js';
+} from '../../src/registry/referrer-manifest.js';
+import { listReferrers, ReferrerWriter, type AttachResult } from '../../src/registry/referrers.js';
+import { AttachedVerificationError, attachBundle, verifyAttached } from '../../src/sign/bundle-referrers.js';
+import { SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '../../src/sign/cosign-format.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../../src/sign/predicates.js';
 import {
   attest,
   loadSigningKey,
@@ -77,6 +71,7 @@ describe('signing and attaching to a real registry', () => {
   let reg: TestRegistry | undefined;
   let stack: SigstoreStack | undefined;
   let client: RegistryClient | undefined;
+  let writer: ReferrerWriter | undefined;
   let trust: TrustMaterial;
   let keyless: SignerConfig;
   let index: SubjectDescriptor;
@@ -91,6 +86,7 @@ describe('signing and attaching to a real registry', () => {
   const registry = () => need(reg, 'registry');
   const sigstore = () => need(stack, 'sigstore stack');
   const registryClient = () => need(client, 'registry client');
+  const referrerWriter = () => need(writer, 'referrer writer');
   const remember = (digest: string, result: AttachResult) =>
     attached.set(digest, [...(attached.get(digest) ?? []), result]);
 
@@ -105,6 +101,7 @@ describe('signing and attaching to a real registry', () => {
       credentials: resolverFromInputs(reg.host, reg.username, reg.password),
       ca: await readFile(reg.caFile, 'utf8'),
     });
+    writer = new ReferrerWriter(client);
     trust = trustMaterialFromJSON(stack.trustedRoot);
     const sigstoreStack = stack;
     keyless = {
@@ -150,7 +147,7 @@ describe('signing and attaching to a real registry', () => {
       expect(signature.identity).toBe(IDENTITY);
       expect(signature.issuer).toBe(GITHUB_ACTIONS_ISSUER);
       const result = await attachBundle(
-        registryClient(),
+        referrerWriter(),
         REPO,
         subject,
         signature.bundle,
@@ -171,7 +168,7 @@ describe('signing and attaching to a real registry', () => {
     const sbom = await attest(keyless, index.digest, SPDX_PREDICATE_TYPE, predicate, {
       subjectName: `${registry().host}/${REPO}`,
     });
-    const result = await attachBundle(registryClient(), REPO, index, sbom.bundle, sbom.predicateType);
+    const result = await attachBundle(referrerWriter(), REPO, index, sbom.bundle, sbom.predicateType);
     remember(index.digest, result);
   });
 
@@ -242,7 +239,7 @@ describe('signing and attaching to a real registry', () => {
     expect(signature.publicKeyHint).toBe(signingKey.hint);
     remember(
       amd64.digest,
-      await attachBundle(registryClient(), REPO, amd64, signature.bundle, signature.predicateType),
+      await attachBundle(referrerWriter(), REPO, amd64, signature.bundle, signature.predicateType),
     );
 
     const byKey = await verifyAttached(registryClient(), REPO, amd64.digest, trust, {
@@ -282,7 +279,7 @@ describe('signing and attaching to a real registry', () => {
     bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] ?? 0) ^ 0x01;
     signature.sig = bytes.toString('base64');
     const tampered = await attachBundle(
-      registryClient(),
+      referrerWriter(),
       REPO,
       arm64,
       Buffer.from(JSON.stringify(bundle)),

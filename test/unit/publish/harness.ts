@@ -1,12 +1,12 @@
 /**
  * An in-process publish harness for failure-injection tests: the fake registry (Basic or Bearer auth)
- * with two small real images pushed into it, a passing gate over real SBOM/Grype fixtures, settings read
- * from inputs, and fault injection for the registry (through FakeRegistry's interceptors), for Fulcio,
+ * with two small real images pushed into it, a passing gate over an SBOM, a Grype report and a SARIF
+ * report built here (no fixture files needed), settings read from inputs, and fault injection for the registry (through FakeRegistry's interceptors), for Fulcio,
  * Rekor and the TSA (through a forwarding proxy in front of each), and for the GitHub Releases API (the
  * stand-in's own failure options).
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import {
   createServer,
   request as httpRequest,
@@ -32,7 +32,6 @@ import { parseGrypeReport } from '../../../src/scan/grype-report.js';
 import { countSbomPackages } from '../../../src/scan/sbom.js';
 import { sbomFileName } from '../../../src/scan/syft.js';
 import { readSettings, type Settings } from '../../../src/settings/inputs.js';
-import { fixturePath } from '../../shared-fixtures.js';
 import {
   errorBody,
   type FakeAuth,
@@ -50,10 +49,6 @@ export const REVISION = '0123456789abcdef0123456789abcdef01234567';
 /** Every tag a complete publish of v1.2.3 on the production channel points at the index. */
 export const EXPECTED_TAGS = ['1.2.3', '1.2', '1', 'latest', 'production'] as const;
 export const PLATFORMS = ['linux/amd64', 'linux/arm64'] as const;
-
-export const SBOM_FIXTURE = 'syft/spdx-json/kubectl_linux-amd64_syft-0.58.0_spdx-2.2.json';
-export const GRYPE_FIXTURE = 'grype/json/klass-web_wolfi_arm64_grype-0.114.0_zero-matches.json';
-export const SARIF_FIXTURE = 'grype/sarif/klass-web_wolfi_arm64_grype-0.114.0.sarif';
 
 /** The referrers fallback tag schema: `sha256-<64 hex>` (these may exist after a failed publish). */
 export const FALLBACK_TAG = /^sha256-[a-f0-9]{64}$/;
@@ -133,7 +128,60 @@ export async function pushImage(
 // ---------------------------------------------------------------------------------------------------------
 // Gate
 
-/** A passing gate over real SBOM, Grype and SARIF fixtures copied per platform into `reportsDir`. */
+/**
+ * An SPDX 2.3 JSON SBOM of the image as Syft writes it: the document describes the image, which
+ * contains two packages (so two packages count).
+ */
+export function spdxSbom(image: PlatformImage): string {
+  return JSON.stringify({
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: `${REPO_PATH}@${image.digest}`,
+    documentNamespace: `https://anchore.com/syft/image/${image.digest.slice('sha256:'.length)}`,
+    creationInfo: { created: '2026-01-02T03:04:05Z', creators: ['Tool: syft-1.18.1'] },
+    packages: [
+      { name: REPO_PATH, SPDXID: 'SPDXRef-DocumentRoot-Image', versionInfo: image.digest },
+      { name: 'edge-agent', SPDXID: 'SPDXRef-Package-agent', versionInfo: '1.2.3' },
+      { name: 'busybox', SPDXID: 'SPDXRef-Package-busybox', versionInfo: '1.36.1' },
+    ],
+    relationships: [
+      {
+        spdxElementId: 'SPDXRef-DOCUMENT',
+        relatedSpdxElement: 'SPDXRef-DocumentRoot-Image',
+        relationshipType: 'DESCRIBES',
+      },
+    ],
+  });
+}
+
+/** A Grype JSON report (`grype -o json`) of the image with no match: the gate passes. */
+export function grypeReport(image: PlatformImage): string {
+  return JSON.stringify({
+    matches: [],
+    source: {
+      type: 'image',
+      target: { userInput: `${REPO_PATH}@${image.digest}`, manifestDigest: image.digest },
+    },
+    distro: { name: 'wolfi', version: '20230201', idLike: [] },
+    descriptor: {
+      name: 'grype',
+      version: '0.114.0',
+      db: { status: { built: '2026-01-01T00:00:00Z', schemaVersion: 'v6.1.4', valid: true } },
+    },
+  });
+}
+
+/** Grype's SARIF report with no result. */
+export function sarifReport(): string {
+  return JSON.stringify({
+    version: '2.1.0',
+    $schema: 'https://json.schemastore.org/sarif-2.1.0-rtm.5.json',
+    runs: [{ tool: { driver: { name: 'Grype', version: '0.114.0', rules: [] } }, results: [] }],
+  });
+}
+
+/** A passing gate over an SBOM, a Grype report and a SARIF report per platform, written into `reportsDir`. */
 export async function passingGate(
   images: readonly PlatformImage[],
   policy: Policy,
@@ -146,9 +194,9 @@ export async function passingGate(
     const sbomFile = path.join(reportsDir, sbomFileName(slug, 'spdx-json'));
     const reportFile = path.join(reportsDir, `grype-${slug}.json`);
     const sarifFile = path.join(reportsDir, `grype-${slug}.sarif`);
-    await copyFile(fixturePath(SBOM_FIXTURE), sbomFile);
-    await copyFile(fixturePath(GRYPE_FIXTURE), reportFile);
-    await copyFile(fixturePath(SARIF_FIXTURE), sarifFile);
+    await writeFile(sbomFile, spdxSbom(image));
+    await writeFile(reportFile, grypeReport(image));
+    await writeFile(sarifFile, sarifReport());
     scans.push({
       platform: image.platform,
       digest: image.digest,

@@ -23,9 +23,9 @@ import type { BuiltIndex } from '../../../src/image/image-index.js';
 import { buildImageIndex } from '../../../src/image/image-index.js';
 import { publishRelease, type PublishResult } from '../../../src/publish/release.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
+import { EMPTY_JSON_DIGEST } from '../../../src/registry/referrer-manifest.js';
 import type { ReleaseMetadata } from '../../../src/release/metadata.js';
 import type { Settings } from '../../../src/settings/inputs.js';
-import { EMPTY_JSON_DIGEST } from '../../../src/sign/cosign-format.js';
 import { trustMaterialFromJSON } from '../../../src/sign/verify.js';
 import {
   startGitHubApiStandIn,
@@ -34,7 +34,6 @@ import {
 } from '../../e2e/harness/github-api.js';
 import { startOidcTokenEndpoint } from '../../e2e/harness/oidc-issuer.js';
 import { startSigstoreStack, type SigstoreStack } from '../../e2e/harness/sigstore-stack.js';
-import { fixturesPresent } from '../../shared-fixtures.js';
 import { FakeRegistry, type FakeAuth, type RecordedRequest } from '../registry/fake-registry.js';
 import {
   allowTagDeletion,
@@ -100,7 +99,7 @@ interface PublishOptions {
 
 const cleanups: Array<() => Promise<void>> = [];
 
-describe.skipIf(!fixturesPresent)('publishRelease under injected failures: complete or no tag', () => {
+describe('publishRelease under injected failures: complete or no tag', () => {
   let stack: SigstoreStack;
   let oidc: Awaited<ReturnType<typeof startOidcTokenEndpoint>>;
   let fulcio: FaultProxy;

@@ -1,22 +1,22 @@
 /**
  * The requests attachBundle() and listReferrers() make: the fresh bundle blob is uploaded without a HEAD,
- * the empty config once, the referrers API is probed once per registry, and the fallback index a client
+ * the empty config once, the referrers API is probed once per registry, and the fallback index a writer
  * wrote is built on without reading it again; and what is attached stays listed and complete.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { RegistryClient } from '../../../src/registry/client.js';
 import { OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from '../../../src/registry/media-types.js';
+import { digestOf } from '../../../src/registry/digest.js';
 import {
-  COSIGN_SIGN_PREDICATE_TYPE,
   EMPTY_JSON_DIGEST,
   fallbackTag,
   parseReferrersIndex,
-  sha256Digest,
-  SPDX_PREDICATE_TYPE,
   type SubjectDescriptor,
-} from '../../../src/sign/cosign-format.js';
-import { attachBundle, listReferrers } from '../../../src/sign/referrers.js';
+} from '../../../src/registry/referrer-manifest.js';
+import { listReferrers, ReferrerWriter } from '../../../src/registry/referrers.js';
+import { attachBundle } from '../../../src/sign/bundle-referrers.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
 import { errorBody, FakeRegistry, type FakeRegistryOptions } from '../registry/fake-registry.js';
 
 const PATH = 'acme/agent';
@@ -41,10 +41,11 @@ async function startRegistry(options: FakeRegistryOptions = {}): Promise<FakeReg
   return registry;
 }
 
-function clientFor(registry: FakeRegistry): RegistryClient {
+/** A new client and the referrer writer of a publish through it. */
+function writerFor(registry: FakeRegistry): ReferrerWriter {
   const client = new RegistryClient({ registry: `http://${registry.host}`, retry: { attempts: 1 } });
   clients.push(client);
-  return client;
+  return new ReferrerWriter(client);
 }
 
 function addImage(registry: FakeRegistry, tag: string, seed: string): SubjectDescriptor {
@@ -91,11 +92,11 @@ const bundle = (n: number) =>
 describe('attachBundle requests without a referrers API (fallback tag)', () => {
   it('asks only what it cannot know: the {} config and the API once, each fallback index once', async () => {
     const registry = await startRegistry();
-    const client = clientFor(registry);
+    const writer = writerFor(registry);
     const image = addImage(registry, 'v1', 'a');
     const index = addImage(registry, 'v2', 'b');
 
-    const first = await attachBundle(client, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
+    const first = await attachBundle(writer, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
     expect(since(registry, 0)).toEqual([
       'HEAD blob {}',
       'POST upload',
@@ -110,11 +111,11 @@ describe('attachBundle requests without a referrers API (fallback tag)', () => {
     ]);
 
     let mark = registry.requests.length;
-    const second = await attachBundle(client, PATH, image, bundle(2), SPDX_PREDICATE_TYPE, CREATED);
+    const second = await attachBundle(writer, PATH, image, bundle(2), SPDX_PREDICATE_TYPE, CREATED);
     expect(since(registry, mark)).toEqual(['POST upload', 'PUT upload', 'PUT manifest', 'PUT fallback']);
 
     mark = registry.requests.length;
-    const other = await attachBundle(client, PATH, index, bundle(3), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
+    const other = await attachBundle(writer, PATH, index, bundle(3), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
     expect(since(registry, mark)).toEqual([
       'POST upload',
       'PUT upload',
@@ -125,11 +126,11 @@ describe('attachBundle requests without a referrers API (fallback tag)', () => {
 
     // Everything is in the registry, and listing reads the fallback index without probing the API again.
     expect(registry.blobs.get(`${PATH}@${EMPTY_JSON_DIGEST}`)?.toString()).toBe('{}');
-    for (const n of [1, 2, 3]) expect(registry.blobs.get(`${PATH}@${sha256Digest(bundle(n))}`)).toBeDefined();
+    for (const n of [1, 2, 3]) expect(registry.blobs.get(`${PATH}@${digestOf(bundle(n))}`)).toBeDefined();
     expect(fallbackEntries(registry, image)).toEqual([first.referrer.digest, second.referrer.digest]);
     expect(fallbackEntries(registry, index)).toEqual([other.referrer.digest]);
     mark = registry.requests.length;
-    expect((await listReferrers(client, PATH, image.digest)).map((d) => d.digest)).toEqual([
+    expect((await listReferrers(writer.client, PATH, image.digest)).map((d) => d.digest)).toEqual([
       first.referrer.digest,
       second.referrer.digest,
     ]);
@@ -138,11 +139,11 @@ describe('attachBundle requests without a referrers API (fallback tag)', () => {
 
   it('does not rewrite a fallback index that already lists the referrer, from what it wrote', async () => {
     const registry = await startRegistry();
-    const client = clientFor(registry);
+    const writer = writerFor(registry);
     const image = addImage(registry, 'v1', 'a');
-    await attachBundle(client, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
+    await attachBundle(writer, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
     const mark = registry.requests.length;
-    const again = await attachBundle(client, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
+    const again = await attachBundle(writer, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
     expect(again.fallbackUpdated).toBe(false);
     // The bundle and the config are known to be there, the referrer manifest is PUT again (idempotent).
     expect(since(registry, mark)).toEqual(['PUT manifest']);
@@ -150,20 +151,20 @@ describe('attachBundle requests without a referrers API (fallback tag)', () => {
 
   it('reads the fallback index again after a failed write, so nothing written before is lost', async () => {
     const registry = await startRegistry();
-    const client = clientFor(registry);
+    const writer = writerFor(registry);
     const image = addImage(registry, 'v1', 'a');
-    const first = await attachBundle(client, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
+    const first = await attachBundle(writer, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
     registry.failNext(
       1,
       (r) => r.method === 'PUT' && r.url.includes(fallbackTag(image.digest)),
       (res) => errorBody(res, 400, 'MANIFEST_INVALID', 'refused'),
     );
-    await expect(attachBundle(client, PATH, image, bundle(2), SPDX_PREDICATE_TYPE, CREATED)).rejects.toThrow(
+    await expect(attachBundle(writer, PATH, image, bundle(2), SPDX_PREDICATE_TYPE, CREATED)).rejects.toThrow(
       /refused/,
     );
 
     const mark = registry.requests.length;
-    const third = await attachBundle(client, PATH, image, bundle(3), SPDX_PREDICATE_TYPE, CREATED);
+    const third = await attachBundle(writer, PATH, image, bundle(3), SPDX_PREDICATE_TYPE, CREATED);
     expect(since(registry, mark)).toEqual([
       'POST upload',
       'PUT upload',
@@ -177,8 +178,8 @@ describe('attachBundle requests without a referrers API (fallback tag)', () => {
   it("another client reads the fallback index itself and keeps the first client's referrers", async () => {
     const registry = await startRegistry();
     const image = addImage(registry, 'v1', 'a');
-    const one = clientFor(registry);
-    const two = clientFor(registry);
+    const one = writerFor(registry);
+    const two = writerFor(registry);
     const first = await attachBundle(one, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
     const mark = registry.requests.length;
     const second = await attachBundle(two, PATH, image, bundle(2), SPDX_PREDICATE_TYPE, CREATED);
@@ -196,11 +197,11 @@ describe('attachBundle requests without a referrers API (fallback tag)', () => {
 
   it('serialised concurrent attaches to one subject build on each other and none is lost', async () => {
     const registry = await startRegistry();
-    const client = clientFor(registry);
+    const writer = writerFor(registry);
     const image = addImage(registry, 'v1', 'a');
     const results = await Promise.all(
       [1, 2, 3, 4].map((n) =>
-        attachBundle(client, PATH, image, bundle(n), COSIGN_SIGN_PREDICATE_TYPE, CREATED),
+        attachBundle(writer, PATH, image, bundle(n), COSIGN_SIGN_PREDICATE_TYPE, CREATED),
       ),
     );
     expect(new Set(fallbackEntries(registry, image))).toEqual(new Set(results.map((r) => r.referrer.digest)));
@@ -212,18 +213,18 @@ describe('attachBundle requests without a referrers API (fallback tag)', () => {
 describe('attachBundle requests with a referrers API', () => {
   it('needs no probe once the registry said OCI-Subject, and writes no fallback tag', async () => {
     const registry = await startRegistry({ referrers: {} });
-    const client = clientFor(registry);
+    const writer = writerFor(registry);
     const image = addImage(registry, 'v1', 'a');
 
-    const first = await attachBundle(client, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
-    const second = await attachBundle(client, PATH, image, bundle(2), SPDX_PREDICATE_TYPE, CREATED);
+    const first = await attachBundle(writer, PATH, image, bundle(1), COSIGN_SIGN_PREDICATE_TYPE, CREATED);
+    const second = await attachBundle(writer, PATH, image, bundle(2), SPDX_PREDICATE_TYPE, CREATED);
     expect(first.via).toBe('referrers-api');
     expect(second.via).toBe('referrers-api');
     expect(
       since(registry, 0).filter((line) => line.includes('referrers') || line.includes('fallback')),
     ).toEqual([]);
     expect(registry.tags.get(PATH)?.has(fallbackTag(image.digest))).toBe(false);
-    expect((await listReferrers(client, PATH, image.digest)).map((d) => d.digest).sort()).toEqual(
+    expect((await listReferrers(writer.client, PATH, image.digest)).map((d) => d.digest).sort()).toEqual(
       [first.referrer.digest, second.referrer.digest].sort(),
     );
   });

@@ -2,11 +2,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  attestationStatement,
-  COSIGN_SIGN_PREDICATE_TYPE,
-  SPDX_PREDICATE_TYPE,
-} from '../../../src/sign/cosign-format.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
 import {
   attest,
   githubOidcTokenProvider,
@@ -18,6 +14,7 @@ import {
   signStatement,
   type SignerConfig,
 } from '../../../src/sign/signer.js';
+import { attestationStatement } from '../../../src/sign/statements.js';
 import {
   BundleVerificationError,
   trustMaterialFromJSON,

@@ -2,23 +2,21 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import { RegistryClient } from '../../../src/registry/client.js';
 import { OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from '../../../src/registry/media-types.js';
+import { digestOf } from '../../../src/registry/digest.js';
 import {
-  COSIGN_SIGN_PREDICATE_TYPE,
   EMPTY_JSON_DIGEST,
   fallbackTag,
   parseReferrersIndex,
-  sha256Digest,
-  SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
-  SPDX_PREDICATE_TYPE,
   type SubjectDescriptor,
-} from '../../../src/sign/cosign-format.js';
+} from '../../../src/registry/referrer-manifest.js';
+import { listReferrers, ReferrerWriter, type ReferrersRegistry } from '../../../src/registry/referrers.js';
 import {
   AttachedVerificationError,
   attachBundle,
-  listReferrers,
   verifyAttached,
-  type ReferrersRegistry,
-} from '../../../src/sign/referrers.js';
+} from '../../../src/sign/bundle-referrers.js';
+import { SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '../../../src/sign/cosign-format.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
 import { attest, loadSigningKey, signDigest, type SignerConfig } from '../../../src/sign/signer.js';
 import { trustMaterialFromJSON, type TrustMaterial } from '../../../src/sign/verify.js';
 import {
@@ -35,6 +33,8 @@ const CREATED = '2026-01-02T03:04:05Z';
 
 let registry: FakeRegistry;
 let client: RegistryClient;
+/** The referrer writer of one publish through `client`. */
+let writer: ReferrerWriter;
 
 function addImage(registryUnderTest: FakeRegistry, tag: string, seed: string): SubjectDescriptor {
   const body = Buffer.from(
@@ -54,6 +54,7 @@ beforeEach(async () => {
   registry = await new FakeRegistry().start();
   // http:// up front: concurrent first requests race in the client's https→http probing.
   client = new RegistryClient({ registry: `http://${registry.host}`, retry: { attempts: 1 } });
+  writer = new ReferrerWriter(client);
 });
 
 afterEach(async () => {
@@ -65,13 +66,13 @@ describe('attachBundle with the fallback tag', () => {
   it('uploads config and bundle, PUTs the referrer by digest and starts the sha256-<hex> index', async () => {
     const subject = addImage(registry, 'v1', 'a');
     const bundle = Buffer.from('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
-    const result = await attachBundle(client, PATH, subject, bundle, COSIGN_SIGN_PREDICATE_TYPE, CREATED);
+    const result = await attachBundle(writer, PATH, subject, bundle, COSIGN_SIGN_PREDICATE_TYPE, CREATED);
 
     expect(result.via).toBe('fallback-tag');
     expect(result.fallbackTag).toBe(fallbackTag(subject.digest));
     expect(result.fallbackUpdated).toBe(true);
     expect(registry.blobs.get(`${PATH}@${EMPTY_JSON_DIGEST}`)?.toString()).toBe('{}');
-    expect(registry.blobs.get(`${PATH}@${sha256Digest(bundle)}`)?.equals(bundle)).toBe(true);
+    expect(registry.blobs.get(`${PATH}@${digestOf(bundle)}`)?.equals(bundle)).toBe(true);
     const stored = registry.manifests.get(`${PATH}@${result.referrer.digest}`);
     expect(stored?.mediaType).toBe(OCI_IMAGE_MANIFEST);
     const manifest = JSON.parse(stored?.body.toString() ?? '{}') as Record<string, unknown>;
@@ -100,7 +101,7 @@ describe('attachBundle with the fallback tag', () => {
   it('appends further referrers, does not rewrite an index that already lists one, and lists them', async () => {
     const subject = addImage(registry, 'v1', 'a');
     const first = await attachBundle(
-      client,
+      writer,
       PATH,
       subject,
       Buffer.from('{"n":1}'),
@@ -108,7 +109,7 @@ describe('attachBundle with the fallback tag', () => {
       CREATED,
     );
     const second = await attachBundle(
-      client,
+      writer,
       PATH,
       subject,
       Buffer.from('{"n":2}'),
@@ -122,7 +123,7 @@ describe('attachBundle with the fallback tag', () => {
         .filter((r) => r.startsWith('PUT') && r.includes(fallbackTag(subject.digest)));
     expect(puts()).toHaveLength(2);
     const again = await attachBundle(
-      client,
+      writer,
       PATH,
       subject,
       Buffer.from('{"n":2}'),
@@ -140,7 +141,7 @@ describe('attachBundle with the fallback tag', () => {
     const subject = addImage(registry, 'v1', 'a');
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        attachBundle(client, PATH, subject, Buffer.from(`{"n":${i}}`), COSIGN_SIGN_PREDICATE_TYPE, CREATED),
+        attachBundle(writer, PATH, subject, Buffer.from(`{"n":${i}}`), COSIGN_SIGN_PREDICATE_TYPE, CREATED),
       ),
     );
     const listed = await listReferrers(client, PATH, subject.digest);
@@ -151,7 +152,7 @@ describe('attachBundle with the fallback tag', () => {
     const subject = addImage(registry, 'v1', 'a');
     addImage(registry, fallbackTag(subject.digest), 'squatter');
     await expect(
-      attachBundle(client, PATH, subject, Buffer.from('{}x'), COSIGN_SIGN_PREDICATE_TYPE, CREATED),
+      attachBundle(writer, PATH, subject, Buffer.from('{}x'), COSIGN_SIGN_PREDICATE_TYPE, CREATED),
     ).rejects.toThrow(/is a application\/vnd\.oci\.image\.manifest\.v1\+json, not the OCI image index/);
   });
 });
@@ -175,7 +176,7 @@ describe('attachBundle with a referrers API', () => {
       },
     };
     const result = await attachBundle(
-      withApi,
+      new ReferrerWriter(withApi),
       PATH,
       subject,
       Buffer.from('{"n":1}'),
@@ -189,7 +190,7 @@ describe('attachBundle with a referrers API', () => {
 
     const without: ReferrersRegistry = { ...withApi, getReferrers: async () => undefined };
     const fallback = await attachBundle(
-      without,
+      new ReferrerWriter(without),
       PATH,
       subject,
       Buffer.from('{"n":2}'),
@@ -227,8 +228,8 @@ describe('verifyAttached', () => {
     const subject = addImage(registry, 'v1', 'a');
     const signature = await signDigest(keyless, subject.digest);
     const sbom = await attest(keyless, subject.digest, SPDX_PREDICATE_TYPE, { spdxVersion: 'SPDX-2.3' });
-    await attachBundle(client, PATH, subject, signature.bundle, signature.predicateType, CREATED);
-    await attachBundle(client, PATH, subject, sbom.bundle, sbom.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, signature.bundle, signature.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, sbom.bundle, sbom.predicateType, CREATED);
     // Someone else's (sound) signature and an unrelated artifact are attached too.
     const otherIdentity = await signDigest(
       {
@@ -244,7 +245,7 @@ describe('verifyAttached', () => {
       },
       subject.digest,
     );
-    await attachBundle(client, PATH, subject, otherIdentity.bundle, otherIdentity.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, otherIdentity.bundle, otherIdentity.predicateType, CREATED);
 
     const result = await verifyAttached(client, PATH, subject.digest, trust, EXPECTED, {
       requiredPredicateTypes: [COSIGN_SIGN_PREDICATE_TYPE, SPDX_PREDICATE_TYPE],
@@ -268,7 +269,7 @@ describe('verifyAttached', () => {
       { identity: { kind: 'key', key }, rekorURL: stack.rekorURL, tsaURL: stack.tsaURL },
       subject.digest,
     );
-    await attachBundle(client, PATH, subject, keySigned.bundle, keySigned.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, keySigned.bundle, keySigned.predicateType, CREATED);
     const byKey = await verifyAttached(client, PATH, subject.digest, trust, {
       kind: 'key',
       publicKey: key.publicKeyPem,
@@ -284,7 +285,7 @@ describe('verifyAttached', () => {
   it('fails on an altered bundle, naming the referrer and the reason', async () => {
     const subject = addImage(registry, 'v1', 'a');
     const signature = await signDigest(keyless, subject.digest);
-    await attachBundle(client, PATH, subject, signature.bundle, signature.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, signature.bundle, signature.predicateType, CREATED);
     const json = JSON.parse(signature.bundle.toString()) as {
       dsseEnvelope: { signatures: { sig: string }[] };
     };
@@ -292,7 +293,7 @@ describe('verifyAttached', () => {
     sig[10] = (sig[10] ?? 0) ^ 0xff;
     if (json.dsseEnvelope.signatures[0]) json.dsseEnvelope.signatures[0].sig = sig.toString('base64');
     const tampered = await attachBundle(
-      client,
+      writer,
       PATH,
       subject,
       Buffer.from(JSON.stringify(json)),
@@ -313,7 +314,7 @@ describe('verifyAttached', () => {
     const subject = addImage(registry, 'v1', 'a');
     const other = addImage(registry, 'v2', 'b');
     const foreign = await signDigest(keyless, other.digest);
-    await attachBundle(client, PATH, subject, foreign.bundle, foreign.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, foreign.bundle, foreign.predicateType, CREATED);
     await expect(verifyAttached(client, PATH, subject.digest, trust, EXPECTED)).rejects.toThrow(
       /WRONG_SUBJECT: the statement is about sha256:[0-9a-f]+, not sha256/,
     );
@@ -325,7 +326,7 @@ describe('verifyAttached', () => {
       /no Sigstore bundle attached to 127\.0\.0\.1:\d+\/acme\/agent@sha256:[0-9a-f]+ is signed by/,
     );
     const signature = await signDigest(keyless, subject.digest);
-    await attachBundle(client, PATH, subject, signature.bundle, signature.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, signature.bundle, signature.predicateType, CREATED);
     await expect(
       verifyAttached(client, PATH, subject.digest, trust, {
         ...EXPECTED,
@@ -344,7 +345,7 @@ describe('verifyAttached', () => {
   it('flags a manifest whose predicate annotation disagrees with the signed statement', async () => {
     const subject = addImage(registry, 'v1', 'a');
     const signature = await signDigest(keyless, subject.digest);
-    await attachBundle(client, PATH, subject, signature.bundle, SPDX_PREDICATE_TYPE, CREATED);
+    await attachBundle(writer, PATH, subject, signature.bundle, SPDX_PREDICATE_TYPE, CREATED);
     await expect(verifyAttached(client, PATH, subject.digest, trust, EXPECTED)).rejects.toThrow(
       /PREDICATE_TYPE_MISMATCH: the manifest annotation says https:\/\/spdx\.dev\/Document/,
     );
@@ -353,7 +354,7 @@ describe('verifyAttached', () => {
   it('ignores referrers that are not Sigstore bundles', async () => {
     const subject = addImage(registry, 'v1', 'a');
     const signature = await signDigest(keyless, subject.digest);
-    await attachBundle(client, PATH, subject, signature.bundle, signature.predicateType, CREATED);
+    await attachBundle(writer, PATH, subject, signature.bundle, signature.predicateType, CREATED);
     const sbomArtifact = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,

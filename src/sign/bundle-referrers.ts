@@ -1,29 +1,28 @@
 /**
- * Stores Sigstore bundles next to an image the way cosign 3 does (OCI 1.1 referrer manifests whose
- * `subject` is the image) and finds and verifies them again.
- *
- * Discovery: the registry's referrers API when the client offers it (see ReferrersApi), else the
- * referrers tag schema: the image index tagged `sha256-<hex>` listing every referrer of that digest,
- * updated read-modify-write. That tag is what cosign (go-containerregistry) maintains on registries
- * without the API (distribution 2.8 and others).
+ * Sigstore bundles next to an image, stored the way cosign 3 does (OCI 1.1 referrer manifests whose
+ * `subject` is the image, see ./cosign-format.ts and ../registry/referrers.ts), and found and verified
+ * again.
  */
-import type { RegistryClient } from '../registry/client.js';
+import { digestOf } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
-import { OCI_EMPTY_JSON, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from '../registry/media-types.js';
+import { OCI_EMPTY_JSON, OCI_IMAGE_MANIFEST } from '../registry/media-types.js';
 import {
-  ANNOTATION_BUNDLE_PREDICATE_TYPE,
   EMPTY_JSON,
   EMPTY_JSON_DIGEST,
-  fallbackTag,
-  isBundleV03MediaType,
-  mergeFallbackIndex,
   parseReferrerManifest,
-  parseReferrersIndex,
-  referrerDescriptor,
-  referrerManifest,
-  sha256Digest,
   type OciDescriptor,
   type SubjectDescriptor,
+} from '../registry/referrer-manifest.js';
+import {
+  listReferrers,
+  type AttachResult,
+  type ReferrerWriter,
+  type ReferrersRegistry,
+} from '../registry/referrers.js';
+import {
+  ANNOTATION_BUNDLE_PREDICATE_TYPE,
+  bundleReferrerManifest,
+  isBundleV03MediaType,
 } from './cosign-format.js';
 import { publicKeyHint } from './signer.js';
 import {
@@ -34,138 +33,31 @@ import {
   type VerificationThresholds,
 } from './verify.js';
 
-/**
- * The referrers API, `GET /v2/<path>/referrers/<digest>` (OCI distribution 1.1). Proposed as a
- * RegistryClient method; when a client has it, it is used, otherwise discovery uses the fallback tag.
- * Resolves the (Link-paginated, merged) OCI image index, or undefined when the registry has no referrers
- * API (HTTP 404 whose body is not an OCI image index).
- */
-export interface ReferrersApi {
-  getReferrers(path: string, digest: string): Promise<Buffer | undefined>;
-  /**
-   * Whether the registry has the referrers API as far as the client has seen (undefined: not known yet).
-   * When known, attachBundle() does not ask the registry again.
-   */
-  readonly referrersApi: boolean | undefined;
-}
-
-/** What this module needs of a registry client; RegistryClient has all of it. */
-export type ReferrersRegistry = Pick<
-  RegistryClient,
-  'registry' | 'getManifest' | 'putManifest' | 'getBlob' | 'uploadBlob'
-> &
-  Partial<ReferrersApi>;
-
 /** Bundles larger than this are not downloaded (an SBOM attestation of a large image is a few MiB). */
 export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 /** At most this many referrers of one digest are looked at. */
 export const MAX_REFERRERS = 500;
 
-export interface AttachResult {
-  /** The referrer manifest as listed: media type, digest, size, artifactType, annotations. */
-  referrer: OciDescriptor;
-  /** How the referrer is discoverable. */
-  via: 'referrers-api' | 'fallback-tag';
-  /** The fallback tag written (or found already listing the referrer) when `via` is `fallback-tag`. */
-  fallbackTag?: string;
-  /** Whether the fallback index had to be written (false: it already listed the referrer). */
-  fallbackUpdated?: boolean;
-}
-
 /**
- * Attaches a bundle to `subject` in `repositoryPath`: uploads the empty config `{}` and the bundle blobs,
- * PUTs the referrer manifest by digest, then makes it discoverable: nothing more when the registry's
- * referrers API lists referrers itself, else the `sha256-<hex>` fallback index gets the referrer
- * (read-modify-write; concurrent attaches to one subject from this process are serialised).
+ * Attaches a bundle to `subject` in `repositoryPath` through `writer`: uploads the empty config `{}` and
+ * the bundle blobs, then the writer PUTs the referrer manifest by digest and makes it discoverable
+ * (referrers API, or the subject's `sha256-<hex>` fallback index, see ReferrerWriter).
  *
  * The bundle is taken to be freshly signed (a new signature, certificate and log entry), so its blob is
- * uploaded without asking the registry first whether it has it. The fallback index this client last
- * wrote (or read) for a subject is kept, and the next attach to that subject through the same client
- * builds on it without reading it again; like the read-modify-write itself, this assumes no other writer
- * changes that tag meanwhile (verifyAttached() reads it back from the registry).
+ * uploaded without asking the registry first whether it has it.
  */
 export async function attachBundle(
-  client: ReferrersRegistry,
+  writer: ReferrerWriter,
   repositoryPath: string,
   subject: SubjectDescriptor,
   bundle: Buffer,
   predicateType: string,
   created: Date | string = new Date(),
 ): Promise<AttachResult> {
-  await client.uploadBlob(repositoryPath, EMPTY_JSON, EMPTY_JSON_DIGEST);
-  await client.uploadBlob(repositoryPath, bundle, sha256Digest(bundle), { knownMissing: true });
-  const manifest = referrerManifest({ bundle, subject, predicateType, created });
-  return attachReferrer(client, repositoryPath, subject, manifest);
-}
-
-/**
- * Pushes a referrer manifest (its blobs already uploaded) by digest and makes it findable from its
- * subject: through the referrers API where the registry has one, else by adding it to the subject's
- * `sha256-<hex>` fallback index (read-modify-write, serialised per tag in this process).
- */
-export async function attachReferrer(
-  client: ReferrersRegistry,
-  repositoryPath: string,
-  subject: SubjectDescriptor,
-  manifest: Buffer,
-): Promise<AttachResult> {
-  const digest = sha256Digest(manifest);
-  await client.putManifest(repositoryPath, digest, manifest, OCI_IMAGE_MANIFEST);
-  const referrer = referrerDescriptor(manifest);
-
-  if (client.getReferrers) {
-    const api =
-      client.referrersApi ?? (await client.getReferrers(repositoryPath, subject.digest)) !== undefined;
-    if (api) return { referrer, via: 'referrers-api' };
-  }
-  const tag = fallbackTag(subject.digest);
-  const key = `${client.registry}/${repositoryPath}:${tag}`;
-  const fallbackUpdated = await serialised(key, async () => {
-    const known = knownFallbackIndexes(client);
-    let current = known.get(key);
-    if (current === undefined) {
-      const existing = await getIfExists(client, repositoryPath, tag);
-      if (existing && existing.mediaType !== OCI_IMAGE_INDEX) {
-        throw new Error(
-          `${client.registry}/${repositoryPath}:${tag} is a ${existing.mediaType}, not the OCI image index of the ` +
-            `referrers of ${subject.digest}; refusing to overwrite it`,
-        );
-      }
-      current = existing?.body;
-    }
-    const merged = mergeFallbackIndex(current, referrer);
-    if (merged.changed) {
-      known.delete(key);
-      await client.putManifest(repositoryPath, tag, merged.body, OCI_IMAGE_INDEX);
-    }
-    known.set(key, merged.body);
-    return merged.changed;
-  });
-  return { referrer, via: 'fallback-tag', fallbackTag: tag, fallbackUpdated };
-}
-
-/**
- * The referrers of a digest: the referrers API's answer when the client offers the API and the registry
- * has it, else the entries of the `sha256-<hex>` fallback index (empty when the tag does not exist).
- */
-export async function listReferrers(
-  client: ReferrersRegistry,
-  path: string,
-  digest: string,
-): Promise<OciDescriptor[]> {
-  if (client.getReferrers) {
-    const answer = await client.getReferrers(path, digest);
-    if (answer !== undefined) return parseReferrersIndex(answer);
-  }
-  const index = await getIfExists(client, path, fallbackTag(digest));
-  if (!index) return [];
-  try {
-    return parseReferrersIndex(index.body);
-  } catch (error) {
-    throw new Error(`${client.registry}/${path}:${fallbackTag(digest)}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  await writer.client.uploadBlob(repositoryPath, EMPTY_JSON, EMPTY_JSON_DIGEST);
+  await writer.client.uploadBlob(repositoryPath, bundle, digestOf(bundle), { knownMissing: true });
+  const manifest = bundleReferrerManifest({ bundle, subject, predicateType, created });
+  return writer.attach(repositoryPath, subject, manifest);
 }
 
 /** One attached bundle that verified. */
@@ -382,48 +274,5 @@ async function verifyReferrer(
   } catch (error) {
     if (error instanceof BundleVerificationError) return fail(error.code, error.message, annotated);
     return fail('VERIFICATION_FAILED', (error as Error).message, annotated);
-  }
-}
-
-async function getIfExists(client: ReferrersRegistry, path: string, ref: string) {
-  try {
-    return await client.getManifest(path, ref);
-  } catch (error) {
-    if (error instanceof RegistryError && error.status === 404) return undefined;
-    throw error;
-  }
-}
-
-/**
- * Per client, the fallback index body each `<registry>/<path>:<tag>` had when this client last wrote or
- * read it in attachBundle(). Dropped with the client; an entry is removed while its PUT is under way, so a
- * failed write leaves nothing behind.
- */
-const fallbackIndexes = new WeakMap<object, Map<string, Buffer>>();
-
-function knownFallbackIndexes(client: ReferrersRegistry): Map<string, Buffer> {
-  let known = fallbackIndexes.get(client);
-  if (!known) {
-    known = new Map();
-    fallbackIndexes.set(client, known);
-  }
-  return known;
-}
-
-const pending = new Map<string, Promise<unknown>>();
-
-/** Runs `task` after every earlier task with the same key has settled (in this process). */
-async function serialised<T>(key: string, task: () => Promise<T>): Promise<T> {
-  const previous = pending.get(key) ?? Promise.resolve();
-  const run = previous.then(task, task);
-  const settled = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  pending.set(key, settled);
-  try {
-    return await run;
-  } finally {
-    if (pending.get(key) === settled) pending.delete(key);
   }
 }

@@ -1,0 +1,164 @@
+import path from 'node:path';
+import type { Baseline } from '../deployment/baseline.js';
+import { platformDeltas } from '../deployment/delta.js';
+import {
+  buildDeploymentManifest,
+  manifestBundleFileName,
+  manifestFileName,
+  renderDeploymentManifest,
+  type DeploymentManifest,
+  type ManifestSbom,
+} from '../deployment/manifest.js';
+import { renderTemplate, renderedFileName } from '../deployment/templates.js';
+import { digestOf } from '../registry/digest.js';
+import type { GateResult } from '../scan/scan-platforms.js';
+import { DEPLOYMENT_PREDICATE_TYPE, preferredSbom } from '../sign/predicates.js';
+import { signStatement } from '../sign/signer.js';
+import { deploymentManifestStatement } from '../sign/statements.js';
+import { pushDeploymentManifest } from './manifest-artifact.js';
+import { indexSubject, type PublishContext } from './model.js';
+import type { SignatureRecord } from './signatures.js';
+
+/** The deployment manifest as written, and the templates rendered beside it. */
+export interface WrittenManifest {
+  manifest: DeploymentManifest;
+  file: string;
+  /** sha256 of the file. */
+  fileDigest: string;
+  /** The Sigstore bundle that signs it; undefined when signing is off. */
+  bundleFile: string | undefined;
+  renderedTemplates: string[];
+}
+
+/**
+ * Renders the deployment templates pinned to the index, builds the deployment manifest (deltas against the
+ * channel baseline, SBOMs, the gate's verdict, the bundles attached so far), writes it, signs it (one
+ * statement naming the file and the index, attached to the index) and pushes it as an OCI artifact
+ * referring to the index.
+ */
+export async function writeDeploymentManifest(
+  ctx: PublishContext,
+  tags: readonly string[],
+  baseline: Baseline | undefined,
+): Promise<WrittenManifest> {
+  const { req, deps, index, signatures } = ctx;
+  const { settings, release, images } = req;
+  const name = settings.imageName;
+  const renderedTemplates = await renderTemplates(ctx);
+  const deltas = platformDeltas(
+    images.map((i) => ({
+      platform: i.platform,
+      layers: i.layers,
+      configDigest: i.configDigest,
+      configSize: i.size - i.layers.reduce((s, l) => s + l.size, 0),
+    })),
+    baseline?.layersByPlatform ?? new Map(),
+  );
+  const first = signatures.first;
+  const manifest = buildDeploymentManifest({
+    release,
+    git: req.git,
+    created: deps.now(),
+    repository: name,
+    index: indexSubject(index),
+    tags,
+    images,
+    sboms: manifestSboms(req.gate, signatures.records),
+    verdict: req.gate.verdict,
+    policy: req.policy,
+    deltas,
+    baseline: baseline
+      ? {
+          channel: release.channel,
+          version: baseline.version,
+          index: baseline.index,
+          platforms: baseline.layersByPlatform,
+        }
+      : null,
+    signatures: {
+      mode: settings.publish.signing === 'off' ? 'none' : settings.publish.signing,
+      ...(first?.identity ? { identity: first.identity } : {}),
+      ...(first?.issuer ? { issuer: first.issuer } : {}),
+      bundles: signatures.records.map((s) => ({
+        subject: s.subject,
+        predicateType: s.predicateType,
+        referrer: s.referrer,
+      })),
+    },
+  });
+  const text = renderDeploymentManifest(manifest);
+  const file = path.join(req.reportsDir, manifestFileName(release.version));
+  await deps.writeText(file, text);
+  const fileDigest = digestOf(Buffer.from(text));
+  let bundle: { file: string; body: Buffer } | undefined;
+  if (deps.signer) {
+    const statement = deploymentManifestStatement(
+      { file: { name: path.basename(file), digest: fileDigest }, index: { name, digest: index.digest } },
+      manifest,
+    );
+    const signed = await signStatement(deps.signer, statement, DEPLOYMENT_PREDICATE_TYPE);
+    bundle = {
+      file: path.join(req.reportsDir, manifestBundleFileName(release.version)),
+      body: signed.bundle,
+    };
+    await deps.writeText(bundle.file, signed.bundle);
+    await signatures.attach(indexSubject(index), 'index', signed);
+  }
+  const pushed = await pushDeploymentManifest(
+    ctx.referrers,
+    settings.image.path,
+    indexSubject(index),
+    {
+      yamlFile: file,
+      yaml: Buffer.from(text),
+      ...(bundle ? { bundleFile: bundle.file, bundle: bundle.body } : {}),
+    },
+    deps.now(),
+  );
+  deps.log.info(
+    `wrote ${file} (${fileDigest})${bundle ? ` and its bundle ${path.basename(bundle.file)}` : ''}; ` +
+      `pushed as artifact ${name}@${pushed.referrer.digest} referring to the index`,
+  );
+  return { manifest, file, fileDigest, bundleFile: bundle?.file, renderedTemplates };
+}
+
+/** Renders each deployment template with the release's references pinned to the index digest. */
+async function renderTemplates({ req, deps, index }: PublishContext): Promise<string[]> {
+  const name = req.settings.imageName;
+  const rendered: string[] = [];
+  for (const template of req.settings.publish.deployTemplates) {
+    const out = renderTemplate(await deps.readText(template), {
+      repository: name,
+      indexDigest: index.digest,
+      tags: req.release.tags,
+    });
+    const file = path.join(req.reportsDir, renderedFileName(path.basename(template)));
+    await deps.writeText(file, out.text);
+    rendered.push(file);
+    deps.log.info(
+      `${path.basename(template)}: pinned ${out.replaced} reference(s) to ${name}@${index.digest}`,
+    );
+    if (out.replaced === 0)
+      deps.log.warning(`${path.basename(template)} does not reference ${name}; it is published unchanged`);
+  }
+  return rendered;
+}
+
+/** The SBOM entry of each platform for the manifest, with the referrer of its attestation when signed. */
+function manifestSboms(gate: GateResult, signatures: readonly SignatureRecord[]): Map<string, ManifestSbom> {
+  const map = new Map<string, ManifestSbom>();
+  for (const scan of gate.scans) {
+    const sbom = scan.sbomFiles[0]!;
+    const preferred = preferredSbom(scan.sbomFiles);
+    const attestation = preferred
+      ? signatures.find((s) => s.platform === scan.platform && s.predicateType === preferred.predicateType)
+      : undefined;
+    map.set(scan.platform, {
+      format: sbom.format,
+      file: path.basename(preferred?.file ?? sbom.file),
+      packages: scan.packages,
+      ...(attestation ? { attestation: { referrer: attestation.referrer } } : {}),
+    });
+  }
+  return map;
+}
