@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLog } from '../../../src/logging/phase-log.js';
-import { applyTags, planTags, TagConflictError } from '../../../src/publish/tags.js';
+import { applyTags, planTags, releaseTagList, TagConflictError } from '../../../src/publish/tags.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -94,5 +94,39 @@ describe('tags', () => {
     );
     expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(TagConflictError);
     expect(table.get('production')).toBe(d('c'));
+  });
+});
+
+describe('releaseTagList', () => {
+  it("protects a release's exact version and adds the channel tag, which moves", () => {
+    expect(
+      releaseTagList({
+        tags: ['1.2.3', '1.2', '1', 'latest'],
+        version: '1.2.3',
+        kind: 'release',
+        channel: 'production',
+      }),
+    ).toEqual([
+      { tag: '1.2.3', protected: true },
+      { tag: '1.2', protected: false },
+      { tag: '1', protected: false },
+      { tag: 'latest', protected: false },
+      { tag: 'production', protected: false },
+    ]);
+    expect(
+      releaseTagList({ tags: ['1.3.0-rc.1'], version: '1.3.0-rc.1', kind: 'prerelease', channel: 'staging' }),
+    ).toEqual([
+      { tag: '1.3.0-rc.1', protected: true },
+      { tag: 'staging', protected: false },
+    ]);
+  });
+
+  it('protects nothing on branches, pull requests and other tags, which have no channel tag', () => {
+    expect(releaseTagList({ tags: ['main'], version: 'main', kind: 'branch', channel: 'dev' })).toEqual([
+      { tag: 'main', protected: false },
+    ]);
+    expect(
+      releaseTagList({ tags: ['pr-12'], version: 'pr-12', kind: 'pull-request', channel: 'dev' }),
+    ).toEqual([{ tag: 'pr-12', protected: false }]);
   });
 });
