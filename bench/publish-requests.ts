@@ -78,7 +78,7 @@ export function minimumRequests(o: {
     1 +
     // tag guard: HEAD each tag before anything is written (a release tag must not move silently).
     T +
-    // baseline: HEAD the channel tag (publish-phase reads it apart from the guard's HEAD); when it
+    // baseline: HEAD the channel tag (readBaseline reads it apart from the guard's HEAD); when it
     // exists, GET the baseline index and each platform's manifest in it (layer deltas).
     1 +
     (o.baseline ? 1 + N : 0) +

@@ -72,14 +72,20 @@ export class PublishError extends Error {
   override name = 'PublishError';
 }
 
+/** An image to publish and the gate's scan of it. */
+export interface GatedImage {
+  image: PlatformImage;
+  scan: PlatformScan;
+}
+
 /** What the steps after the index is built share. */
 export interface PublishContext {
   req: PublishRequest;
   deps: PublishDeps;
   /** The index over the gated images. */
   index: BuiltIndex;
-  /** The gate's scan of each image, by platform. */
-  scans: ReadonlyMap<string, PlatformScan>;
+  /** Each image with the gate's scan of it. */
+  gated: readonly GatedImage[];
   /** Where the release's referrers go (one writer per publish). */
   referrers: ReferrerWriter;
   /** Every bundle attached so far. */
@@ -91,11 +97,11 @@ export function publishContext(
   req: PublishRequest,
   deps: PublishDeps,
   index: BuiltIndex,
-  scans: ReadonlyMap<string, PlatformScan>,
+  gated: readonly GatedImage[],
 ): PublishContext {
   const referrers = new ReferrerWriter(deps.registry);
   const signatures = new ReleaseSignatures(referrers, req.settings.image.path, deps.now);
-  return { req, deps, index, scans, referrers, signatures };
+  return { req, deps, index, gated, referrers, signatures };
 }
 
 /** The index's descriptor: the subject of its signatures and of the deployment manifest artifact. */

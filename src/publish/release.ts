@@ -5,7 +5,7 @@
 import { readBaseline } from '../deployment/baseline.js';
 import { buildImageIndex } from '../image/image-index.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
-import { gatedScans } from './gated-scans.js';
+import { gatedImages } from './gated-images.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
@@ -29,9 +29,9 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
   const { registry, log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
   const { overwrite, allowDowngrade } = settings.publish;
   const repository = settings.image.path;
-  const scans = gatedScans(req.gate, images);
+  const gated = gatedImages(req.gate, images);
   const index = buildImageIndex(images, release.annotations);
-  const ctx = publishContext(req, deps, index, scans);
+  const ctx = publishContext(req, deps, index, gated);
   const { signatures } = ctx;
   // Refusals come before anything is written: a release tag that would move, then a downgrade.
   const tagList = releaseTagList(release);

@@ -1,6 +1,5 @@
 import { preferredSbom, vulnerabilityPredicate, COSIGN_VULN_PREDICATE_TYPE } from '../sign/predicates.js';
 import { attest, signDigest, type SignerConfig } from '../sign/signer.js';
-import { scanOf } from './gated-scans.js';
 import { indexSubject, type PublishContext } from './model.js';
 
 /**
@@ -11,10 +10,9 @@ import { indexSubject, type PublishContext } from './model.js';
 export async function signRelease(ctx: PublishContext, signer: SignerConfig): Promise<void> {
   const { req, deps, index, signatures } = ctx;
   await signatures.attach(indexSubject(index), 'index', await signDigest(signer, index.digest));
-  for (const image of req.images) {
+  for (const { image, scan } of ctx.gated) {
     const subject = { mediaType: image.mediaType, digest: image.digest, size: image.manifestSize };
     await signatures.attach(subject, image.platform, await signDigest(signer, image.digest));
-    const scan = scanOf(ctx.scans, image.platform);
     const sbom = preferredSbom(scan.sbomFiles);
     if (sbom) {
       const predicate = JSON.parse(await deps.readText(sbom.file)) as unknown;

@@ -6,7 +6,6 @@ import {
   preferredSbom,
 } from '../sign/predicates.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import { scanOf } from './gated-scans.js';
 import type { PublishContext } from './model.js';
 
 /**
@@ -15,7 +14,7 @@ import type { PublishContext } from './model.js';
  * attestation, each image its signature, its vulnerability attestation and its SBOM attestation.
  */
 export async function verifyRelease(
-  { req, deps, index, scans }: PublishContext,
+  { req, deps, index, gated }: PublishContext,
   trust: TrustMaterial,
   expected: ExpectedSigner,
 ): Promise<void> {
@@ -24,9 +23,9 @@ export async function verifyRelease(
     requiredPredicateTypes: [COSIGN_SIGN_PREDICATE_TYPE, DEPLOYMENT_PREDICATE_TYPE],
   });
   deps.log.info(`index: ${indexCheck.verified.length} bundle(s) verified`);
-  for (const image of req.images) {
+  for (const { image, scan } of gated) {
     const required = [COSIGN_SIGN_PREDICATE_TYPE, COSIGN_VULN_PREDICATE_TYPE];
-    const sbom = preferredSbom(scanOf(scans, image.platform).sbomFiles);
+    const sbom = preferredSbom(scan.sbomFiles);
     if (sbom) required.push(sbom.predicateType);
     const check = await verifyAttached(deps.registry, repository, image.digest, trust, expected, {
       requiredPredicateTypes: required,

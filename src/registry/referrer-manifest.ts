@@ -7,6 +7,7 @@
  * Pure functions only: no I/O. Byte layouts follow go-containerregistry's v1.Manifest and v1.Descriptor
  * (what cosign 3 and crane write), checked against the manifests cosign pushed to real registries.
  */
+import { isRecord } from '../validation/json.js';
 import { digestOf } from './digest.js';
 import { OCI_EMPTY_JSON, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.js';
 import { parseDigest } from './reference.js';
@@ -253,8 +254,4 @@ function sortedRecord(record: Record<string, string>): Record<string, string> {
   const sorted: Record<string, string> = {};
   for (const key of Object.keys(record).sort()) sorted[key] = record[key] as string;
   return sorted;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -6,6 +6,7 @@
  * Pure functions only: no I/O.
  */
 import { parseDigest } from '../registry/reference.js';
+import { isRecord } from '../validation/json.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, DEPLOYMENT_PREDICATE_TYPE } from './predicates.js';
 
 /** DSSE payload type of in-toto statements. */
@@ -130,8 +131,4 @@ export function statementNamesDigest(statement: InTotoStatement, digest: string)
 function digestMap(digest: string): Record<string, string> {
   const { algorithm, hex } = parseDigest(digest);
   return { [algorithm]: hex };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

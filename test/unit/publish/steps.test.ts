@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { PlatformImage } from '../../../src/image/pushed-image.js';
-import { gatedScans } from '../../../src/publish/gated-scans.js';
+import { gatedImages } from '../../../src/publish/gated-images.js';
 import { PublishError } from '../../../src/publish/model.js';
 import { releaseAssetList } from '../../../src/publish/release-assets.js';
 import type { GateResult, PlatformScan } from '../../../src/scan/scan-platforms.js';
@@ -23,19 +23,20 @@ const gate = (pass: boolean, platforms: string[]) =>
   ({ verdict: { pass }, scans: platforms.map(scan), reportsDir: '/r' }) as unknown as GateResult;
 const image = (platform: string) => ({ platform }) as PlatformImage;
 
-describe('gatedScans', () => {
-  it('maps each image to its scan', () => {
-    const scans = gatedScans(gate(true, ['linux/amd64', 'linux/arm64']), [image('linux/arm64')]);
-    expect([...scans.keys()]).toEqual(['linux/arm64']);
-    expect(scans.get('linux/arm64')?.sarifFile).toBe('/r/grype-linux-arm64.sarif');
+describe('gatedImages', () => {
+  it('pairs each image with its scan, in order', () => {
+    const gated = gatedImages(gate(true, ['linux/amd64', 'linux/arm64']), [image('linux/arm64')]);
+    expect(gated.map((g) => [g.image.platform, g.scan.sarifFile])).toEqual([
+      ['linux/arm64', '/r/grype-linux-arm64.sarif'],
+    ]);
   });
 
   it('refuses a failed gate and an image that was not scanned', () => {
-    expect(() => gatedScans(gate(false, ['linux/amd64']), [image('linux/amd64')])).toThrow(
+    expect(() => gatedImages(gate(false, ['linux/amd64']), [image('linux/amd64')])).toThrow(
       new PublishError('the gate did not pass: nothing is published'),
     );
     expect(() =>
-      gatedScans(gate(true, ['linux/amd64']), [image('linux/amd64'), image('linux/arm64')]),
+      gatedImages(gate(true, ['linux/amd64']), [image('linux/amd64'), image('linux/arm64')]),
     ).toThrow(/no scan of linux\/arm64: it was not gated, so it cannot be published/);
   });
 });
