@@ -112,7 +112,7 @@ export interface VerifyAttachedOptions extends VerificationThresholds {
 }
 
 /** Failure codes that only mean "someone else signed this" (see verifyBundle). */
-const OTHER_SIGNER_CODES = new Set(['UNTRUSTED_SIGNER', 'WRONG_KEY']);
+const OTHER_SIGNER_CODES: ReadonlySet<string> = new Set(['UNTRUSTED_SIGNER', 'WRONG_KEY']);
 
 /**
  * Fetches every Sigstore bundle attached to `digest` (fallback index or referrers API, each referrer
