@@ -1,6 +1,6 @@
 /**
  * The GitHub REST client: Octokit from `@actions/github`, with the project's one retry policy
- * (src/http/retry.ts) wrapped around every request, GitHub's rate-limit signals fed into it, a timeout per
+ * (src/process/retry.ts) wrapped around every request, GitHub's rate-limit signals fed into it, a timeout per
  * attempt and the REST API version header. A request that still fails throws a GitHubCallError for the
  * caller to word.
  */
@@ -16,7 +16,7 @@ import {
   type NetworkFailure,
   type RetryOptions,
   type Settled,
-} from '../http/retry.js';
+} from '../process/retry.js';
 
 /** GitHub's REST API version this client is written against. */
 export const GITHUB_API_VERSION = '2022-11-28';

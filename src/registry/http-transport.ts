@@ -5,7 +5,7 @@ import {
   retrying,
   type AttemptEnd,
   type RetryOptions,
-} from '../http/retry.js';
+} from '../process/retry.js';
 import { RegistryError } from './errors.js';
 
 export interface HeaderReader {

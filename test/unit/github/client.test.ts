@@ -11,7 +11,7 @@ import {
   SECONDARY_RATE_LIMIT_WAIT_MS,
   type GitHubApi,
 } from '../../../src/github/client.js';
-import { decideRetry } from '../../../src/http/retry.js';
+import { decideRetry } from '../../../src/process/retry.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { decideRetry, retrying, type AttemptEnd, type RetryOptions } from '../../../src/http/retry.js';
+import { decideRetry, retrying, type AttemptEnd, type RetryOptions } from '../../../src/process/retry.js';
 
 const RETRY: RetryOptions = { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000 };
 const transient = {
