@@ -1,12 +1,12 @@
 import type { Dispatcher } from 'undici';
-import { RegistryError } from './errors.js';
 import {
-  backoffDelayMs,
   classifyNetworkError,
-  isRetryableStatus,
   parseRetryAfterMs,
+  retrying,
+  type AttemptEnd,
   type RetryOptions,
-} from './retry-policy.js';
+} from '../process/retry.js';
+import { RegistryError } from './errors.js';
 
 export interface HeaderReader {
   get(name: string): string | null;
@@ -137,11 +137,9 @@ export class HttpTransport {
         hint: 'Plain http is only used for loopback registries or registries explicitly marked insecure',
       });
     }
-    const attempts = Math.max(1, Math.floor(options.retry.attempts));
-    for (let attempt = 1; ; attempt++) {
-      this.#requestCount++;
-      let response: HttpResponse;
-      try {
+    const run = await retrying(
+      async () => {
+        this.#requestCount++;
         const fetched = await options.fetchImpl(url.toString(), {
           method: request.method,
           headers: { 'user-agent': options.userAgent, ...request.headers },
@@ -151,36 +149,29 @@ export class HttpTransport {
           ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
         });
         const body = Buffer.from(await fetched.arrayBuffer());
-        response = {
-          status: fetched.status,
-          headers: fetched.headers,
-          body,
-          url: url.toString(),
-          attempts: attempt,
-        };
-      } catch (error) {
-        const failure = classifyNetworkError(error, options.timeoutMs);
-        if (failure.kind === 'transient' && attempt < attempts) {
-          await options.sleep(backoffDelayMs(attempt, options.retry, options.random));
-          continue;
-        }
-        throw new RegistryError({
-          ...context,
-          reason: `${request.method} ${redactUrl(url.toString())}: ${failure.description}`,
-          code: networkErrorCode(failure.kind),
-          retryable: failure.kind === 'transient',
-          attempts: attempt,
-          cause: error,
-          ...networkErrorHint(failure.kind, url),
-        });
-      }
-      if (isRetryableStatus(response.status) && attempt < attempts) {
-        const asked = parseRetryAfterMs(response.headers.get('retry-after'), options.now());
-        await options.sleep(asked ?? backoffDelayMs(attempt, options.retry, options.random));
-        continue;
-      }
-      return response;
-    }
+        return { status: fetched.status, headers: fetched.headers, body, url: url.toString() };
+      },
+      (settled): AttemptEnd =>
+        settled.ok
+          ? {
+              kind: 'answer',
+              status: settled.value.status,
+              askedDelayMs: parseRetryAfterMs(settled.value.headers.get('retry-after'), options.now()),
+            }
+          : { kind: 'network-error', failure: classifyNetworkError(settled.error, options.timeoutMs) },
+      options,
+    );
+    if (run.settled.ok) return { ...run.settled.value, attempts: run.attempts };
+    const failure = classifyNetworkError(run.settled.error, options.timeoutMs);
+    throw new RegistryError({
+      ...context,
+      reason: `${request.method} ${redactUrl(url.toString())}: ${failure.description}`,
+      code: networkErrorCode(failure.kind),
+      retryable: failure.kind === 'transient',
+      attempts: run.attempts,
+      cause: run.settled.error,
+      ...networkErrorHint(failure.kind, url),
+    });
   }
 }
 

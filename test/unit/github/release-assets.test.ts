@@ -2,12 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import {
   contentTypeFor,
-  publishReleaseAssets,
   ReleaseApiError,
-  uploadUrlFor,
+  stageReleaseAssets,
   type GitHubApi,
-  type PublishReleaseAssetsOptions,
   type ReleaseAsset,
+  type StageReleaseAssetsOptions,
 } from '../../../src/github/release-assets.js';
 import {
   startGitHubApiStandIn,
@@ -35,10 +34,7 @@ interface Harness {
   infos: string[];
   warnings: string[];
   sleeps: number[];
-  publish(
-    assets: ReleaseAsset[],
-    options?: PublishReleaseAssetsOptions,
-  ): ReturnType<typeof publishReleaseAssets>;
+  stage(assets: ReleaseAsset[], options?: StageReleaseAssetsOptions): ReturnType<typeof stageReleaseAssets>;
 }
 
 function harness(server: GitHubApiStandIn, overrides: Partial<GitHubApi> = {}): Harness {
@@ -48,7 +44,6 @@ function harness(server: GitHubApiStandIn, overrides: Partial<GitHubApi> = {}): 
   const sleeps: number[] = [];
   const api: GitHubApi = {
     apiUrl: server.apiUrl,
-    uploadUrl: server.uploadUrl,
     token: server.token,
     repository: server.repository,
     fetchImpl: fetch,
@@ -75,7 +70,7 @@ function harness(server: GitHubApiStandIn, overrides: Partial<GitHubApi> = {}): 
     infos,
     warnings,
     sleeps,
-    publish: (assets, options) => publishReleaseAssets(api, TAG, assets, deps, options),
+    stage: (assets, options) => stageReleaseAssets(api, TAG, assets, deps, options),
   };
 }
 
@@ -91,23 +86,6 @@ async function rejection(promise: Promise<unknown>): Promise<ReleaseApiError> {
   expect(error).toBeInstanceOf(ReleaseApiError);
   return error as ReleaseApiError;
 }
-
-describe('uploadUrlFor', () => {
-  it('drops the URI template expression and adds the encoded name', () => {
-    expect(
-      uploadUrlFor(
-        'https://uploads.github.com/repos/o/r/releases/1/assets{?name,label}',
-        'edge agent (arm64).json',
-      ),
-    ).toBe('https://uploads.github.com/repos/o/r/releases/1/assets?name=edge%20agent%20(arm64).json');
-    expect(uploadUrlFor('https://uploads.github.com/repos/o/r/releases/1/assets', 'a+b&c=d.txt')).toBe(
-      'https://uploads.github.com/repos/o/r/releases/1/assets?name=a%2Bb%26c%3Dd.txt',
-    );
-    expect(
-      uploadUrlFor('https://ghe.example/api/uploads/repos/o/r/releases/1/assets?x=1{&name,label}', 'f'),
-    ).toBe('https://ghe.example/api/uploads/repos/o/r/releases/1/assets?x=1&name=f');
-  });
-});
 
 describe('contentTypeFor', () => {
   it.each([
@@ -130,14 +108,14 @@ describe('contentTypeFor', () => {
   });
 });
 
-describe('publishReleaseAssets against the GitHub API stand-in', () => {
-  it('creates the release when missing and uploads every asset with the API headers', async () => {
+describe('stageReleaseAssets against the GitHub API stand-in', () => {
+  it('creates a draft when there is no release, and uploads every asset with the API headers', async () => {
     const server = await start();
     const h = harness(server);
     h.files.set('/work/out/sbom.spdx.json', Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
     h.files.set('/work/out/agent.sigstore.json', Buffer.from('{"mediaType":"bundle"}'));
 
-    const result = await h.publish(
+    const result = await h.stage(
       [asset('sbom.spdx.json'), asset('agent.sigstore.json', 'application/custom+json')],
       {
         prerelease: true,
@@ -146,7 +124,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     );
 
     expect(result.created).toBe(true);
-    expect(result.releaseUrl).toBe(`${server.apiUrl}/edgeship-test/widget/releases/tag/v1.2.0`);
+    expect(result.draft).toBe(true);
     expect(result.assets.map((entry) => [entry.name, entry.size, entry.replaced])).toEqual([
       ['sbom.spdx.json', 26, false],
       ['agent.sigstore.json', 22, false],
@@ -162,6 +140,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
       tag_name: TAG,
       name: 'Edge agent 1.2.0',
       prerelease: true,
+      draft: true,
     });
     expect(
       release?.assets.map((entry) => [entry.name, entry.content.toString(), entry.content_type]),
@@ -173,31 +152,33 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const requests = server.requests();
     expect(requests.map((entry) => `${entry.server} ${entry.method} ${entry.path}`)).toEqual([
       'api GET /repos/edgeship-test/widget/releases/tags/v1.2.0',
+      'api GET /repos/edgeship-test/widget/releases?per_page=100',
       'api POST /repos/edgeship-test/widget/releases',
       `api GET /repos/edgeship-test/widget/releases/${result.releaseId}/assets?per_page=100`,
       `uploads POST /repos/edgeship-test/widget/releases/${result.releaseId}/assets?name=sbom.spdx.json`,
       `uploads POST /repos/edgeship-test/widget/releases/${result.releaseId}/assets?name=agent.sigstore.json`,
     ]);
     for (const request of requests) {
-      expect(request.headers.authorization).toBe(`Bearer ${server.token}`);
+      // Octokit sends the token with the `token` scheme; GitHub takes it like `Bearer`.
+      expect(request.headers.authorization).toBe(`token ${server.token}`);
       expect(request.headers.accept).toBe('application/vnd.github+json');
       expect(request.headers['x-github-api-version']).toBe('2022-11-28');
-      expect(request.headers['user-agent']).toBe('edgeship');
+      expect(request.headers['user-agent']).toMatch(/^edgeship /);
     }
-    const upload = requests[3];
+    const upload = requests[4];
     expect(upload?.headers['content-type']).toBe('application/spdx+json');
     expect(upload?.headers['content-length']).toBe('26');
-    expect(h.infos.some((line) => line.includes('Created release'))).toBe(true);
+    expect(h.infos.some((line) => line.includes('Created draft release'))).toBe(true);
   });
 
   it('uses an existing release, found by tag, and derives the upload URL from its upload_url template', async () => {
     const server = await start({
       releases: [{ tag_name: 'v0.9.0' }, { tag_name: TAG, assets: [{ name: 'other.txt', content: 'keep' }] }],
     });
-    const h = harness(server, { uploadUrl: undefined });
+    const h = harness(server);
     h.files.set('/work/out/report.json', Buffer.from('{}'));
 
-    const result = await h.publish([asset('report.json')], { prerelease: true });
+    const result = await h.stage([asset('report.json')], { prerelease: true });
 
     expect(result.created).toBe(false);
     expect(server.requests().some((entry) => entry.method === 'POST' && entry.server === 'api')).toBe(false);
@@ -223,7 +204,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/report.json', Buffer.from('{"new":true}'));
 
-    const result = await h.publish([asset('report.json')]);
+    const result = await h.stage([asset('report.json')]);
 
     expect(result.assets).toHaveLength(1);
     expect(result.assets[0]).toMatchObject({ name: 'report.json', replaced: true, size: 12 });
@@ -249,7 +230,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/part-140.txt', Buffer.from('new 140'));
 
-    const result = await h.publish([asset('part-140.txt')]);
+    const result = await h.stage([asset('part-140.txt')]);
 
     expect(result.assets[0]?.replaced).toBe(true);
     const lists = server
@@ -274,7 +255,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const result = await h.publish([asset('a.txt')]);
+    const result = await h.stage([asset('a.txt')]);
 
     expect(result.created).toBe(true);
     expect(server.requests().filter((entry) => entry.path.includes('/releases/tags/'))).toHaveLength(3);
@@ -295,7 +276,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const error = await rejection(h.publish([asset('a.txt')]));
+    const error = await rejection(h.stage([asset('a.txt')]));
 
     expect(error.status).toBe(503);
     expect(error.operation).toBe('create release');
@@ -322,7 +303,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/agent.tar.gz', Buffer.from('tarball bytes'));
 
-    const result = await h.publish([asset('agent.tar.gz')]);
+    const result = await h.stage([asset('agent.tar.gz')]);
 
     expect(result.assets[0]).toMatchObject({ name: 'agent.tar.gz', size: 13, replaced: false });
     const assets = server.releases()[0]?.assets ?? [];
@@ -356,7 +337,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    await h.publish([asset('a.txt')]);
+    await h.stage([asset('a.txt')]);
 
     expect(h.sleeps).toEqual([7000]);
     expect(h.warnings[0]).toBe(
@@ -380,7 +361,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     });
     let h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
-    await h.publish([asset('a.txt')]);
+    await h.stage([asset('a.txt')]);
     expect(h.sleeps).toHaveLength(1);
     expect(h.sleeps[0]).toBeGreaterThan(15_000);
     expect(h.sleeps[0]).toBeLessThanOrEqual(22_000);
@@ -401,7 +382,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     });
     h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
-    const error = await rejection(h.publish([asset('a.txt')]));
+    const error = await rejection(h.stage([asset('a.txt')]));
     expect(h.sleeps).toEqual([]);
     expect(error.status).toBe(403);
     expect(error.message).toContain('API rate limit exceeded');
@@ -414,7 +395,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/sbom.spdx.json', Buffer.from('{}'));
 
-    const error = await rejection(h.publish([asset('sbom.spdx.json')]));
+    const error = await rejection(h.stage([asset('sbom.spdx.json')]));
 
     expect(error.status).toBe(403);
     expect(error.operation).toBe('upload release asset');
@@ -436,7 +417,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server, { token: wrongToken });
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const error = await rejection(h.publish([asset('a.txt')]));
+    const error = await rejection(h.stage([asset('a.txt')]));
 
     expect(error.status).toBe(401);
     expect(error.operation).toBe('get release');
@@ -466,7 +447,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     try {
       const h = harness(echoed);
       h.files.set('/work/out/a.txt', Buffer.from('a'));
-      const error = await rejection(h.publish([asset('a.txt')]));
+      const error = await rejection(h.stage([asset('a.txt')]));
       expect(error.message).toContain('internal error for Authorization: Bearer ***');
       const everything = JSON.stringify({
         message: error.message,
@@ -484,7 +465,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
         }) as typeof fetch,
       });
       offline.files.set('/work/out/a.txt', Buffer.from('a'));
-      const network = await rejection(offline.publish([asset('a.txt')]));
+      const network = await rejection(offline.stage([asset('a.txt')]));
       expect(network.message).toBe(
         `get release for tag v1.2.0 in edgeship-test/widget failed: cannot reach ${new URL(server.apiUrl).host}: ` +
           'connect ECONNREFUSED (gave up after 3 attempts)',
@@ -500,56 +481,36 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server, { repository: 'someone-else/private-repo' });
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const error = await rejection(h.publish([asset('a.txt')]));
+    const error = await rejection(h.stage([asset('a.txt')]));
 
     expect(error.status).toBe(404);
-    expect(error.operation).toBe('create release');
+    expect(error.operation).toBe('list releases');
     expect(error.message).toContain('The token cannot see the repository someone-else/private-repo');
   });
-
-  it('does not create the release when createIfMissing is false', async () => {
-    const server = await start();
-    const h = harness(server);
-    h.files.set('/work/out/a.txt', Buffer.from('a'));
-
-    const error = await rejection(h.publish([asset('a.txt')], { createIfMissing: false }));
-
-    expect(error.status).toBe(404);
-    expect(error.message).toContain('there is no published release for this tag');
-    expect(server.requests().map((entry) => entry.method)).toEqual(['GET']);
-  });
-
   it('reads the release again when creating it races with another run (422 already_exists)', async () => {
     const server = await start({
       releases: [{ tag_name: TAG }],
-      failures: [{ method: 'GET', pathPattern: /\/releases\/tags\//, status: 404, times: 1 }],
+      failures: [
+        { method: 'GET', pathPattern: /\/releases\/tags\//, status: 404, times: 1 },
+        // The other run's release is not listed yet either.
+        { method: 'GET', pathPattern: /\/releases\?/, status: 200, times: 1, body: [] },
+      ],
     });
     const h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const result = await h.publish([asset('a.txt')]);
+    const result = await h.stage([asset('a.txt')]);
 
-    expect(result.created).toBe(false);
+    expect(result).toMatchObject({ created: false, draft: false });
     expect(server.releases()).toHaveLength(1);
     expect(
       server
         .requests()
-        .slice(0, 3)
+        .slice(0, 4)
         .map((entry) => entry.method),
-    ).toEqual(['GET', 'POST', 'GET']);
+    ).toEqual(['GET', 'GET', 'POST', 'GET']);
+    expect(h.infos).toContain('Release for tag v1.2.0 was created concurrently; reading it');
   });
-
-  it('points at a draft when the tag is taken but not readable by tag', async () => {
-    const server = await start({ releases: [{ tag_name: TAG, draft: true }] });
-    const h = harness(server);
-    h.files.set('/work/out/a.txt', Buffer.from('a'));
-
-    const error = await rejection(h.publish([asset('a.txt')]));
-
-    expect(error.operation).toBe('create release');
-    expect(error.message).toContain('probably a draft release');
-  });
-
   it('retries connection errors', async () => {
     const server = await start();
     let calls = 0;
@@ -565,7 +526,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server, { fetchImpl: flaky });
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    await h.publish([asset('a.txt')]);
+    await h.stage([asset('a.txt')]);
 
     expect(h.sleeps).toHaveLength(1);
     expect(h.warnings[0]).toContain(
@@ -588,7 +549,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const error = await rejection(h.publish([asset('a.txt')]));
+    const error = await rejection(h.stage([asset('a.txt')]));
 
     expect(error.message).toBe(
       'get release for tag v1.2.0 in edgeship-test/widget failed: HTTP 400 Bad Request: Bad request',
@@ -605,7 +566,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     h.files.set('/work/out/ok.txt', Buffer.from('ok'));
     h.files.set('/work/out/empty.txt', Buffer.alloc(0));
 
-    const error = await rejection(h.publish([asset('ok.txt'), asset('empty.txt')]));
+    const error = await rejection(h.stage([asset('ok.txt'), asset('empty.txt')]));
 
     expect(error.operation).toBe('prepare release asset');
     expect(error.asset).toBe('empty.txt');
@@ -639,13 +600,13 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const duplicate = await rejection(h.publish([asset('a.txt'), asset('a.txt')]));
+    const duplicate = await rejection(h.stage([asset('a.txt'), asset('a.txt')]));
     expect(duplicate.message).toContain('the same asset name is listed twice');
-    const missing = await rejection(h.publish([asset('missing.txt')]));
+    const missing = await rejection(h.stage([asset('missing.txt')]));
     expect(missing.message).toContain(
       "cannot read /work/out/missing.txt: ENOENT: no such file, open '/work/out/missing.txt'",
     );
-    const badType = await rejection(h.publish([asset('a.txt', 'not a type')]));
+    const badType = await rejection(h.stage([asset('a.txt', 'not a type')]));
     expect(badType.message).toContain('invalid content type "not a type"');
     expect(server.requests()).toEqual([]);
   });
@@ -655,7 +616,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/a.txt', Buffer.from('a'));
 
-    const error = await rejection(h.publish([asset('a.txt')]));
+    const error = await rejection(h.stage([asset('a.txt')]));
 
     expect(error.message).toContain('is immutable');
     expect(server.requests().map((entry) => entry.method)).toEqual(['GET']);
@@ -672,7 +633,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server, { fetchImpl: corrupting });
     h.files.set('/work/out/a.txt', Buffer.from('A'));
 
-    const error = await rejection(h.publish([asset('a.txt')]));
+    const error = await rejection(h.stage([asset('a.txt')]));
 
     expect(error.operation).toBe('upload release asset');
     expect(error.message).toMatch(
@@ -685,7 +646,7 @@ describe('publishReleaseAssets against the GitHub API stand-in', () => {
     const h = harness(server);
     h.files.set('/work/out/my report.json', Buffer.from('{}'));
 
-    const result = await publishReleaseAssets(h.api, 'agent/v1.2.0', [asset('my report.json')], {
+    const result = await stageReleaseAssets(h.api, 'agent/v1.2.0', [asset('my report.json')], {
       readFile: async () => Buffer.from('{}'),
       log: { info: () => {}, warning: (line) => h.warnings.push(line) },
     });
