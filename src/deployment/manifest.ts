@@ -175,7 +175,7 @@ export interface DeploymentManifestInput {
     revision: string;
     /** GITHUB_REF. */
     ref: string;
-    /** URL of the workflow run, see {@link workflowRunUrl}. */
+    /** URL of the workflow run (with its attempt). */
     workflowRun: string;
   };
   created: Date | string;
@@ -248,17 +248,6 @@ export function manifestFileName(version: string): string {
 /** `edgeship-deployment-1.8.2.yaml.sigstore.json`: the Sigstore bundle that signs the manifest file. */
 export function manifestBundleFileName(version: string): string {
   return `${manifestFileName(version)}.sigstore.json`;
-}
-
-/** `https://github.com/acme/agent/actions/runs/123` (`/attempts/2` from the second attempt on). */
-export function workflowRunUrl(
-  serverUrl: string,
-  repository: string,
-  runId: string,
-  runAttempt?: string,
-): string {
-  const base = `${serverUrl.replace(/\/+$/, '')}/${repository}/actions/runs/${runId}`;
-  return runAttempt && runAttempt !== '1' ? `${base}/attempts/${runAttempt}` : base;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

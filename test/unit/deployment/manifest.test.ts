@@ -13,7 +13,6 @@ import {
   parseDeploymentManifest,
   renderDeploymentManifest,
   validateDeploymentManifest,
-  workflowRunUrl,
   type DeploymentManifest,
 } from '../../../src/deployment/manifest.js';
 import { policyDigest } from '../../../src/policy/index.js';
@@ -549,18 +548,6 @@ describe('names', () => {
     expect(manifestBundleFileName('1.2.0')).toBe('edgeship-deployment-1.2.0.yaml.sigstore.json');
     expect(() => manifestFileName('../etc/passwd')).toThrow(DeploymentManifestError);
     expect(() => manifestFileName('')).toThrow(/not a Docker-tag-shaped version/);
-  });
-
-  it('workflowRunUrl', () => {
-    expect(workflowRunUrl('https://github.com/', 'acme/agent', '42')).toBe(
-      'https://github.com/acme/agent/actions/runs/42',
-    );
-    expect(workflowRunUrl('https://github.com', 'acme/agent', '42', '1')).toBe(
-      'https://github.com/acme/agent/actions/runs/42',
-    );
-    expect(workflowRunUrl('https://github.com', 'acme/agent', '42', '3')).toBe(
-      'https://github.com/acme/agent/actions/runs/42/attempts/3',
-    );
   });
 
   it('image() fixture sizes add up', () => {
