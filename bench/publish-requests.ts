@@ -16,7 +16,7 @@ import { parsePlatform } from '../src/image/platform.js';
 import { resolvePlatformImage, type PlatformImage } from '../src/image/pushed-image.js';
 import { channelTag } from '../src/deployment/baseline.js';
 import type { GateResult, PlatformScan } from '../src/scan/scan-platforms.js';
-import { memoryLog } from '../src/logging/phase-log.js';
+import { memoryLog } from '../test/unit/helpers/memory-host.js';
 import { evaluateGate, loadPolicy } from '../src/policy/index.js';
 import { publishRelease, type PublishResult } from '../src/publish/release.js';
 import { RegistryClient, type FetchLike } from '../src/registry/client.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BufferedLog } from '../../../src/logging/buffered-log.js';
-import { memoryLog } from '../../../src/logging/phase-log.js';
+import { memoryLog } from '../helpers/memory-host.js';
 import { mapSettledBounded } from '../../../src/process/concurrency.js';
 
 describe('mapSettledBounded', () => {

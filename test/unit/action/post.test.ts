@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CleanupRecorder, parseCleanupState } from '../../../src/runner/cleanup-state.js';
 import { runPost } from '../../../src/action/post.js';
 import { buildSummaryTable, formatBytes, markdownTable } from '../../../src/summary/tables.js';
-import { memoryLog } from '../../../src/logging/phase-log.js';
+import { memoryLog } from '../helpers/memory-host.js';
 import type { Exec } from '../../../src/process/exec.js';
 
 describe('cleanup state', () => {

@@ -9,7 +9,7 @@ import {
   readBaseline,
   type VersionRelation,
 } from '../../../src/deployment/baseline.js';
-import { memoryLog } from '../../../src/logging/phase-log.js';
+import { memoryLog } from '../helpers/memory-host.js';
 import type { FetchedManifest } from '../../../src/registry/client.js';
 import { OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from '../../../src/registry/media-types.js';
 import type { Channel } from '../../../src/release/metadata.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryLog } from '../../../src/logging/phase-log.js';
+import { memoryLog } from '../helpers/memory-host.js';
 import { applyTags, planTags, releaseTagList, TagConflictError } from '../../../src/publish/tags.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
