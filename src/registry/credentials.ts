@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Exec } from '../process/exec.js';
+import { getFromCredentialHelper } from './credential-helper.js';
 import { DOCKER_HUB, normaliseRegistry } from './reference.js';
 
 /** How to authenticate to one registry. Which fields are set depends on where it came from. */
@@ -20,7 +21,6 @@ export type ReadTextFile = (path: string) => Promise<string>;
 
 /** Docker Hub's key in docker config files and the server URL its credential helpers store it under. */
 const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/';
-const HELPER_TIMEOUT_MS = 30_000;
 
 /**
  * Credentials given as action inputs, for the one registry they belong to. Both must be given or neither;
@@ -198,41 +198,19 @@ export function credentialFromAuthEntry(
 }
 
 /**
- * Runs `docker-credential-<helper> get` with the server URL on stdin. Returns undefined when the helper
- * has nothing for the registry; throws when the helper is missing or fails otherwise. Never puts the
- * helper's successful output (which holds the secret) into an error.
+ * The credential a helper holds for `registry`, asked under Docker Hub's server URL for Docker Hub. A
+ * `<token>` user means the secret is an identity token.
  */
 async function credentialFromHelper(
   exec: Exec,
   helper: string,
   registry: string,
 ): Promise<RegistryCredential | undefined> {
-  const program = `docker-credential-${helper}`;
   const serverUrl = registryKey(registry) === DOCKER_HUB ? DOCKER_HUB_SERVER_URL : registry;
-  const result = await exec(program, ['get'], { input: serverUrl, timeoutMs: HELPER_TIMEOUT_MS });
-  if (result.failure) {
-    throw new Error(`credential helper ${program} could not run for ${registry}: ${result.failure}`);
-  }
-  if (result.exitCode !== 0) {
-    const said = `${result.stdout}\n${result.stderr}`.trim();
-    if (/credentials not found/i.test(said)) return undefined;
-    const firstLine = said.split('\n')[0]?.slice(0, 200) ?? '';
-    throw new Error(
-      `credential helper ${program} failed for ${registry} with exit code ${result.exitCode}${firstLine ? `: ${firstLine}` : ''}`,
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`credential helper ${program} printed something other than JSON for ${registry}`);
-  }
-  if (!isRecord(parsed)) throw new Error(`credential helper ${program} printed a non-object for ${registry}`);
-  const username = typeof parsed.Username === 'string' ? parsed.Username : '';
-  const secret = typeof parsed.Secret === 'string' ? parsed.Secret : '';
-  if (secret === '') return undefined;
-  if (username === '<token>') return { identityToken: secret };
-  return { username, password: secret };
+  const stored = await getFromCredentialHelper(exec, helper, serverUrl, registry);
+  if (!stored) return undefined;
+  if (stored.username === '<token>') return { identityToken: stored.secret };
+  return { username: stored.username, password: stored.secret };
 }
 
 /**
