@@ -1,12 +1,13 @@
-// Child process of bench/run.mjs: runs the gate's SBOM + scan phase for 2 platforms with the syft and
+// Child process of bench/run.mjs: SBOMs and scans 2 platforms and decides the gate, with the syft and
 // grype TEST DOUBLES (each sleeping SCANNER_DOUBLE_DELAY seconds) at the concurrency given, printing
 // {"ms": <wall ms>} as JSON.
 import { mkdtempSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { runGate } from '../src/scan/scan-platforms.js';
-import { memoryLog } from '../src/logging/phase-log.js';
+import { decideGate } from '../src/gate/decide.js';
+import { scanPlatforms } from '../src/scan/scan-platforms.js';
+import { memoryLog } from '../test/unit/helpers/memory-host.js';
 import { loadPolicy } from '../src/policy/index.js';
 import { execProcess } from '../src/process/exec.js';
 import { readSettings } from '../src/settings/inputs.js';
@@ -31,12 +32,12 @@ const image = (platform: string) => ({
   configDigest: `sha256:${'b'.repeat(64)}`,
   layers: [{ mediaType: 'x', digest: `sha256:${'c'.repeat(64)}`, size: 900 }],
 });
+const images = [image('linux/amd64'), image('linux/arm64')];
 const start = performance.now();
-const result = await runGate(
+const scans = await scanPlatforms(
   {
     settings,
-    policy: loadPolicy({}),
-    images: [image('linux/amd64'), image('linux/arm64')],
+    images,
     reportsDir: mkdtempSync(path.join(os.tmpdir(), 'edgeship-bench-')),
     scanners: { syft: path.join(doubles, 'syft'), grype: path.join(doubles, 'grype'), grypeEnv: {} },
   },
@@ -47,8 +48,8 @@ const result = await runGate(
     readBinary: (f) => readFile(f),
     writeText: (f, t) => writeFile(f, t),
     makeDir: async (d) => void (await mkdir(d, { recursive: true })),
-    now: () => new Date(),
   },
 );
-if (!result.verdict.pass) throw new Error('the bench gate should pass');
+const verdict = decideGate(loadPolicy({}), scans, images, { allowEmptySbom: false, now: new Date() });
+if (!verdict.pass) throw new Error('the bench gate should pass');
 console.log(JSON.stringify({ ms: performance.now() - start }));

@@ -1,8 +1,8 @@
 import type { PhaseLog } from '../logging/phase-log.js';
-import type { Exec } from '../process/exec.js';
+import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
-import { buildahRemoveImagesArgs } from '../builders/buildah.js';
-import { dockerLogoutArgs, removeBuilderArgs } from '../builders/buildx.js';
+import { removeBuildahImages } from '../builders/buildah.js';
+import { dockerLogout, removeBuildxBuilder } from '../builders/buildx.js';
 import { parseCleanupState } from '../runner/cleanup-state.js';
 
 export interface PostDeps {
@@ -18,25 +18,22 @@ export interface PostDeps {
 export async function runPost(serializedState: string, deps: PostDeps): Promise<string[]> {
   const state = parseCleanupState(serializedState);
   const done: string[] = [];
-  const attempt = async (what: string, file: string, args: string[]) => {
-    const result = await deps.exec(file, args);
+  const attempt = async (what: string, file: string, run: () => Promise<ExecResult>) => {
+    const result = await run();
     if (result.exitCode === 0) done.push(what);
     else deps.log.warning(`cleanup: ${what} failed: ${describeFailure(file, result, 3)}`);
   };
   await deps.log.group('Clean up', async () => {
-    if (state.buildxBuilder)
-      await attempt(
-        `removed buildx builder ${state.buildxBuilder}`,
-        'docker',
-        removeBuilderArgs(state.buildxBuilder),
+    const { buildxBuilder, dockerLogout: loggedIn, buildahImages } = state;
+    if (buildxBuilder)
+      await attempt(`removed buildx builder ${buildxBuilder}`, 'docker', () =>
+        removeBuildxBuilder(deps.exec, buildxBuilder),
       );
-    if (state.dockerLogout)
-      await attempt(`logged out of ${state.dockerLogout}`, 'docker', dockerLogoutArgs(state.dockerLogout));
-    if (state.buildahImages.length) {
-      await attempt(
-        `removed ${state.buildahImages.length} local buildah image(s)`,
-        'buildah',
-        buildahRemoveImagesArgs(state.buildahImages),
+    if (loggedIn)
+      await attempt(`logged out of ${loggedIn}`, 'docker', () => dockerLogout(deps.exec, loggedIn));
+    if (buildahImages.length) {
+      await attempt(`removed ${buildahImages.length} local buildah image(s)`, 'buildah', () =>
+        removeBuildahImages(deps.exec, buildahImages),
       );
     }
     for (const p of state.paths) {

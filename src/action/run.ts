@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BuildDeps } from '../builders/build-images.js';
-import { buildAndPushPlatforms } from '../builders/build-images.js';
-import { nativeArchitecture } from '../image/platform.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { Exec } from '../process/exec.js';
 import { RegistryClient } from '../registry/client.js';
@@ -16,15 +12,14 @@ import type { Settings } from '../settings/inputs.js';
 import type { ActionHost } from '../runner/host.js';
 import { readSettings } from '../settings/inputs.js';
 import { redactSettings } from '../settings/redact.js';
-import { CLEANUP_STATE_KEY, CleanupRecorder } from '../runner/cleanup-state.js';
 import { readRunnerContext } from '../runner/context.js';
-import type { RunnerContext } from '../runner/context.js';
 import type { GateResult } from '../scan/scan-platforms.js';
 import type { PublishResult } from '../publish/release.js';
-import { assertGatePassed, reportGate, runGateStep } from '../stages/gate.js';
+import { digestsOutput, runBuildStage } from '../stages/build.js';
+import { assertGatePassed, reportGate, runGateStage } from '../stages/gate.js';
 import { gateFromRecords, recordStoreFor, uploadBuildRecords } from '../stages/records.js';
 import { runPublishStep } from '../stages/publish.js';
-import { buildSummaryTable, markdownTable, releaseSummaryTable } from '../summary/tables.js';
+import { runScanStage } from '../stages/scan.js';
 
 export interface RunResult {
   settings: Settings;
@@ -94,12 +89,15 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
     host.setOutput('digests', digestsOutput(images));
     await reportGate(host, gate, images);
   } else {
-    images = await buildStep(host, settings, release, context, registry);
-    const scanned = await runGateStep(host, settings, policy, images, context.tempDir);
-    gate = scanned;
+    images = await runBuildStage(host, { settings, release, context, registry });
+    const scanned = await runScanStage(host, { settings, images, tempDir: context.tempDir });
+    gate = await runGateStage(host, { settings, policy, images, scanned });
     if (settings.mode === 'build') {
       const store = await recordStoreFor(settings, host.env);
-      await uploadBuildRecords(host, { settings, context, policy, images, gate: scanned, store });
+      await uploadBuildRecords(host, {
+        ...{ settings, context, policy, images, store },
+        gate: { ...gate, tools: scanned.tools },
+      });
       assertGatePassed(gate.verdict);
       host.log.info(
         'mode: build: the platforms are built, pushed by digest and gated; the publish job tags them',
@@ -119,56 +117,4 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
     reportsDir: gate.reportsDir,
   });
   return { settings, release, images, gate, published };
-}
-
-function digestsOutput(images: readonly PlatformImage[]): string {
-  return JSON.stringify(images.map((i) => ({ platform: i.platform, digest: i.digest, size: i.size })));
-}
-
-/** Builds every platform of this job and pushes each by digest (no tag). */
-async function buildStep(
-  host: ActionHost,
-  settings: Settings,
-  release: ReleaseMetadata,
-  context: RunnerContext,
-  registry: RegistryClient,
-): Promise<PlatformImage[]> {
-  const cleanup = new CleanupRecorder((serialized) => host.saveState(CLEANUP_STATE_KEY, serialized));
-  const workDir = mkdtempSync(path.join(context.tempDir, 'edgeship-'));
-  cleanup.record((s) => s.paths.push(workDir));
-  const deps: BuildDeps = {
-    exec: host.exec,
-    log: host.log,
-    registry,
-    cleanup,
-    workDir,
-    hostArchitecture: nativeArchitecture(process.arch),
-    readText: readTextIfExists,
-    readBinary: (f) => readFile(f),
-    writePrivateFile: (f, content) => writeFileSync(f, content, { mode: 0o600 }),
-    makeDir: (d) => mkdirSync(d, { recursive: true }),
-    copyFile: (from, to) => copyFileSync(from, to),
-    runKey: `${context.runId}-${context.runAttempt}-${randomBytes(3).toString('hex')}`,
-  };
-  const labels = { ...release.labels, ...settings.labels };
-  const images = await buildAndPushPlatforms(
-    {
-      settings,
-      labels,
-      annotations: release.annotations,
-      ...(context.sourceDateEpoch !== undefined ? { sourceDateEpoch: context.sourceDateEpoch } : {}),
-    },
-    deps,
-  );
-  host.setOutput('digests', digestsOutput(images));
-  await host.appendSummary(
-    [
-      `## Edgeship: ${settings.imageName}`,
-      markdownTable(releaseSummaryTable(release)),
-      '### Images pushed by digest (no tag yet)',
-      markdownTable(buildSummaryTable(settings.imageName, images)),
-      '',
-    ].join('\n\n'),
-  );
-  return images;
 }

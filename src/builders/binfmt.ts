@@ -1,6 +1,10 @@
+/**
+ * QEMU emulation for platforms the runner cannot run natively: binfmt_misc entries of the host's
+ * qemu-user-static (buildah runs RUN steps on the host kernel), or the tonistiigi/binfmt container
+ * (for buildx). Parsers and argv are pure; `ensureHostEmulation` and `installDockerBinfmt` run the tools.
+ */
 import type { Exec } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
-import { binfmtInstallArgs } from './buildx.js';
 import type { Platform } from '../image/platform.js';
 import { formatPlatform, qemuArchitecture, runsNatively } from '../image/platform.js';
 import type { QemuMode } from '../settings/inputs.js';
@@ -90,6 +94,11 @@ export async function ensureHostEmulation(
 /** Architectures to pass to tonistiigi/binfmt `--install` (it uses OCI names such as arm64, arm). */
 export function binfmtArchitectures(platforms: readonly Platform[]): string[] {
   return [...new Set(platforms.map((p) => p.architecture))];
+}
+
+/** `docker run` of tonistiigi/binfmt installing QEMU handlers for `architectures`. */
+export function binfmtInstallArgs(binfmtImage: string, architectures: readonly string[]): string[] {
+  return ['run', '--privileged', '--rm', binfmtImage, '--install', architectures.join(',')];
 }
 
 /** Installs QEMU handlers through Docker with the tonistiigi/binfmt image (what setup-qemu-action does). */

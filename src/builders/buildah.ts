@@ -1,8 +1,13 @@
 /**
- * The buildah CLI: argv builders, all pure. Images are built in docker format because the OCI
- * image config has no HEALTHCHECK and buildah would drop it; later stages read it from the config.
- * Docker-format manifests carry no annotations, so the OCI metadata travels as labels.
+ * The buildah CLI: argv builders and output parsers (pure), and the buildah runs a build needs. Images
+ * are built in docker format because the OCI image config has no HEALTHCHECK and buildah would drop it;
+ * later stages read it from the config. Docker-format manifests carry no annotations, so the OCI
+ * metadata travels as labels.
  */
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { Exec, ExecResult } from '../process/exec.js';
+import { describeFailure } from '../process/exec.js';
+import { BuildError, failIfNonZero } from './builder.js';
 
 export interface BuildahBuildRequest {
   platform: string;
@@ -80,4 +85,51 @@ export function buildahRemoveImagesArgs(localNames: readonly string[]): string[]
 /** `buildah --version` → `1.28.2`. */
 export function parseBuildahVersion(stdout: string): string | undefined {
   return /version\s+(\d+\.\d+\.\d+)/i.exec(stdout)?.[1];
+}
+
+/** The digest `buildah push --digestfile` wrote, or undefined when it is not one. */
+export function parseDigestFile(text: string | undefined): string | undefined {
+  const digest = text?.trim();
+  return digest && /^sha256:[a-f0-9]{64}$/.test(digest) ? digest : undefined;
+}
+
+/** `buildah --version`; explains how to install buildah when it is missing. */
+export async function buildahVersion(exec: Exec): Promise<string> {
+  const version = await exec('buildah', ['--version']);
+  if (version.exitCode !== 0 || version.failure) {
+    throw new BuildError(
+      `builder "buildah" needs buildah on PATH (${describeFailure('buildah', version, 3)}). ` +
+        'Install it (apt-get install buildah) or set builder: buildx.',
+    );
+  }
+  return parseBuildahVersion(version.stdout) ?? version.stdout;
+}
+
+/** Builds one platform into buildah's local storage as `req.localName`. */
+export async function buildahBuild(exec: Exec, req: BuildahBuildRequest, log: PhaseLog): Promise<void> {
+  const args = buildahBuildArgs(req);
+  log.debug(`buildah ${args.join(' ')}`);
+  const built = await exec('buildah', args, { onLine: (line) => log.info(line) });
+  failIfNonZero(`building ${req.platform} with buildah`, 'buildah', built);
+}
+
+/** Exports a built image to an OCI layout; returns the manifest digest buildah wrote. */
+export async function buildahPushToLayout(
+  exec: Exec,
+  req: { localName: string; layoutDir: string; layoutTag: string; digestFile: string; platform: string },
+  readText: (file: string) => string | undefined,
+): Promise<string> {
+  const pushed = await exec(
+    'buildah',
+    buildahPushToLayoutArgs(req.localName, req.layoutDir, req.layoutTag, req.digestFile),
+  );
+  failIfNonZero(`exporting the ${req.platform} image`, 'buildah', pushed);
+  const digest = parseDigestFile(readText(req.digestFile));
+  if (!digest) throw new BuildError(`buildah push wrote no manifest digest to ${req.digestFile}`);
+  return digest;
+}
+
+/** Post step: removes the local images this run built. */
+export function removeBuildahImages(exec: Exec, localNames: readonly string[]): Promise<ExecResult> {
+  return exec('buildah', buildahRemoveImagesArgs(localNames));
 }

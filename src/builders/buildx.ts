@@ -1,7 +1,11 @@
 /**
- * The docker / buildx CLI: argv builders and output parsers, all pure.
- * Processes run through the exec seam elsewhere; nothing here touches the system.
+ * The docker / buildx CLI: argv builders and output parsers (pure), and the docker runs a buildx build
+ * needs (version check, login, builder instance, build, and the post step's logout and removal).
  */
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { Exec, ExecResult } from '../process/exec.js';
+import { describeFailure } from '../process/exec.js';
+import { BuildError, failIfNonZero } from './builder.js';
 
 export interface BuildxBuildRequest {
   builder: string;
@@ -20,10 +24,6 @@ export interface BuildxBuildRequest {
   target?: string;
   /** SOURCE_DATE_EPOCH, passed as the build argument BuildKit reads for reproducible timestamps. */
   sourceDateEpoch?: number;
-}
-
-export function binfmtInstallArgs(binfmtImage: string, architectures: readonly string[]): string[] {
-  return ['run', '--privileged', '--rm', binfmtImage, '--install', architectures.join(',')];
 }
 
 /**
@@ -148,4 +148,72 @@ export function parseBuildxMetadata(text: string): BuildxMetadata {
     if (typeof d.size === 'number') result.size = d.size;
   }
   return result;
+}
+
+/** `docker buildx version`; explains what to do when Docker or the buildx plugin is missing. */
+export async function checkBuildx(exec: Exec): Promise<void> {
+  const version = await exec('docker', ['buildx', 'version']);
+  if (version.exitCode !== 0) {
+    throw new BuildError(
+      `builder "buildx" needs Docker with the buildx plugin (docker buildx version: ${describeFailure('docker', version, 3)}). ` +
+        'Use a GitHub-hosted runner, install buildx, or set builder: buildah.',
+    );
+  }
+}
+
+/** `docker login` with the password on stdin. */
+export async function dockerLogin(
+  exec: Exec,
+  registry: string,
+  username: string,
+  password: string,
+): Promise<void> {
+  const login = await exec('docker', dockerLoginArgs(registry, username), { input: password });
+  if (login.exitCode !== 0) {
+    throw new BuildError(
+      `docker login to ${registry} as ${username} failed: ${describeFailure('docker', login, 3)}. ` +
+        (/x509|certificate/i.test(login.stderr)
+          ? `The Docker daemon does not trust the certificate of ${registry}: put its CA at ` +
+            `/etc/docker/certs.d/${registry}/ca.crt on the runner, or use builder: buildah (it uses registry-ca-file).`
+          : 'Check registry-username and registry-password.'),
+    );
+  }
+}
+
+/** Creates and boots the docker-container builder `name`. */
+export async function createBuildxBuilder(
+  exec: Exec,
+  name: string,
+  buildkitdConfig: string | undefined,
+  log: PhaseLog,
+): Promise<void> {
+  const created = await exec('docker', createBuilderArgs(name, buildkitdConfig), {
+    onLine: (line) => log.info(line),
+  });
+  failIfNonZero(`creating the buildx builder ${name}`, 'docker', created);
+}
+
+/** Builds and pushes one platform; returns what buildx's metadata file says was pushed. */
+export async function buildxBuild(
+  exec: Exec,
+  req: BuildxBuildRequest,
+  io: { log: PhaseLog; readText: (file: string) => string | undefined },
+): Promise<BuildxMetadata> {
+  const args = buildxBuildArgs(req);
+  io.log.debug(`docker ${args.join(' ')}`);
+  const result = await exec('docker', args, { onLine: (line) => io.log.info(line) });
+  failIfNonZero(`building ${req.platform} with buildx`, 'docker', result);
+  const text = io.readText(req.metadataFile);
+  if (text === undefined) throw new BuildError(`buildx wrote no metadata file for ${req.platform}`);
+  return parseBuildxMetadata(text);
+}
+
+/** Post step: removes the builder instance. */
+export function removeBuildxBuilder(exec: Exec, name: string): Promise<ExecResult> {
+  return exec('docker', removeBuilderArgs(name));
+}
+
+/** Post step: `docker logout`. */
+export function dockerLogout(exec: Exec, registry: string): Promise<ExecResult> {
+  return exec('docker', dockerLogoutArgs(registry));
 }

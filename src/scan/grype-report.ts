@@ -12,7 +12,6 @@
  * evaluates them too: Grype's configuration must never be a way around Edgeship's policy and its waivers.
  */
 import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
 
 export type Severity = 'Critical' | 'High' | 'Medium' | 'Low' | 'Negligible' | 'Unknown';
 
@@ -100,18 +99,6 @@ export class ReportError extends Error {
 
 const RERUN =
   'run grype again with `-o json --file <report>` (or redirect only stdout) and check that it finished';
-
-/** Reads and parses a report file (one Buffer, never a string of the whole file). */
-export async function readGrypeReport(file: string): Promise<GrypeReport> {
-  let data: Buffer;
-  try {
-    data = await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ReportError(file, `cannot be read (${code}); the scan step must write it before the gate runs`);
-  }
-  return parseGrypeReport(data, file);
-}
 
 // Byte values used by the scanner.
 const QUOTE = 0x22;

@@ -1,11 +1,15 @@
 /**
- * The grype CLI for scanning an SBOM: argv and environment builders, all pure.
+ * The grype CLI for scanning an SBOM: argv and environment builders (pure) and `runGrype`.
  *
  * `grype sbom:<file> -o json=<file> -o sarif=<file>` writes both reports from one scan (grype's
  * `--output` is repeatable, each `<format>=<file>`). The database is prepared beforehand by
  * `grype-db.ts`; scans never update it (`GRYPE_DB_AUTO_UPDATE=false`) and refuse a database older
  * than the allowed age (`GRYPE_DB_VALIDATE_AGE`, `GRYPE_DB_MAX_ALLOWED_BUILT_AGE`).
  */
+import type { Exec } from '../process/exec.js';
+import { describeFailure } from '../process/exec.js';
+import { ScanError, scannerExecOptions } from './scanner-run.js';
+import type { ScannerRun } from './scanner-run.js';
 
 export interface GrypeScanRequest {
   sbomFile: string;
@@ -26,15 +30,6 @@ export function grypeScanArgs(req: GrypeScanRequest): string[] {
   ];
 }
 
-/**
- * The config both scanners run with: nothing but what Edgeship sets, so a `.grype.yaml` or `.syft.yaml`
- * in the repository (ignore rules, only-fixed, excluded paths) cannot quietly weaken the gate.
- */
-export const SCANNER_CONFIG = 'check-for-app-update: false\n';
-
-/** Environment variables of the job that configure the scanners, which the gate does not let through. */
-export const SCANNER_ENV_PREFIXES = ['SYFT_', 'GRYPE_'] as const;
-
 export interface GrypeEnvironmentOptions {
   /** GRYPE_DB_CACHE_DIR: the directory holding `<schema>/vulnerability.db` (the one that is cached). */
   dbCacheDir: string;
@@ -53,4 +48,23 @@ export function grypeEnvironment(options: GrypeEnvironmentOptions): Record<strin
     GRYPE_DB_VALIDATE_AGE: 'true',
     GRYPE_DB_MAX_ALLOWED_BUILT_AGE: `${options.maxDbAgeHours}h`, // a Go duration; "1.5h" is valid
   };
+}
+
+export interface GrypeRun extends GrypeScanRequest, ScannerRun {
+  /** The grype executable. */
+  grype: string;
+  /** From `ensureGrypeDb`: the database to use, never updated during a scan. */
+  env: Record<string, string>;
+}
+
+/** Scans an SBOM, writing the JSON and SARIF reports; throws ScanError when grype fails. */
+export async function runGrype(exec: Exec, run: GrypeRun): Promise<void> {
+  const args = grypeScanArgs(run);
+  run.log.info(`grype ${args.join(' ')}`);
+  const result = await exec(run.grype, args, scannerExecOptions(run.env, run));
+  if (result.exitCode !== 0 || result.failure) {
+    throw new ScanError(
+      `Grype could not scan the SBOM (${describeFailure('grype', result, 5)}). Re-run; if it persists, pin grype-version.`,
+    );
+  }
 }

@@ -70,11 +70,3 @@ export function categorizeSarif(text: string, category: string): string {
   }
   return `${JSON.stringify(log, null, 2)}\n`;
 }
-
-/** Total number of results over all runs. */
-export function countSarifResults(text: string): number {
-  return parseSarif(text).runs.reduce(
-    (sum, run) => sum + (Array.isArray(run.results) ? run.results.length : 0),
-    0,
-  );
-}

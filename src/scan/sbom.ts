@@ -52,18 +52,6 @@ function formatOf(doc: Json): SbomFormat | undefined {
   return undefined;
 }
 
-/** The format of an SBOM document; throws when it is not JSON or not one of the three formats. */
-export function detectSbomFormat(text: string): SbomFormat {
-  const doc = parseDocument(text, 'The SBOM');
-  const format = formatOf(doc);
-  if (!format) {
-    throw new SbomError(
-      'The SBOM is JSON but neither SPDX (spdxVersion), CycloneDX (bomFormat) nor syft JSON (artifacts + descriptor)',
-    );
-  }
-  return format;
-}
-
 function requireArray(doc: Json, key: string, format: SbomFormat): unknown[] {
   const value = doc[key];
   if (value === undefined) return [];

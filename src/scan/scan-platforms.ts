@@ -1,21 +1,25 @@
+/**
+ * SBOM and scan every pushed platform: per platform syft → read the SBOM → grype → read the report →
+ * categorise the SARIF. It does not judge what it found; the gate does (`src/gate/decide.ts`).
+ */
 import path from 'node:path';
 import { platformSlug, parsePlatform } from '../image/platform.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import { BufferedLog } from '../logging/buffered-log.js';
 import type { PhaseLog } from '../logging/phase-log.js';
-import { evaluateGate } from '../policy/index.js';
-import type { GateVerdict, Policy } from '../policy/index.js';
+import type { GateVerdict } from '../policy/index.js';
 import type { Exec } from '../process/exec.js';
-import { describeFailure } from '../process/exec.js';
 import { mapSettledBounded } from '../process/concurrency.js';
-import { grypeScanArgs, SCANNER_CONFIG, SCANNER_ENV_PREFIXES } from './grype.js';
+import type { Settings } from '../settings/inputs.js';
+import { runGrype } from './grype.js';
 import { parseGrypeReport } from './grype-report.js';
-import type { GrypeReport, Severity } from './grype-report.js';
+import type { GrypeReport } from './grype-report.js';
 import { categorizeSarif, sarifCategory } from './sarif.js';
 import { countSbomPackages } from './sbom.js';
-import { sbomFileName, syftEnvironment, syftScanArgs } from './syft.js';
-import type { SbomFormat } from './syft.js';
-import type { GateSettings, Settings } from '../settings/inputs.js';
+import { SCANNER_CONFIG, ScanError } from './scanner-run.js';
+import type { ScannerPaths } from './scanners.js';
+import { runSyft, sbomFileName } from './syft.js';
+import type { SbomFormat, SyftRegistryAccess } from './syft.js';
 
 /** One platform's scan: the files written and what they say. */
 export interface PlatformScan {
@@ -28,59 +32,44 @@ export interface PlatformScan {
   report: GrypeReport;
 }
 
-export interface GateResult {
-  verdict: GateVerdict;
+/** Every platform's scan and the directory holding their files. */
+export interface ScanResult {
   scans: PlatformScan[];
   reportsDir: string;
 }
 
-export interface ScannerPaths {
-  syft: string;
-  grype: string;
-  /** Environment grype runs with (DB cache dir, age validation, no update check). */
-  grypeEnv: Record<string, string>;
+/** The scans and the gate's verdict over them (kept beside PlatformScan, which publish reads with it). */
+export interface GateResult extends ScanResult {
+  verdict: GateVerdict;
 }
 
-export interface GateDeps {
+export interface ScanDeps {
   exec: Exec;
   log: PhaseLog;
   readText: (file: string) => Promise<string>;
   readBinary: (file: string) => Promise<Buffer>;
   writeText: (file: string, text: string) => Promise<void>;
   makeDir: (dir: string) => Promise<void>;
-  now: () => Date;
 }
 
-/** Why the gate could not even evaluate: it fails closed and says which platform and what to do. */
-export class GateError extends Error {
-  override name = 'GateError';
-}
-
-export function zeroCounts(): Record<Severity, number> {
-  return { Critical: 0, High: 0, Medium: 0, Low: 0, Negligible: 0, Unknown: 0 };
+export interface ScanRequest {
+  settings: Settings;
+  images: readonly PlatformImage[];
+  reportsDir: string;
+  scanners: ScannerPaths;
 }
 
 /**
- * SBOM and scan every platform concurrently (bounded), each logged as one group, then evaluate the
- * policy over all of them. Any scanner failure, timeout or unreadable output fails the gate: it never
- * passes on missing data.
+ * SBOM and scan every platform concurrently (bounded by `scan-concurrency`), each logged as one group.
+ * Any scanner failure, timeout or unreadable output throws: the gate never passes on missing data.
  */
-export async function runGate(
-  req: {
-    settings: Settings;
-    policy: Policy;
-    images: readonly PlatformImage[];
-    reportsDir: string;
-    scanners: ScannerPaths;
-  },
-  deps: GateDeps,
-): Promise<GateResult> {
-  const { settings, images, reportsDir, scanners } = req;
-  await deps.makeDir(reportsDir);
+export async function scanPlatforms(req: ScanRequest, deps: ScanDeps): Promise<PlatformScan[]> {
+  const { settings, images } = req;
+  await deps.makeDir(req.reportsDir);
   const settled = await mapSettledBounded(images, settings.gate.scanConcurrency, async (image) => {
     const log = new BufferedLog();
     try {
-      return await scanPlatform(image, settings, settings.gate, reportsDir, scanners, { ...deps, log });
+      return await scanPlatform(image, req, { ...deps, log });
     } finally {
       await log.replay(deps.log, `SBOM and scan ${image.platform}`);
     }
@@ -89,139 +78,88 @@ export async function runGate(
     r.status === 'rejected' ? [`${images[i]!.platform}: ${message(r.reason)}`] : [],
   );
   if (failures.length) {
-    throw new GateError(
+    throw new ScanError(
       `The gate fails closed: ${failures.length} of ${images.length} platform scan(s) did not complete, so nothing is published.\n` +
         failures.join('\n'),
     );
   }
-  const scans = settled.map((r) => (r as PromiseFulfilledResult<PlatformScan>).value);
-  const verdict = evaluateScans(req.policy, scans, images, deps.now());
-  return { verdict, scans, reportsDir };
+  return settled.map((r) => (r as PromiseFulfilledResult<PlatformScan>).value);
 }
 
-/** The policy's verdict over scanned platforms, with each image's size, user and HEALTHCHECK. */
-export function evaluateScans(
-  policy: Policy,
-  scans: readonly PlatformScan[],
-  images: readonly PlatformImage[],
-  now: Date,
-): GateVerdict {
-  return evaluateGate(
-    policy,
-    scans.map((scan) => {
-      const image = images.find((i) => i.platform === scan.platform);
-      if (!image) throw new GateError(`no image for the scan of ${scan.platform}`);
-      return {
-        platform: scan.platform,
-        report: scan.report,
-        image: { size: image.size, user: image.config.user, healthcheck: image.config.healthcheck },
-      };
-    }),
-    now,
-  );
-}
-
-async function scanPlatform(
-  image: PlatformImage,
-  settings: Settings,
-  gate: GateSettings,
-  reportsDir: string,
-  scanners: ScannerPaths,
-  deps: GateDeps,
-): Promise<PlatformScan> {
-  const slug = platformSlug(parsePlatform(image.platform));
-  const sbomFiles = gate.sbomFormats.map((format) => ({
-    format,
-    file: path.join(reportsDir, sbomFileName(slug, format)),
-  }));
-  const configFile = path.join(reportsDir, 'edgeship-scanner-config.yaml');
-  await deps.writeText(configFile, SCANNER_CONFIG);
-  const syftArgs = syftScanArgs({
-    configFile,
+async function scanPlatform(image: PlatformImage, req: ScanRequest, deps: ScanDeps): Promise<PlatformScan> {
+  const { settings, reportsDir, scanners } = req;
+  const files = scanFiles(reportsDir, image.platform, settings.gate.sbomFormats);
+  const run = { timeoutMs: settings.gate.scanTimeoutMs, cwd: reportsDir, log: deps.log };
+  await deps.writeText(files.config, SCANNER_CONFIG);
+  await runSyft(deps.exec, {
+    ...run,
+    syft: scanners.syft,
     image: settings.imageName,
     digest: image.digest,
     platform: image.platform,
-    outputs: sbomFiles,
+    outputs: files.sboms,
+    configFile: files.config,
+    access: syftAccess(settings),
   });
-  deps.log.info(`syft ${syftArgs.join(' ')}`);
-  const syft = await deps.exec(scanners.syft, syftArgs, {
-    env: syftEnvironment({
-      registry: settings.registry,
-      ...(settings.registryUsername ? { username: settings.registryUsername } : {}),
-      ...(settings.registryPassword ? { password: settings.registryPassword } : {}),
-      ...(settings.registryCaFile ? { caFile: settings.registryCaFile } : {}),
-      insecureHttp: settings.insecureRegistries.includes(settings.image.registry),
-    }),
-    timeoutMs: gate.scanTimeoutMs,
-    cwd: reportsDir,
-    dropInherited: SCANNER_ENV_PREFIXES,
-    onLine: (line) => deps.log.info(line),
-  });
-  if (syft.exitCode !== 0 || syft.failure) {
-    throw new GateError(
-      `Syft could not make the SBOM (${describeFailure('syft', syft, 5)}). Re-run; if it persists, pin syft-version.`,
-    );
-  }
-  const primary = sbomFiles[0]!;
-  const packages = countSbomPackages(
-    await readOrExplain(deps, primary.file, 'Syft wrote no SBOM'),
-    primary.format,
-  );
-  deps.log.info(`SBOM ${path.basename(primary.file)}: ${packages} package(s)`);
-  if (packages === 0 && image.layers.some((l) => l.size > 0) && !gate.allowEmptySbom) {
-    throw new GateError(
-      `Syft found no packages in ${image.platform} (${image.size} bytes of layers). An empty SBOM cannot be scanned, so the gate fails closed. ` +
-        'If the image really holds nothing Syft can identify (e.g. one static binary FROM scratch), set allow-empty-sbom: true.',
-    );
-  }
-
-  const reportFile = path.join(reportsDir, `grype-${slug}.json`);
-  const sarifFile = path.join(reportsDir, `grype-${slug}.sarif`);
-  const grypeArgs = grypeScanArgs({ sbomFile: primary.file, jsonFile: reportFile, sarifFile, configFile });
-  deps.log.info(`grype ${grypeArgs.join(' ')}`);
-  const grype = await deps.exec(scanners.grype, grypeArgs, {
+  const sbom = files.sboms[0]!;
+  const packages = countSbomPackages(await readOrExplain(deps, sbom.file, 'Syft wrote no SBOM'), sbom.format);
+  deps.log.info(`SBOM ${path.basename(sbom.file)}: ${packages} package(s)`);
+  await runGrype(deps.exec, {
+    ...run,
+    grype: scanners.grype,
     env: scanners.grypeEnv,
-    timeoutMs: gate.scanTimeoutMs,
-    cwd: reportsDir,
-    dropInherited: SCANNER_ENV_PREFIXES,
-    onLine: (line) => deps.log.info(line),
+    sbomFile: sbom.file,
+    jsonFile: files.report,
+    sarifFile: files.sarif,
+    configFile: files.config,
   });
-  if (grype.exitCode !== 0 || grype.failure) {
-    throw new GateError(
-      `Grype could not scan the SBOM (${describeFailure('grype', grype, 5)}). Re-run; if it persists, pin grype-version.`,
-    );
-  }
-  const report = parseGrypeReport(await deps.readBinary(reportFile).catch(() => Buffer.alloc(0)), reportFile);
-  const sarif = await readOrExplain(deps, sarifFile, 'Grype wrote no SARIF report');
-  await deps.writeText(sarifFile, categorizeSarif(sarif, sarifCategory(slug)));
-  deps.log.info(`${report.matches.length} match(es) in ${path.basename(reportFile)}`);
+  const report = parseGrypeReport(
+    await deps.readBinary(files.report).catch(() => Buffer.alloc(0)),
+    files.report,
+  );
+  const sarif = await readOrExplain(deps, files.sarif, 'Grype wrote no SARIF report');
+  await deps.writeText(files.sarif, categorizeSarif(sarif, sarifCategory(files.slug)));
+  deps.log.info(`${report.matches.length} match(es) in ${path.basename(files.report)}`);
   return {
     platform: image.platform,
     digest: image.digest,
-    sbomFiles,
+    sbomFiles: files.sboms,
     packages,
-    reportFile,
-    sarifFile,
+    reportFile: files.report,
+    sarifFile: files.sarif,
     report,
   };
 }
 
-async function readOrExplain(deps: GateDeps, file: string, what: string): Promise<string> {
+/** Where one platform's files go: `sbom-linux-arm64.spdx.json`, `grype-linux-arm64.json`, `.sarif`. */
+function scanFiles(reportsDir: string, platform: string, formats: readonly SbomFormat[]) {
+  const slug = platformSlug(parsePlatform(platform));
+  return {
+    slug,
+    config: path.join(reportsDir, 'edgeship-scanner-config.yaml'),
+    sboms: formats.map((format) => ({ format, file: path.join(reportsDir, sbomFileName(slug, format)) })),
+    report: path.join(reportsDir, `grype-${slug}.json`),
+    sarif: path.join(reportsDir, `grype-${slug}.sarif`),
+  };
+}
+
+/** How syft reaches the registry: the action's credentials, CA and plain-HTTP setting. */
+function syftAccess(settings: Settings): SyftRegistryAccess {
+  return {
+    registry: settings.registry,
+    ...(settings.registryUsername ? { username: settings.registryUsername } : {}),
+    ...(settings.registryPassword ? { password: settings.registryPassword } : {}),
+    ...(settings.registryCaFile ? { caFile: settings.registryCaFile } : {}),
+    insecureHttp: settings.insecureRegistries.includes(settings.image.registry),
+  };
+}
+
+async function readOrExplain(deps: ScanDeps, file: string, what: string): Promise<string> {
   try {
     return await deps.readText(file);
   } catch {
-    throw new GateError(`${what} at ${file}; the gate fails closed.`);
+    throw new ScanError(`${what} at ${file}; the gate fails closed.`);
   }
-}
-
-/** Counts per platform and severity (before waivers), for the `vulnerabilities` output. */
-export function vulnerabilityCounts(verdict: GateVerdict): Record<string, Record<string, number>> {
-  return Object.fromEntries(
-    verdict.platforms.map((p) => [
-      p.platform,
-      Object.fromEntries(Object.entries(p.counts).map(([k, v]) => [k.toLowerCase(), v])),
-    ]),
-  );
 }
 
 function message(error: unknown): string {

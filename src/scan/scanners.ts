@@ -6,23 +6,38 @@ import { ensureGrypeDb } from './grype-db.js';
 import type { GrypeDbDeps } from './grype-db.js';
 import type { GateSettings } from '../settings/inputs.js';
 import { installTool } from '../tools/install.js';
-import type { InstallDeps, InstalledTool } from '../tools/install.js';
-import type { ScannerPaths } from './scan-platforms.js';
+import type { InstallDeps } from '../tools/install.js';
+
+/** The scanners a scan runs with. */
+export interface ScannerPaths {
+  syft: string;
+  grype: string;
+  /** Environment grype runs with (DB cache dir, age validation, no update check). */
+  grypeEnv: Record<string, string>;
+}
+
+/** Scanner versions a scan ran with (recorded in build records). */
+export interface ScannerVersions {
+  syft: string;
+  grype: string;
+  grypeDbBuilt: string;
+}
+
+/** @actions/cache's restore and save, for the grype database. */
+export type GrypeDbCache = Pick<GrypeDbDeps, 'restoreCache' | 'saveCache'>;
 
 export interface ScannerSetupDeps {
   exec: Exec;
   log: PhaseLog;
   installDeps: InstallDeps;
   /** @actions/cache, or undefined where the cache service is not available (outside GitHub). */
-  cache?: Pick<GrypeDbDeps, 'restoreCache' | 'saveCache'>;
+  cache?: GrypeDbCache;
   dbCacheDir: string;
   now: () => Date;
 }
 
 export interface ScannerSetup extends ScannerPaths {
-  syftTool: InstalledTool;
-  grypeTool: InstalledTool;
-  dbBuilt: Date;
+  versions: ScannerVersions;
 }
 
 /** Installs (verified) syft and grype and makes sure grype has a fresh vulnerability database. */
@@ -64,9 +79,11 @@ export async function setUpScanners(gate: GateSettings, deps: ScannerSetupDeps):
       syft: syftTool.path,
       grype: grypeTool.path,
       grypeEnv: db.env,
-      syftTool,
-      grypeTool,
-      dbBuilt: db.status.built,
+      versions: {
+        syft: syftTool.version,
+        grype: grypeTool.version,
+        grypeDbBuilt: db.status.built.toISOString(),
+      },
     };
   });
 }

@@ -1,11 +1,15 @@
 /**
- * The syft CLI: argv and environment builders, all pure.
+ * The syft CLI: argv and environment builders (pure) and `runSyft`.
  *
  * `syft scan registry:<repo>@<digest> --platform <os/arch> -o <format>=<file> ...` reads the image
  * straight from the registry by digest (no container runtime), checks it is the requested platform,
  * and writes one file per requested format in a single pass. Registry credentials travel only in the
  * environment (`SYFT_REGISTRY_AUTH_*`, read by syft's registry options), never in argv.
  */
+import type { Exec } from '../process/exec.js';
+import { describeFailure } from '../process/exec.js';
+import { ScanError, scannerExecOptions } from './scanner-run.js';
+import type { ScannerRun } from './scanner-run.js';
 
 export type SbomFormat = 'spdx-json' | 'cyclonedx-json' | 'syft-json';
 
@@ -79,6 +83,24 @@ export function syftEnvironment(access: SyftRegistryAccess): Record<string, stri
   if (access.caFile) env.SYFT_REGISTRY_CA_CERT = access.caFile;
   if (access.insecureHttp) env.SYFT_REGISTRY_INSECURE_USE_HTTP = 'true';
   return env;
+}
+
+export interface SyftRun extends SyftScanRequest, ScannerRun {
+  /** The syft executable. */
+  syft: string;
+  access: SyftRegistryAccess;
+}
+
+/** Makes the SBOMs of one platform (one file per format); throws ScanError when syft fails. */
+export async function runSyft(exec: Exec, run: SyftRun): Promise<void> {
+  const args = syftScanArgs(run);
+  run.log.info(`syft ${args.join(' ')}`);
+  const result = await exec(run.syft, args, scannerExecOptions(syftEnvironment(run.access), run));
+  if (result.exitCode !== 0 || result.failure) {
+    throw new ScanError(
+      `Syft could not make the SBOM (${describeFailure('syft', result, 5)}). Re-run; if it persists, pin syft-version.`,
+    );
+  }
 }
 
 /** How the `sbom-formats` input is written. */

@@ -1,16 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { decideGate, vulnerabilityCounts } from '../gate/decide.js';
 import type { PlatformImage } from '../image/pushed-image.js';
-import { runGate, vulnerabilityCounts } from '../scan/scan-platforms.js';
-import type { GateResult } from '../scan/scan-platforms.js';
-import { setUpScanners } from '../scan/scanners.js';
-import type { ScannerSetupDeps } from '../scan/scanners.js';
 import { explainGate } from '../policy/index.js';
 import type { GateVerdict, Policy } from '../policy/index.js';
-import type { Settings } from '../settings/inputs.js';
-import { toolCacheInstallDeps } from '../tools/runtime-deps.js';
 import type { ActionHost } from '../runner/host.js';
+import type { GateResult, ScanResult } from '../scan/scan-platforms.js';
+import type { Settings } from '../settings/inputs.js';
 import {
   blockingFindingsTable,
   gateSummaryTable,
@@ -23,54 +17,22 @@ export class GateFailedError extends Error {
   override name = 'GateFailedError';
 }
 
-/** Scanner versions a gate ran with (recorded in build records). */
-export interface GateTools {
-  syft: string;
-  grype: string;
-  grypeDbBuilt: string;
-}
-
-/** SBOM + scan every platform and evaluate the policy. Reports, but does not throw on a failed verdict. */
-export async function runGateStep(
+/**
+ * Decides over the scans and reports the verdict (outputs, job summary, log). Throws when a scan cannot
+ * be judged (fail closed); a failed verdict is returned, `assertGatePassed` stops the run.
+ */
+export async function runGateStage(
   host: ActionHost,
-  settings: Settings,
-  policy: Policy,
-  images: readonly PlatformImage[],
-  tempDir: string,
-): Promise<GateResult & { tools: GateTools }> {
-  // @actions/tool-cache needs RUNNER_TOOL_CACHE, which every runner sets; give runs elsewhere one too.
-  process.env.RUNNER_TOOL_CACHE ??= path.join(tempDir, 'edgeship-tool-cache');
-  const cache = await actionsCache(host.env);
-  const scanners = await setUpScanners(settings.gate, {
-    exec: host.exec,
-    log: host.log,
-    installDeps: toolCacheInstallDeps(host.log),
-    ...(cache ? { cache } : {}),
-    dbCacheDir: path.join(tempDir, 'edgeship-grype-db'),
-    now: host.now,
+  input: { settings: Settings; policy: Policy; images: readonly PlatformImage[]; scanned: ScanResult },
+): Promise<GateResult> {
+  const { settings, policy, images, scanned } = input;
+  const verdict = decideGate(policy, scanned.scans, images, {
+    allowEmptySbom: settings.gate.allowEmptySbom,
+    now: host.now(),
   });
-  const reportsDir = settings.gate.reportsDir ?? path.join(tempDir, 'edgeship-reports');
-  const result = await runGate(
-    { settings, policy, images, reportsDir, scanners },
-    {
-      exec: host.exec,
-      log: host.log,
-      readText: (f) => readFile(f, 'utf8'),
-      readBinary: (f) => readFile(f),
-      writeText: (f, text) => writeFile(f, text),
-      makeDir: async (d) => void mkdirSync(d, { recursive: true }),
-      now: host.now,
-    },
-  );
-  await reportGate(host, result, images);
-  return {
-    ...result,
-    tools: {
-      syft: scanners.syftTool.version,
-      grype: scanners.grypeTool.version,
-      grypeDbBuilt: scanners.dbBuilt.toISOString(),
-    },
-  };
+  const gate = { verdict, scans: scanned.scans, reportsDir: scanned.reportsDir };
+  await reportGate(host, gate, images);
+  return gate;
 }
 
 /** Gate outputs, job summary and log lines for a verdict. */
@@ -111,15 +73,4 @@ export function assertGatePassed(verdict: GateVerdict): void {
   throw new GateFailedError(
     `The supply-chain gate failed, so no tag was written.\n${explanation.join('\n')}`,
   );
-}
-
-/** @actions/cache when the runner offers the cache service; loaded only then (it is large). */
-async function actionsCache(env: Record<string, string | undefined>): Promise<ScannerSetupDeps['cache']> {
-  if (!env.ACTIONS_RUNTIME_TOKEN) return undefined;
-  const cache = await import('@actions/cache');
-  if (!cache.isFeatureAvailable()) return undefined;
-  return {
-    restoreCache: (paths, key, restoreKeys) => cache.restoreCache(paths, key, restoreKeys),
-    saveCache: (paths, key) => cache.saveCache(paths, key),
-  };
 }

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { parsePlatform, platformSlug } from '../image/platform.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import { resolvePlatformImage } from '../image/pushed-image.js';
+import { evaluateScans } from '../gate/decide.js';
 import type { GateResult, PlatformScan } from '../scan/scan-platforms.js';
-import { evaluateScans } from '../scan/scan-platforms.js';
+import type { ScannerVersions } from '../scan/scanners.js';
 import { policyDigest } from '../policy/index.js';
 import type { Policy } from '../policy/index.js';
 import {
@@ -23,7 +24,6 @@ import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import { parseGrypeReport } from '../scan/grype-report.js';
 import type { Settings } from '../settings/inputs.js';
-import type { GateTools } from './gate.js';
 import type { RunnerContext } from '../runner/context.js';
 import type { ActionHost } from '../runner/host.js';
 
@@ -51,7 +51,7 @@ export async function uploadBuildRecords(
     context: RunnerContext;
     policy: Policy;
     images: readonly PlatformImage[];
-    gate: GateResult & { tools: GateTools };
+    gate: GateResult & { tools: ScannerVersions };
     store: RecordStore;
   },
 ): Promise<string[]> {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   binfmtArchitectures,
   binfmtEntryName,
+  binfmtInstallArgs,
   ensureHostEmulation,
   installDockerBinfmt,
   parseBinfmtEntry,
@@ -102,6 +103,17 @@ describe('emulation', () => {
     await expect(ensureHostEmulation([arm64], host.deps)).rejects.toThrow(
       /binfmt_misc is not mounted.*permission denied/s,
     );
+  });
+
+  it('runs the binfmt image privileged to install handlers', () => {
+    expect(binfmtInstallArgs('tonistiigi/binfmt', ['arm64'])).toEqual([
+      'run',
+      '--privileged',
+      '--rm',
+      'tonistiigi/binfmt',
+      '--install',
+      'arm64',
+    ]);
   });
 
   it('installs docker binfmt handlers for the emulated architectures only', async () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  binfmtInstallArgs,
   buildkitdConfigToml,
   buildxBuildArgs,
   createBuilderArgs,
@@ -118,14 +117,6 @@ describe('buildx argv', () => {
       'ghcr.io',
     ]);
     expect(dockerLogoutArgs('ghcr.io')).toEqual(['logout', 'ghcr.io']);
-    expect(binfmtInstallArgs('tonistiigi/binfmt', ['arm64'])).toEqual([
-      'run',
-      '--privileged',
-      '--rm',
-      'tonistiigi/binfmt',
-      '--install',
-      'arm64',
-    ]);
   });
 });
 

@@ -7,7 +7,6 @@ import {
   parseFixState,
   parseGrypeReport,
   parseSeverity,
-  readGrypeReport,
   type FixState,
   type GrypeReport,
   type Severity,
@@ -248,14 +247,6 @@ describe.skipIf(!fixturesPresent)('fixture contract: every grype -o json file', 
     ['grype/table/rhel8-python39-app_grype-table_2021.txt', /is not JSON: it starts with "NAME/],
   ])('refuses another grype output format: %s', (rel, pattern) => {
     expectRefused(readFileSync(fixturePath(rel)), pattern, rel);
-  });
-
-  it('reads a file with readGrypeReport and reports a missing one', async () => {
-    const rel = `${JSON_DIR}/sbom-file-source_grype-0.114.0.json`;
-    const report = await readGrypeReport(fixturePath(rel));
-    expect(report.matches).toHaveLength(4);
-    expect(report.source).toEqual({ type: 'sbom-file', target: 'sbom_output.json' });
-    await expect(readGrypeReport('/nonexistent/grype.json')).rejects.toThrow(/cannot be read \(ENOENT\)/);
   });
 });
 

@@ -1,0 +1,56 @@
+/**
+ * What every builder (buildx, buildah) offers the build stage: set up once, then build one platform at a
+ * time, each pushed by digest with no tag. What a builder leaves behind (a buildx instance, a docker
+ * login, local images, files) is recorded as it goes and undone by the post step, which runs even when
+ * the main step dies midway.
+ */
+import type { Platform } from '../image/platform.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { Exec, ExecResult } from '../process/exec.js';
+import { describeFailure } from '../process/exec.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { CleanupRecorder } from '../runner/cleanup-state.js';
+
+export interface Builder {
+  /** Checks the tool is there, enables QEMU for emulated platforms, and gives the builder registry access. */
+  setUp(): Promise<void>;
+  /** Builds one platform and pushes it by digest (no tag); returns what the registry now holds. */
+  build(platform: Platform, request: BuildRequest): Promise<PlatformImage>;
+}
+
+/** What goes into every platform's image besides the Dockerfile. */
+export interface BuildRequest {
+  labels: Record<string, string>;
+  /** Annotations of the platform manifest (buildah, whose manifests are docker format, has none). */
+  annotations: Record<string, string>;
+  /** SOURCE_DATE_EPOCH, for reproducible images. */
+  sourceDateEpoch?: number;
+}
+
+/** Side effects a builder needs, injected so the logic runs in tests without a builder. */
+export interface BuilderDeps {
+  exec: Exec;
+  log: PhaseLog;
+  registry: RegistryClient;
+  cleanup: Pick<CleanupRecorder, 'record'>;
+  /** A fresh private directory for this run's files (auth file, layouts, metadata). */
+  workDir: string;
+  /** Returns a file's text, or undefined when it does not exist. */
+  readText: (file: string) => string | undefined;
+  readBinary: (file: string) => Promise<Buffer>;
+  writePrivateFile: (file: string, content: string) => void;
+  makeDir: (dir: string) => void;
+  copyFile: (from: string, to: string) => void;
+  /** Unique per run, used to name the builder and local images. */
+  runKey: string;
+}
+
+export class BuildError extends Error {
+  override name = 'BuildError';
+}
+
+export function failIfNonZero(what: string, file: string, result: ExecResult): void {
+  if (result.exitCode !== 0 || result.failure)
+    throw new BuildError(`${what} failed: ${describeFailure(file, result)}`);
+}

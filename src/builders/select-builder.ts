@@ -1,0 +1,24 @@
+import { formatPlatform } from '../image/platform.js';
+import type { Settings } from '../settings/inputs.js';
+import { platformsNeedingEmulation } from './binfmt.js';
+import { BuildahBuilder } from './buildah-builder.js';
+import type { Builder, BuilderDeps } from './builder.js';
+import { BuildxBuilder } from './buildx-builder.js';
+
+/**
+ * The builder the `builder` input names, emulating (QEMU) the platforms a runner of `hostArchitecture`
+ * cannot run natively, as the `qemu` input says.
+ */
+export function selectBuilder(
+  settings: Settings,
+  hostArchitecture: string | undefined,
+  deps: BuilderDeps,
+): Builder {
+  const emulated = platformsNeedingEmulation(settings.platforms, hostArchitecture, settings.qemu);
+  deps.log.debug(
+    `native architecture: ${hostArchitecture ?? 'unknown'}; emulated: ${emulated.map(formatPlatform).join(', ') || 'none'}`,
+  );
+  return settings.builder === 'buildah'
+    ? new BuildahBuilder(settings, emulated, deps)
+    : new BuildxBuilder(settings, emulated, deps);
+}
