@@ -4,6 +4,7 @@ import {
   buildahPushToLayoutArgs,
   buildahRemoveImagesArgs,
   parseBuildahVersion,
+  parseDigestFile,
 } from '../../../src/builders/buildah.js';
 
 describe('buildah argv', () => {
@@ -100,5 +101,12 @@ describe('buildah argv', () => {
       '1.28.2',
     );
     expect(parseBuildahVersion('garbage')).toBeUndefined();
+  });
+
+  it('reads the digest file buildah push writes', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    expect(parseDigestFile(`${digest}\n`)).toBe(digest);
+    expect(parseDigestFile(undefined)).toBeUndefined();
+    expect(parseDigestFile('sha256:abc')).toBeUndefined();
   });
 });

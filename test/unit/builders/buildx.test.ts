@@ -3,12 +3,14 @@ import {
   buildkitdConfigToml,
   buildxBuildArgs,
   createBuilderArgs,
+  dockerLogin,
   dockerLoginArgs,
   dockerLogoutArgs,
   parseBuildxMetadata,
   removeBuilderArgs,
 } from '../../../src/builders/buildx.js';
 import { fixturesPresent, readFixture, readFixtureJson } from '../../shared-fixtures.js';
+import { fakeExec } from '../helpers/memory-host.js';
 
 describe('buildx argv', () => {
   it('builds one platform pushed by digest with no tag', () => {
@@ -159,6 +161,30 @@ describe('buildkitd config', () => {
   it('trusts a registry CA and allows plain-HTTP registries', () => {
     expect(buildkitdConfigToml(['localhost:5000'], { 'reg.lan': '/w/ca.pem' })).toBe(
       '[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."reg.lan"]\n  ca = ["/w/ca.pem"]\n',
+    );
+  });
+});
+
+describe('docker login', () => {
+  it('sends the password on stdin only', async () => {
+    const exec = fakeExec(() => ({}));
+    await dockerLogin(exec, 'ghcr.io', 'bot', 'p4ss');
+    expect(exec.calls.map((c) => [c.line, c.options.input])).toEqual([
+      ['docker login --username bot --password-stdin ghcr.io', 'p4ss'],
+    ]);
+  });
+
+  it('explains an untrusted registry certificate differently from wrong credentials', async () => {
+    const untrusted = fakeExec(() => ({
+      exitCode: 1,
+      stderr: 'x509: certificate signed by unknown authority',
+    }));
+    await expect(dockerLogin(untrusted, 'reg.lan', 'bot', 'p')).rejects.toThrow(
+      /The Docker daemon does not trust the certificate of reg\.lan: put its CA at \/etc\/docker\/certs\.d\/reg\.lan\/ca\.crt/,
+    );
+    const denied = fakeExec(() => ({ exitCode: 1, stderr: 'unauthorized: incorrect username or password' }));
+    await expect(dockerLogin(denied, 'reg.lan', 'bot', 'p')).rejects.toThrow(
+      /docker login to reg\.lan as bot failed: .*Check registry-username and registry-password\./s,
     );
   });
 });
