@@ -1,12 +1,11 @@
 import path from 'node:path';
 import type { Platform } from '../image/platform.js';
 import { formatPlatform, platformSlug } from '../image/platform.js';
-import type { PlatformImage } from '../image/pushed-image.js';
 import { resolvePlatformImage } from '../image/pushed-image.js';
 import { pushLayoutManifestByDigest } from '../registry/oci-layout.js';
 import type { Settings } from '../settings/inputs.js';
 import { ensureHostEmulation } from './binfmt.js';
-import type { Builder, BuilderDeps, BuildRequest } from './builder.js';
+import type { Builder, BuilderDeps } from './builder.js';
 import type { BuildahRegistryAccess } from './buildah.js';
 import { buildahBuild, buildahPushToLayout, buildahVersion } from './buildah.js';
 
@@ -14,91 +13,90 @@ import { buildahBuild, buildahPushToLayout, buildahVersion } from './buildah.js'
  * Buildah, daemonless: each platform is built into local storage, exported to an OCI layout, and
  * uploaded by digest with Edgeship's own registry client (so no tag is ever written).
  */
-export class BuildahBuilder implements Builder {
-  readonly #access: BuildahRegistryAccess;
+export function buildahBuilder(
+  settings: Settings,
+  emulated: readonly Platform[],
+  deps: BuilderDeps,
+): Builder {
+  /** How buildah reaches registries (FROM pulls, cache); completed by setUp. */
+  const access: BuildahRegistryAccess = {
+    tlsVerify: !settings.insecureRegistries.includes(settings.registry),
+  };
 
-  constructor(
-    private readonly settings: Settings,
-    private readonly emulated: readonly Platform[],
-    private readonly deps: BuilderDeps,
-  ) {
-    this.#access = { tlsVerify: !settings.insecureRegistries.includes(settings.registry) };
-  }
+  return {
+    async setUp() {
+      deps.log.debug(`buildah ${await buildahVersion(deps.exec)}`);
+      await deps.log.group('Set up buildah', async () => {
+        if (emulated.length) {
+          const entries = await ensureHostEmulation(emulated, {
+            exec: deps.exec,
+            readText: deps.readText,
+            log: (line) => deps.log.info(line),
+          });
+          deps.log.info(`QEMU emulation enabled: ${entries.join(', ')}`);
+        }
+        if (settings.registryUsername && settings.registryPassword) {
+          const authFile = path.join(deps.workDir, 'containers-auth.json');
+          const auth = Buffer.from(`${settings.registryUsername}:${settings.registryPassword}`).toString(
+            'base64',
+          );
+          deps.writePrivateFile(authFile, JSON.stringify({ auths: { [settings.registry]: { auth } } }));
+          deps.cleanup.record((s) => s.paths.push(authFile));
+          access.authFile = authFile;
+        }
+        if (settings.registryCaFile) {
+          const certDir = path.join(deps.workDir, 'certs');
+          deps.makeDir(certDir);
+          deps.copyFile(settings.registryCaFile, path.join(certDir, 'ca.crt'));
+          access.certDir = certDir;
+        }
+      });
+    },
 
-  async setUp(): Promise<void> {
-    const { settings, deps } = this;
-    deps.log.debug(`buildah ${await buildahVersion(deps.exec)}`);
-    await deps.log.group('Set up buildah', async () => {
-      if (this.emulated.length) {
-        const entries = await ensureHostEmulation(this.emulated, {
-          exec: deps.exec,
-          readText: deps.readText,
-          log: (line) => deps.log.info(line),
-        });
-        deps.log.info(`QEMU emulation enabled: ${entries.join(', ')}`);
-      }
-      if (settings.registryUsername && settings.registryPassword) {
-        const authFile = path.join(deps.workDir, 'containers-auth.json');
-        const auth = Buffer.from(`${settings.registryUsername}:${settings.registryPassword}`).toString(
-          'base64',
-        );
-        deps.writePrivateFile(authFile, JSON.stringify({ auths: { [settings.registry]: { auth } } }));
-        deps.cleanup.record((s) => s.paths.push(authFile));
-        this.#access.authFile = authFile;
-      }
-      if (settings.registryCaFile) {
-        const certDir = path.join(deps.workDir, 'certs');
-        deps.makeDir(certDir);
-        deps.copyFile(settings.registryCaFile, path.join(certDir, 'ca.crt'));
-        this.#access.certDir = certDir;
-      }
-    });
-  }
+    async build(platform, request) {
+      const slug = platformSlug(platform);
+      const localName = `localhost/edgeship-${deps.runKey}:${slug}`;
+      await buildahBuild(
+        deps.exec,
+        {
+          platform: formatPlatform(platform),
+          localName,
+          context: settings.context,
+          file: settings.file,
+          buildArgs: settings.buildArgs,
+          labels: request.labels,
+          cacheFrom: settings.cacheFrom,
+          cacheTo: settings.cacheTo,
+          ...(settings.target ? { target: settings.target } : {}),
+          ...(request.sourceDateEpoch !== undefined ? { timestamp: request.sourceDateEpoch } : {}),
+          registryAccess: access,
+        },
+        deps.log,
+      );
+      deps.cleanup.record((s) => s.buildahImages.push(localName));
 
-  async build(platform: Platform, request: BuildRequest): Promise<PlatformImage> {
-    const { settings, deps } = this;
-    const slug = platformSlug(platform);
-    const localName = `localhost/edgeship-${deps.runKey}:${slug}`;
-    await buildahBuild(
-      deps.exec,
-      {
-        platform: formatPlatform(platform),
-        localName,
-        context: settings.context,
-        file: settings.file,
-        buildArgs: settings.buildArgs,
-        labels: request.labels,
-        cacheFrom: settings.cacheFrom,
-        cacheTo: settings.cacheTo,
-        ...(settings.target ? { target: settings.target } : {}),
-        ...(request.sourceDateEpoch !== undefined ? { timestamp: request.sourceDateEpoch } : {}),
-        registryAccess: this.#access,
-      },
-      deps.log,
-    );
-    deps.cleanup.record((s) => s.buildahImages.push(localName));
-
-    const layoutDir = path.join(deps.workDir, `layout-${slug}`);
-    deps.cleanup.record((s) => s.paths.push(layoutDir));
-    const digest = await buildahPushToLayout(
-      deps.exec,
-      {
-        localName,
+      const layoutDir = path.join(deps.workDir, `layout-${slug}`);
+      deps.cleanup.record((s) => s.paths.push(layoutDir));
+      const digest = await buildahPushToLayout(
+        deps.exec,
+        {
+          localName,
+          layoutDir,
+          layoutTag: slug,
+          digestFile: path.join(deps.workDir, `digest-${slug}`),
+          platform: formatPlatform(platform),
+        },
+        deps.readText,
+      );
+      const upload = await pushLayoutManifestByDigest(
+        deps.registry,
+        settings.image.path,
         layoutDir,
-        layoutTag: slug,
-        digestFile: path.join(deps.workDir, `digest-${slug}`),
-        platform: formatPlatform(platform),
-      },
-      deps.readText,
-    );
-    const upload = await pushLayoutManifestByDigest(
-      deps.registry,
-      settings.image.path,
-      layoutDir,
-      digest,
-      deps.readBinary,
-    );
-    deps.log.info(`uploaded ${upload.uploadedBlobs} blob(s), ${upload.skippedBlobs} already present`);
-    return resolvePlatformImage(deps.registry, settings.image.path, digest, platform);
-  }
+        digest,
+        deps.readBinary,
+      );
+      deps.log.info(`uploaded ${upload.uploadedBlobs} blob(s), ${upload.skippedBlobs} already present`);
+      return resolvePlatformImage(deps.registry, settings.image.path, digest, platform);
+    },
+  };
 }

@@ -1,9 +1,9 @@
 import { formatPlatform } from '../image/platform.js';
 import type { Settings } from '../settings/inputs.js';
 import { platformsNeedingEmulation } from './binfmt.js';
-import { BuildahBuilder } from './buildah-builder.js';
+import { buildahBuilder } from './buildah-builder.js';
 import type { Builder, BuilderDeps } from './builder.js';
-import { BuildxBuilder } from './buildx-builder.js';
+import { buildxBuilder } from './buildx-builder.js';
 
 /**
  * The builder the `builder` input names, emulating (QEMU) the platforms a runner of `hostArchitecture`
@@ -19,6 +19,6 @@ export function selectBuilder(
     `native architecture: ${hostArchitecture ?? 'unknown'}; emulated: ${emulated.map(formatPlatform).join(', ') || 'none'}`,
   );
   return settings.builder === 'buildah'
-    ? new BuildahBuilder(settings, emulated, deps)
-    : new BuildxBuilder(settings, emulated, deps);
+    ? buildahBuilder(settings, emulated, deps)
+    : buildxBuilder(settings, emulated, deps);
 }
