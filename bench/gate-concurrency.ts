@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { decideGate } from '../src/gate/decide.js';
+import { decideGate } from '../src/policy/decide.js';
 import { scanPlatforms } from '../src/scan/scan-platforms.js';
 import { memoryLog } from '../test/unit/helpers/memory-host.js';
 import { loadPolicy } from '../src/policy/index.js';

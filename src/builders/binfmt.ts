@@ -7,9 +7,11 @@ import type { Exec } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
 import type { Platform } from '../image/platform.js';
 import { formatPlatform, qemuArchitecture, runsNatively } from '../image/platform.js';
-import type { QemuMode } from '../settings/inputs.js';
 
 export const BINFMT_MISC_DIR = '/proc/sys/fs/binfmt_misc';
+
+/** The `qemu` input: emulate platforms the runner cannot run (`auto`), all of them, or none. */
+export type QemuMode = 'auto' | 'always' | 'off';
 
 /** Platforms that need emulation on a runner whose native architecture is `hostArch`. */
 export function platformsNeedingEmulation(

@@ -3,9 +3,8 @@ import type { Platform } from '../image/platform.js';
 import { formatPlatform, platformSlug } from '../image/platform.js';
 import { resolvePlatformImage } from '../image/pushed-image.js';
 import { pushLayoutManifestByDigest } from '../registry/oci-layout.js';
-import type { Settings } from '../settings/inputs.js';
 import { ensureHostEmulation } from './binfmt.js';
-import type { Builder, BuilderDeps } from './builder.js';
+import type { Builder, BuilderDeps, BuildSettings } from './builder.js';
 import type { BuildahRegistryAccess } from './buildah.js';
 import { buildahBuild, buildahPushToLayout, buildahVersion } from './buildah.js';
 
@@ -14,7 +13,7 @@ import { buildahBuild, buildahPushToLayout, buildahVersion } from './buildah.js'
  * uploaded by digest with Edgeship's own registry client (so no tag is ever written).
  */
 export function buildahBuilder(
-  settings: Settings,
+  settings: BuildSettings,
   emulated: readonly Platform[],
   deps: BuilderDeps,
 ): Builder {

@@ -15,10 +15,10 @@ export interface BuildahBuildRequest {
   localName: string;
   context: string;
   file: string;
-  buildArgs: Array<[string, string]>;
+  buildArgs: ReadonlyArray<[string, string]>;
   labels: Record<string, string>;
-  cacheFrom: string[];
-  cacheTo: string[];
+  cacheFrom: readonly string[];
+  cacheTo: readonly string[];
   target?: string;
   registryAccess: BuildahRegistryAccess;
   /** SOURCE_DATE_EPOCH: every file and the image get this time, so the same sources give the same digest. */

@@ -11,12 +11,37 @@ import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CleanupRecorder } from '../runner/cleanup-state.js';
+import type { QemuMode } from './binfmt.js';
 
 export interface Builder {
   /** Checks the tool is there, enables QEMU for emulated platforms, and gives the builder registry access. */
   setUp(): Promise<void>;
   /** Builds one platform and pushes it by digest (no tag); returns what the registry now holds. */
   build(platform: Platform, request: BuildRequest): Promise<PlatformImage>;
+}
+
+/** What the builders read of the action's settings (Settings has it all). */
+export interface BuildSettings {
+  builder: 'buildx' | 'buildah';
+  /** The repository path in the registry (`acme/agent`). */
+  image: { path: string };
+  /** The repository to push to, as users see it (`ghcr.io/acme/agent`). */
+  imageName: string;
+  platforms: readonly Platform[];
+  context: string;
+  file: string;
+  buildArgs: ReadonlyArray<[string, string]>;
+  cacheFrom: readonly string[];
+  cacheTo: readonly string[];
+  target?: string;
+  /** Registry host the credentials are for. */
+  registry: string;
+  registryUsername?: string;
+  registryPassword?: string;
+  registryCaFile?: string;
+  insecureRegistries: readonly string[];
+  qemu: QemuMode;
+  binfmtImage: string;
 }
 
 /** What goes into every platform's image besides the Dockerfile. */

@@ -2,13 +2,16 @@ import path from 'node:path';
 import type { Platform } from '../image/platform.js';
 import { formatPlatform, platformSlug } from '../image/platform.js';
 import { resolvePlatformImage } from '../image/pushed-image.js';
-import type { Settings } from '../settings/inputs.js';
 import { installDockerBinfmt } from './binfmt.js';
-import type { Builder, BuilderDeps } from './builder.js';
+import type { Builder, BuilderDeps, BuildSettings } from './builder.js';
 import { buildkitdConfigToml, buildxBuild, checkBuildx, createBuildxBuilder, dockerLogin } from './buildx.js';
 
 /** Docker buildx with a docker-container builder of this run's own; BuildKit pushes by digest itself. */
-export function buildxBuilder(settings: Settings, emulated: readonly Platform[], deps: BuilderDeps): Builder {
+export function buildxBuilder(
+  settings: BuildSettings,
+  emulated: readonly Platform[],
+  deps: BuilderDeps,
+): Builder {
   const name = `edgeship-${deps.runKey}`;
 
   /** A buildkitd.toml when some registry speaks plain HTTP or has its own CA; written to the work dir. */

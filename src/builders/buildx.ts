@@ -15,12 +15,12 @@ export interface BuildxBuildRequest {
   context: string;
   file: string;
   metadataFile: string;
-  buildArgs: Array<[string, string]>;
+  buildArgs: ReadonlyArray<[string, string]>;
   labels: Record<string, string>;
   /** Annotations written on the platform manifest. */
   annotations: Record<string, string>;
-  cacheFrom: string[];
-  cacheTo: string[];
+  cacheFrom: readonly string[];
+  cacheTo: readonly string[];
   target?: string;
   /** SOURCE_DATE_EPOCH, passed as the build argument BuildKit reads for reproducible timestamps. */
   sourceDateEpoch?: number;

@@ -1,8 +1,7 @@
 import { formatPlatform } from '../image/platform.js';
-import type { Settings } from '../settings/inputs.js';
 import { platformsNeedingEmulation } from './binfmt.js';
 import { buildahBuilder } from './buildah-builder.js';
-import type { Builder, BuilderDeps } from './builder.js';
+import type { Builder, BuilderDeps, BuildSettings } from './builder.js';
 import { buildxBuilder } from './buildx-builder.js';
 
 /**
@@ -10,7 +9,7 @@ import { buildxBuilder } from './buildx-builder.js';
  * cannot run natively, as the `qemu` input says.
  */
 export function selectBuilder(
-  settings: Settings,
+  settings: BuildSettings,
   hostArchitecture: string | undefined,
   deps: BuilderDeps,
 ): Builder {

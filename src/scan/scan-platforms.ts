@@ -1,16 +1,14 @@
 /**
  * SBOM and scan every pushed platform: per platform syft → read the SBOM → grype → read the report →
- * categorise the SARIF. It does not judge what it found; the gate does (`src/gate/decide.ts`).
+ * categorise the SARIF. It does not judge what it found; the gate does (`src/policy/decide.ts`).
  */
 import path from 'node:path';
 import { platformSlug, parsePlatform } from '../image/platform.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import { BufferedLog } from '../logging/buffered-log.js';
 import type { PhaseLog } from '../logging/phase-log.js';
-import type { GateVerdict } from '../policy/index.js';
 import type { Exec } from '../process/exec.js';
 import { mapSettledBounded } from '../process/concurrency.js';
-import type { Settings } from '../settings/inputs.js';
 import { runGrype } from './grype.js';
 import { parseGrypeReport } from './grype-report.js';
 import type { GrypeReport } from './grype-report.js';
@@ -38,11 +36,6 @@ export interface ScanResult {
   reportsDir: string;
 }
 
-/** The scans and the gate's verdict over them (kept beside PlatformScan, which publish reads with it). */
-export interface GateResult extends ScanResult {
-  verdict: GateVerdict;
-}
-
 export interface ScanDeps {
   exec: Exec;
   log: PhaseLog;
@@ -52,8 +45,22 @@ export interface ScanDeps {
   makeDir: (dir: string) => Promise<void>;
 }
 
+/** What a scan reads of the action's settings (Settings has it all). */
+export interface ScanSettings {
+  /** The repository the images were pushed to, e.g. `ghcr.io/acme/agent`. */
+  imageName: string;
+  image: { registry: string };
+  /** Registry host the credentials are for. */
+  registry: string;
+  registryUsername?: string;
+  registryPassword?: string;
+  registryCaFile?: string;
+  insecureRegistries: readonly string[];
+  gate: { sbomFormats: readonly SbomFormat[]; scanConcurrency: number; scanTimeoutMs: number };
+}
+
 export interface ScanRequest {
-  settings: Settings;
+  settings: ScanSettings;
   images: readonly PlatformImage[];
   reportsDir: string;
   scanners: ScannerPaths;
@@ -144,7 +151,7 @@ function scanFiles(reportsDir: string, platform: string, formats: readonly SbomF
 }
 
 /** How syft reaches the registry: the action's credentials, CA and plain-HTTP setting. */
-function syftAccess(settings: Settings): SyftRegistryAccess {
+function syftAccess(settings: ScanSettings): SyftRegistryAccess {
   return {
     registry: settings.registry,
     ...(settings.registryUsername ? { username: settings.registryUsername } : {}),

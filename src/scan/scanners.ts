@@ -4,7 +4,6 @@ import type { PhaseLog } from '../logging/phase-log.js';
 import type { Exec } from '../process/exec.js';
 import { ensureGrypeDb } from './grype-db.js';
 import type { GrypeDbDeps } from './grype-db.js';
-import type { GateSettings } from '../settings/inputs.js';
 import { installTool } from '../tools/install.js';
 import type { InstallDeps } from '../tools/install.js';
 
@@ -26,6 +25,13 @@ export interface ScannerVersions {
 /** @actions/cache's restore and save, for the grype database. */
 export type GrypeDbCache = Pick<GrypeDbDeps, 'restoreCache' | 'saveCache'>;
 
+/** The scanner versions asked for (`default`, `path` or a version) and the `max-db-age` input. */
+export interface ScannerChoice {
+  syftVersion: string;
+  grypeVersion: string;
+  maxDbAge: string;
+}
+
 export interface ScannerSetupDeps {
   exec: Exec;
   log: PhaseLog;
@@ -41,7 +47,7 @@ export interface ScannerSetup extends ScannerPaths {
 }
 
 /** Installs (verified) syft and grype and makes sure grype has a fresh vulnerability database. */
-export async function setUpScanners(gate: GateSettings, deps: ScannerSetupDeps): Promise<ScannerSetup> {
+export async function setUpScanners(gate: ScannerChoice, deps: ScannerSetupDeps): Promise<ScannerSetup> {
   return deps.log.group('Install scanners', async () => {
     const request = { platform: process.platform, arch: process.arch };
     const syftTool = await installTool(

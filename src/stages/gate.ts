@@ -1,9 +1,10 @@
-import { decideGate, vulnerabilityCounts } from '../gate/decide.js';
 import type { PlatformImage } from '../image/pushed-image.js';
+import { decideGate, vulnerabilityCounts } from '../policy/decide.js';
+import type { GateResult } from '../policy/decide.js';
 import { explainGate } from '../policy/index.js';
 import type { GateVerdict, Policy } from '../policy/index.js';
 import type { ActionHost } from '../runner/host.js';
-import type { GateResult, ScanResult } from '../scan/scan-platforms.js';
+import type { ScanResult } from '../scan/scan-platforms.js';
 import type { Settings } from '../settings/inputs.js';
 import {
   blockingFindingsTable,
@@ -11,6 +12,8 @@ import {
   markdownTable,
   waiverSummaryTable,
 } from '../summary/tables.js';
+
+export type { GateResult } from '../policy/decide.js';
 
 /** The gate said no: outputs and reports are written, nothing is tagged. */
 export class GateFailedError extends Error {

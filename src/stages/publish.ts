@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlatformImage } from '../image/pushed-image.js';
-import type { GateResult } from '../scan/scan-platforms.js';
+import type { GateResult } from '../policy/decide.js';
 import { githubReleaseStage } from '../github/release-assets.js';
 import type { Policy } from '../policy/index.js';
 import { publishRelease } from '../publish/release.js';

@@ -20,7 +20,8 @@ import { gzipSync } from 'node:zlib';
 
 import { parsePlatform, platformSlug } from '../../../src/image/platform.js';
 import { resolvePlatformImage, type PlatformImage } from '../../../src/image/pushed-image.js';
-import type { GateResult, PlatformScan } from '../../../src/scan/scan-platforms.js';
+import type { GateResult } from '../../../src/policy/decide.js';
+import type { PlatformScan } from '../../../src/scan/scan-platforms.js';
 import { memoryLog } from '../helpers/memory-host.js';
 import { evaluateGate, type Policy } from '../../../src/policy/index.js';
 import { buildImageIndex, type BuiltIndex } from '../../../src/image/image-index.js';

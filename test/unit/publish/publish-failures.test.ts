@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { expectedSignerFor, signerConfig } from '../../../src/stages/publish.js';
 import type { PlatformImage } from '../../../src/image/pushed-image.js';
-import type { GateResult } from '../../../src/scan/scan-platforms.js';
+import type { GateResult } from '../../../src/policy/decide.js';
 import { githubReleaseStage } from '../../../src/github/release-assets.js';
 import { loadPolicy, type Policy } from '../../../src/policy/index.js';
 import type { BuiltIndex } from '../../../src/image/image-index.js';

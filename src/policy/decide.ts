@@ -4,9 +4,15 @@
  * and HEALTHCHECK.
  */
 import type { PlatformImage } from '../image/pushed-image.js';
-import { evaluateGate } from '../policy/index.js';
-import type { GateVerdict, Policy } from '../policy/index.js';
-import type { PlatformScan } from '../scan/scan-platforms.js';
+import type { PlatformScan, ScanResult } from '../scan/scan-platforms.js';
+import { evaluateGate } from './evaluate.js';
+import type { GateVerdict } from './evaluate.js';
+import type { Policy } from './policy.js';
+
+/** The scans and the gate's verdict over them. */
+export interface GateResult extends ScanResult {
+  verdict: GateVerdict;
+}
 
 /** Why the gate could not even evaluate: it fails closed and says which platform and what to do. */
 export class GateError extends Error {
