@@ -11,7 +11,7 @@ import {
 } from '../deployment/manifest.js';
 import { renderTemplate, renderedFileName } from '../deployment/templates.js';
 import { digestOf } from '../registry/digest.js';
-import type { GateResult } from '../scan/scan-platforms.js';
+import type { GateResult } from '../policy/decide.js';
 import { DEPLOYMENT_PREDICATE_TYPE, preferredSbom } from '../sign/predicates.js';
 import { signStatement } from '../sign/signer.js';
 import { deploymentManifestStatement } from '../sign/statements.js';

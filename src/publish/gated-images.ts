@@ -1,5 +1,5 @@
 import type { PlatformImage } from '../image/pushed-image.js';
-import type { GateResult } from '../scan/scan-platforms.js';
+import type { GateResult } from '../policy/decide.js';
 import { PublishError, type GatedImage } from './model.js';
 
 /**

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { PhaseLog } from '../logging/phase-log.js';
-import type { GateResult } from '../scan/scan-platforms.js';
+import type { GateResult } from '../policy/decide.js';
 import type { AssetUpload, ReleaseAssetsStage } from './model.js';
 
 /**

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { PlatformImage } from '../../../src/image/pushed-image.js';
 import { loadPolicy } from '../../../src/policy/index.js';
-import { detectSbomFormat } from '../../../src/scan/sbom.js';
+import { countSbomPackages } from '../../../src/scan/sbom.js';
 import { passingGate, spdxSbom } from './harness.js';
 
 const image = (platform: string, seed: string): PlatformImage => ({
@@ -36,7 +36,7 @@ describe('publish harness reports', () => {
         grypeVersion: '0.114.0',
         dbBuilt: '2026-01-01T00:00:00Z',
       });
-      expect(detectSbomFormat(spdxSbom(images[0]!))).toBe('spdx-json');
+      expect(() => countSbomPackages(spdxSbom(images[0]!), 'spdx-json')).not.toThrow();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

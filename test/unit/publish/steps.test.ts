@@ -5,7 +5,8 @@ import type { PlatformImage } from '../../../src/image/pushed-image.js';
 import { gatedImages } from '../../../src/publish/gated-images.js';
 import { PublishError } from '../../../src/publish/model.js';
 import { releaseAssetList } from '../../../src/publish/release-assets.js';
-import type { GateResult, PlatformScan } from '../../../src/scan/scan-platforms.js';
+import type { GateResult } from '../../../src/policy/decide.js';
+import type { PlatformScan } from '../../../src/scan/scan-platforms.js';
 
 const scan = (platform: string): PlatformScan => ({
   platform,
