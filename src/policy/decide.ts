@@ -4,6 +4,7 @@
  * and HEALTHCHECK.
  */
 import type { PlatformImage } from '../image/pushed-image.js';
+import { incompleteScans } from '../scan/scan-platforms.js';
 import type { PlatformScan, ScanResult } from '../scan/scan-platforms.js';
 import { evaluateGate } from './evaluate.js';
 import type { GateVerdict } from './evaluate.js';
@@ -35,17 +36,13 @@ export function decideGate(
   const empty = options.allowEmptySbom ? [] : emptySboms(scans, images);
   if (empty.length) {
     // Worded like a scan that did not complete: an SBOM with nothing in it gives the gate nothing to judge.
-    throw new GateError(
-      `The gate fails closed: ${empty.length} of ${scans.length} platform scan(s) did not complete, so nothing is published.\n` +
-        empty
-          .map(
-            (image) =>
-              `${image.platform}: Syft found no packages in ${image.platform} (${image.size} bytes of layers). ` +
-              'An empty SBOM cannot be scanned, so the gate fails closed. ' +
-              'If the image really holds nothing Syft can identify (e.g. one static binary FROM scratch), set allow-empty-sbom: true.',
-          )
-          .join('\n'),
+    const why = empty.map(
+      (image) =>
+        `${image.platform}: Syft found no packages in ${image.platform} (${image.size} bytes of layers). ` +
+        'An empty SBOM cannot be scanned, so the gate fails closed. ' +
+        'If the image really holds nothing Syft can identify (e.g. one static binary FROM scratch), set allow-empty-sbom: true.',
     );
+    throw new GateError(incompleteScans(why, scans.length));
   }
   return evaluateScans(policy, scans, images, options.now);
 }

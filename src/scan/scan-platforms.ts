@@ -84,12 +84,7 @@ export async function scanPlatforms(req: ScanRequest, deps: ScanDeps): Promise<P
   const failures = settled.flatMap((r, i) =>
     r.status === 'rejected' ? [`${images[i]!.platform}: ${message(r.reason)}`] : [],
   );
-  if (failures.length) {
-    throw new ScanError(
-      `The gate fails closed: ${failures.length} of ${images.length} platform scan(s) did not complete, so nothing is published.\n` +
-        failures.join('\n'),
-    );
-  }
+  if (failures.length) throw new ScanError(incompleteScans(failures, images.length));
   return settled.map((r) => (r as PromiseFulfilledResult<PlatformScan>).value);
 }
 
@@ -136,6 +131,14 @@ async function scanPlatform(image: PlatformImage, req: ScanRequest, deps: ScanDe
     sarifFile: files.sarif,
     report,
   };
+}
+
+/** The gate's message for scans that gave it nothing to judge: one `<platform>: <why>` line each. */
+export function incompleteScans(failures: readonly string[], platforms: number): string {
+  return (
+    `The gate fails closed: ${failures.length} of ${platforms} platform scan(s) did not complete, so nothing is published.\n` +
+    failures.join('\n')
+  );
 }
 
 /** Where one platform's files go: `sbom-linux-arm64.spdx.json`, `grype-linux-arm64.json`, `.sarif`. */
