@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fetch as undiciFetch } from 'undici';
-import { expectedSignerFor } from '../src/stages/publish.js';
+import { expectedSignerFor } from '../src/publish/publish-deps.js';
 import { parsePlatform } from '../src/image/platform.js';
 import { resolvePlatformImage, type PlatformImage } from '../src/image/pushed-image.js';
 import { channelTag } from '../src/deployment/baseline.js';

@@ -2,7 +2,7 @@
 // the domain → registry, processes and validation), so this table has no cycle; a unit test checks that, and that
 // the README's map of src/ lists the same folders. `.` is src/ itself (main.ts, post.ts).
 export const LAYERS = {
-  '.': ['action', 'runner', 'process'],
+  '.': ['action', 'stages', 'runner', 'process'],
   action: ['stages', 'settings', 'runner', 'registry', 'release', 'image', 'logging', 'process'],
   stages: [
     'publish',
@@ -38,7 +38,7 @@ export const LAYERS = {
     'process',
   ],
   records: ['settings', 'policy', 'scan', 'image', 'registry', 'process'],
-  summary: ['settings', 'policy', 'scan', 'release', 'image'],
+  summary: ['publish', 'settings', 'policy', 'scan', 'release', 'image'],
   settings: ['policy', 'scan', 'sign', 'tools', 'builders', 'image', 'registry', 'runner', 'validation'],
   builders: ['image', 'registry', 'runner', 'logging', 'process'],
   scan: ['tools', 'image', 'registry', 'logging', 'process', 'validation'],

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import * as core from '@actions/core';
 import { CLEANUP_STATE_KEY } from './runner/cleanup-state.js';
 import { coreLog } from './runner/core-host.js';
-import { runPost } from './action/post.js';
+import { runPost } from './stages/clean-up.js';
 import { execProcess } from './process/exec.js';
 
 runPost(core.getState(CLEANUP_STATE_KEY), {

@@ -6,6 +6,9 @@
  * schema cannot express (every signature names a digest of this release, deltas match the baseline, ...).
  *
  * Everything here is pure: the build takes what earlier stages produced; render and parse are text in, text out.
+ *
+ * Kept as one file: build, render and parse of one versioned document and its consistency rules, which must agree
+ * with each other field by field.
  */
 import semver from 'semver';
 import { lineOf } from '../validation/yaml-position.js';

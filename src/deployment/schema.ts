@@ -6,6 +6,8 @@
  * validator can check a manifest against `deployment-manifest.schema.json` (the same object, written to disk; a unit
  * test keeps them equal). In every leaf, `title` is the expected form (used verbatim in messages: "must be <title>")
  * and `description` says what the field means.
+ *
+ * Kept as one file: the schema is one document, and its messages are written against its own titles.
  */
 import type { ErrorObject } from 'ajv';
 import { TAG_PATTERN_SOURCE } from '../registry/reference.js';

@@ -5,6 +5,9 @@
  * Matches Grype's own rules suppressed (`ignoredMatches`: .grype.yaml ignore rules, --only-fixed, GRYPE_* env, VEX,
  * its default kernel-headers rules) are evaluated exactly like the others: they count, block and can be waived,
  * so Grype's configuration never weakens the gate; only an Edgeship waiver (with a reason and an expiry) does.
+ *
+ * Kept as one file: severity, fix state, KEV/EPSS, waivers and edge checks are one evaluation over one match list;
+ * split, the order in which they apply would be spread over several modules.
  */
 import {
   SEVERITIES,

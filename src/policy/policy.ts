@@ -1,6 +1,8 @@
 /**
  * The release gate's policy: Edgeship defaults, overridden by a policy file (YAML, schema-validated), overridden by
  * action inputs. Every bad value is a PolicyError naming the file and field path, or the input, with the accepted form.
+ *
+ * Kept as one file: defaults, file and input overrides are one merge with one set of error positions.
  */
 import { createHash } from 'node:crypto';
 import { lineOf } from '../validation/yaml-position.js';

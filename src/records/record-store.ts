@@ -1,5 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import type { Settings } from '../settings/inputs.js';
 
 /** Where build jobs leave their records for the publish job. */
 export interface RecordStore {
@@ -74,4 +75,20 @@ export function artifactRecordStore(client: ArtifactClientLike, retentionDays = 
       return result;
     },
   };
+}
+
+/** The record store: `records-dir` when set, else the workflow run's artifacts. */
+export async function recordStoreFor(
+  settings: Pick<Settings, 'recordsDir' | 'recordsRetentionDays'>,
+  env: Record<string, string | undefined>,
+): Promise<RecordStore> {
+  if (settings.recordsDir) return directoryRecordStore(settings.recordsDir);
+  if (!env.ACTIONS_RUNTIME_TOKEN) {
+    throw new Error(
+      'mode: build and mode: publish hand build records over as workflow artifacts, which only exist inside GitHub Actions; ' +
+        'elsewhere set records-dir to a directory both jobs can reach',
+    );
+  }
+  const { DefaultArtifactClient } = await import('@actions/artifact');
+  return artifactRecordStore(new DefaultArtifactClient(), settings.recordsRetentionDays);
 }

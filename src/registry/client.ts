@@ -1,3 +1,11 @@
+/**
+ * The OCI distribution API client: manifests and blobs by digest or tag, chunked and monolithic uploads, cross-repo
+ * mounts, tag listing, referrers, with the registry's auth challenges (basic and bearer tokens per scope), TLS with an
+ * extra CA, the https-then-http fallback for loopback and insecure registries, and the one retry policy.
+ *
+ * Kept as one file: every endpoint goes through the same request path (auth, scheme, retries, error mapping), and
+ * each method is a thin use of it.
+ */
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import {

@@ -10,6 +10,8 @@
  * `ignoredMatches` (matches Grype's own rules suppressed: `.grype.yaml` ignore rules, --only-fixed, GRYPE_* env,
  * VEX documents, its default kernel-headers rules) are read exactly as strictly as `matches`, because the gate
  * evaluates them too: Grype's configuration must never be a way around Edgeship's policy and its waivers.
+ *
+ * Kept as one file: the byte scanner and the field readers share one strict notion of a complete report.
  */
 import { isUtf8 } from 'node:buffer';
 

@@ -2,6 +2,9 @@
  * Builds Sigstore bundles (v0.3, DSSE envelope around an in-toto statement) for image digests, the way
  * cosign 3 signs by default: keyless (an OIDC token exchanged at Fulcio for a short-lived certificate)
  * or with a private key, witnessed by Rekor (transparency log) and an RFC 3161 timestamp authority.
+ *
+ * Kept as one file: key and keyless identities, the bundle builder and the three signing calls are one flow that
+ * shares the Sigstore clients and their error handling.
  */
 import {
   createHash,

@@ -2,7 +2,7 @@ import type { PlatformImage } from '../image/pushed-image.js';
 import { decideGate, vulnerabilityCounts } from '../policy/decide.js';
 import type { GateResult } from '../policy/decide.js';
 import { explainGate } from '../policy/index.js';
-import type { GateVerdict, Policy } from '../policy/index.js';
+import type { GateVerdict } from '../policy/index.js';
 import type { ActionHost } from '../runner/host.js';
 import type { ScanResult } from '../scan/scan-platforms.js';
 import type { Settings } from '../settings/inputs.js';
@@ -26,10 +26,10 @@ export class GateFailedError extends Error {
  */
 export async function runGateStage(
   host: ActionHost,
-  input: { settings: Settings; policy: Policy; images: readonly PlatformImage[]; scanned: ScanResult },
+  input: { settings: Settings; images: readonly PlatformImage[]; scanned: ScanResult },
 ): Promise<GateResult> {
-  const { settings, policy, images, scanned } = input;
-  const verdict = decideGate(policy, scanned.scans, images, {
+  const { settings, images, scanned } = input;
+  const verdict = decideGate(settings.gatePolicy, scanned.scans, images, {
     allowEmptySbom: settings.gate.allowEmptySbom,
     now: host.now(),
   });

@@ -2,6 +2,8 @@ import type { PlatformImage } from '../image/pushed-image.js';
 import type { PlatformScan } from '../scan/scan-platforms.js';
 import type { GateVerdict } from '../policy/index.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
+import type { PublishResult } from '../publish/release.js';
+import path from 'node:path';
 
 /** Human-readable byte count (1 kB = 1000 B, as registries and docker report). */
 export function formatBytes(bytes: number): string {
@@ -140,4 +142,28 @@ export function waiverSummaryTable(verdict: GateVerdict): SummaryTable {
     ]),
   ];
   return rows.length ? [['Waiver', 'ID', 'Package', 'Platform', 'Reason', 'Expires'], ...rows] : [];
+}
+
+/** The job summary of a published release: tags, per-platform upgrade deltas, manifest and signatures. */
+export function publishSummary(imageName: string, result: PublishResult): string {
+  return [
+    `### Published ${imageName}@${result.indexDigest}`,
+    markdownTable([
+      ['Tag', 'Points at'],
+      ...result.tags.map((t) => [`\`${imageName}:${t}\``, `\`${result.indexDigest}\``]),
+    ]),
+    markdownTable([
+      ['Platform', 'Digest', 'Delta to upgrade', 'Baseline'],
+      ...result.manifest.platforms.map((p) => [
+        p.platform,
+        `\`${p.digest}\``,
+        `${p.delta.bytes} bytes (${p.delta.layers} layer(s))`,
+        p.delta.baseline ? p.delta.baseline.version : 'none',
+      ]),
+    ]),
+    `Deployment manifest: \`${path.basename(result.manifestFile)}\` (${result.manifestDigest})` +
+      (result.releaseUrl ? `, release: ${result.releaseUrl}` : ''),
+    `Signatures and attestations: ${result.signatures.length}`,
+    '',
+  ].join('\n\n');
 }

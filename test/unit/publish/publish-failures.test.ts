@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { expectedSignerFor, signerConfig } from '../../../src/stages/publish.js';
+import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-deps.js';
 import type { PlatformImage } from '../../../src/image/pushed-image.js';
 import type { GateResult } from '../../../src/policy/decide.js';
 import { githubReleaseStage } from '../../../src/github/release-assets.js';

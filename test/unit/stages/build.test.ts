@@ -8,7 +8,8 @@ import { releaseMetadata } from '../../../src/release/metadata.js';
 import { CLEANUP_STATE_KEY, parseCleanupState } from '../../../src/runner/cleanup-state.js';
 import type { RunnerContext } from '../../../src/runner/context.js';
 import { runBuildStage } from '../../../src/stages/build.js';
-import { pushIntoRegistry, writeOciLayout } from '../helpers/images.js';
+import { pushIntoRegistry } from '../helpers/images.js';
+import { buildah } from '../helpers/builder-doubles.js';
 import { fakeExec, groupsOf, linesOfGroup, memoryHost } from '../helpers/memory-host.js';
 import type { ExecCall, ExecHandler } from '../helpers/memory-host.js';
 import { settingsFrom } from '../helpers/settings.js';
@@ -56,23 +57,6 @@ const docker =
     }
     return {}; // run (binfmt), login, buildx create
   };
-
-/** buildah as it would answer: `push` writes an OCI layout and the digest file. */
-const buildah: ExecHandler = (call) => {
-  if (call.file !== 'buildah') return undefined;
-  if (call.args[0] === '--version')
-    return { stdout: 'buildah version 1.33.7 (image-spec 1.1.0, runtime-spec 1.1.0)' };
-  if (call.args[0] === 'build') return { stdout: `STEP 1/2: FROM scratch (${option(call, '--platform')})` };
-  if (call.args[0] === 'push') {
-    const [, target] = call.args.slice(-2);
-    const [, dir, tag] = /^oci:(.+):([^:]+)$/.exec(target!)!;
-    const platform = tag!.replace(/-/g, '/');
-    const digest = writeOciLayout(dir!, tag!, platform);
-    writeFileSync(option(call, '--digestfile'), digest);
-    return {};
-  }
-  return undefined;
-};
 
 function buildStage(inputs: Record<string, string>, handlers: ExecHandler[], password = PASSWORD) {
   const host = memoryHost({ exec: fakeExec(...handlers), now: () => NOW });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { loadPolicy } from '../../../src/policy/index.js';
 import type { PlatformImage } from '../../../src/image/pushed-image.js';
 import type { VulnerabilityMatch } from '../../../src/scan/grype-report.js';
 import type { PlatformScan, ScanResult } from '../../../src/scan/scan-platforms.js';
@@ -49,7 +48,7 @@ function gateStage(
   });
   const images = options.images ?? scans.map((s) => platformImage(s.platform));
   const scanned: ScanResult = { scans, reportsDir: REPORTS };
-  const run = () => runGateStage(host, { settings, policy: loadPolicy({}), images, scanned });
+  const run = () => runGateStage(host, { settings, images, scanned });
   return { host, run };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CleanupRecorder, parseCleanupState } from '../../../src/runner/cleanup-state.js';
-import { runPost } from '../../../src/action/post.js';
+import { runPost } from '../../../src/stages/clean-up.js';
 import { buildSummaryTable, formatBytes, markdownTable } from '../../../src/summary/tables.js';
 import { memoryLog } from '../helpers/memory-host.js';
 import type { Exec } from '../../../src/process/exec.js';

@@ -1,0 +1,90 @@
+/**
+ * What the publish phase is given from the settings and the run: the signer (key or keyless), whom the bundles must
+ * verify against and the trust root to check them with, and the GitHub release of the tag when assets are wanted.
+ */
+import { githubReleaseStage } from '../github/release-assets.js';
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { ReleaseMetadata } from '../release/metadata.js';
+import type { Settings } from '../settings/inputs.js';
+import { githubOidcTokenProvider, PUBLIC_TSA_URL } from '../sign/signer.js';
+import type { SignerConfig } from '../sign/signer.js';
+import { trustMaterialFromJSON } from '../sign/verify.js';
+import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
+import type { PublishDeps } from './model.js';
+
+/** Signer settings from the inputs; undefined when signing is off. */
+export function signerConfig(
+  settings: Settings,
+  env: Record<string, string | undefined>,
+): SignerConfig | undefined {
+  const p = settings.publish;
+  if (p.signing === 'off') return undefined;
+  const common = {
+    ...(p.rekorUrl ? { rekorURL: p.rekorUrl } : {}),
+    tsaURL: p.tsaUrl === 'off' ? (false as const) : (p.tsaUrl ?? PUBLIC_TSA_URL),
+  };
+  if (p.signing === 'key') return { identity: { kind: 'key', key: p.key! }, ...common };
+  return {
+    identity: {
+      kind: 'keyless',
+      tokenProvider: githubOidcTokenProvider({ env }),
+      ...(p.fulcioUrl ? { fulcioURL: p.fulcioUrl } : {}),
+    },
+    ...common,
+  };
+}
+
+/** Whom the published bundles must verify against. */
+export function expectedSignerFor(settings: Settings, config: SignerConfig): PublishDeps['expectedSigner'] {
+  const p = settings.publish;
+  return (first): ExpectedSigner => {
+    if (config.identity.kind === 'key') return { kind: 'key', publicKey: config.identity.key.publicKeyPem };
+    const identity = p.expectedIdentity ?? first.identity;
+    const issuer = p.certificateOidcIssuer ?? first.issuer;
+    if (!identity || !issuer)
+      throw new Error('the signing certificate names no identity or issuer to verify against');
+    return { kind: 'certificate', identity, issuer };
+  };
+}
+
+/** Signer, expected signer and trust root; nothing when signing is off. */
+export function signingDeps(
+  settings: Settings,
+  env: Record<string, string | undefined>,
+): Pick<PublishDeps, 'signer' | 'expectedSigner' | 'trustMaterial'> {
+  const signer = signerConfig(settings, env);
+  if (!signer) return {};
+  return {
+    signer,
+    expectedSigner: expectedSignerFor(settings, signer),
+    trustMaterial: () => loadTrustMaterial(settings),
+  };
+}
+
+/** The `trusted-root` input's trust material, else the public-good root through TUF. */
+async function loadTrustMaterial(settings: Settings): Promise<TrustMaterial> {
+  if (settings.publish.trustMaterial) return settings.publish.trustMaterial;
+  const { getTrustedRoot } = await import('@sigstore/tuf');
+  const { TrustedRoot } = await import('@sigstore/protobuf-specs');
+  return trustMaterialFromJSON(TrustedRoot.toJSON(await getTrustedRoot()));
+}
+
+/** The GitHub release of the tag, when release assets are on and there is a tag and a token. */
+export function releaseAssetsDeps(
+  settings: Settings,
+  run: { ref: string; repository: string; apiUrl: string },
+  release: ReleaseMetadata,
+  io: { readFile: (file: string) => Promise<Buffer>; log: PhaseLog },
+): Pick<PublishDeps, 'releaseAssets'> {
+  const tag = run.ref.startsWith('refs/tags/') ? run.ref.slice('refs/tags/'.length) : undefined;
+  const token = settings.githubToken;
+  if (settings.publish.releaseAssets !== 'auto' || !tag) return {};
+  if (!token) {
+    io.log.warning('release-assets is auto but no github-token is available: no release assets are uploaded');
+    return {};
+  }
+  const api = { apiUrl: run.apiUrl, token, repository: run.repository, fetchImpl: fetch };
+  return {
+    releaseAssets: githubReleaseStage(api, tag, io, { prerelease: release.kind === 'prerelease' }),
+  };
+}

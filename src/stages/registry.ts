@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { RegistryClient } from '../registry/client.js';
+import { chainResolvers, dockerConfigResolver, resolverFromInputs } from '../registry/credentials.js';
+import type { ActionHost } from '../runner/host.js';
+import type { Settings } from '../settings/inputs.js';
+
+/** The registry client of the run: the inputs' credentials first, then the Docker config and its helpers. */
+export function registryClientFor(
+  settings: Settings,
+  host: Pick<ActionHost, 'env' | 'exec'>,
+): RegistryClient {
+  const configDir = host.env.DOCKER_CONFIG || path.join(host.env.HOME || os.homedir(), '.docker');
+  const credentials = chainResolvers(
+    resolverFromInputs(settings.registry, settings.registryUsername, settings.registryPassword),
+    dockerConfigResolver({ readFile: (f: string) => readFile(f, 'utf8'), exec: host.exec, configDir }),
+  );
+  return new RegistryClient({
+    registry: settings.image.registry,
+    credentials,
+    ...(settings.registryCaFile ? { ca: readFileSync(settings.registryCaFile) } : {}),
+    insecure: settings.insecureRegistries.includes(settings.image.registry),
+    userAgent: 'edgeship',
+  });
+}
