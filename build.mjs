@@ -26,6 +26,9 @@ await build({
   external: ['iconv-lite'],
   // Prefer the ES module builds dependencies ship: they tree-shake far better than their CommonJS ones.
   mainFields: ['module', 'main'],
+  // yaml's exports map sends Node to its CommonJS build, which does not tree-shake; its ES module build (the same
+  // code, shipped for browsers and free of Node-only paths we use) saves about 16 kB.
+  alias: { yaml: './node_modules/yaml/browser/index.js' },
   // Some dependencies are CommonJS and call require(); give the ESM bundle one.
   banner: {
     js: "import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);",

@@ -9,6 +9,7 @@ export {
   SEVERITY_KEYS,
   formatSize,
   loadPolicy,
+  POLICY_INPUT_NAMES,
   normalisePlatform,
   parseSize,
   policyDigest,

@@ -103,7 +103,8 @@ export const DEFAULT_RULES: Readonly<Rules> = Object.freeze(DEFAULTS);
 
 type InputName = Exclude<keyof PolicyInputs, 'policyFile'>;
 
-const INPUT_NAMES: Record<InputName, string> = {
+/** The action input of each policy setting. */
+export const POLICY_INPUT_NAMES = {
   failOn: 'fail-on',
   onlyFixed: 'only-fixed',
   failOnKev: 'fail-on-kev',
@@ -112,11 +113,11 @@ const INPUT_NAMES: Record<InputName, string> = {
   imageSizeCheck: 'image-size-check',
   nonRootCheck: 'non-root-check',
   healthcheckCheck: 'healthcheck-check',
-};
+} as const satisfies Record<InputName, string>;
 
 function inputError(name: InputName, raw: string, expected: string, hint = ''): PolicyError {
   return new PolicyError(
-    `Input "${INPUT_NAMES[name]}": ${JSON.stringify(raw)} is not valid; expected ${expected}${hint}`,
+    `Input "${POLICY_INPUT_NAMES[name]}": ${JSON.stringify(raw)} is not valid; expected ${expected}${hint}`,
   );
 }
 
@@ -450,7 +451,10 @@ export function loadPolicy(inputs: PolicyInputs): Policy {
     ]
       .filter(Boolean)
       .join(', ');
-    origin.set(o.setting, `input "${INPUT_NAMES[o.input]}"${replaced ? ` (overrides ${replaced})` : ''}`);
+    origin.set(
+      o.setting,
+      `input "${POLICY_INPUT_NAMES[o.input]}"${replaced ? ` (overrides ${replaced})` : ''}`,
+    );
   }
 
   const source: string[] = [];

@@ -5,14 +5,14 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { loadPolicy } from '../policy/index.js';
+import { loadPolicy, POLICY_INPUT_NAMES } from '../policy/index.js';
 import { formatRepository } from '../registry/reference.js';
 import type { InputReader } from '../runner/host.js';
 import { InputError } from './errors.js';
 import type { ParseContext } from './parsers.js';
 import type { GateSettings, PublishSettings, Settings } from './settings.js';
 import { checkKeylessPermission, readExpectedIdentity, readSigningKey, readTrustedRoot } from './signing.js';
-import { INPUTS, readInputs } from './table.js';
+import { readInputs } from './table.js';
 import type { InputValues } from './table.js';
 
 export { InputError } from './errors.js';
@@ -161,19 +161,9 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
 
 /** The policy inputs as given (the policy module resolves and validates them). */
 function policyInputs(v: InputValues): Settings['policy'] {
-  const names = {
-    failOn: 'fail-on',
-    onlyFixed: 'only-fixed',
-    failOnKev: 'fail-on-kev',
-    epssThreshold: 'epss-threshold',
-    maxImageSize: 'max-image-size',
-    imageSizeCheck: 'image-size-check',
-    nonRootCheck: 'non-root-check',
-    healthcheckCheck: 'healthcheck-check',
-  } as const satisfies Record<string, keyof typeof INPUTS>;
   const inputs: Settings['policy'] = v.policy ? { policyFile: v.policy } : {};
-  for (const [key, name] of Object.entries(names) as Array<
-    [keyof typeof names, (typeof names)[keyof typeof names]]
+  for (const [key, name] of Object.entries(POLICY_INPUT_NAMES) as Array<
+    [keyof typeof POLICY_INPUT_NAMES, (typeof POLICY_INPUT_NAMES)[keyof typeof POLICY_INPUT_NAMES]]
   >) {
     const value = v[name];
     if (value !== undefined) inputs[key] = value;

@@ -1,5 +1,6 @@
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { PlatformScan } from '../scan/scan-platforms.js';
+import { SEVERITIES } from '../scan/grype-report.js';
 import type { GateVerdict } from '../policy/index.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { PublishResult } from '../publish/release.js';
@@ -53,20 +54,7 @@ export function gateSummaryTable(
   images: readonly PlatformImage[],
   scans: readonly PlatformScan[],
 ): SummaryTable {
-  const header = [
-    'Platform',
-    'Critical',
-    'High',
-    'Medium',
-    'Low',
-    'Negligible',
-    'Unknown',
-    'Packages',
-    'Size',
-    'User',
-    'HEALTHCHECK',
-    'Verdict',
-  ];
+  const header = ['Platform', ...SEVERITIES, 'Packages', 'Size', 'User', 'HEALTHCHECK', 'Verdict'];
   const rows = verdict.platforms.map((p) => {
     const image = images.find((i) => i.platform === p.platform);
     const scan = scans.find((s) => s.platform === p.platform);
