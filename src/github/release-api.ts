@@ -12,6 +12,7 @@ import {
   type GitHubFailure,
   type Octokit,
 } from './client.js';
+import { isRecord } from '../validation/json.js';
 
 export interface ReleaseLog {
   info(message: string): void;
@@ -265,9 +266,7 @@ function statusLine(status: number): string {
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 function parseJson(text: string): unknown {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Exec } from '../process/exec.js';
 import { getFromCredentialHelper } from './credential-helper.js';
 import { DOCKER_HUB, normaliseRegistry } from './reference.js';
+import { isRecord } from '../validation/json.js';
 
 /** How to authenticate to one registry. Which fields are set depends on where it came from. */
 export interface RegistryCredential {
@@ -236,8 +237,4 @@ export function registryKey(value: string): string {
 
 function isHelperName(value: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

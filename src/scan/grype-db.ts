@@ -14,6 +14,7 @@
 import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
 import { grypeEnvironment } from './grype.js';
+import { isRecord } from '../validation/json.js';
 
 export function grypeDbStatusArgs(): string[] {
   return ['db', 'status', '-o', 'json'];
@@ -43,10 +44,6 @@ export class GrypeDbError extends Error {
 }
 
 type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Parses RFC 3339 (`2025-06-04T11:12:37Z`) and Go's time.String() (`2023-09-14 20:10:52 +0000 UTC`). */
 export function parseGrypeTime(raw: string): Date | undefined {
@@ -123,7 +120,7 @@ export function parseDbStatus(stdout: string): GrypeDbStatus {
   if (start !== -1 && end > start) {
     try {
       const doc: unknown = JSON.parse(stdout.slice(start, end + 1));
-      if (isObject(doc)) return parseJsonStatus(doc);
+      if (isRecord(doc)) return parseJsonStatus(doc);
     } catch {
       // fall through to the text form
     }

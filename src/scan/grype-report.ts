@@ -14,6 +14,7 @@
  * Kept as one file: the byte scanner and the field readers share one strict notion of a complete report.
  */
 import { isUtf8 } from 'node:buffer';
+import { isRecord } from '../validation/json.js';
 
 export type Severity = 'Critical' | 'High' | 'Medium' | 'Low' | 'Negligible' | 'Unknown';
 
@@ -574,9 +575,7 @@ function describeIgnoreRule(rule: Record<string, unknown>): string {
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 function hasEntries(value: unknown): boolean {

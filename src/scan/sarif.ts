@@ -5,16 +5,13 @@
  * `<category>/` (trailing slash: category only, no run id) sets it. Each platform gets its own
  * category (`edgeship/linux-arm64/`), so uploading the arm64 results does not replace the amd64 ones.
  */
+import { isRecord } from '../validation/json.js';
 
 export class SarifError extends Error {
   override name = 'SarifError';
 }
 
 type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export interface SarifLog {
   version: '2.1.0';
@@ -32,7 +29,7 @@ export function parseSarif(text: string): SarifLog {
       `The SARIF report is not valid JSON (${(error as Error).message}); it is truncated or corrupted`,
     );
   }
-  if (!isObject(doc)) throw new SarifError('The SARIF report is not a JSON object');
+  if (!isRecord(doc)) throw new SarifError('The SARIF report is not a JSON object');
   if (doc.version !== '2.1.0') {
     throw new SarifError(
       `The SARIF report has version ${JSON.stringify(doc.version)}; GitHub code scanning needs SARIF 2.1.0`,
@@ -40,8 +37,8 @@ export function parseSarif(text: string): SarifLog {
   }
   if (!Array.isArray(doc.runs)) throw new SarifError('The SARIF report has no "runs" array');
   doc.runs.forEach((run, index) => {
-    if (!isObject(run)) throw new SarifError(`SARIF run ${index} is not an object`);
-    const driver = isObject(run.tool) && isObject(run.tool.driver) ? run.tool.driver : undefined;
+    if (!isRecord(run)) throw new SarifError(`SARIF run ${index} is not an object`);
+    const driver = isRecord(run.tool) && isRecord(run.tool.driver) ? run.tool.driver : undefined;
     if (typeof driver?.name !== 'string') throw new SarifError(`SARIF run ${index} has no tool.driver.name`);
     if (run.results !== undefined && run.results !== null && !Array.isArray(run.results)) {
       throw new SarifError(`SARIF run ${index} has "results" that is not an array`);
@@ -65,7 +62,7 @@ export function categorizeSarif(text: string, category: string): string {
   const id = trimmed.endsWith('/') ? trimmed : `${trimmed}/`;
   const log = parseSarif(text);
   for (const run of log.runs) {
-    const existing = isObject(run.automationDetails) ? run.automationDetails : {};
+    const existing = isRecord(run.automationDetails) ? run.automationDetails : {};
     run.automationDetails = { ...existing, id };
   }
   return `${JSON.stringify(log, null, 2)}\n`;

@@ -10,6 +10,7 @@
  * - syft JSON: `artifacts`.
  */
 import type { SbomFormat } from './syft.js';
+import { isRecord } from '../validation/json.js';
 
 export class SbomError extends Error {
   override name = 'SbomError';
@@ -23,10 +24,6 @@ const FORMAT_NAMES: Record<SbomFormat, string> = {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function parseDocument(text: string, what: string): Json {
   if (text.trim() === '') throw new SbomError(`${what} is empty; syft did not write it completely`);
   let doc: unknown;
@@ -37,15 +34,15 @@ function parseDocument(text: string, what: string): Json {
       `${what} is not valid JSON (${(error as Error).message}); it is truncated or corrupted. Re-run the scan`,
     );
   }
-  if (!isObject(doc)) throw new SbomError(`${what} is JSON but not an SBOM document (not an object)`);
+  if (!isRecord(doc)) throw new SbomError(`${what} is JSON but not an SBOM document (not an object)`);
   return doc;
 }
 
 function formatOf(doc: Json): SbomFormat | undefined {
   if (typeof doc.spdxVersion === 'string' && doc.spdxVersion.startsWith('SPDX-')) return 'spdx-json';
   if (doc.bomFormat === 'CycloneDX') return 'cyclonedx-json';
-  const descriptor = isObject(doc.descriptor) ? doc.descriptor : undefined;
-  const schema = isObject(doc.schema) ? doc.schema : undefined;
+  const descriptor = isRecord(doc.descriptor) ? doc.descriptor : undefined;
+  const schema = isRecord(doc.schema) ? doc.schema : undefined;
   const syftish =
     descriptor?.name === 'syft' || (typeof schema?.url === 'string' && schema.url.includes('/syft/'));
   if (Array.isArray(doc.artifacts) && syftish) return 'syft-json';
@@ -69,7 +66,7 @@ function spdxDescribedIds(doc: Json): Set<string> {
   }
   if (Array.isArray(doc.relationships)) {
     for (const rel of doc.relationships) {
-      if (!isObject(rel)) continue;
+      if (!isRecord(rel)) continue;
       if (
         rel.relationshipType === 'DESCRIBES' &&
         rel.spdxElementId === documentId &&
@@ -91,7 +88,7 @@ function spdxDescribedIds(doc: Json): Set<string> {
 function countCycloneDxComponents(components: unknown[]): number {
   let count = 0;
   for (const component of components) {
-    if (!isObject(component))
+    if (!isRecord(component))
       throw new SbomError('The CycloneDX JSON SBOM has a component that is not an object');
     if (component.type !== 'operating-system') count += 1;
     if (Array.isArray(component.components)) count += countCycloneDxComponents(component.components);
@@ -113,7 +110,7 @@ export function countSbomPackages(text: string, format: SbomFormat): number {
       const packages = requireArray(doc, 'packages', format);
       const described = spdxDescribedIds(doc);
       return packages.filter(
-        (pkg) => !(isObject(pkg) && typeof pkg.SPDXID === 'string' && described.has(pkg.SPDXID)),
+        (pkg) => !(isRecord(pkg) && typeof pkg.SPDXID === 'string' && described.has(pkg.SPDXID)),
       ).length;
     }
     case 'cyclonedx-json':
