@@ -4,7 +4,7 @@ import type { PlatformImage } from '../image/pushed-image.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import { readRunnerContext } from '../runner/context.js';
 import type { ActionHost } from '../runner/host.js';
-import { readSettings } from '../settings/inputs.js';
+import { maskSecretInputs, readSettings } from '../settings/inputs.js';
 import type { Settings } from '../settings/inputs.js';
 import { runBuildStage } from '../stages/build.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
@@ -30,6 +30,7 @@ export interface RunResult {
  */
 export async function runAction(host: ActionHost): Promise<RunResult> {
   const context = readRunnerContext(host.env, readTextIfExists, host.now(), process.cwd(), os.tmpdir());
+  maskSecretInputs(host.readInput, (secret) => host.setSecret(secret));
   const settings = readSettings(host.readInput, { workspace: context.workspace, env: host.env });
   const release = runReleaseStage(host, settings, context);
   const registry = registryClientFor(settings, host);

@@ -17,7 +17,7 @@ import type { InputValues } from './table.js';
 
 export { InputError } from './errors.js';
 export { parseBoolean, parseDuration } from './parsers.js';
-export { INPUT_DEFAULTS, INPUTS } from './table.js';
+export { INPUT_DEFAULTS, INPUTS, maskSecretInputs } from './table.js';
 export type * from './settings.js';
 export type { InputReader } from '../runner/host.js';
 
@@ -119,7 +119,9 @@ function gateSettings(v: InputValues): GateSettings {
 
 function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): PublishSettings {
   const signing = v.signing;
-  const key = readSigningKey(signing, v['signing-key'], v['signing-key-password']);
+  // Build jobs of a matrix do not sign: their key (if any) is only checked for form.
+  const signs = signing !== 'off' && v.mode !== 'build';
+  const key = readSigningKey(signing, v['signing-key'], v['signing-key-password'], signs);
   const ownSigstore = (['fulcio-url', 'rekor-url', 'tsa-url'] as const).find((name) => {
     const url = v[name];
     return url && url !== 'off' && !isPublicSigstore(url);
@@ -132,7 +134,9 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
         'without it the signatures are checked against the public-good root and fail',
     );
   }
-  const trustMaterial = readTrustedRoot(v['trusted-root'], read('trusted-root').trim(), ctx);
+  const trustMaterial = signs
+    ? readTrustedRoot(v['trusted-root'], read('trusted-root').trim(), ctx)
+    : undefined;
   const expectedIdentity = readExpectedIdentity(v['certificate-identity']);
   const optional = {
     signingKey: v['signing-key'],

@@ -18,6 +18,7 @@ export function readSigningKey(
   signing: SigningMode,
   pem: string | undefined,
   password: string | undefined,
+  load: boolean,
 ): SigningKey | undefined {
   if (signing === 'key' && !pem) {
     throw new InputError(
@@ -29,7 +30,7 @@ export function readSigningKey(
   if (!pem) return undefined;
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem))
     throw new InputError('signing-key', '(hidden)', KEY_FORM);
-  if (signing !== 'key') return undefined;
+  if (signing !== 'key' || !load) return undefined;
   try {
     return loadSigningKey(pem, password);
   } catch (error) {
@@ -41,7 +42,7 @@ export function readSigningKey(
         'the password the signing key is encrypted with (the key is encrypted)',
       );
     }
-    if (password && /decrypt|bad password|wrong|unsupported/i.test(error.message)) {
+    if (password && /decrypt|bad password|wrong/i.test(error.message)) {
       throw new InputError(
         'signing-key-password',
         '(hidden)',
@@ -103,7 +104,7 @@ function trustedRootProblem(json: unknown): string | undefined {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'it is not a JSON object';
   const root = json as Record<string, unknown>;
   const mediaType = root.mediaType;
-  if (typeof mediaType !== 'string' || !mediaType.startsWith('application/vnd.dev.sigstore.trustedroot'))
+  if (mediaType !== undefined && !String(mediaType).startsWith('application/vnd.dev.sigstore.trustedroot'))
     return `mediaType is ${JSON.stringify(mediaType)}, not application/vnd.dev.sigstore.trustedroot+json`;
   for (const field of ['tlogs', 'certificateAuthorities', 'ctlogs', 'timestampAuthorities']) {
     if (root[field] !== undefined && !Array.isArray(root[field])) return `${field} is not a list`;

@@ -33,6 +33,8 @@ export interface InputSpec<T> {
   runnerDefault?: string;
   /** Read as given (not trimmed) and never echoed in messages. */
   secret?: boolean;
+  /** Masked in the job's log before anything else happens. */
+  mask?: boolean;
   parse: (value: string, ctx: ParseContext) => T;
 }
 
@@ -70,7 +72,7 @@ export const INPUTS = {
   tags: spec({ parse: parseTags }),
   registry: spec({ parse: optional(parseRegistry) }),
   'registry-username': text,
-  'registry-password': spec({ secret: true, parse: (v) => v || undefined }),
+  'registry-password': spec({ secret: true, mask: true, parse: (v) => v || undefined }),
   'registry-ca-file': spec({
     parse: (v, c) =>
       parseExistingFile(
@@ -104,8 +106,8 @@ export const INPUTS = {
     default: 'keyless',
     parse: (v) => oneOf('signing', v, ['keyless', 'key', 'off'] as const),
   }),
-  'signing-key': spec({ parse: (v) => v || undefined }),
-  'signing-key-password': spec({ secret: true, parse: (v) => v || undefined }),
+  'signing-key': spec({ mask: true, parse: (v) => v || undefined }),
+  'signing-key-password': spec({ secret: true, mask: true, parse: (v) => v || undefined }),
   'fulcio-url': spec({ parse: (v) => parseUrl('fulcio-url', v) }),
   'rekor-url': spec({ parse: (v) => parseUrl('rekor-url', v) }),
   'tsa-url': spec({ parse: (v) => parseUrl('tsa-url', v, true) }),
@@ -122,7 +124,7 @@ export const INPUTS = {
     parse: (v) => oneOf('release-assets', v, ['auto', 'off'] as const),
   }),
   'deploy-templates': spec({ parse: parseTemplates }),
-  'github-token': spec({ runnerDefault: '${{ github.token }}', parse: (v) => v || undefined }),
+  'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
 } as const;
 
 export type InputName = keyof typeof INPUTS;
@@ -139,6 +141,14 @@ export const INPUT_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntri
 export function documentedDefault(name: InputName): string | undefined {
   const s: InputSpec<unknown> = INPUTS[name];
   return s.default ?? s.runnerDefault;
+}
+
+/** Masks every secret input as given (and trimmed), before anything could log it. */
+export function maskSecretInputs(read: InputReader, setSecret: (value: string) => void): void {
+  for (const [name, s] of Object.entries(INPUTS) as Array<[string, InputSpec<unknown>]>) {
+    const value = read(name);
+    if (s.mask && value.trim()) new Set([value, value.trim()]).forEach(setSecret);
+  }
 }
 
 /** Reads and parses every input of the table, in its order; the first bad one throws its InputError. */

@@ -7,7 +7,7 @@ import type { Settings } from '../settings/inputs.js';
 import { redactSettings } from '../settings/redact.js';
 
 /**
- * What this run releases: secrets masked, settings and policy logged for debugging, the release metadata (version,
+ * What this run releases: settings and policy logged for debugging, the release metadata (version,
  * channel, tags after the gate, labels) derived from the ref, and the outputs that do not wait for a build.
  */
 export function runReleaseStage(
@@ -15,14 +15,6 @@ export function runReleaseStage(
   settings: Settings,
   context: RunnerContext,
 ): ReleaseMetadata {
-  for (const secret of [
-    settings.registryPassword,
-    settings.githubToken,
-    settings.publish.signingKey,
-    settings.publish.signingKeyPassword,
-  ]) {
-    if (secret) host.setSecret(secret);
-  }
   host.log.debug(`settings: ${JSON.stringify(redactSettings(settings))}`);
   host.log.debug(`policy: ${settings.gatePolicy.source.join('; ')}`);
   const release = releaseMetadata(context.release, settings.tags);

@@ -122,7 +122,7 @@ describe('runAction', () => {
       'signing-key',
       { signing: 'key', 'signing-key': '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----' },
     ],
-    ['trusted-root', { 'trusted-root': 'root.json' }],
+    ['trusted-root', { 'trusted-root': 'root.json', signing: 'keyless' }],
   ])(
     'a bad %s fails before anything is built, pushed or even asked of the registry',
     async (input, inputs) => {

@@ -119,12 +119,20 @@ describe('signing inputs are checked up front', () => {
     );
     const wrong = inputErrorOf(() => settingsFor({ 'trusted-root': 'wrong.json' }));
     expect(wrong.message).toMatch(
-      /"wrong.json" is not valid; expected a Sigstore trusted_root.json \(mediaType is undefined/,
+      /"wrong.json" is not valid; expected a Sigstore trusted_root.json \(tlogs is not a list\)/,
     );
     const other = inputErrorOf(() => settingsFor({ 'trusted-root': 'other.json' }));
     expect(other.message).toMatch(
       /\(mediaType is "application\/json", not application\/vnd.dev.sigstore.trustedroot\+json\)/,
     );
+  });
+
+  it('leaves the key and the trusted root alone where nothing is signed', () => {
+    const build = settingsFor({ mode: 'build', signing: 'key', 'signing-key': encryptedKey });
+    expect(build.publish.key).toBeUndefined();
+    expect(
+      settingsFor({ signing: 'off', 'trusted-root': 'not-json.json' }).publish.trustMaterial,
+    ).toBeUndefined();
   });
 
   it('refuses keyless signing without the OIDC token permission, except in build jobs', () => {
