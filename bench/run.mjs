@@ -74,6 +74,7 @@ const bundle = readdirSync('dist', { recursive: true })
   .filter((f) => f.endsWith('.js'))
   .reduce((sum, f) => sum + statSync(path.join('dist', f)).size, 0);
 report('bundle size (dist/**/*.js)', bundle / 1e6, 'MB', undefined, '≤ 3 MB', bundle <= 3e6);
+console.log(`  (${bundle} bytes)`);
 
 // ---- gate evaluation on a 100k-match report ----
 const work = mkdtempSync(path.join(os.tmpdir(), 'edgeship-bench-'));
