@@ -65,6 +65,7 @@ export interface BuilderDeps {
   readText: (file: string) => string | undefined;
   readBinary: (file: string) => Promise<Buffer>;
   writePrivateFile: (file: string, content: string) => void;
+  writeBinary: (file: string, content: Buffer) => void;
   makeDir: (dir: string) => void;
   copyFile: (from: string, to: string) => void;
   /** Unique per run, used to name the builder and local images. */
