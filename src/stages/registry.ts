@@ -22,6 +22,18 @@ export function registryClientFor(
     credentials,
     ...(settings.registryCaFile ? { ca: readFileSync(settings.registryCaFile) } : {}),
     insecure: settings.insecureRegistries.includes(settings.image.registry),
+    retryBudgetMs: settings.registryRetryBudgetMs,
+    unreachableHint: unreachableHint(settings),
     userAgent: 'edgeship',
   });
+}
+
+/** What to check when the registry cannot be reached: the input that names it, and how long was tried. */
+function unreachableHint(settings: Settings): string {
+  const seconds = Math.round(settings.registryRetryBudgetMs / 1000);
+  return (
+    `Check the image input (${settings.imageName}): is the registry ${settings.image.registry} running and ` +
+    `reachable from this runner at that host and port? Each registry operation is retried for up to ${seconds} s ` +
+    '(registry-retry-budget)'
+  );
 }
