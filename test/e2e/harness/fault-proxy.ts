@@ -41,6 +41,7 @@ export interface ProxiedRequest {
 
 export type RequestKind =
   | 'tag-put'
+  | 'referrers-tag-put'
   | 'manifest-put-by-digest'
   | 'manifest-read'
   | 'manifest-delete'
@@ -132,11 +133,15 @@ export function classify(
   if (manifest) {
     const [, repository, reference] = manifest as unknown as [string, string, string];
     const byDigest = reference.includes(':');
+    // `sha256-<hex>`: the referrers fallback tag (distribution 2.8 has no referrers API), not a release tag.
+    const fallback = /^sha256-[a-f0-9]{64}$/.test(reference);
     const kind: RequestKind =
       method === 'PUT'
         ? byDigest
           ? 'manifest-put-by-digest'
-          : 'tag-put'
+          : fallback
+            ? 'referrers-tag-put'
+            : 'tag-put'
         : method === 'DELETE'
           ? 'manifest-delete'
           : 'manifest-read';
