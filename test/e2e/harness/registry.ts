@@ -33,6 +33,18 @@ export interface TestRegistry {
   stop(): Promise<void>;
   /** The registry's stdout+stderr so far (the last ~1 MiB). */
   logs(): string;
+  /** The registry's TLS key (PEM file), for a test proxy that terminates TLS with the registry's certificate. */
+  keyFile: string;
+  /** The registry's port on 127.0.0.1. */
+  port: number;
+  /** SIGKILLs the registry process and waits until it is gone (storage and port stay). */
+  kill(): Promise<void>;
+  /** Starts the registry again on the same port with the same storage; resolves once `/v2/` answers. */
+  restart(): Promise<void>;
+  /** SIGSTOPs the registry process (it keeps its socket but answers nothing). */
+  pause(): void;
+  /** SIGCONTs a paused registry. */
+  resume(): void;
 }
 
 /** Options of startRegistry(). */
@@ -332,8 +344,13 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       { mode: 0o600 },
     );
 
-    const started = running;
+    let current = running;
+    let earlierLogs = '';
+    let paused = false;
     let stopping: Promise<void> | undefined;
+    const signal = (name: NodeJS.Signals) => {
+      if (!current.exited()) current.child.kill(name);
+    };
     return {
       host,
       username,
@@ -342,12 +359,35 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       certDir,
       authFile,
       dir,
-      logs: () => started.logs(),
+      keyFile,
+      port: Number(host.split(':')[1]),
+      logs: () => (earlierLogs + current.logs()).slice(-MAX_LOG_CHARS),
       stop: () =>
         (stopping ??= (async () => {
-          await killChild(started);
+          if (paused) signal('SIGCONT');
+          await killChild(current);
           await rm(dir, { recursive: true, force: true });
         })()),
+      kill: async () => {
+        if (paused) signal('SIGCONT');
+        paused = false;
+        signal('SIGKILL');
+        await Promise.race([current.child.catch(() => undefined), sleep(STOP_GRACE_MS)]);
+      },
+      restart: async () => {
+        if (!current.exited()) throw new Error('restart(): the registry is still running; kill() it first');
+        earlierLogs = (earlierLogs + current.logs()).slice(-MAX_LOG_CHARS);
+        current = spawnRegistry(configFile);
+        await waitUntilReady(host, ca, current);
+      },
+      pause: () => {
+        paused = true;
+        signal('SIGSTOP');
+      },
+      resume: () => {
+        paused = false;
+        signal('SIGCONT');
+      },
     };
   } catch (error) {
     if (running) await killChild(running);
