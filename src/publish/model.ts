@@ -69,6 +69,14 @@ export interface PublishResult {
   renderedTemplates: string[];
 }
 
+/** One tag to point at the new index, with what it pointed at before (for the guard and rollback). */
+export interface TagPlanEntry {
+  tag: string;
+  previous?: string;
+  /** Release tags (the exact version) may not be moved silently; moving tags (1.8, latest, channel) may. */
+  protected: boolean;
+}
+
 export class PublishError extends Error {
   override name = 'PublishError';
 }

@@ -28,7 +28,11 @@ function tagTable(
 }
 
 describe('tags', () => {
-  const index = { body: Buffer.from('{}'), mediaType: 'application/vnd.oci.image.index.v1+json' };
+  const index = {
+    body: Buffer.from('{}'),
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    digest: d('n'),
+  };
 
   it('refuses to move a protected tag unless overwrite is set', async () => {
     const { client } = tagTable({ '1.2.3': d('o') });
