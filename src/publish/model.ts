@@ -41,6 +41,11 @@ export interface PublishDeps {
   trustMaterial?: () => Promise<TrustMaterial>;
   /** The GitHub Release of the tag; undefined when release assets are off or there is no tag. */
   releaseAssets?: ReleaseAssetsStage;
+  /**
+   * Keyless: the certificate identity and issuer this workflow signs with, when known before signing (a
+   * re-run checks an existing release against it; see adopt-release).
+   */
+  workflowIdentity?: { identity: string; issuer: string };
   readText: (file: string) => Promise<string>;
   writeText: (file: string, text: string | Buffer) => Promise<void>;
   now: () => Date;

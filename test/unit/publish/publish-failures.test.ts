@@ -95,6 +95,10 @@ interface PublishOptions {
   /** The runner environment the OIDC token provider reads; default: the loopback OIDC endpoint's. */
   env?: Record<string, string | undefined>;
   gate?: GateResult;
+  /** Default: the world's release. */
+  release?: ReleaseMetadata;
+  /** The commit this run builds; default REVISION. */
+  revision?: string;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -189,12 +193,12 @@ describe('publishRelease under injected failures: complete or no tag', () => {
         {
           settings: w.settings,
           policy: w.policy,
-          release: w.release,
+          release: options.release ?? w.release,
           images: w.images,
           gate: options.gate ?? w.gate,
           git: {
             ref: RELEASE_REF,
-            revision: REVISION,
+            revision: options.revision ?? REVISION,
             workflowRun: 'https://github.com/acme/edge-agent/actions/runs/4242',
           },
           reportsDir: w.reportsDir,
@@ -207,6 +211,10 @@ describe('publishRelease under injected failures: complete or no tag', () => {
                 signer,
                 expectedSigner: expectedSignerFor(w.settings, signer),
                 trustMaterial: async () => trustMaterialFromJSON(stack.trustedRoot),
+                workflowIdentity: {
+                  identity: IDENTITY,
+                  issuer: 'https://token.actions.githubusercontent.com',
+                },
               }
             : {}),
           releaseAssets: githubReleaseStage(
@@ -611,7 +619,7 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(w.github.releases()).toEqual([]);
   });
 
-  it('release tag stored (reply reset), production unreadable at first → what could be is restored, 1.2.3 stays: reported first, draft kept', async () => {
+  it('release tag stored (reply reset), production unreadable at first → what could be is restored, 1.2.3 stays: reported first, draft kept; the re-run adopts it', async () => {
     const w = await world();
     const old = seedRelease(w, '1.2.2', ['1.2.2', '1.2', '1', 'latest', 'production']);
     storeThenReset(w, '1.2.3');
@@ -658,6 +666,103 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(w.github.releases()).toEqual([
       expect.objectContaining({ tag_name: RELEASE_GIT_TAG, draft: true }),
     ]);
+    // The re-run the message asks for (faults gone, a rebuild of the same commit) adopts the release.
+    w.registry.interceptors.splice(0);
+    const rerun = await publish(w, { release: rebuilt(w) });
+    expect(rerun.error?.message).toBeUndefined();
+    expect(rerun.result?.indexDigest).toBe(w.index.digest);
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual({
+      '1.2.2': old.digest,
+      ...Object.fromEntries(EXPECTED_TAGS.map((tag) => [tag, w.index.digest])),
+    });
+    expect(rerun.log.join('\n')).toMatch(/completed tags 1\.2, 1, latest and the GitHub release/);
+    expect(w.github.releases()).toEqual([
+      expect.objectContaining({ tag_name: RELEASE_GIT_TAG, draft: false }),
+    ]);
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Re-runs: this commit's signed release under the release tag is adopted, another commit's refused
+
+  /** The same commit rebuilt: not byte-identical (another creation time), so another index digest. */
+  function rebuilt(w: World): ReleaseMetadata {
+    const annotations = {
+      ...w.release.annotations,
+      'org.opencontainers.image.created': '2026-01-02T04:00:00.000Z',
+    };
+    expect(expectedIndex(w.images, { ...w.release, annotations }).digest).not.toBe(w.index.digest);
+    return { ...w.release, annotations };
+  }
+
+  const writes = (w: World) =>
+    w.registry.requests
+      .filter(
+        (r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH' || r.method === 'DELETE',
+      )
+      .map((r) => `${r.method} ${new URL(r.url, 'http://registry').pathname}`);
+
+  it('re-run of a partly tagged release of the same commit → adopted: missing tags and the GitHub release completed, nothing pushed or signed anew', async () => {
+    const w = await world();
+    const first = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, first);
+    // What a failed run can leave: 1.2.3 on the complete, signed index, the moving tags gone.
+    for (const tag of ['1.2', '1', 'latest', 'production']) w.registry.tags.get(REPO_PATH)!.delete(tag);
+    const signed = fulcio.count();
+    w.registry.requests.splice(0);
+    const outcome = await publish(w, { release: rebuilt(w) });
+    expectEveryReleaseTagOnTheIndex(w, {
+      ...outcome,
+      result: { ...outcome.result!, indexDigest: w.index.digest },
+    });
+    expect(outcome.result?.indexDigest).toBe(w.index.digest);
+    // Only the four missing tags were written: no index, blob, referrer or signature pushed.
+    expect(writes(w)).toEqual(
+      ['1.2', '1', 'latest', 'production'].map((t) => `PUT /v2/${REPO_PATH}/manifests/${t}`),
+    );
+    expect(fulcio.count()).toBe(signed);
+    expect(outcome.log.join('\n')).toMatch(
+      /adopted .*acme\/edge-agent@sha256:[a-f0-9]{64} \(this commit's signed release\): completed tags 1\.2, 1, latest, production and the GitHub release/,
+    );
+    expect(outcome.result?.manifest.image.index.digest).toBe(w.index.digest);
+    expect(await readFile(outcome.result!.manifestFile, 'utf8')).toContain(w.index.digest);
+    expect(w.github.releases()).toEqual([
+      expect.objectContaining({ tag_name: RELEASE_GIT_TAG, draft: false }),
+    ]);
+  });
+
+  it('re-run of a complete release of the same commit → adopted: no tag written, succeeds', async () => {
+    const w = await world();
+    expectEveryReleaseTagOnTheIndex(w, await publish(w));
+    w.registry.requests.splice(0);
+    const outcome = await publish(w, { release: rebuilt(w) });
+    expect(outcome.error?.message).toBeUndefined();
+    expect(outcome.result?.indexDigest).toBe(w.index.digest);
+    expect(writes(w)).toEqual([]);
+    expect(outcome.log.join('\n')).toMatch(/completed no tag \(all were in place\)/);
+  });
+
+  it('re-run for another commit while 1.2.3 is a signed release → refused (TagConflictError), nothing written, nothing signed', async () => {
+    const w = await world();
+    expectEveryReleaseTagOnTheIndex(w, await publish(w));
+    const before = releaseTags(w.registry);
+    const signed = fulcio.count();
+    w.registry.requests.splice(0);
+    const other = 'fedcba9876543210fedcba9876543210fedcba98';
+    const release = {
+      ...w.release,
+      annotations: { ...w.release.annotations, 'org.opencontainers.image.revision': other },
+    };
+    const outcome = await publish(w, { release, revision: other });
+    const error = expectClearError(
+      outcome,
+      w,
+      /acme\/edge-agent:1\.2\.3 already exists and points at sha256:[a-f0-9]{64}/,
+      new RegExp(`not adopted as this commit's release: it was built from commit ${REVISION}, not ${other}`),
+    );
+    expect(error.name).toBe('TagConflictError');
+    expect(writes(w)).toEqual([]);
+    expect(fulcio.count()).toBe(signed);
+    expect(releaseTags(w.registry)).toEqual(before);
   });
 
   // ---------------------------------------------------------------------------------------------------
