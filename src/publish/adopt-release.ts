@@ -15,6 +15,7 @@ import {
   COSIGN_VULN_PREDICATE_TYPE,
   DEPLOYMENT_PREDICATE_TYPE,
 } from '../sign/predicates.js';
+import type { ExpectedSigner } from '../sign/verify.js';
 import { renderTemplates } from './deployment-manifest.js';
 import { DEPLOYMENT_MANIFEST_ARTIFACT_TYPE } from './manifest-artifact.js';
 import type { PublishContext, PublishResult, TagPlanEntry } from './model.js';
@@ -99,7 +100,12 @@ async function adoptable(ctx: PublishContext, digest: string): Promise<Adoptable
   if (!signer || !trustMaterial || !expectedSigner)
     return 'signing is off, so its signatures cannot be checked';
   const trust = await trustMaterial();
-  const expected = expectedSigner({ bundle: Buffer.alloc(0), predicateType: '', ...deps.workflowIdentity });
+  let expected: ExpectedSigner;
+  try {
+    expected = expectedSigner({ bundle: Buffer.alloc(0), predicateType: '', ...deps.workflowIdentity });
+  } catch {
+    return 'the signer it must be signed by is not known before signing (set certificate-identity and certificate-oidc-issuer)';
+  }
   await verifyAttached(registry, repository, digest, trust, expected, {
     requiredPredicateTypes: [COSIGN_SIGN_PREDICATE_TYPE, DEPLOYMENT_PREDICATE_TYPE],
   });
