@@ -18,7 +18,7 @@ export const LAYERS = {
   settings: ['policy', 'scan', 'sign', 'tools', 'image', 'registry', 'runner'],
   deployment: ['policy', 'scan', 'release', 'image', 'registry', 'logging', 'validation'],
   policy: ['scan', 'image', 'validation'],
-  builders: ['image', 'registry', 'runner', 'logging', 'process'],
+  builders: ['image', 'registry', 'runner', 'logging', 'process', 'validation'],
   scan: ['tools', 'image', 'logging', 'process', 'validation'],
   sign: ['registry', 'validation'],
   github: ['process', 'validation'],

@@ -7,6 +7,7 @@ import { ensureHostEmulation } from './binfmt.js';
 import type { Builder, BuilderDeps, BuildSettings } from './builder.js';
 import type { BuildahRegistryAccess } from './buildah.js';
 import { buildahBuild, buildahPushToLayout, buildahVersion } from './buildah.js';
+import { reproducibleLayoutImage } from './reproducible.js';
 
 /**
  * Buildah, daemonless: each platform is built into local storage, exported to an OCI layout, and
@@ -76,7 +77,7 @@ export function buildahBuilder(
 
       const layoutDir = path.join(deps.workDir, `layout-${slug}`);
       deps.cleanup.record((s) => s.paths.push(layoutDir));
-      const digest = await buildahPushToLayout(
+      const exported = await buildahPushToLayout(
         deps.exec,
         {
           localName,
@@ -87,6 +88,11 @@ export function buildahBuilder(
         },
         deps.readText,
       );
+      // Same sources and SOURCE_DATE_EPOCH, same digest: the build container's identity is not part of the image.
+      const digest =
+        request.sourceDateEpoch !== undefined
+          ? await reproducibleLayoutImage(layoutDir, exported, deps)
+          : exported;
       const upload = await pushLayoutManifestByDigest(
         deps.registry,
         settings.image.path,

@@ -65,6 +65,7 @@ export interface BuilderDeps {
   readText: (file: string) => string | undefined;
   readBinary: (file: string) => Promise<Buffer>;
   writePrivateFile: (file: string, content: string) => void;
+  writeBinary: (file: string, content: Buffer) => void;
   makeDir: (dir: string) => void;
   copyFile: (from: string, to: string) => void;
   /** Unique per run, used to name the builder and local images. */
@@ -75,7 +76,21 @@ export class BuildError extends Error {
   override name = 'BuildError';
 }
 
+/**
+ * Fails with the builder's own error line first (`Error: …` from buildah, `ERROR: …` from BuildKit), then how the
+ * process ended and its last lines: the cause is what a user reads first, not the log of pulls before it.
+ */
 export function failIfNonZero(what: string, file: string, result: ExecResult): void {
-  if (result.exitCode !== 0 || result.failure)
-    throw new BuildError(`${what} failed: ${describeFailure(file, result)}`);
+  if (result.exitCode === 0 && !result.failure) return;
+  const cause = builderErrorLine(result.stderr);
+  throw new BuildError(`${what} failed: ${cause ? `${cause}\n` : ''}${describeFailure(file, result)}`);
+}
+
+/** The last line in which the builder states its error, without timestamps or log-level decoration. */
+export function builderErrorLine(stderr: string): string | undefined {
+  const lines = stderr.split(/\r?\n/).map((l) => l.trim());
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (/^(Error|ERROR|error)(:| )/.test(lines[i]!)) return lines[i];
+  }
+  return undefined;
 }

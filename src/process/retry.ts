@@ -1,13 +1,17 @@
 /**
  * The one retry policy for HTTP calls (the OCI registry client and the GitHub API): which answers and
  * network failures are worth another attempt, how long to wait before it (what the server asked for, else
- * exponential backoff with jitter), and the loop that applies it. A server's own signals (GitHub's
- * rate-limit headers) come in as the `retryable` and `askedDelayMs` of an attempt's end; waits go through
- * an injected `sleep`, so tests never wait.
+ * exponential backoff with jitter), and the loop that applies it, within a number of attempts and, when
+ * given, a time budget per operation (RetryBudget). A server's own signals (GitHub's rate-limit headers)
+ * come in as the `retryable` and `askedDelayMs` of an attempt's end; waits go through an injected `sleep`
+ * and time through an injected clock, so tests never wait.
  */
 
 export interface RetryOptions {
-  /** Total attempts per request, the first included (at least 1). */
+  /**
+   * Total attempts per request, the first included (at least 1); `Infinity` leaves the limit to the
+   * time budget.
+   */
   attempts: number;
   /** The backoff ceiling starts here and doubles per retry, up to maxDelayMs. */
   baseDelayMs: number;
@@ -185,8 +189,11 @@ export type RetryDecision =
   | { retry: true; delayMs: number }
   | {
       retry: false;
-      /** `final`: not worth another attempt; `wait-too-long`: the server asked for more than maxWaitMs. */
-      why: 'final' | 'out-of-attempts' | 'wait-too-long';
+      /**
+       * `final`: not worth another attempt; `wait-too-long`: the server asked for more than maxWaitMs;
+       * `out-of-time`: the operation's time budget is spent.
+       */
+      why: 'final' | 'out-of-attempts' | 'wait-too-long' | 'out-of-time';
     };
 
 /**
@@ -205,12 +212,57 @@ export function decideRetry(
       ? end.failure.kind === 'transient'
       : (end.retryable ?? isRetryableStatus(end.status));
   if (!retryable) return { retry: false, why: 'final' };
-  if (attempt >= Math.max(1, Math.floor(retry.attempts))) return { retry: false, why: 'out-of-attempts' };
+  if (attempt >= attemptLimit(retry)) return { retry: false, why: 'out-of-attempts' };
   const asked = end.kind === 'answer' ? end.askedDelayMs : undefined;
   if (asked !== undefined && asked > (retry.maxWaitMs ?? Number.POSITIVE_INFINITY)) {
     return { retry: false, why: 'wait-too-long' };
   }
   return { retry: true, delayMs: asked ?? backoffDelayMs(attempt, retry, random) };
+}
+
+function attemptLimit(retry: RetryOptions): number {
+  return Math.max(1, Math.floor(retry.attempts));
+}
+
+/** The clock a budget reads and the sleep it waits with (both injected in tests). */
+export interface RetryClock {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/**
+ * The time one operation may spend, its retries included (e.g. 60 s for a blob upload: its HEAD, POST and
+ * PUT, every retry of them and every wait between). Time spent is the clock's since the budget was made,
+ * plus any part of a wait the sleep skipped (an injected sleep that returns at once still spends the
+ * budget, so a test of a long outage runs in milliseconds and still ends). Requests of one operation share
+ * its budget, nested retries included.
+ */
+export class RetryBudget {
+  readonly totalMs: number;
+  readonly #clock: RetryClock;
+  readonly #start: number;
+  #skippedMs = 0;
+
+  constructor(totalMs: number, clock: RetryClock) {
+    this.totalMs = totalMs;
+    this.#clock = clock;
+    this.#start = clock.now();
+  }
+
+  get spentMs(): number {
+    return Math.max(0, this.#clock.now() - this.#start) + this.#skippedMs;
+  }
+
+  get remainingMs(): number {
+    return Math.max(0, this.totalMs - this.spentMs);
+  }
+
+  /** Waits `ms` (as asked; the caller caps it), counting it as spent even if the sleep returns sooner. */
+  async wait(ms: number): Promise<void> {
+    const before = this.#clock.now();
+    await this.#clock.sleep(ms);
+    this.#skippedMs += Math.max(0, ms - Math.max(0, this.#clock.now() - before));
+  }
 }
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -219,6 +271,12 @@ export interface RetryLoop<End extends AttemptEnd> {
   retry: RetryOptions;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+  /**
+   * The operation's time budget: no new attempt once it is spent, and no wait (backoff or Retry-After)
+   * longer than what remains, so the last attempt falls on the budget's end. A single attempt that used
+   * up the budget by itself (a request timeout) is still tried once more. Waits go through its clock.
+   */
+  budget?: RetryBudget;
   /** Told before each wait, e.g. to log it. */
   onRetry?: (event: { end: End; delayMs: number; nextAttempt: number; attempts: number }) => void;
 }
@@ -240,7 +298,8 @@ export async function retrying<T, End extends AttemptEnd>(
   judge: (settled: Settled<T>) => End,
   loop: RetryLoop<End>,
 ): Promise<RetryRun<T, End>> {
-  const attempts = Math.max(1, Math.floor(loop.retry.attempts));
+  const attempts = attemptLimit(loop.retry);
+  const { budget } = loop;
   for (let number = 1; ; number += 1) {
     let settled: Settled<T>;
     try {
@@ -251,7 +310,13 @@ export async function retrying<T, End extends AttemptEnd>(
     const end = judge(settled);
     const decision = decideRetry(end, number, loop.retry, loop.random);
     if (!decision.retry) return { settled, end, attempts: number, why: decision.why };
-    loop.onRetry?.({ end, delayMs: decision.delayMs, nextAttempt: number + 1, attempts });
-    await loop.sleep(decision.delayMs);
+    let delayMs = decision.delayMs;
+    if (budget) {
+      const remaining = budget.remainingMs;
+      if (remaining <= 0 && number > 1) return { settled, end, attempts: number, why: 'out-of-time' };
+      delayMs = Math.min(delayMs, remaining);
+    }
+    loop.onRetry?.({ end, delayMs, nextAttempt: number + 1, attempts });
+    await (budget ? budget.wait(delayMs) : loop.sleep(delayMs));
   }
 }

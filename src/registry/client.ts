@@ -46,7 +46,14 @@ import {
   parseDigest,
   stripPort,
 } from './reference.js';
-import { DEFAULT_RETRY, isRetryableStatus, type RetryOptions } from './retry-policy.js';
+import {
+  DEFAULT_RETRY,
+  DEFAULT_RETRY_BUDGET_MS,
+  isRetryableStatus,
+  parseRetryAfterMs,
+  type RetryOptions,
+} from './retry-policy.js';
+import { retrying, type AttemptEnd, type Settled } from '../process/retry.js';
 import { isRecord } from '../validation/json.js';
 
 export type { FetchLike } from './http-transport.js';
@@ -67,6 +74,16 @@ export interface RegistryClientOptions {
   /** Clock in epoch milliseconds (token expiry, HTTP-date Retry-After); defaults to Date.now. */
   now?: () => number;
   retry?: Partial<RetryOptions>;
+  /**
+   * The time one operation (a manifest read, a blob upload with its HEAD, POST and PUT, …) may take, its
+   * retries and waits included. Default DEFAULT_RETRY_BUDGET_MS.
+   */
+  retryBudgetMs?: number;
+  /**
+   * What to check when the registry cannot be reached (added to those errors), e.g. which input named
+   * it. Default: a generic sentence.
+   */
+  unreachableHint?: string;
   /** Per request attempt, body included. Default 60000. */
   timeoutMs?: number;
   userAgent?: string;
@@ -153,6 +170,9 @@ export class RegistryClient {
   readonly #knownBlobs = new Set<string>();
   /** Whether the registry has the referrers API, once an answer showed it; undefined until then. */
   #referrersApi: boolean | undefined;
+  /** The retry policy's settings, for the upload loop (the transport has its own copy). */
+  readonly #retry: { retry: RetryOptions; sleep: (ms: number) => Promise<void>; random: () => number };
+  readonly #now: () => number;
 
   constructor(options: RegistryClientOptions) {
     this.#insecure = options.insecure ?? false;
@@ -160,18 +180,26 @@ export class RegistryClient {
     this.#scheme = this.#endpoint.scheme;
     this.#credentials = options.credentials;
     const now = options.now ?? Date.now;
+    this.#now = now;
     this.#tokens = new TokenCache(now);
     this.#agent =
       options.ca === undefined
         ? undefined
         : new Agent({ connect: { ca: [...rootCertificates, options.ca.toString()] } });
+    this.#retry = {
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      random: options.random ?? Math.random,
+    };
     this.#transport = new HttpTransport({
       fetchImpl: options.fetchImpl ?? undiciFetch,
       ...(this.#agent ? { dispatcher: this.#agent } : {}),
-      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-      random: options.random ?? Math.random,
+      ...this.#retry,
       now,
-      retry: { ...DEFAULT_RETRY, ...options.retry },
+      budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS,
+      unreachableHint:
+        options.unreachableHint ??
+        `Check that the registry ${this.#endpoint.registry} is running and reachable from this machine`,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
       mayUsePlainHttp: (url) =>
@@ -347,17 +375,8 @@ export class RegistryClient {
         break;
       }
     }
-    if (!session) {
-      const started = await this.#authorizedSend(
-        { method: 'POST', url: `/v2/${path}/blobs/uploads/`, headers: {} },
-        context,
-        path,
-        'push',
-      );
-      if (started.status !== 202 && started.status !== 201) throw this.#statusError(started, context);
-      session = { response: started, pullFrom: [] };
-    }
-    await this.#putUpload(path, body, blobDigest, session.response, session.pullFrom, context);
+    session ??= { response: await this.#openUpload(path, context), pullFrom: [] };
+    await this.#sendContent(path, body, blobDigest, session, context);
     this.#knownBlobs.add(key);
     return { digest: blobDigest, uploaded: true, ...(sources.length > 0 ? { mounted: false } : {}) };
   }
@@ -473,7 +492,11 @@ export class RegistryClient {
   /** All tags of a repository, following `Link` pagination; empty when the repository does not exist. */
   async listTags(path: string): Promise<string[]> {
     assertRepositoryPath(path);
-    const context: RequestContext = { operation: 'list tags', reference: `${this.registry}/${path}` };
+    const context: RequestContext = {
+      operation: 'list tags',
+      reference: `${this.registry}/${path}`,
+      budget: this.#transport.newBudget(),
+    };
     const tags: string[] = [];
     const visited = new Set<string>();
     let url = `/v2/${path}/tags/list`;
@@ -555,15 +578,104 @@ export class RegistryClient {
     throw this.#statusError(response, context);
   }
 
-  /** Sends the content to the upload session `started` opened, with a single PUT carrying the digest. */
+  /** Opens an upload session (POST); the answer carries its Location. */
+  async #openUpload(path: string, context: RequestContext): Promise<HttpResponse> {
+    const started = await this.#authorizedSend(
+      { method: 'POST', url: `/v2/${path}/blobs/uploads/`, headers: {} },
+      context,
+      path,
+      'push',
+    );
+    if (started.status !== 202 && started.status !== 201) throw this.#statusError(started, context);
+    return started;
+  }
+
+  /**
+   * Sends the content to an upload session with a single PUT carrying the digest, and recovers when the
+   * PUT does not say it worked: after a lost reply (connection error), a 5xx or a session the registry no
+   * longer knows (404 BLOB_UPLOAD_UNKNOWN), the blob is looked up (HEAD; there: done) and otherwise sent
+   * again in a new session; a 429 is sent again to the same session after the wait asked for. All within
+   * the operation's time budget, with the one retry policy's backoff between rounds.
+   */
+  async #sendContent(
+    path: string,
+    body: Buffer,
+    digest: string,
+    first: { response: HttpResponse; pullFrom: string[] },
+    context: RequestContext,
+  ): Promise<void> {
+    let session = first;
+    let restart = false;
+    const run = await retrying(
+      async (): Promise<PutOutcome> => {
+        if (restart) {
+          if (await this.#blobExists(path, digest, context, 'push')) return { kind: 'present' };
+          session = { response: await this.#openUpload(path, context), pullFrom: [] };
+        }
+        try {
+          const response = await this.#putUpload(path, body, digest, session, context);
+          return { kind: 'answer', response };
+        } catch (error) {
+          if (error instanceof RegistryError && error.code === 'CONNECTION_FAILED')
+            return { kind: 'lost', error };
+          throw error;
+        }
+      },
+      (settled: Settled<PutOutcome>): AttemptEnd => {
+        const outcome = settled.ok ? settled.value : undefined;
+        restart = outcome?.kind === 'lost';
+        // A lost reply is tried again; what the HEAD or POST threw (after their own retries) is final.
+        if (outcome?.kind !== 'answer') return { kind: 'answer', status: 0, retryable: restart };
+        const { status, headers, body: replyBody } = outcome.response;
+        const sessionLost =
+          status === 404 &&
+          describeHttpFailure(status, replyBody, headers.get('content-type')).code === 'BLOB_UPLOAD_UNKNOWN';
+        restart = sessionLost || (status >= 500 && isRetryableStatus(status));
+        return {
+          kind: 'answer',
+          status,
+          retryable: sessionLost || isRetryableStatus(status),
+          askedDelayMs: parseRetryAfterMs(headers.get('retry-after'), this.#now()),
+        };
+      },
+      { ...this.#retry, ...(context.budget ? { budget: context.budget } : {}) },
+    );
+    if (!run.settled.ok) throw run.settled.error;
+    const outcome = run.settled.value;
+    const gaveUp = {
+      attempts: run.attempts,
+      ...(run.why === 'out-of-time' && context.budget ? { elapsedMs: context.budget.spentMs } : {}),
+    };
+    if (outcome.kind === 'present') return;
+    if (outcome.kind === 'lost') {
+      const { error } = outcome;
+      throw new RegistryError({
+        operation: context.operation,
+        reference: context.reference,
+        reason: error.reason,
+        code: 'CONNECTION_FAILED',
+        retryable: true,
+        ...gaveUp,
+        ...(error.hint ? { hint: error.hint } : {}),
+        cause: error.cause,
+      });
+    }
+    const { response } = outcome;
+    if (response.status !== 201 && response.status !== 200 && response.status !== 204) {
+      throw this.#statusError({ ...response, ...gaveUp }, context);
+    }
+    checkReportedDigest(response, body, context);
+  }
+
+  /** One PUT of the content, with the digest, to the session `started` opened; sent once (see #sendContent). */
   async #putUpload(
     path: string,
     body: Buffer,
     digest: string,
-    started: HttpResponse,
-    pullFrom: readonly string[],
+    session: { response: HttpResponse; pullFrom: readonly string[] },
     context: RequestContext,
-  ): Promise<void> {
+  ): Promise<HttpResponse> {
+    const started = session.response;
     const location = started.headers.get('location');
     if (!location) {
       throw new RegistryError({
@@ -578,22 +690,19 @@ export class RegistryClient {
     const separator = uploadUrl.search ? '&' : '?';
     const putUrl = `${uploadUrl.toString()}${separator}digest=${encodeURIComponent(digest)}`;
     // The session's own scopes: the token that opened it (with pull on a mount source) is reused.
-    const finished = await this.#authorizedSend(
+    return this.#authorizedSend(
       {
         method: 'PUT',
         url: putUrl,
         headers: { 'content-type': 'application/octet-stream' },
         body,
+        once: true,
       },
       context,
       path,
       'push',
-      pullFrom,
+      session.pullFrom,
     );
-    if (finished.status !== 201 && finished.status !== 200 && finished.status !== 204) {
-      throw this.#statusError(finished, context);
-    }
-    checkReportedDigest(finished, body, context);
   }
 
   #readManifest(response: HttpResponse, ref: string, context: RequestContext): FetchedManifest {
@@ -885,19 +994,26 @@ export class RegistryClient {
       ...(failure.code ? { code: failure.code } : {}),
       retryable: isRetryableStatus(response.status),
       attempts: response.attempts,
+      ...(response.elapsedMs === undefined ? {} : { elapsedMs: response.elapsedMs }),
     });
   }
 
+  /** Each operation gets its own time budget, shared by its requests (see RetryBudget). */
   #manifestContext(operation: string, path: string, ref: string): RequestContext {
     assertRepositoryPath(path);
     const kind = assertTagOrDigest(ref);
-    return { operation, reference: `${this.registry}/${path}${kind === 'digest' ? '@' : ':'}${ref}` };
+    const reference = `${this.registry}/${path}${kind === 'digest' ? '@' : ':'}${ref}`;
+    return { operation, reference, budget: this.#transport.newBudget() };
   }
 
   #blobContext(operation: string, path: string, digest: string): RequestContext {
     assertRepositoryPath(path);
     parseDigest(digest);
-    return { operation, reference: `${this.registry}/${path}@${digest}` };
+    return {
+      operation,
+      reference: `${this.registry}/${path}@${digest}`,
+      budget: this.#transport.newBudget(),
+    };
   }
 }
 
@@ -919,6 +1035,10 @@ function readTagPage(body: Buffer, context: RequestContext): string[] {
   }
   return tags;
 }
+
+/** How one round of a blob upload's PUT ended (see #sendContent). */
+type PutOutcome =
+  { kind: 'present' } | { kind: 'answer'; response: HttpResponse } | { kind: 'lost'; error: RegistryError };
 
 /** The key of a blob in a repository, for the blobs a client knows the registry has. */
 function blobKey(path: string, digest: string): string {

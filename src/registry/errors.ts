@@ -28,6 +28,8 @@ export interface RegistryErrorInit {
   retryable?: boolean;
   /** How many attempts were made; mentioned in the message when more than one. */
   attempts?: number;
+  /** Set when the time budget ended the retries: how long the operation tried (ms). */
+  elapsedMs?: number;
   /** A sentence telling the user what to check. */
   hint?: string;
   cause?: unknown;
@@ -37,20 +39,27 @@ export interface RegistryErrorInit {
 export class RegistryError extends Error {
   readonly reference: string;
   readonly operation: string;
+  /** Why it failed, as given (the message adds the operation, attempts and hint). */
+  readonly reason: string;
+  readonly hint?: string;
   readonly status?: number;
   readonly code?: string;
   readonly retryable: boolean;
   readonly attempts?: number;
+  readonly elapsedMs?: number;
 
   constructor(init: RegistryErrorInit) {
     super(formatRegistryErrorMessage(init), init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'RegistryError';
     this.reference = init.reference;
     this.operation = init.operation;
+    this.reason = init.reason;
+    if (init.hint !== undefined) this.hint = init.hint;
     this.retryable = init.retryable ?? false;
     if (init.status !== undefined) this.status = init.status;
     if (init.code !== undefined) this.code = init.code;
     if (init.attempts !== undefined) this.attempts = init.attempts;
+    if (init.elapsedMs !== undefined) this.elapsedMs = init.elapsedMs;
   }
 }
 
@@ -70,10 +79,17 @@ export class RegistryAuthError extends RegistryError {
 
 function formatRegistryErrorMessage(init: RegistryErrorInit): string {
   let message = `${init.operation} ${init.reference} failed: ${init.reason}`;
-  if (init.attempts !== undefined && init.attempts > 1)
-    message += ` (gave up after ${init.attempts} attempts)`;
+  if (init.attempts !== undefined && init.attempts > 1) {
+    const over = init.elapsedMs === undefined ? '' : ` over ${formatSeconds(init.elapsedMs)}`;
+    message += ` (gave up after ${init.attempts} attempts${over})`;
+  }
   if (init.hint) message += `. ${init.hint}`;
   return message;
+}
+
+/** A duration for messages: `0.4 s`, `61 s`. */
+export function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 /** One entry of a registry's JSON error body. */

@@ -2,8 +2,10 @@ import type { Dispatcher } from 'undici';
 import {
   classifyNetworkError,
   parseRetryAfterMs,
+  RetryBudget,
   retrying,
   type AttemptEnd,
+  type NetworkFailure,
   type RetryOptions,
 } from '../process/retry.js';
 import { RegistryError } from './errors.js';
@@ -42,6 +44,11 @@ export interface HttpRequest {
   headers: Record<string, string>;
   /** A Buffer, so the request can be sent again on retry. */
   body?: Buffer;
+  /**
+   * Sent once, never retried here: the caller recovers itself (a blob upload's final PUT, whose upload
+   * session may be gone after a lost reply).
+   */
+  once?: boolean;
 }
 
 export interface HttpResponse {
@@ -52,12 +59,16 @@ export interface HttpResponse {
   url: string;
   /** Attempts made for the request that gave this response. */
   attempts: number;
+  /** Set when the operation's time budget ended the retries: the time it had spent (ms). */
+  elapsedMs?: number;
 }
 
-/** Names the failing operation in errors. */
+/** Names the failing operation in errors, and carries its time budget. */
 export interface RequestContext {
   operation: string;
   reference: string;
+  /** Shared by every request of the operation; without one, each request gets its own. */
+  budget?: RetryBudget;
 }
 
 export interface HttpTransportOptions {
@@ -67,8 +78,12 @@ export interface HttpTransportOptions {
   random: () => number;
   now: () => number;
   retry: RetryOptions;
+  /** Time budget per operation (ms), retries and waits included. */
+  budgetMs: number;
   timeoutMs: number;
   userAgent: string;
+  /** What to check when the registry cannot be reached (connection refused, reset, timed out). */
+  unreachableHint?: string;
   /** Whether plain http may be used for this URL (checked before every request, redirects included). */
   mayUsePlainHttp: (url: URL) => boolean;
 }
@@ -89,12 +104,18 @@ export class HttpTransport {
     this.#options = options;
   }
 
+  /** A new time budget for one operation. */
+  newBudget(): RetryBudget {
+    return new RetryBudget(this.#options.budgetMs, this.#options);
+  }
+
   /** HTTP requests made so far: every attempt, redirect hop and token request. */
   get requestCount(): number {
     return this.#requestCount;
   }
 
-  async send(request: HttpRequest, context: RequestContext): Promise<HttpResponse> {
+  async send(request: HttpRequest, requestContext: RequestContext): Promise<HttpResponse> {
+    const context = { ...requestContext, budget: requestContext.budget ?? this.newBudget() };
     let current = request;
     for (let redirects = 0; ; redirects++) {
       const response = await this.#sendWithRetries(current, context);
@@ -102,7 +123,8 @@ export class HttpTransport {
       if (!REDIRECT_STATUSES.has(response.status) || !location) return response;
       if (redirects >= MAX_REDIRECTS) {
         throw new RegistryError({
-          ...context,
+          operation: context.operation,
+          reference: context.reference,
           reason: `more than ${MAX_REDIRECTS} redirects (last to ${redactUrl(location)})`,
           code: 'TOO_MANY_REDIRECTS',
           status: response.status,
@@ -119,19 +141,23 @@ export class HttpTransport {
     }
   }
 
-  async #sendWithRetries(request: HttpRequest, context: RequestContext): Promise<HttpResponse> {
+  async #sendWithRetries(
+    request: HttpRequest,
+    context: RequestContext & { budget: RetryBudget },
+  ): Promise<HttpResponse> {
     const options = this.#options;
+    const { budget, ...errorContext } = context;
     const url = new URL(request.url);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new RegistryError({
-        ...context,
+        ...errorContext,
         reason: `unsupported URL scheme ${url.protocol}`,
         code: 'BAD_URL',
       });
     }
     if (url.protocol === 'http:' && !options.mayUsePlainHttp(url)) {
       throw new RegistryError({
-        ...context,
+        ...errorContext,
         reason: `refusing plain http to ${url.host}`,
         code: 'PLAIN_HTTP_REFUSED',
         hint: 'Plain http is only used for loopback registries or registries explicitly marked insecure',
@@ -159,20 +185,46 @@ export class HttpTransport {
               askedDelayMs: parseRetryAfterMs(settled.value.headers.get('retry-after'), options.now()),
             }
           : { kind: 'network-error', failure: classifyNetworkError(settled.error, options.timeoutMs) },
-      options,
+      {
+        retry: request.once ? { ...options.retry, attempts: 1 } : options.retry,
+        sleep: options.sleep,
+        random: options.random,
+        budget,
+      },
     );
-    if (run.settled.ok) return { ...run.settled.value, attempts: run.attempts };
+    const elapsed = run.why === 'out-of-time' ? { elapsedMs: budget.spentMs } : {};
+    if (run.settled.ok) return { ...run.settled.value, attempts: run.attempts, ...elapsed };
     const failure = classifyNetworkError(run.settled.error, options.timeoutMs);
     throw new RegistryError({
-      ...context,
-      reason: `${request.method} ${redactUrl(url.toString())}: ${failure.description}`,
+      ...errorContext,
+      reason: `${request.method} ${redactUrl(url.toString())}: ${describeNetworkFailure(failure)}`,
       code: networkErrorCode(failure.kind),
       retryable: failure.kind === 'transient',
       attempts: run.attempts,
+      ...elapsed,
       cause: run.settled.error,
-      ...networkErrorHint(failure.kind, url),
+      ...networkErrorHint(failure.kind, url, options.unreachableHint),
     });
   }
+}
+
+const NETWORK_CAUSES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (nothing listens on that port)',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed while sending',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EAI_AGAIN: 'name lookup failed (temporary)',
+  ENOTFOUND: 'host name not found',
+  UND_ERR_SOCKET: 'connection closed by the other side',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+};
+
+/** A network failure in words, e.g. `connection refused (nothing listens on that port): ECONNREFUSED (…)`. */
+export function describeNetworkFailure(failure: NetworkFailure): string {
+  const words = failure.code ? NETWORK_CAUSES[failure.code] : undefined;
+  return words ? `${words}: ${failure.description}` : failure.description;
 }
 
 function networkErrorCode(kind: ReturnType<typeof classifyNetworkError>['kind']): string {
@@ -191,7 +243,9 @@ function networkErrorCode(kind: ReturnType<typeof classifyNetworkError>['kind'])
 function networkErrorHint(
   kind: ReturnType<typeof classifyNetworkError>['kind'],
   url: URL,
+  unreachableHint: string | undefined,
 ): { hint?: string } {
+  if (kind === 'transient' && unreachableHint) return { hint: unreachableHint };
   if (kind === 'tls-verification') {
     return {
       hint: `The TLS certificate of ${url.host} is not trusted; if the registry uses a private CA, configure its CA certificate (PEM)`,

@@ -37,7 +37,9 @@ export function readRunnerContext(
   const runId = env.GITHUB_RUN_ID ?? '0';
   const runAttempt = env.GITHUB_RUN_ATTEMPT ?? '1';
   const epochRaw = env.SOURCE_DATE_EPOCH?.trim();
-  let sourceDateEpoch: number | undefined;
+  const event = parseEvent(env.GITHUB_EVENT_PATH ? readEvent(env.GITHUB_EVENT_PATH) : undefined);
+  // Unset, it is the commit's time (push events name it): two builds of one commit give the same image.
+  let sourceDateEpoch: number | undefined = commitTime(event, sha);
   if (epochRaw) {
     if (!/^\d+$/.test(epochRaw)) {
       throw new RunnerContextError(
@@ -45,9 +47,9 @@ export function readRunnerContext(
       );
     }
     sourceDateEpoch = Number(epochRaw);
-    now = new Date(sourceDateEpoch * 1000);
   }
-  const repo = repositoryFromEvent(env.GITHUB_EVENT_PATH ? readEvent(env.GITHUB_EVENT_PATH) : undefined);
+  if (sourceDateEpoch !== undefined) now = new Date(sourceDateEpoch * 1000);
+  const repo = repositoryFromEvent(event);
   return {
     release: { ref, sha, repository, serverUrl, runId, runAttempt, now, ...(repo ? { repo } : {}) },
     workspace: env.GITHUB_WORKSPACE || cwd,
@@ -61,15 +63,31 @@ export function readRunnerContext(
   };
 }
 
-function repositoryFromEvent(text: string | undefined): ReleaseContext['repo'] | undefined {
+interface EventPayload {
+  repository?: Record<string, unknown>;
+  head_commit?: { id?: unknown; timestamp?: unknown } | null;
+}
+
+function parseEvent(text: string | undefined): EventPayload | undefined {
   if (!text) return undefined;
-  let event: { repository?: Record<string, unknown> };
   try {
-    event = JSON.parse(text) as typeof event;
+    const event = JSON.parse(text) as unknown;
+    return event && typeof event === 'object' ? (event as EventPayload) : undefined;
   } catch {
     return undefined;
   }
-  const r = event.repository;
+}
+
+/** Seconds since 1970 of the pushed commit, when the event names this very commit. */
+function commitTime(event: EventPayload | undefined, sha: string): number | undefined {
+  const commit = event?.head_commit;
+  if (!commit || commit.id !== sha || typeof commit.timestamp !== 'string') return undefined;
+  const ms = Date.parse(commit.timestamp);
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
+}
+
+function repositoryFromEvent(event: EventPayload | undefined): ReleaseContext['repo'] | undefined {
+  const r = event?.repository;
   if (!r || typeof r !== 'object') return undefined;
   const license = (r.license as { spdx_id?: unknown } | null | undefined)?.spdx_id;
   const repo: NonNullable<ReleaseContext['repo']> = {};

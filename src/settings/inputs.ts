@@ -73,6 +73,7 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     ...(v['registry-password'] ? { registryPassword: v['registry-password'] } : {}),
     ...(v['registry-ca-file'] ? { registryCaFile: v['registry-ca-file'] } : {}),
     insecureRegistries: v['insecure-registries'],
+    registryRetryBudgetMs: v['registry-retry-budget'],
     qemu: v.qemu,
     binfmtImage: v['binfmt-image'],
     ...(v['github-token'] ? { githubToken: v['github-token'] } : {}),

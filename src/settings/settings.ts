@@ -37,6 +37,8 @@ export interface Settings {
   registryCaFile?: string;
   /** Registries that may be reached over plain HTTP. Loopback registries always may. */
   insecureRegistries: string[];
+  /** How long one registry operation may take, its retries included (ms). */
+  registryRetryBudgetMs: number;
   qemu: QemuMode;
   binfmtImage: string;
   githubToken?: string;

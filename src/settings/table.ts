@@ -83,6 +83,10 @@ export const INPUTS = {
       ),
   }),
   'insecure-registries': spec({ parse: (v) => parseRegistryHosts('insecure-registries', v) }),
+  'registry-retry-budget': spec({
+    default: '60s',
+    parse: (v) => parseDuration('registry-retry-budget', v),
+  }),
   qemu: spec({ default: 'auto', parse: parseQemu }),
   'binfmt-image': spec({ default: 'docker.io/tonistiigi/binfmt:latest', parse: (v) => v }),
   'syft-version': spec({ default: 'default', parse: (v) => parseToolVersion('syft', v) }),

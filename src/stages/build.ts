@@ -82,6 +82,7 @@ function builderDeps(host: ActionHost, context: RunnerContext, registry: Registr
     },
     readBinary: (f) => readFile(f),
     writePrivateFile: (f, content) => writeFileSync(f, content, { mode: 0o600 }),
+    writeBinary: (f, content) => writeFileSync(f, content),
     makeDir: (d) => void mkdirSync(d, { recursive: true }),
     copyFile: (from, to) => copyFileSync(from, to),
     runKey: `${context.runId}-${context.runAttempt}-${randomBytes(3).toString('hex')}`,

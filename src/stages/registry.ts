@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { RegistryClient } from '../registry/client.js';
+import { formatSeconds } from '../registry/errors.js';
 import { chainResolvers, dockerConfigResolver, resolverFromInputs } from '../registry/credentials.js';
 import type { ActionHost } from '../runner/host.js';
 import type { Settings } from '../settings/inputs.js';
@@ -22,6 +23,17 @@ export function registryClientFor(
     credentials,
     ...(settings.registryCaFile ? { ca: readFileSync(settings.registryCaFile) } : {}),
     insecure: settings.insecureRegistries.includes(settings.image.registry),
+    retryBudgetMs: settings.registryRetryBudgetMs,
+    unreachableHint: unreachableHint(settings),
     userAgent: 'edgeship',
   });
+}
+
+/** What to check when the registry cannot be reached: the input that names it, and how long was tried. */
+function unreachableHint(settings: Settings): string {
+  return (
+    `Check the image input (${settings.imageName}): is the registry ${settings.image.registry} running and ` +
+    `reachable from this runner at that host and port? Each registry operation is retried for up to ${formatSeconds(settings.registryRetryBudgetMs)} ` +
+    '(registry-retry-budget)'
+  );
 }

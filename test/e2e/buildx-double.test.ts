@@ -191,7 +191,7 @@ describe('buildx builder (docker test double, real registry)', () => {
     const run = await runMain({ DOCKER_DOUBLE_FAIL: 'buildx-build' });
     expect(run.exitCode).not.toBe(0);
     expect(run.errors.join('\n')).toMatch(
-      /building linux\/amd64 with buildx failed: docker exited with code 1:\nERROR: buildx-build failed/,
+      /building linux\/amd64 with buildx failed: ERROR: buildx-build failed.*\ndocker exited with code 1:\n/,
     );
     const post = await runBundled('post', {
       workspace,

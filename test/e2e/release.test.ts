@@ -173,7 +173,7 @@ describe('release on a tag with buildah, real registry', () => {
       });
       expect(failed.exitCode).not.toBe(0);
       expect(failed.errors.join('\n')).toMatch(
-        /building linux\/amd64 with buildah failed: buildah exited with code/,
+        /building linux\/amd64 with buildah failed: Error: building at STEP "RUN echo .*exit status 3\nbuildah exited with code/,
       );
       expect(failed.errors.join('\n')).not.toMatch(/\n\s+at /);
     } finally {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { builderErrorLine, failIfNonZero } from '../../../src/builders/builder.js';
 import {
   buildahBuildArgs,
   buildahPushToLayoutArgs,
@@ -108,5 +109,37 @@ describe('buildah argv', () => {
     expect(parseDigestFile(`${digest}\n`)).toBe(digest);
     expect(parseDigestFile(undefined)).toBeUndefined();
     expect(parseDigestFile('sha256:abc')).toBeUndefined();
+  });
+});
+
+describe('builder errors', () => {
+  it('put the builder’s own error line first, then the log', () => {
+    const stderr = [
+      'STEP 1/3: FROM registry.lan/base@sha256:1234',
+      'Getting image source signatures',
+      'Copying blob 4f4fb700ef54 done',
+      'STEP 3/3: RUNN echo',
+      'time="2026-12-01T15:30:50Z" level=error msg="+(UNHANDLED LOGLEVEL) ..."',
+      'Error: building at STEP "RUNN ": Build error: Unknown instruction: "RUNN"',
+    ].join('\n');
+    expect(builderErrorLine(stderr)).toBe(
+      'Error: building at STEP "RUNN ": Build error: Unknown instruction: "RUNN"',
+    );
+    expect(
+      builderErrorLine(
+        '#12 ERROR: failed to solve: exit code 2\nERROR: failed to solve: process "/bin/sh -c exit 2"',
+      ),
+    ).toBe('ERROR: failed to solve: process "/bin/sh -c exit 2"');
+    expect(builderErrorLine('nothing to see')).toBeUndefined();
+    let message = '';
+    try {
+      failIfNonZero('building linux/arm64 with buildah', 'buildah', { exitCode: 125, stdout: '', stderr });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split('\n').slice(0, 2)).toEqual([
+      'building linux/arm64 with buildah failed: Error: building at STEP "RUNN ": Build error: Unknown instruction: "RUNN"',
+      'buildah exited with code 125:',
+    ]);
   });
 });

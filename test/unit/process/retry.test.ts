@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { decideRetry, retrying, type AttemptEnd, type RetryOptions } from '../../../src/process/retry.js';
+import {
+  decideRetry,
+  RetryBudget,
+  retrying,
+  type AttemptEnd,
+  type RetryOptions,
+} from '../../../src/process/retry.js';
 
 const RETRY: RetryOptions = { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000 };
 const transient = {
@@ -82,5 +88,82 @@ describe('retrying', () => {
       { retry: RETRY, sleep: async () => {}, random: () => 0 },
     );
     expect(run).toMatchObject({ settled: { ok: false, error }, attempts: 3, why: 'out-of-attempts' });
+  });
+});
+
+describe('retrying within a time budget', () => {
+  const forever: RetryOptions = { attempts: Number.POSITIVE_INFINITY, baseDelayMs: 1000, maxDelayMs: 8000 };
+  function fakeClock() {
+    const clock = { nowMs: 0, sleeps: [] as number[] };
+    return {
+      clock,
+      now: () => clock.nowMs,
+      sleep: async (ms: number) => {
+        clock.sleeps.push(ms);
+        clock.nowMs += ms;
+      },
+    };
+  }
+
+  it('retries until the budget is spent, the last wait cut to what remains', async () => {
+    const { clock, now, sleep } = fakeClock();
+    const budget = new RetryBudget(20_000, { now, sleep });
+    const run = await retrying(
+      async () => {
+        throw new Error('refused');
+      },
+      () => transient,
+      { retry: forever, sleep: async () => {}, random: () => 1, budget },
+    );
+    expect(run).toMatchObject({ attempts: 6, why: 'out-of-time' });
+    expect(clock.sleeps).toEqual([1000, 2000, 4000, 8000, 5000]);
+    expect(budget.remainingMs).toBe(0);
+  });
+
+  it('counts a wait the sleep skipped as spent, so a test without a clock still ends', async () => {
+    const budget = new RetryBudget(10_000, { now: () => 0, sleep: async () => {} });
+    const run = await retrying(
+      async () => {
+        throw new Error('refused');
+      },
+      () => transient,
+      { retry: forever, sleep: async () => {}, random: () => 1, budget },
+    );
+    expect(run).toMatchObject({ attempts: 5, why: 'out-of-time' });
+    expect(budget.spentMs).toBe(10_000);
+  });
+
+  it('caps a Retry-After at what remains, and still retries once after an attempt that used it all', async () => {
+    const { clock, now, sleep } = fakeClock();
+    const budget = new RetryBudget(60_000, { now, sleep });
+    const ends: AttemptEnd[] = [];
+    const run = await retrying(
+      async (attempt) => {
+        if (attempt === 1) clock.nowMs += 70_000; // a request that timed out after 70 s
+        return attempt === 1 ? 503 : 200;
+      },
+      (settled): AttemptEnd => {
+        const status = settled.ok ? settled.value : 0;
+        const end: AttemptEnd = { kind: 'answer', status, askedDelayMs: 120_000 };
+        ends.push(end);
+        return end;
+      },
+      { retry: forever, sleep: async () => {}, random: () => 1, budget },
+    );
+    expect(run).toMatchObject({ attempts: 2, why: 'final', settled: { ok: true, value: 200 } });
+    expect(clock.sleeps).toEqual([0]);
+
+    const second = new RetryBudget(60_000, { now, sleep });
+    clock.sleeps.length = 0;
+    await retrying(
+      async (attempt) => (attempt < 3 ? 429 : 200),
+      (settled): AttemptEnd => ({
+        kind: 'answer',
+        status: settled.ok ? settled.value : 0,
+        askedDelayMs: 45_000,
+      }),
+      { retry: forever, sleep: async () => {}, random: () => 1, budget: second },
+    );
+    expect(clock.sleeps).toEqual([45_000, 15_000]);
   });
 });

@@ -335,7 +335,7 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(count(w, requests.manifestPut(w.index.digest))).toBe(2);
   });
 
-  it('registry 503 forever on the index PUT → gives up after 4 attempts → no release tag (no fallback tag either)', async () => {
+  it('registry 503 forever on the index PUT → gives up after the retry budget → no release tag (no fallback tag either)', async () => {
     const w = await world();
     const injected = injectRegistry(w.registry, requests.manifestPut(w.index.digest), faults.status(503));
     const outcome = await publish(w);
@@ -344,9 +344,10 @@ describe('publishRelease under injected failures: complete or no tag', () => {
       outcome,
       w,
       /put manifest .*acme\/edge-agent@sha256:[a-f0-9]{64} failed: HTTP 503/,
-      /gave up after 4 attempts/,
+      /gave up after \d+ attempts over 60 s/,
     );
-    expect(injected.hits).toBe(4);
+    // Issue 11: retried for the 60 s budget of the operation (not 4 attempts).
+    expect(injected.hits).toBeGreaterThan(10);
     expect(fallbackTags(w.registry)).toEqual([]);
     expect(fulcio.count()).toBe(0);
   });
@@ -378,7 +379,10 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expectEveryReleaseTagOnTheIndex(w, outcome);
     expect(injected.hits).toBe(1);
     const first = w.registry.requests.find(requests.bundleBlobPut(EMPTY_JSON_DIGEST))!;
-    expect(count(w, (r) => r.method === 'PUT' && r.url === first.url)).toBe(2);
+    // Issue 11: a lost blob PUT is looked up, then sent again in a new upload session (not the same URL).
+    const digest = new URL(first.url, 'http://registry').searchParams.get('digest')!;
+    expect(count(w, requests.blobPutOf(digest))).toBe(2);
+    expect(count(w, (r) => r.method === 'PUT' && r.url === first.url)).toBe(1);
   });
 
   it('registry connection reset forever on the referrer manifest PUT → no release tag', async () => {
@@ -391,9 +395,10 @@ describe('publishRelease under injected failures: complete or no tag', () => {
       w,
       /put manifest .*acme\/edge-agent@sha256:[a-f0-9]{64} failed: PUT http:\/\/127\.0\.0\.1:\d+\/v2\//,
       /UND_ERR_SOCKET|ECONNRESET|other side closed|socket hang up/,
-      /gave up after 4 attempts/,
+      /gave up after \d+ attempts over 60 s/,
     );
-    expect(injected.hits).toBe(4);
+    // Issue 11: retried for the 60 s budget of the operation (not 4 attempts).
+    expect(injected.hits).toBeGreaterThan(10);
   });
 
   it('registry 500 twice on the fallback-tag PUT → retried → complete', async () => {
@@ -412,7 +417,8 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     const outcome = await publish(w);
     expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
     expectClearError(outcome, w, /get manifest .*acme\/edge-agent:sha256-[a-f0-9]{64} failed: HTTP 502/);
-    expect(injected.hits).toBe(4);
+    // Issue 11: retried for the 60 s budget of the operation (not 4 attempts).
+    expect(injected.hits).toBeGreaterThan(10);
   });
 
   it('registry 500 once on every tag PUT → each retried → complete', async () => {
@@ -437,10 +443,11 @@ describe('publishRelease under injected failures: complete or no tag', () => {
       /release tag 1\.2\.3: unchanged, absent \(not written\)/,
       /No tag points at this release's index\. Re-run the job\./,
     );
-    expect(injected.hits).toBe(4);
-    // Only the first tag was tried (moving tags first: 1.2), four times.
+    // Issue 11: retried for the 60 s budget of the operation (not 4 attempts).
+    expect(injected.hits).toBeGreaterThan(10);
+    // Only the first tag was tried (moving tags first: 1.2), as often as its budget allowed.
     expect(w.registry.requests.filter(requests.releaseTagPut).map((r) => r.url)).toEqual(
-      Array(4).fill(`/v2/${REPO_PATH}/manifests/1.2`),
+      Array(injected.hits).fill(`/v2/${REPO_PATH}/manifests/1.2`),
     );
     // The assets went to a draft release, which is deleted again: no release announces untagged images.
     expect(w.github.releases()).toEqual([]);
@@ -827,7 +834,8 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     const outcome = await publish(w);
     expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
     expectClearError(outcome, w, /token request/, /503/);
-    expect(injected.hits).toBe(4);
+    // Issue 11: retried for the 60 s budget of the operation (not 4 attempts).
+    expect(injected.hits).toBeGreaterThan(10);
   });
 
   // ---------------------------------------------------------------------------------------------------

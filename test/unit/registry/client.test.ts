@@ -957,7 +957,8 @@ describe('RegistryClient retries', () => {
     expect(registry.requests).toHaveLength(4);
   });
 
-  it('gives up on a registry that answers 503 forever and says how many attempts were made', async () => {
+  // Issue 11: retries last the operation's time budget (60 s by default), not four attempts.
+  it('gives up on a registry that answers 503 forever once the time budget is spent, saying how long it tried', async () => {
     const registry = await startRegistry();
     registry.failNext(
       100,
@@ -970,12 +971,16 @@ describe('RegistryClient retries', () => {
 
     expect(error.status).toBe(503);
     expect(error.retryable).toBe(true);
-    expect(error.attempts).toBe(4);
+    expect(error.attempts).toBe(12);
+    expect(error.elapsedMs).toBeGreaterThanOrEqual(60_000);
     expect(error.message).toContain(
-      'HTTP 503 Service Unavailable, UNAVAILABLE: maintenance (gave up after 4 attempts)',
+      'HTTP 503 Service Unavailable, UNAVAILABLE: maintenance (gave up after 12 attempts over 60 s)',
     );
-    expect(registry.requests).toHaveLength(4);
-    expect(sleeps).toEqual([500, 1000, 2000]);
+    expect(registry.requests).toHaveLength(12);
+    // Backoff doubling up to 8 s; the last wait is what remains of the budget (less the requests' own time).
+    expect(sleeps.slice(0, 10)).toEqual([500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000, 8000]);
+    expect(sleeps[10]).toBeGreaterThan(4000);
+    expect(sleeps[10]).toBeLessThanOrEqual(4500);
   });
 
   it('does not retry a 400 and reports the registry message', async () => {

@@ -154,6 +154,25 @@ export class FakeRegistry {
     });
   }
 
+  /**
+   * The next `times` requests matching `match` are handled as usual (the registry stores what they write)
+   * but their reply is lost: the connection is destroyed instead of answered.
+   */
+  loseReplyNext(times: number, match: (r: RecordedRequest) => boolean) {
+    let remaining = times;
+    this.interceptors.push((recorded, res, req) => {
+      if (remaining <= 0 || !match(recorded)) return false;
+      remaining--;
+      const lose = () => {
+        req.socket.destroy();
+        return res;
+      };
+      res.writeHead = lose as typeof res.writeHead;
+      res.end = lose as typeof res.end;
+      return false;
+    });
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);

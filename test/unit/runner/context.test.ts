@@ -69,3 +69,37 @@ describe('readRunnerContext', () => {
     expect(readRunnerContext(base, () => '{nope', now, '/cwd', '/tmp').release.repo).toBeUndefined();
   });
 });
+
+describe('SOURCE_DATE_EPOCH from the commit', () => {
+  const pushed = (id: string, timestamp: string) =>
+    JSON.stringify({ head_commit: { id, timestamp }, repository: { name: 'agent' } });
+
+  it('is the pushed commit time when unset, so two builds of one commit agree', () => {
+    const ctx = readRunnerContext(
+      base,
+      () => pushed('a'.repeat(40), '2026-11-20T09:30:15+01:00'),
+      now,
+      '/c',
+      '/t',
+    );
+    expect(ctx.sourceDateEpoch).toBe(Date.parse('2026-11-20T08:30:15Z') / 1000);
+    expect(ctx.release.now.toISOString()).toBe('2026-11-20T08:30:15.000Z');
+  });
+
+  it('yields to SOURCE_DATE_EPOCH, and ignores a head commit that is not this run’s', () => {
+    const given = { ...base, SOURCE_DATE_EPOCH: '1700000000' };
+    expect(
+      readRunnerContext(given, () => pushed('a'.repeat(40), '2026-11-20T08:30:15Z'), now, '/c', '/t')
+        .sourceDateEpoch,
+    ).toBe(1700000000);
+    const other = readRunnerContext(
+      base,
+      () => pushed('b'.repeat(40), '2026-11-20T08:30:15Z'),
+      now,
+      '/c',
+      '/t',
+    );
+    expect(other.sourceDateEpoch).toBeUndefined();
+    expect(other.release.now).toBe(now);
+  });
+});

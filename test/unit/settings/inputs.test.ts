@@ -44,6 +44,7 @@ describe('readSettings: good inputs', () => {
       'registry-password': 's3cret',
       'registry-ca-file': 'ca.pem',
       'insecure-registries': 'registry.lan:5000',
+      'registry-retry-budget': '2m',
       qemu: 'false',
       target: 'runtime',
     });
@@ -61,6 +62,8 @@ describe('readSettings: good inputs', () => {
     expect(s.registryPassword).toBe('s3cret');
     expect(s.registryCaFile).toBe('/w/ca.pem');
     expect(s.insecureRegistries).toEqual(['registry.lan:5000']);
+    expect(s.registryRetryBudgetMs).toBe(120_000);
+    expect(settingsFor({}).registryRetryBudgetMs).toBe(60_000);
     expect(s.qemu).toBe('off');
     expect(s.target).toBe('runtime');
   });
@@ -146,6 +149,7 @@ describe('readSettings: bad inputs name the input, the value and the expected fo
     ],
     [{ 'scan-concurrency': 'many' }, 'scan-concurrency', /expected a whole number/],
     [{ 'scan-timeout': 'soon' }, 'scan-timeout', /expected a duration such as 90s, 15m or 1h/],
+    [{ 'registry-retry-budget': '0s' }, 'registry-retry-budget', /expected a duration such as 90s/],
     [{ 'allow-empty-sbom': 'yes' }, 'allow-empty-sbom', /"yes" is not valid; expected true or false/],
     [{ 'max-db-age': '5 days' }, 'max-db-age', /expected a positive number of days or hours/],
     [{ 'sbom-formats': 'spdx' }, 'sbom-formats', /unknown format "spdx"/],

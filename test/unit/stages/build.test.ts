@@ -181,7 +181,7 @@ describe('build stage with buildx', () => {
       docker({ platform: 'linux/arm64' }),
     ]);
     await expect(run()).rejects.toThrow(
-      /building linux\/arm64 with buildx failed: docker exited with code 1:\nERROR: failed to solve: exit code 2/,
+      /building linux\/arm64 with buildx failed: ERROR: failed to solve: exit code 2\ndocker exited with code 1:\nERROR: failed to solve: exit code 2/,
     );
     expect(groupsOf(host.log).slice(-2)).toEqual([
       'Build linux/amd64 (buildx)',
