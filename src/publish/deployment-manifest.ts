@@ -123,7 +123,7 @@ export async function writeDeploymentManifest(
 }
 
 /** Renders each deployment template with the release's references pinned to the index digest. */
-async function renderTemplates({ req, deps, index }: PublishContext): Promise<string[]> {
+export async function renderTemplates({ req, deps, index }: PublishContext): Promise<string[]> {
   const name = req.settings.imageName;
   const rendered: string[] = [];
   for (const template of req.settings.publish.deployTemplates) {

@@ -41,6 +41,11 @@ export interface PublishDeps {
   trustMaterial?: () => Promise<TrustMaterial>;
   /** The GitHub Release of the tag; undefined when release assets are off or there is no tag. */
   releaseAssets?: ReleaseAssetsStage;
+  /**
+   * Keyless: the certificate identity and issuer this workflow signs with, when known before signing (a
+   * re-run checks an existing release against it; see adopt-release).
+   */
+  workflowIdentity?: { identity: string; issuer: string };
   readText: (file: string) => Promise<string>;
   writeText: (file: string, text: string | Buffer) => Promise<void>;
   now: () => Date;
@@ -67,6 +72,14 @@ export interface PublishResult {
   signatures: SignatureRecord[];
   releaseUrl?: string;
   renderedTemplates: string[];
+}
+
+/** One tag to point at the new index, with what it pointed at before (for the guard and rollback). */
+export interface TagPlanEntry {
+  tag: string;
+  previous?: string;
+  /** Release tags (the exact version) may not be moved silently; moving tags (1.8, latest, channel) may. */
+  protected: boolean;
 }
 
 export class PublishError extends Error {

@@ -51,15 +51,27 @@ export function expectedSignerFor(settings: Settings, config: SignerConfig): Pub
 export function signingDeps(
   settings: Settings,
   env: Record<string, string | undefined>,
-): Pick<PublishDeps, 'signer' | 'expectedSigner' | 'trustMaterial'> {
+): Pick<PublishDeps, 'signer' | 'expectedSigner' | 'trustMaterial' | 'workflowIdentity'> {
   const signer = signerConfig(settings, env);
   if (!signer) return {};
+  const workflowRef = env['GITHUB_WORKFLOW_REF'];
   return {
     signer,
     expectedSigner: expectedSignerFor(settings, signer),
     trustMaterial: () => loadTrustMaterial(settings),
+    // Fulcio names a GitHub workflow by its URL and ref, issued by GitHub's OIDC provider.
+    ...(signer.identity.kind === 'keyless' && workflowRef
+      ? {
+          workflowIdentity: {
+            identity: `${env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${workflowRef}`,
+            issuer: GITHUB_OIDC_ISSUER,
+          },
+        }
+      : {}),
   };
 }
+
+const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 
 /** The `trusted-root` input's trust material, else the public-good root through TUF. */
 async function loadTrustMaterial(settings: Settings): Promise<TrustMaterial> {

@@ -4,13 +4,14 @@
  */
 import { readBaseline } from '../deployment/baseline.js';
 import { buildImageIndex } from '../image/image-index.js';
+import { adoptRelease, planOrAdopt } from './adopt-release.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
 import { gatedImages } from './gated-images.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
 import { signRelease } from './sign-release.js';
-import { planTags, releaseTagList } from './tags.js';
+import { releaseTagList } from './tags.js';
 import { verifyRelease } from './verify-release.js';
 import { writeTags } from './write-tags.js';
 
@@ -27,15 +28,16 @@ export { DEPLOYMENT_PREDICATE_TYPE } from '../sign/predicates.js';
 export async function publishRelease(req: PublishRequest, deps: PublishDeps): Promise<PublishResult> {
   const { settings, release, images } = req;
   const { registry, log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
-  const { overwrite, allowDowngrade } = settings.publish;
+  const { allowDowngrade } = settings.publish;
   const repository = settings.image.path;
   const gated = gatedImages(req.gate, images);
   const index = buildImageIndex(images, release.annotations);
   const ctx = publishContext(req, deps, index, gated);
   const { signatures } = ctx;
-  // Refusals come before anything is written: a release tag that would move, then a downgrade.
-  const tagList = releaseTagList(release);
-  const plan = await planTags(registry, repository, settings.imageName, tagList, index.digest, overwrite);
+  // Refusals come before anything is written: a release tag that would move (unless this commit's
+  // release is there to adopt), then a downgrade.
+  const { plan, adopt } = await planOrAdopt(ctx, releaseTagList(release));
+  if (adopt) return adoptRelease(ctx, plan, adopt);
   const platforms = images.map((i) => i.platform);
   const baseline = await log.group('Read the channel baseline', () =>
     readBaseline(registry, { repository, release, allowDowngrade, platforms }, log),

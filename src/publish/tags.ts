@@ -2,14 +2,10 @@ import { channelTag } from '../deployment/baseline.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
+import type { TagPlanEntry } from './model.js';
+import { reconcileTags } from './reconcile-tags.js';
 
-/** One tag to point at the new index, with what it pointed at before (for the guard and rollback). */
-export interface TagPlanEntry {
-  tag: string;
-  previous?: string;
-  /** Release tags (the exact version) may not be moved silently; moving tags (1.8, latest, channel) may. */
-  protected: boolean;
-}
+export type { TagPlanEntry } from './model.js';
 
 export class TagConflictError extends Error {
   override name = 'TagConflictError';
@@ -66,21 +62,20 @@ export async function planTags(
 }
 
 /**
- * Points every planned tag at the index. Protected (release) tags are written last, so a reader that
- * sees the version tag sees a complete release. If a write fails for good, tags already moved are put
- * back where they were and tags it created are deleted (where the registry can delete a tag); the
- * error names any tag that could be neither.
+ * Points every planned tag at the index and reads each back. Protected (release) tags are written last,
+ * so a reader that sees the version tag sees a complete release. Any failure from the first write on is
+ * decided from the registry (see reconcileTags): complete when every tag points at the index, else the
+ * tags this release moved are put back and the error reports each tag as read back.
  */
 export async function applyTags(
   client: Pick<RegistryClient, 'putManifest' | 'deleteManifest' | 'headManifest'>,
   repository: string,
   plan: readonly TagPlanEntry[],
-  index: { body: Buffer; mediaType: string },
+  index: { body: Buffer; mediaType: string; digest: string },
   previousBodies: (digest: string) => Promise<{ body: Buffer; mediaType: string } | undefined>,
   log: PhaseLog,
 ): Promise<string[]> {
   const ordered = [...plan.filter((p) => !p.protected), ...plan.filter((p) => p.protected)];
-  const written: TagPlanEntry[] = [];
   try {
     for (const entry of ordered) {
       // Another release may have moved the tag since it was planned (a concurrent run): never undo it.
@@ -93,40 +88,18 @@ export async function applyTags(
         );
       }
       await client.putManifest(repository, entry.tag, index.body, index.mediaType);
-      written.push(entry);
       log.info(`tagged ${entry.tag}${entry.previous ? ` (was ${entry.previous})` : ''}`);
     }
-  } catch (error) {
-    const unrestored: string[] = [];
-    for (const entry of written.reverse()) {
-      if (!entry.previous) {
-        // A tag this release created: delete it, where the registry allows deleting a tag.
-        const deleted = await client.deleteManifest(repository, entry.tag).catch(() => false);
-        if (!deleted) unrestored.push(entry.tag);
-        continue;
-      }
-      const previous = await previousBodies(entry.previous).catch(() => undefined);
-      if (!previous) {
-        unrestored.push(entry.tag);
-        continue;
-      }
-      try {
-        await client.putManifest(repository, entry.tag, previous.body, previous.mediaType);
-      } catch {
-        unrestored.push(entry.tag);
+    for (const entry of ordered) {
+      const now = await client.headManifest(repository, entry.tag);
+      if (now?.digest !== index.digest) {
+        throw new Error(
+          `${entry.tag} resolves to ${now?.digest ?? 'nothing'} after tagging, not to ${index.digest}`,
+        );
       }
     }
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new Error(
-      `writing the tags failed: ${detail}.` +
-        (written.length
-          ? unrestored.length
-            ? ` Tags already written that could not be put back or deleted: ${unrestored.join(', ')}; ` +
-              'they point at this unpublished release: re-run the job, or delete them in the registry.'
-            : ' Tags already written were put back where they were (or deleted when new).'
-          : ' No tag was written.'),
-      { cause: error },
-    );
+  } catch (error) {
+    return reconcileTags(client, repository, ordered, index, previousBodies, log, error);
   }
   return ordered.map((p) => p.tag);
 }

@@ -1,11 +1,12 @@
 import type { PublishContext } from './model.js';
-import { PublishError } from './model.js';
+import { TagWriteError } from './reconcile-tags.js';
 import { applyTags, type TagPlanEntry } from './tags.js';
 
 /**
- * Points every planned tag at the index (release tags last; see applyTags, which puts tags back when a
- * write fails) and reads each back. When tagging fails, the draft release is discarded: no release
- * announces untagged images.
+ * Points every planned tag at the index (release tags last) and reads each back; a failure is decided
+ * from the registry (see applyTags). When tagging fails, the draft release is discarded (no release
+ * announces untagged images) unless the release tag points at the new index after all: then the release
+ * is out, and a re-run completes it.
  */
 export async function writeTags(
   { req, deps, index }: PublishContext,
@@ -26,18 +27,11 @@ export async function writeTags(
       },
       log,
     );
-    for (const tag of written) {
-      const now = await registry.headManifest(repository, tag);
-      if (now?.digest !== index.digest) {
-        throw new PublishError(
-          `${name}:${tag} resolves to ${now?.digest ?? 'nothing'} after tagging, not to ${index.digest}`,
-        );
-      }
-    }
     log.info(`${written.map((t) => `${name}:${t}`).join(', ')} → ${index.digest}`);
     return written;
   } catch (error) {
-    if (releaseAssets) await releaseAssets.discard();
+    const releaseOut = error instanceof TagWriteError && error.releaseTagOnIndex;
+    if (releaseAssets && !releaseOut) await releaseAssets.discard();
     throw error;
   }
 }

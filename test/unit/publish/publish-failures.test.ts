@@ -95,6 +95,10 @@ interface PublishOptions {
   /** The runner environment the OIDC token provider reads; default: the loopback OIDC endpoint's. */
   env?: Record<string, string | undefined>;
   gate?: GateResult;
+  /** Default: the world's release. */
+  release?: ReleaseMetadata;
+  /** The commit this run builds; default REVISION. */
+  revision?: string;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -189,12 +193,12 @@ describe('publishRelease under injected failures: complete or no tag', () => {
         {
           settings: w.settings,
           policy: w.policy,
-          release: w.release,
+          release: options.release ?? w.release,
           images: w.images,
           gate: options.gate ?? w.gate,
           git: {
             ref: RELEASE_REF,
-            revision: REVISION,
+            revision: options.revision ?? REVISION,
             workflowRun: 'https://github.com/acme/edge-agent/actions/runs/4242',
           },
           reportsDir: w.reportsDir,
@@ -207,6 +211,10 @@ describe('publishRelease under injected failures: complete or no tag', () => {
                 signer,
                 expectedSigner: expectedSignerFor(w.settings, signer),
                 trustMaterial: async () => trustMaterialFromJSON(stack.trustedRoot),
+                workflowIdentity: {
+                  identity: IDENTITY,
+                  issuer: 'https://token.actions.githubusercontent.com',
+                },
               }
             : {}),
           releaseAssets: githubReleaseStage(
@@ -423,12 +431,18 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     for (const tag of EXPECTED_TAGS) expect(count(w, requests.manifestPut(tag))).toBe(2);
   });
 
-  it('registry 500 forever on the first tag PUT → no release tag, "No tag was written"', async () => {
+  it('registry 500 forever on the first tag PUT → no release tag, read back: "No tag points at this release"', async () => {
     const w = await world();
     const injected = injectRegistry(w.registry, requests.releaseTagPut, faults.status(500));
     const outcome = await publish(w);
     expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
-    expectClearError(outcome, w, /writing the tags failed: .*HTTP 500/, /No tag was written\./);
+    expectClearError(
+      outcome,
+      w,
+      /writing the tags failed: .*HTTP 500/,
+      /release tag 1\.2\.3: unchanged, absent \(not written\)/,
+      /No tag points at this release's index\. Re-run the job\./,
+    );
     // Issue 11: retried for the 60 s budget of the operation (not 4 attempts).
     expect(injected.hits).toBeGreaterThan(10);
     // Only the first tag was tried (moving tags first: 1.2), as often as its budget allowed.
@@ -460,7 +474,7 @@ describe('publishRelease under injected failures: complete or no tag', () => {
       outcome,
       w,
       /writing the tags failed: .*:latest failed: HTTP 500/,
-      /Tags already written were put back where they were \(or deleted when new\)\./,
+      /release tag 1\.2\.3: unchanged, absent \(not written\)\n {2}1\.2: restored to sha256:[a-f0-9]{64}\n {2}1: restored to sha256:[a-f0-9]{64}\n {2}latest: unchanged, points at sha256:[a-f0-9]{64}/,
     );
     expect(releaseTags(w.registry).get('1.2')).toBe(old.digest);
   });
@@ -492,6 +506,270 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(Object.fromEntries(releaseTags(w.registry))).toEqual(
       Object.fromEntries(EXPECTED_TAGS.map((tag) => [tag, w.index.digest])),
     );
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Reconciling a failed tagging: decided from the tags read back, never assumed
+
+  /** The registry stores the tag write, then resets the connection before replying (once). */
+  function storeThenReset(w: World, tag: string): void {
+    let done = false;
+    w.registry.interceptors.push((r, _res, req) => {
+      if (done || !requests.manifestPut(tag)(r)) return false;
+      done = true;
+      w.registry.addManifest(REPO_PATH, tag, r.body, String(r.headers['content-type']));
+      req.socket.destroy();
+      return true;
+    });
+  }
+
+  /** The report's lines, tag → what it says (`release tag ` dropped). */
+  function reportLines(error: Error): Map<string, string> {
+    const lines = error.message.split('\n').filter((l) => l.startsWith('  '));
+    return new Map(
+      lines.map((l) => {
+        const [, tag = '', state = ''] = /^ {2}(?:release tag )?([^:]+): (.*)$/.exec(l) ?? [];
+        return [tag, state];
+      }),
+    );
+  }
+
+  it('release tag PUT stored but its reply reset, then 503s → every tag read back on the index → complete', async () => {
+    const w = await world();
+    storeThenReset(w, '1.2.3');
+    const injected = injectRegistry(w.registry, requests.manifestPut('1.2.3'), faults.status(503));
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(injected.hits).toBeGreaterThan(0);
+    expect(outcome.log.join('\n')).toMatch(/a registry reply was lost .*each on sha256:[a-f0-9]{64}/);
+    expect(w.github.releases()[0]).toMatchObject({ tag_name: RELEASE_GIT_TAG, draft: false });
+  });
+
+  it('registry 503 on the read-back HEADs after all five tags were written → read back again → complete', async () => {
+    const w = await world();
+    let tagged = false;
+    w.registry.interceptors.push((r) => {
+      if (requests.manifestPut('1.2.3')(r)) tagged = true;
+      return false;
+    });
+    const injected = injectRegistry(
+      w.registry,
+      (r) => tagged && requests.releaseTagHead(r),
+      faults.status(503),
+      {
+        times: 4,
+      },
+    );
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(injected.hits).toBe(4);
+    expect(w.github.releases()[0]).toMatchObject({ tag_name: RELEASE_GIT_TAG, draft: false });
+  });
+
+  it('reset after 1.2 was stored, the release tag write fails, latest cannot be put back → the report is what the registry holds', async () => {
+    const w = await world();
+    const old = seedRelease(w, '1.2.2', ['1.2.2', '1.2', '1', 'latest', 'production']);
+    storeThenReset(w, '1.2');
+    injectRegistry(w.registry, requests.manifestPut('1.2.3'), faults.status(500));
+    injectRegistry(w.registry, requests.manifestPut('latest'), faults.status(500), { skip: 1 });
+    const outcome = await publish(w);
+    const error = expectClearError(outcome, w, /writing the tags failed: .*:1\.2\.3 failed: HTTP 500/);
+    expect(outcome.result).toBeUndefined();
+    // The release tag's state comes first.
+    expect(error.message).toMatch(/registry:\n {2}release tag 1\.2\.3: unchanged, absent \(not written\)\n/);
+    const lines = reportLines(error);
+    expect(Object.fromEntries(lines)).toEqual({
+      '1.2.3': 'unchanged, absent (not written)',
+      '1.2': `restored to ${old.digest}`,
+      '1': `restored to ${old.digest}`,
+      latest: expect.stringMatching(
+        new RegExp(`^could not be restored \\(.*HTTP 500.*\\); points at the new index ${w.index.digest}$`),
+      ) as unknown,
+      production: `restored to ${old.digest}`,
+    });
+    // Every line matches the registry's own tag table.
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual({
+      '1.2.2': old.digest,
+      '1.2': old.digest,
+      '1': old.digest,
+      latest: w.index.digest,
+      production: old.digest,
+    });
+    expect(error.message).toMatch(
+      new RegExp(`Re-run the job, or in the registry point latest back at ${old.digest}`),
+    );
+    expect(w.github.releases()).toEqual([]);
+  });
+
+  it('a registry that refuses tag DELETE (distribution 2.8: 400) → the message names the new tags left and where they point', async () => {
+    const w = await world();
+    injectRegistry(w.registry, requests.manifestPut('latest'), faults.status(500));
+    const outcome = await publish(w);
+    const error = expectClearError(
+      outcome,
+      w,
+      /writing the tags failed: .*:latest failed: HTTP 500/,
+      /Re-run the job, or in the registry delete tag 1\.2, delete tag 1 \(this release is not published\)\./,
+    );
+    const lines = reportLines(error);
+    expect(lines.get('1.2.3')).toBe('unchanged, absent (not written)');
+    for (const tag of ['1.2', '1']) {
+      expect(lines.get(tag)).toMatch(
+        new RegExp(`^could not be restored \\(.*HTTP 400.*\\); points at the new index ${w.index.digest}$`),
+      );
+    }
+    expect(lines.get('latest')).toBe('unchanged, absent (not written)');
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual({
+      '1.2': w.index.digest,
+      '1': w.index.digest,
+    });
+    expect(w.github.releases()).toEqual([]);
+  });
+
+  it('release tag stored (reply reset), production unreadable at first → what could be is restored, 1.2.3 stays: reported first, draft kept; the re-run adopts it', async () => {
+    const w = await world();
+    const old = seedRelease(w, '1.2.2', ['1.2.2', '1.2', '1', 'latest', 'production']);
+    storeThenReset(w, '1.2.3');
+    injectRegistry(w.registry, requests.manifestPut('1.2.3'), faults.status(503));
+    // production's read-backs answer 503 once 1.2.3 is stored, until the restore begins (then the
+    // registry recovers): the first read-back cannot tell where production points.
+    let restoring = false;
+    const stored = () => releaseTags(w.registry).get('1.2.3') !== undefined;
+    w.registry.interceptors.push((r) => {
+      if (stored() && requests.manifestPut('1.2')(r)) restoring = true;
+      return false;
+    });
+    injectRegistry(
+      w.registry,
+      (r) => !restoring && stored() && r.method === 'HEAD' && r.url.endsWith('/manifests/production'),
+      faults.status(503),
+    );
+    const outcome = await publish(w);
+    const error = expectClearError(outcome, w, /writing the tags failed/);
+    expect(error.message).toMatch(
+      new RegExp(
+        `registry:\\n {2}release tag 1\\.2\\.3: could not be restored \\(.*HTTP 400.*\\); points at the new index ${w.index.digest}\\n`,
+      ),
+    );
+    expect(error.message).toMatch(
+      /1\.2\.3 points at this release's signed index: re-run the job for this commit/,
+    );
+    expect(Object.fromEntries(reportLines(error))).toEqual({
+      '1.2.3': expect.stringMatching(/^could not be restored/) as unknown,
+      '1.2': `restored to ${old.digest}`,
+      '1': `restored to ${old.digest}`,
+      latest: `restored to ${old.digest}`,
+      production: `points at the new index ${w.index.digest}`,
+    });
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual({
+      '1.2.2': old.digest,
+      '1.2.3': w.index.digest,
+      '1.2': old.digest,
+      '1': old.digest,
+      latest: old.digest,
+      production: w.index.digest,
+    });
+    // The release tag is out: the draft release is kept for the re-run to publish.
+    expect(w.github.releases()).toEqual([
+      expect.objectContaining({ tag_name: RELEASE_GIT_TAG, draft: true }),
+    ]);
+    // The re-run the message asks for (faults gone, a rebuild of the same commit) adopts the release.
+    w.registry.interceptors.splice(0);
+    const rerun = await publish(w, { release: rebuilt(w) });
+    expect(rerun.error?.message).toBeUndefined();
+    expect(rerun.result?.indexDigest).toBe(w.index.digest);
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual({
+      '1.2.2': old.digest,
+      ...Object.fromEntries(EXPECTED_TAGS.map((tag) => [tag, w.index.digest])),
+    });
+    expect(rerun.log.join('\n')).toMatch(/completed tags 1\.2, 1, latest and the GitHub release/);
+    expect(w.github.releases()).toEqual([
+      expect.objectContaining({ tag_name: RELEASE_GIT_TAG, draft: false }),
+    ]);
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Re-runs: this commit's signed release under the release tag is adopted, another commit's refused
+
+  /** The same commit rebuilt: not byte-identical (another creation time), so another index digest. */
+  function rebuilt(w: World): ReleaseMetadata {
+    const annotations = {
+      ...w.release.annotations,
+      'org.opencontainers.image.created': '2026-01-02T04:00:00.000Z',
+    };
+    expect(expectedIndex(w.images, { ...w.release, annotations }).digest).not.toBe(w.index.digest);
+    return { ...w.release, annotations };
+  }
+
+  const writes = (w: World) =>
+    w.registry.requests
+      .filter(
+        (r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH' || r.method === 'DELETE',
+      )
+      .map((r) => `${r.method} ${new URL(r.url, 'http://registry').pathname}`);
+
+  it('re-run of a partly tagged release of the same commit → adopted: missing tags and the GitHub release completed, nothing pushed or signed anew', async () => {
+    const w = await world();
+    const first = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, first);
+    // What a failed run can leave: 1.2.3 on the complete, signed index, the moving tags gone.
+    for (const tag of ['1.2', '1', 'latest', 'production']) w.registry.tags.get(REPO_PATH)!.delete(tag);
+    const signed = fulcio.count();
+    w.registry.requests.splice(0);
+    const outcome = await publish(w, { release: rebuilt(w) });
+    expectEveryReleaseTagOnTheIndex(w, {
+      ...outcome,
+      result: { ...outcome.result!, indexDigest: w.index.digest },
+    });
+    expect(outcome.result?.indexDigest).toBe(w.index.digest);
+    // Only the four missing tags were written: no index, blob, referrer or signature pushed.
+    expect(writes(w)).toEqual(
+      ['1.2', '1', 'latest', 'production'].map((t) => `PUT /v2/${REPO_PATH}/manifests/${t}`),
+    );
+    expect(fulcio.count()).toBe(signed);
+    expect(outcome.log.join('\n')).toMatch(
+      /adopted .*acme\/edge-agent@sha256:[a-f0-9]{64} \(this commit's signed release\): completed tags 1\.2, 1, latest, production and the GitHub release/,
+    );
+    expect(outcome.result?.manifest.image.index.digest).toBe(w.index.digest);
+    expect(await readFile(outcome.result!.manifestFile, 'utf8')).toContain(w.index.digest);
+    expect(w.github.releases()).toEqual([
+      expect.objectContaining({ tag_name: RELEASE_GIT_TAG, draft: false }),
+    ]);
+  });
+
+  it('re-run of a complete release of the same commit → adopted: no tag written, succeeds', async () => {
+    const w = await world();
+    expectEveryReleaseTagOnTheIndex(w, await publish(w));
+    w.registry.requests.splice(0);
+    const outcome = await publish(w, { release: rebuilt(w) });
+    expect(outcome.error?.message).toBeUndefined();
+    expect(outcome.result?.indexDigest).toBe(w.index.digest);
+    expect(writes(w)).toEqual([]);
+    expect(outcome.log.join('\n')).toMatch(/completed no tag \(all were in place\)/);
+  });
+
+  it('re-run for another commit while 1.2.3 is a signed release → refused (TagConflictError), nothing written, nothing signed', async () => {
+    const w = await world();
+    expectEveryReleaseTagOnTheIndex(w, await publish(w));
+    const before = releaseTags(w.registry);
+    const signed = fulcio.count();
+    w.registry.requests.splice(0);
+    const other = 'fedcba9876543210fedcba9876543210fedcba98';
+    const release = {
+      ...w.release,
+      annotations: { ...w.release.annotations, 'org.opencontainers.image.revision': other },
+    };
+    const outcome = await publish(w, { release, revision: other });
+    const error = expectClearError(
+      outcome,
+      w,
+      /acme\/edge-agent:1\.2\.3 already exists and points at sha256:[a-f0-9]{64}/,
+      new RegExp(`not adopted as this commit's release: it was built from commit ${REVISION}, not ${other}`),
+    );
+    expect(error.name).toBe('TagConflictError');
+    expect(writes(w)).toEqual([]);
+    expect(fulcio.count()).toBe(signed);
+    expect(releaseTags(w.registry)).toEqual(before);
   });
 
   // ---------------------------------------------------------------------------------------------------

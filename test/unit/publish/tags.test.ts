@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLog } from '../helpers/memory-host.js';
+import { TagWriteError } from '../../../src/publish/reconcile-tags.js';
 import { applyTags, planTags, releaseTagList, TagConflictError } from '../../../src/publish/tags.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
@@ -28,7 +29,11 @@ function tagTable(
 }
 
 describe('tags', () => {
-  const index = { body: Buffer.from('{}'), mediaType: 'application/vnd.oci.image.index.v1+json' };
+  const index = {
+    body: Buffer.from('{}'),
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    digest: d('n'),
+  };
 
   it('refuses to move a protected tag unless overwrite is set', async () => {
     const { client } = tagTable({ '1.2.3': d('o') });
@@ -94,6 +99,77 @@ describe('tags', () => {
     );
     expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(TagConflictError);
     expect(table.get('production')).toBe(d('c'));
+  });
+});
+
+describe('applyTags when a write fails', () => {
+  const index = {
+    body: Buffer.from('{}'),
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    digest: d('n'),
+  };
+
+  it('succeeds when the registry stored every tag though a reply was lost', async () => {
+    const { client, table } = tagTable({ latest: d('o') });
+    const lost = {
+      ...client,
+      putManifest: async (repo: string, tag: string) => {
+        await client.putManifest(repo, tag);
+        if (tag === '1.2.3') throw new Error('socket hang up (gave up after 4 attempts)');
+        return d('n');
+      },
+    };
+    const plan = [
+      { tag: '1.2.3', protected: true },
+      { tag: 'latest', protected: false, previous: d('o') },
+    ];
+    const log = memoryLog();
+    expect(await applyTags(lost, 'r', plan, index, async () => undefined, log)).toEqual(['latest', '1.2.3']);
+    expect(Object.fromEntries(table)).toEqual({ latest: d('n'), '1.2.3': d('n') });
+    expect(log.lines.join('\n')).toMatch(
+      /a registry reply was lost \(socket hang up.*\), but .*The release is complete/,
+    );
+  });
+
+  it('restores what it can and reports each tag as read back, the release tag first', async () => {
+    const { client, table } = tagTable({ latest: d('o') });
+    const failing = {
+      ...client,
+      putManifest: async (repo: string, tag: string, body: Buffer) => {
+        if (tag === '1.2.3') throw new Error('HTTP 500');
+        if (body.toString() === 'old') {
+          table.set(tag, d('o'));
+          return d('o');
+        }
+        return client.putManifest(repo, tag);
+      },
+      deleteManifest: async () => {
+        throw new Error('HTTP 400 DIGEST_INVALID');
+      },
+    };
+    const plan = [
+      { tag: '1.2.3', protected: true },
+      { tag: 'latest', protected: false, previous: d('o') },
+      { tag: 'edge', protected: false },
+    ];
+    const error = (await applyTags(
+      failing,
+      'r',
+      plan,
+      index,
+      async () => ({ body: Buffer.from('old'), mediaType: 'x' }),
+      memoryLog(),
+    ).catch((e: unknown) => e)) as TagWriteError;
+    expect(error).toBeInstanceOf(TagWriteError);
+    expect(error.releaseTagOnIndex).toBe(false);
+    expect(error.message).toBe(
+      'writing the tags failed: HTTP 500. The tags as read back from the registry:\n' +
+        '  release tag 1.2.3: unchanged, absent (not written)\n' +
+        `  latest: restored to ${d('o')}\n` +
+        `  edge: could not be restored (HTTP 400 DIGEST_INVALID); points at the new index ${d('n')}\n` +
+        'Re-run the job, or in the registry delete tag edge (this release is not published).',
+    );
+    expect(Object.fromEntries(table)).toEqual({ latest: d('o'), edge: d('n') });
   });
 });
 
