@@ -20,7 +20,7 @@ import { renderTemplates } from './deployment-manifest.js';
 import { DEPLOYMENT_MANIFEST_ARTIFACT_TYPE } from './manifest-artifact.js';
 import type { PublishContext, PublishResult, TagPlanEntry } from './model.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
-import { planTags, TagConflictError } from './tags.js';
+import { assertNoTagConflict, readTagPlan, TagConflictError } from './tags.js';
 import { writeTags } from './write-tags.js';
 
 const REVISION = 'org.opencontainers.image.revision';
@@ -44,26 +44,12 @@ export async function planOrAdopt(
 ): Promise<{ plan: TagPlanEntry[]; adopt?: AdoptableRelease }> {
   const { req, deps, index } = ctx;
   const { settings } = req;
+  const plan = await readTagPlan(deps.registry, settings.image.path, tags);
   try {
-    const plan = await planTags(
-      deps.registry,
-      settings.image.path,
-      settings.imageName,
-      tags,
-      index.digest,
-      settings.publish.overwrite,
-    );
+    if (!settings.publish.overwrite) assertNoTagConflict(plan, settings.imageName, index.digest);
     return { plan };
   } catch (error) {
     if (!(error instanceof TagConflictError)) throw error;
-    const plan = await planTags(
-      deps.registry,
-      settings.image.path,
-      settings.imageName,
-      tags,
-      index.digest,
-      true,
-    );
     const release = plan.find((p) => p.protected && p.previous && p.previous !== index.digest)!;
     const found = await adoptable(ctx, release.previous!).catch((e: unknown) =>
       e instanceof Error ? e.message : String(e),

@@ -41,24 +41,42 @@ export async function planTags(
   indexDigest: string,
   overwrite: boolean,
 ): Promise<TagPlanEntry[]> {
+  const plan = await readTagPlan(client, repository, tags);
+  if (!overwrite) assertNoTagConflict(plan, imageName, indexDigest);
+  return plan;
+}
+
+/** Where each tag points now (one HEAD a tag). */
+export async function readTagPlan(
+  client: Pick<RegistryClient, 'headManifest'>,
+  repository: string,
+  tags: ReadonlyArray<{ tag: string; protected: boolean }>,
+): Promise<TagPlanEntry[]> {
   const plan: TagPlanEntry[] = [];
   for (const { tag, protected: isProtected } of tags) {
     const current = await client.headManifest(repository, tag);
     plan.push({ tag, protected: isProtected, ...(current ? { previous: current.digest } : {}) });
   }
-  const conflicts = plan.filter((p) => p.protected && p.previous && p.previous !== indexDigest);
-  if (conflicts.length && !overwrite) {
-    throw new TagConflictError(
-      conflicts
-        .map(
-          (c) =>
-            `${imageName}:${c.tag} already exists and points at ${c.previous}, not at this release's index ${indexDigest}`,
-        )
-        .join('\n') +
-        '\nA published release tag is not moved silently. Release a new version, or set overwrite: true to replace it.',
-    );
-  }
   return plan;
+}
+
+/** Refuses a plan that would move a protected tag already pointing at another digest. */
+export function assertNoTagConflict(
+  plan: readonly TagPlanEntry[],
+  imageName: string,
+  indexDigest: string,
+): void {
+  const conflicts = plan.filter((p) => p.protected && p.previous && p.previous !== indexDigest);
+  if (conflicts.length === 0) return;
+  throw new TagConflictError(
+    conflicts
+      .map(
+        (c) =>
+          `${imageName}:${c.tag} already exists and points at ${c.previous}, not at this release's index ${indexDigest}`,
+      )
+      .join('\n') +
+      '\nA published release tag is not moved silently. Release a new version, or set overwrite: true to replace it.',
+  );
 }
 
 /**
