@@ -34,7 +34,7 @@ export interface AdoptableRelease {
 }
 
 /**
- * Plans the tags (see planTags). When the release tag points at another index, that index is adopted if
+ * Plans the tags (readTagPlan, then the conflict guard). When the release tag points at another index, that index is adopted if
  * it is this commit's complete, signed release; otherwise the conflict is refused, saying why it was not
  * adopted. Runs before anything is pushed.
  */

@@ -29,23 +29,6 @@ export function releaseTagList(
   ];
 }
 
-/**
- * Reads where each tag points now and refuses, before anything is written, to move a protected tag
- * that already points at another digest unless `overwrite` is set.
- */
-export async function planTags(
-  client: Pick<RegistryClient, 'headManifest'>,
-  repository: string,
-  imageName: string,
-  tags: ReadonlyArray<{ tag: string; protected: boolean }>,
-  indexDigest: string,
-  overwrite: boolean,
-): Promise<TagPlanEntry[]> {
-  const plan = await readTagPlan(client, repository, tags);
-  if (!overwrite) assertNoTagConflict(plan, imageName, indexDigest);
-  return plan;
-}
-
 /** Where each tag points now (one HEAD a tag). */
 export async function readTagPlan(
   client: Pick<RegistryClient, 'headManifest'>,

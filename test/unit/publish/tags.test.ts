@@ -1,7 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLog } from '../helpers/memory-host.js';
 import { TagWriteError } from '../../../src/publish/reconcile-tags.js';
-import { applyTags, planTags, releaseTagList, TagConflictError } from '../../../src/publish/tags.js';
+import {
+  applyTags,
+  assertNoTagConflict,
+  readTagPlan,
+  releaseTagList,
+  TagConflictError,
+} from '../../../src/publish/tags.js';
+import type { TagPlanEntry } from '../../../src/publish/tags.js';
+
+/** What a publish does before writing anything: read where each tag points, then refuse a conflict. */
+async function planTags(
+  client: Parameters<typeof readTagPlan>[0],
+  repository: string,
+  imageName: string,
+  tags: ReadonlyArray<{ tag: string; protected: boolean }>,
+  indexDigest: string,
+  overwrite: boolean,
+): Promise<TagPlanEntry[]> {
+  const plan = await readTagPlan(client, repository, tags);
+  if (!overwrite) assertNoTagConflict(plan, imageName, indexDigest);
+  return plan;
+}
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 
