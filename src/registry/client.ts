@@ -46,14 +46,15 @@ import {
   parseDigest,
   stripPort,
 } from './reference.js';
+import { DEFAULT_RETRY, DEFAULT_RETRY_BUDGET_MS } from './retry-policy.js';
 import {
-  DEFAULT_RETRY,
-  DEFAULT_RETRY_BUDGET_MS,
   isRetryableStatus,
   parseRetryAfterMs,
+  retrying,
+  type AttemptEnd,
   type RetryOptions,
-} from './retry-policy.js';
-import { retrying, type AttemptEnd, type Settled } from '../process/retry.js';
+  type Settled,
+} from '../process/retry.js';
 import { isRecord } from '../validation/json.js';
 
 export type { FetchLike } from './http-transport.js';

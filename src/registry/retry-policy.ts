@@ -1,20 +1,8 @@
 /**
  * The registry client's retry settings. The policy itself (which answers and network failures are retried,
- * Retry-After, backoff) is the project's one policy in `src/process/retry.ts`, re-exported for the client.
+ * Retry-After, backoff, the time budget) is the project's one policy in `src/process/retry.ts`.
  */
 import type { RetryOptions } from '../process/retry.js';
-
-export {
-  backoffDelayMs,
-  classifyNetworkError,
-  isRetryableStatus,
-  parseRetryAfterMs,
-  RETRY_AFTER_CAP_MS,
-  RetryBudget,
-  type NetworkFailure,
-  type NetworkFailureKind,
-  type RetryOptions,
-} from '../process/retry.js';
 
 /**
  * As many attempts as the time budget allows, backoff from 0.5 s up to 8 s between them; a Retry-After is

@@ -22,7 +22,7 @@ import {
   isRetryableStatus,
   parseRetryAfterMs,
   RETRY_AFTER_CAP_MS,
-} from '../../../src/registry/retry-policy.js';
+} from '../../../src/process/retry.js';
 
 describe('registry error bodies', () => {
   it('reads the distribution error list and token server shapes', () => {
