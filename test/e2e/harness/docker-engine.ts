@@ -9,19 +9,7 @@
  * `daemon.json` (no iptables, no bridge, its socket, data and exec roots in a temp folder) and is
  * stopped, with every process started from the unpacked binaries, by stop().
  */
-import { createHash } from 'node:crypto';
-import {
-  access,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,23 +17,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
 
-import { describeFailure, execProcess } from '../../../src/process/exec.js';
-
-/** The machine-wide cache of downloaded `.deb` files (it survives test runs). */
-export const DEBIAN_CACHE_ROOT = '/var/cache/edgeship-ci/debian13';
+import { execProcess } from '../../../src/process/exec.js';
+import { fetchDebianPackages, type PackageSet, SHORT_TIMEOUT_MS, unpackDebs } from './debian-packages.js';
 
 /** Debian 13 (trixie) packages: the engine, its containerd, the CLI, buildx and docker-init (tini). */
 export const DEBIAN13_PACKAGES = ['docker.io', 'containerd', 'docker-cli', 'docker-buildx', 'tini'] as const;
 /** Debian 12 (bookworm) packages: runc (Debian 13's runc needs glibc 2.38, this machine has 2.36). */
 export const DEBIAN12_PACKAGES = ['runc'] as const;
 
-const SUITES = [
+/** The package sets of the engine. */
+export const ENGINE_PACKAGES: readonly PackageSet[] = [
   { suite: 'trixie', packages: DEBIAN13_PACKAGES },
   { suite: 'bookworm', packages: DEBIAN12_PACKAGES },
-] as const;
+];
 
-const APT_TIMEOUT_MS = 5 * 60_000;
-const SHORT_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 15_000;
 const MAX_LOG_CHARS = 64_000;
@@ -61,101 +46,6 @@ export interface DockerEngine {
   logs: () => string;
   /** Stops dockerd (SIGTERM, SIGKILL after a bounded wait), anything left of ours, and removes `dir`. */
   stop: () => Promise<void>;
-}
-
-/** The cache folder for one package list: the key changes when the list does. */
-export function debianCacheDir(): string {
-  const key = createHash('sha256').update(JSON.stringify(SUITES)).digest('hex').slice(0, 16);
-  return path.join(DEBIAN_CACHE_ROOT, key);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** apt-get options that use only private lists, caches and sources (never the system's state). */
-function aptOptions(aptDir: string): string[] {
-  const set = (key: string, value: string) => ['-o', `${key}=${value}`];
-  return [
-    ...set('Dir::Etc::SourceList', path.join(aptDir, 'sources.list')),
-    ...set('Dir::Etc::SourceParts', '/dev/null'),
-    ...set('Dir::Etc::Preferences', '/dev/null'),
-    ...set('Dir::Etc::PreferencesParts', '/dev/null'),
-    ...set('Dir::State::Lists', path.join(aptDir, 'lists')),
-    ...set('Dir::State::status', '/dev/null'),
-    ...set('Dir::Cache', path.join(aptDir, 'cache')),
-    ...set('APT::Sandbox::User', 'root'),
-    '-q',
-  ];
-}
-
-async function apt(aptDir: string, args: string[], cwd?: string): Promise<void> {
-  const result = await execProcess('apt-get', [...aptOptions(aptDir), ...args], {
-    env: { DEBIAN_FRONTEND: 'noninteractive' },
-    timeoutMs: APT_TIMEOUT_MS,
-    ...(cwd ? { cwd } : {}),
-  });
-  if (result.exitCode !== 0 || result.failure) {
-    throw new Error(`apt-get ${args.join(' ')} failed: ${describeFailure('apt-get', result)}`);
-  }
-}
-
-/**
- * Returns the `.deb` files of DEBIAN13_PACKAGES and DEBIAN12_PACKAGES, downloading them once into
- * the cache (a `complete` marker is written last, so an interrupted download is redone).
- */
-export async function fetchDebianPackages(): Promise<string[]> {
-  const cache = debianCacheDir();
-  const debs = path.join(cache, 'debs');
-  const marker = path.join(cache, 'complete');
-  if (!(await exists(marker))) {
-    await mkdir(cache, { recursive: true });
-    // A folder of this run's own, renamed into place when complete (another run may fetch at once).
-    const partial = await mkdtemp(path.join(cache, 'debs.partial-'));
-    try {
-      for (const { suite, packages } of SUITES) {
-        const aptDir = path.join(cache, 'apt', suite);
-        await mkdir(path.join(aptDir, 'lists', 'partial'), { recursive: true });
-        await mkdir(path.join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
-        await writeFile(
-          path.join(aptDir, 'sources.list'),
-          `deb http://deb.debian.org/debian ${suite} main\n`,
-        );
-        await apt(aptDir, ['update']);
-        await apt(aptDir, ['download', ...packages], partial);
-      }
-      if (!(await exists(marker))) {
-        await rm(debs, { recursive: true, force: true });
-        await rename(partial, debs);
-        await writeFile(marker, `${new Date().toISOString()}\n`);
-      }
-    } finally {
-      await rm(partial, { recursive: true, force: true });
-    }
-  }
-  const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
-  const wanted = SUITES.flatMap((s) => s.packages);
-  const missing = wanted.filter((p) => !files.some((f) => f.startsWith(`${p}_`)));
-  if (missing.length > 0) {
-    throw new Error(`${debs} lacks ${missing.join(', ')}: remove ${marker} to download again`);
-  }
-  return files.map((f) => path.join(debs, f));
-}
-
-/** Unpacks `.deb` files into `root` with `dpkg-deb -x` (no maintainer scripts, no dpkg database). */
-export async function unpackDebs(debs: readonly string[], root: string): Promise<void> {
-  await mkdir(root, { recursive: true });
-  for (const deb of debs) {
-    const result = await execProcess('dpkg-deb', ['-x', deb, root], { timeoutMs: SHORT_TIMEOUT_MS });
-    if (result.exitCode !== 0 || result.failure) {
-      throw new Error(`unpacking ${deb} failed: ${describeFailure('dpkg-deb', result)}`);
-    }
-  }
 }
 
 /** GET /_ping on a unix socket; resolves to the HTTP status, or rejects. */
@@ -205,7 +95,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     throw new Error('the private Docker Engine needs root (dockerd, containerd and runc run as root)');
   }
-  const debs = await fetchDebianPackages();
+  const debs = await fetchDebianPackages(ENGINE_PACKAGES);
   // Short prefix: the socket paths under it must stay below the 108-byte unix socket limit.
   const dir = await mkdtemp(path.join(os.tmpdir(), 'es-dockerd-'));
   const root = path.join(dir, 'root');
