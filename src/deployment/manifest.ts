@@ -122,11 +122,22 @@ export interface ManifestBundle {
   referrer: string;
 }
 
+/** A signature or attestation in cosign's classic `.sig`/`.att` tag of its subject. */
+export interface ManifestClassicSignature {
+  subject: string;
+  predicateType: string;
+  /** `sha256-<hex>.sig` or `.att`. */
+  tag: string;
+}
+
 export interface ManifestSignatures {
   mode: 'keyless' | 'key' | 'none';
   identity?: string;
   issuer?: string;
   bundles: ManifestBundle[];
+  /** `signature-format`; absent in manifests written before the input existed (bundles only). */
+  format?: 'both' | 'bundle' | 'classic';
+  classic?: ManifestClassicSignature[];
 }
 
 export interface ManifestBaseline {
@@ -436,6 +447,19 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
             compareStrings(a.predicateType, b.predicateType) ||
             compareStrings(a.referrer, b.referrer),
         ),
+      ...(input.signatures.format === undefined ? {} : { format: input.signatures.format }),
+      ...(input.signatures.classic === undefined
+        ? {}
+        : {
+            classic: input.signatures.classic
+              .map((c) => ({ subject: c.subject, predicateType: c.predicateType, tag: c.tag }))
+              .sort(
+                (a, b) =>
+                  compareStrings(a.subject, b.subject) ||
+                  compareStrings(a.tag, b.tag) ||
+                  compareStrings(a.predicateType, b.predicateType),
+              ),
+          }),
     },
     baseline: input.baseline
       ? { channel: input.baseline.channel, version: input.baseline.version, index: input.baseline.index }
@@ -520,6 +544,14 @@ function consistencyProblems(m: DeploymentManifest): RawProblem[] {
       out.push({
         path: ['signatures', 'bundles', i, 'subject'],
         message: `${b.subject} is neither the index nor a platform image of this release`,
+      });
+    }
+  });
+  (signatures.classic ?? []).forEach((c, i) => {
+    if (!releaseDigests.has(c.subject)) {
+      out.push({
+        path: ['signatures', 'classic', i, 'subject'],
+        message: `${c.subject} is neither the index nor a platform image of this release`,
       });
     }
   });
@@ -634,6 +666,12 @@ function ordered(m: DeploymentManifest): DeploymentManifest {
         subject: b.subject,
         predicateType: b.predicateType,
         referrer: b.referrer,
+      })),
+      format: m.signatures.format,
+      classic: m.signatures.classic?.map((c) => ({
+        subject: c.subject,
+        predicateType: c.predicateType,
+        tag: c.tag,
       })),
     }),
     baseline: m.baseline

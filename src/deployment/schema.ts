@@ -28,6 +28,7 @@ export const DEPLOYMENT_MANIFEST_SCHEMA_ID = 'https://edgeship.dev/schemas/deplo
 
 export const CHANNELS = ['production', 'staging', 'dev'] as const;
 export const SIGNING_MODES = ['keyless', 'key', 'none'] as const;
+export const SIGNATURE_FORMAT_NAMES = ['both', 'bundle', 'classic'] as const;
 export const SBOM_FORMAT_VALUES = ['spdx-json', 'cyclonedx-json', 'syft-json'] as const;
 export const INDEX_MEDIA_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -302,8 +303,8 @@ const GATE = object(
 
 const SIGNATURES = {
   ...object(
-    'a mapping with mode and bundles (identity and issuer for keyless)',
-    'How the release is signed, and the Sigstore bundles attached to its digests as OCI referrers.',
+    'a mapping with mode and bundles (identity and issuer for keyless; format and classic for classic signatures)',
+    "How the release is signed, the Sigstore bundles attached to its digests as OCI referrers, and cosign's classic signature tags.",
     {
       mode: oneOfNames(
         SIGNING_MODES,
@@ -330,6 +331,38 @@ const SIGNATURES = {
               description: 'The in-toto predicate type of the signed statement.',
             },
             referrer: digest('Digest of the referrer manifest that carries the bundle.'),
+          },
+        ),
+      },
+      // signature-format: cosign's classic .sig/.att tags, beside or instead of the bundles above.
+      format: oneOfNames(
+        SIGNATURE_FORMAT_NAMES,
+        "Where signatures and attestations are stored: bundle (Sigstore bundles as OCI referrers, listed in bundles), classic (cosign's sha256-<hex>.sig and .att tags, listed in classic) or both.",
+      ),
+      classic: {
+        type: 'array',
+        title: 'a list of classic signature mappings',
+        description:
+          "The signatures (.sig) and attestations (.att) stored in cosign's classic tags next to each digest.",
+        items: object(
+          'a classic signature mapping with subject, predicateType and tag',
+          'One layer of a cosign .sig or .att tag.',
+          {
+            subject: digest('The digest signed (the index or a platform image).'),
+            predicateType: {
+              type: 'string',
+              format: 'uri',
+              pattern: '^\\S+:\\S+$',
+              title: 'a predicate type URI such as https://sigstore.dev/cosign/sign/v1',
+              description:
+                'The in-toto predicate type of the attestation; https://sigstore.dev/cosign/sign/v1 for the image signature (a simple signing payload).',
+            },
+            tag: {
+              type: 'string',
+              pattern: '^sha(256-[a-f0-9]{64}|512-[a-f0-9]{128})\\.(sig|att)$',
+              title: 'a cosign signature tag such as sha256-<64 hex>.sig or .att',
+              description: 'The tag of the repository whose manifest holds the layer.',
+            },
           },
         ),
       },

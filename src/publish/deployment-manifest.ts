@@ -79,11 +79,25 @@ export async function writeDeploymentManifest(
       mode: settings.publish.signing === 'off' ? 'none' : settings.publish.signing,
       ...(first?.identity ? { identity: first.identity } : {}),
       ...(first?.issuer ? { issuer: first.issuer } : {}),
-      bundles: signatures.records.map((s) => ({
-        subject: s.subject,
-        predicateType: s.predicateType,
-        referrer: s.referrer,
-      })),
+      bundles: signatures.records.flatMap((s) =>
+        s.format === 'bundle'
+          ? [{ subject: s.subject, predicateType: s.predicateType, referrer: s.referrer }]
+          : [],
+      ),
+      ...(settings.publish.signing === 'off'
+        ? {}
+        : {
+            format: signatures.format,
+            ...(signatures.classic
+              ? {
+                  classic: signatures.records.flatMap((s) =>
+                    s.format === 'classic'
+                      ? [{ subject: s.subject, predicateType: s.predicateType, tag: s.tag }]
+                      : [],
+                  ),
+                }
+              : {}),
+          }),
     },
   });
   const text = renderDeploymentManifest(manifest);
@@ -151,7 +165,12 @@ function manifestSboms(gate: GateResult, signatures: readonly SignatureRecord[])
     const sbom = scan.sbomFiles[0]!;
     const preferred = preferredSbom(scan.sbomFiles);
     const attestation = preferred
-      ? signatures.find((s) => s.platform === scan.platform && s.predicateType === preferred.predicateType)
+      ? signatures.find(
+          (s): s is Extract<SignatureRecord, { format: 'bundle' }> =>
+            s.format === 'bundle' &&
+            s.platform === scan.platform &&
+            s.predicateType === preferred.predicateType,
+        )
       : undefined;
     map.set(scan.platform, {
       format: sbom.format,

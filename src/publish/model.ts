@@ -114,7 +114,13 @@ export function publishContext(
   gated: readonly GatedImage[],
 ): PublishContext {
   const referrers = new ReferrerWriter(deps.registry);
-  const signatures = new ReleaseSignatures(referrers, req.settings.image.path, deps.now);
+  const signatures = new ReleaseSignatures(
+    referrers,
+    req.settings.image.path,
+    deps.now,
+    req.settings.publish.signatureFormat,
+    req.settings.imageName,
+  );
   return { req, deps, index, gated, referrers, signatures };
 }
 

@@ -1,26 +1,22 @@
 import { preferredSbom, vulnerabilityPredicate, COSIGN_VULN_PREDICATE_TYPE } from '../sign/predicates.js';
-import { attest, signDigest, type SignerConfig } from '../sign/signer.js';
+import type { SignerConfig } from '../sign/signer.js';
 import { indexSubject, type PublishContext } from './model.js';
 
 /**
  * Signs the index, then each platform image, and attests each image's SBOM (SPDX or CycloneDX, when there
- * is one) and its vulnerability scan (Grype's report in cosign's vuln predicate); every bundle is attached
- * by digest as it is made (see ReleaseSignatures).
+ * is one) and its vulnerability scan (Grype's report in cosign's vuln predicate); each is stored, as it is
+ * made, in the formats `signature-format` asks for (see ReleaseSignatures).
  */
 export async function signRelease(ctx: PublishContext, signer: SignerConfig): Promise<void> {
   const { req, deps, index, signatures } = ctx;
-  await signatures.attach(indexSubject(index), 'index', await signDigest(signer, index.digest));
+  await signatures.sign(signer, indexSubject(index), 'index');
   for (const { image, scan } of ctx.gated) {
     const subject = { mediaType: image.mediaType, digest: image.digest, size: image.manifestSize };
-    await signatures.attach(subject, image.platform, await signDigest(signer, image.digest));
+    await signatures.sign(signer, subject, image.platform);
     const sbom = preferredSbom(scan.sbomFiles);
     if (sbom) {
       const predicate = JSON.parse(await deps.readText(sbom.file)) as unknown;
-      await signatures.attach(
-        subject,
-        image.platform,
-        await attest(signer, image.digest, sbom.predicateType, predicate),
-      );
+      await signatures.attest(signer, subject, image.platform, sbom.predicateType, predicate);
     }
     const vuln = vulnerabilityPredicate({
       reportText: await deps.readText(scan.reportFile),
@@ -29,11 +25,9 @@ export async function signRelease(ctx: PublishContext, signer: SignerConfig): Pr
       workflowRun: req.git.workflowRun,
       scannedAt: deps.now(),
     });
-    await signatures.attach(
-      subject,
-      image.platform,
-      await attest(signer, image.digest, COSIGN_VULN_PREDICATE_TYPE, vuln),
+    await signatures.attest(signer, subject, image.platform, COSIGN_VULN_PREDICATE_TYPE, vuln);
+    deps.log.info(
+      `${image.platform}: signed, SBOM and vulnerability attestations stored (${signatures.format})`,
     );
-    deps.log.info(`${image.platform}: signed, SBOM and vulnerability attestations attached`);
   }
 }

@@ -1,30 +1,101 @@
 import type { SubjectDescriptor } from '../registry/referrer-manifest.js';
 import type { ReferrerWriter } from '../registry/referrers.js';
+import type { SignatureFormat } from '../settings/settings.js';
 import { attachBundle } from '../sign/bundle-referrers.js';
-import type { SignResult } from '../sign/signer.js';
+import {
+  classicAttestationLayer,
+  classicSignatureLayer,
+  simpleSigningPayload,
+} from '../sign/classic-format.js';
+import { ClassicTagWriter } from '../sign/classic-tags.js';
+import { COSIGN_SIGN_PREDICATE_TYPE } from '../sign/predicates.js';
+import { attest, signDigest, signPayload, type SignerConfig, type SignResult } from '../sign/signer.js';
 
-/** One bundle attached to the release: to the index (`platform` 'index') or a platform image. */
-export interface SignatureRecord {
+/**
+ * One signature or attestation of the release, on the index (`platform` 'index') or a platform image:
+ * a Sigstore bundle stored as a referrer, or a classic layer in the digest's `.sig`/`.att` tag.
+ */
+export type SignatureRecord = {
   subject: string;
   platform: string;
+  /** Image signatures (either format): https://sigstore.dev/cosign/sign/v1. */
   predicateType: string;
-  referrer: string;
-}
+} & ({ format: 'bundle'; referrer: string } | { format: 'classic'; tag: string });
 
-/** The bundles a publish attaches, in the order they were attached, and the first signature made. */
+/**
+ * Signs and attests the release in the formats `signature-format` asks for, and records each. The same
+ * calls serve every predicate: `sign` (the image signature), `attest` (any in-toto predicate) and
+ * `attach` (a statement signed elsewhere, e.g. the deployment manifest). An attestation is signed once
+ * (one certificate, one Rekor entry) and stored in both formats; an image signature is signed per format
+ * (the bundle signs an in-toto statement, the classic layer cosign's simple signing payload).
+ */
 export class ReleaseSignatures {
   readonly records: SignatureRecord[] = [];
   /** The first signature made: whom verification expects (keyless: its identity and issuer). */
   first: SignResult | undefined;
+  readonly #classic: ClassicTagWriter;
 
   constructor(
     private readonly referrers: ReferrerWriter,
     private readonly repository: string,
     private readonly now: () => Date,
-  ) {}
+    /** Where signatures go; default both. */
+    readonly format: SignatureFormat = 'both',
+    /** The image's repository as cosign and containers/image name it (`registry/path`). */
+    private readonly dockerReference = repository,
+  ) {
+    this.#classic = new ClassicTagWriter(referrers.client, repository);
+  }
 
-  /** Attaches the bundle of `result` to `subject` as a referrer and records it. */
+  get bundles(): boolean {
+    return this.format !== 'classic';
+  }
+
+  get classic(): boolean {
+    return this.format !== 'bundle';
+  }
+
+  /** Signs `subject` (cosign's image signature) in each format. */
+  async sign(signer: SignerConfig, subject: SubjectDescriptor, platform: string): Promise<void> {
+    if (this.bundles) await this.#attachBundle(subject, platform, await signDigest(signer, subject.digest));
+    if (this.classic) {
+      const payload = simpleSigningPayload(this.dockerReference, subject.digest);
+      const signed = await signPayload(signer, payload, COSIGN_SIGN_PREDICATE_TYPE);
+      this.first ??= signed;
+      const written = await this.#classic.append(
+        subject.digest,
+        'sig',
+        classicSignatureLayer(payload, signed.bundle),
+      );
+      this.#record(subject, platform, COSIGN_SIGN_PREDICATE_TYPE, { format: 'classic', tag: written.tag });
+    }
+  }
+
+  /** Attests `predicate` (of `predicateType`) about `subject`, stored in each format. */
+  async attest(
+    signer: SignerConfig,
+    subject: SubjectDescriptor,
+    platform: string,
+    predicateType: string,
+    predicate: unknown,
+  ): Promise<SignResult> {
+    const result = await attest(signer, subject.digest, predicateType, predicate);
+    await this.attach(subject, platform, result);
+    return result;
+  }
+
+  /** Stores a signed in-toto statement about `subject` (a DSSE bundle) in each format. */
   async attach(subject: SubjectDescriptor, platform: string, result: SignResult): Promise<void> {
+    if (this.bundles) await this.#attachBundle(subject, platform, result);
+    if (this.classic) {
+      this.first ??= result;
+      const layer = classicAttestationLayer(result.bundle, result.predicateType);
+      const written = await this.#classic.append(subject.digest, 'att', layer);
+      this.#record(subject, platform, result.predicateType, { format: 'classic', tag: written.tag });
+    }
+  }
+
+  async #attachBundle(subject: SubjectDescriptor, platform: string, result: SignResult): Promise<void> {
     this.first ??= result;
     const attached = await attachBundle(
       this.referrers,
@@ -34,11 +105,18 @@ export class ReleaseSignatures {
       result.predicateType,
       this.now(),
     );
-    this.records.push({
-      subject: subject.digest,
-      platform,
-      predicateType: result.predicateType,
+    this.#record(subject, platform, result.predicateType, {
+      format: 'bundle',
       referrer: attached.referrer.digest,
     });
+  }
+
+  #record(
+    subject: SubjectDescriptor,
+    platform: string,
+    predicateType: string,
+    where: { format: 'bundle'; referrer: string } | { format: 'classic'; tag: string },
+  ): void {
+    this.records.push({ subject: subject.digest, platform, predicateType, ...where });
   }
 }

@@ -154,6 +154,7 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
   };
   return {
     signing,
+    signatureFormat: v['signature-format'],
     overwrite: v.overwrite,
     allowDowngrade: v['allow-downgrade'],
     releaseAssets: v['release-assets'],

@@ -56,9 +56,17 @@ export interface Settings {
 
 export type SigningMode = 'keyless' | 'key' | 'off';
 
+/**
+ * Where signatures and attestations go: `bundle` (Sigstore bundles as OCI referrers, cosign 3's default),
+ * `classic` (cosign's `sha256-<hex>.sig` / `.att` tags, what cosign 2 and containers/image read), or both.
+ */
+export const SIGNATURE_FORMATS = ['both', 'bundle', 'classic'] as const;
+export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
+
 /** How the gated release is published, signed and verified. */
 export interface PublishSettings {
   signing: SigningMode;
+  signatureFormat: SignatureFormat;
   /** PEM private key (signing: key). */
   signingKey?: string;
   signingKeyPassword?: string;

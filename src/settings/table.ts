@@ -25,6 +25,7 @@ import {
   parseWholeNumber,
 } from './parsers.js';
 import type { ParseContext } from './parsers.js';
+import { SIGNATURE_FORMATS } from './settings.js';
 
 export interface InputSpec<T> {
   /** The default action.yml documents; the parser gets it when the input is empty. */
@@ -118,6 +119,10 @@ export const INPUTS = {
   'trusted-root': spec({
     parse: (v, c) =>
       parseExistingFile('trusted-root', v, c, () => 'the path of a Sigstore trusted_root.json'),
+  }),
+  'signature-format': spec({
+    default: 'both',
+    parse: (v) => oneOf('signature-format', v, SIGNATURE_FORMATS),
   }),
   'certificate-identity': text,
   'certificate-oidc-issuer': text,

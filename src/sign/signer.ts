@@ -19,6 +19,7 @@ import { X509Certificate } from '@sigstore/core';
 import {
   DSSEBundleBuilder,
   FulcioSigner,
+  MessageSignatureBundleBuilder,
   RekorWitness,
   TSAWitness,
   type IdentityProvider,
@@ -285,6 +286,14 @@ class KeySigner implements Signer {
 
 /** The bundle builder for a configuration: the signer plus the Rekor and TSA witnesses asked for. */
 export function bundleBuilder(config: SignerConfig): DSSEBundleBuilder {
+  return new DSSEBundleBuilder(builderOptions(config, true));
+}
+
+/**
+ * The signer (Fulcio certificate or key) and witnesses of a configuration: Rekor (a `dsse` entry for DSSE
+ * envelopes, `hashedrekord` for message signatures), the TSA when `timestamp` and configured.
+ */
+function builderOptions(config: SignerConfig, timestamp: boolean): { signer: Signer; witnesses: Witness[] } {
   const fetchOptions = {
     timeout: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     retry: config.retries ?? DEFAULT_RETRIES,
@@ -310,8 +319,31 @@ export function bundleBuilder(config: SignerConfig): DSSEBundleBuilder {
     );
   }
   const tsaURL = config.tsaURL ?? PUBLIC_TSA_URL;
-  if (tsaURL !== false) witnesses.push(new TSAWitness({ tsaBaseURL: trimSlash(tsaURL), ...fetchOptions }));
-  return new DSSEBundleBuilder({ signer, witnesses });
+  if (timestamp && tsaURL !== false) {
+    witnesses.push(new TSAWitness({ tsaBaseURL: trimSlash(tsaURL), ...fetchOptions }));
+  }
+  return { signer, witnesses };
+}
+
+/**
+ * Signs `payload` as a message (cosign's classic image signature over the simple signing payload): the
+ * bundle holds the signature, the certificate or key hint and the Rekor `hashedrekord` entry with its
+ * signed entry timestamp. No RFC 3161 timestamp: see ./classic-format.ts.
+ */
+export async function signPayload(
+  config: SignerConfig,
+  payload: Buffer,
+  predicateType: string,
+): Promise<SignResult> {
+  let bundle: Bundle;
+  try {
+    bundle = await new MessageSignatureBundleBuilder(builderOptions(config, false)).create({
+      data: payload,
+    });
+  } catch (error) {
+    throw toSigningError(error, config);
+  }
+  return signResult(bundle, predicateType);
 }
 
 /**
@@ -330,6 +362,10 @@ export async function signStatement(
   } catch (error) {
     throw toSigningError(error, config);
   }
+  return signResult(bundle, predicateType);
+}
+
+function signResult(bundle: Bundle, predicateType: string): SignResult {
   const bundleJson = Buffer.from(JSON.stringify(bundleToJSON(bundle)));
   const material = bundle.verificationMaterial.content;
   if (material.$case === 'publicKey') {

@@ -313,7 +313,8 @@ function parseBundle(bundleJson: Buffer | string): Bundle {
   return bundle;
 }
 
-function toKeyObject(key: string | KeyObject): KeyObject {
+/** The expected public key as a KeyObject (PEM SPKI or a KeyObject already). */
+export function toKeyObject(key: string | KeyObject): KeyObject {
   if (typeof key !== 'string') return key;
   try {
     return createPublicKey({ key, format: 'pem' });

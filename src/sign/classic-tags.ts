@@ -1,0 +1,313 @@
+/**
+ * cosign's classic `sha256-<hex>.sig` / `.att` tags (layout in ./classic-format.ts): written by appending a
+ * layer to what the tag already holds (as cosign does: signatures of other runs and signers are kept), and
+ * read back and verified.
+ */
+import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { PolicyError, toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
+
+import type { RegistryClient } from '../registry/client.js';
+import { digestOf } from '../registry/digest.js';
+import { RegistryError } from '../registry/errors.js';
+import { OCI_IMAGE_MANIFEST } from '../registry/media-types.js';
+import {
+  ANNOTATION_PREDICATE_TYPE,
+  bundleFromClassicLayer,
+  classicManifest,
+  classicTag,
+  DSSE_ENVELOPE_MEDIA_TYPE,
+  parseClassicManifest,
+  parseSimpleSigning,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+  type ClassicDescriptor,
+  type ClassicKind,
+  type ClassicLayer,
+} from './classic-format.js';
+import { MAX_BUNDLE_BYTES, type ReferrerFailure } from './bundle-referrers.js';
+import { COSIGN_SIGN_PREDICATE_TYPE } from './predicates.js';
+import { certificateIdentity } from './signer.js';
+import { IN_TOTO_PAYLOAD_TYPE, parseStatement, statementNamesDigest } from './statements.js';
+import { exactPattern, identityMatches, toKeyObject, type ExpectedSigner } from './verify.js';
+
+/** What the classic tags need of a registry client; RegistryClient has all of it. */
+export type ClassicRegistry = Pick<
+  RegistryClient,
+  'registry' | 'getManifest' | 'putManifest' | 'uploadBlob' | 'getBlob'
+>;
+
+/** Where a classic layer went: the tag and the manifest it holds now. */
+export interface ClassicWriteResult {
+  tag: string;
+  manifest: string;
+}
+
+/**
+ * Appends layers to the `.sig`/`.att` tags of one repository. Each tag is read once (a missing tag is an
+ * empty one); later appends of the same writer start from what it wrote.
+ */
+export class ClassicTagWriter {
+  readonly #layers = new Map<string, ClassicDescriptor[]>();
+
+  constructor(
+    readonly client: ClassicRegistry,
+    readonly repositoryPath: string,
+  ) {}
+
+  /** Adds `layer` to the `kind` tag of `subjectDigest`: uploads its blob and the config, PUTs the tag. */
+  async append(subjectDigest: string, kind: ClassicKind, layer: ClassicLayer): Promise<ClassicWriteResult> {
+    const { client, repositoryPath: path } = this;
+    const tag = classicTag(subjectDigest, kind);
+    const existing = this.#layers.get(tag) ?? (await this.#read(tag));
+    const descriptor: ClassicDescriptor = {
+      mediaType: layer.mediaType,
+      digest: digestOf(layer.body),
+      size: layer.body.length,
+      annotations: layer.annotations,
+    };
+    // A simple signing payload is the same for every signature of a digest: known when the tag lists it.
+    const stored = existing.some((l) => l.digest === descriptor.digest);
+    if (!stored) await client.uploadBlob(path, layer.body, descriptor.digest, { knownMissing: true });
+    const layers = [...existing, descriptor];
+    const { manifest, config } = classicManifest(layers);
+    await client.uploadBlob(path, config, digestOf(config), { knownMissing: true });
+    const digest = await client.putManifest(path, tag, manifest, OCI_IMAGE_MANIFEST);
+    this.#layers.set(tag, layers);
+    return { tag, manifest: digest };
+  }
+
+  async #read(tag: string): Promise<ClassicDescriptor[]> {
+    const fetched = await getIfExists(this.client, this.repositoryPath, tag);
+    if (!fetched) return [];
+    try {
+      return parseClassicManifest(fetched.body);
+    } catch (error) {
+      throw new Error(
+        `${this.client.registry}/${this.repositoryPath}:${tag} is not a cosign signature manifest: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/** One classic layer that verified. */
+export interface VerifiedClassic {
+  tag: string;
+  /** The layer's digest. */
+  layer: string;
+  /** Signatures: COSIGN_SIGN_PREDICATE_TYPE; attestations: the statement's predicate type. */
+  predicateType: string;
+  identity?: string;
+  issuer?: string;
+}
+
+export interface VerifyClassicResult {
+  verified: VerifiedClassic[];
+  otherSigners: ReferrerFailure[];
+  failures: ReferrerFailure[];
+}
+
+/**
+ * Reads the `.sig` and `.att` tags of `digest` and verifies every layer: the signature (certificate chain
+ * to the trusted CA, or the expected key), the Rekor entry's signed timestamp and body, the signer, and what
+ * is signed (a simple signing payload naming `digest` and `dockerReference`, or an in-toto statement about
+ * `digest` whose predicate type is the annotated one). Layers by other signers are set aside, not failed.
+ */
+export async function verifyClassic(
+  client: ClassicRegistry,
+  path: string,
+  digest: string,
+  trust: TrustMaterial,
+  expected: ExpectedSigner,
+  dockerReference: string,
+): Promise<VerifyClassicResult> {
+  const result: VerifyClassicResult = { verified: [], otherSigners: [], failures: [] };
+  for (const kind of ['sig', 'att'] as const) {
+    const tag = classicTag(digest, kind);
+    const fetched = await getIfExists(client, path, tag);
+    if (!fetched) continue;
+    let layers: ClassicDescriptor[];
+    try {
+      layers = parseClassicManifest(fetched.body);
+    } catch (error) {
+      result.failures.push({ referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message: String(error) });
+      continue;
+    }
+    for (const layer of layers) {
+      const where = `${tag} layer ${layer.digest}`;
+      const fail = (code: string, message: string): ReferrerFailure => ({
+        referrer: where,
+        ...(layer.annotations[ANNOTATION_PREDICATE_TYPE]
+          ? { predicateType: layer.annotations[ANNOTATION_PREDICATE_TYPE] }
+          : {}),
+        code,
+        message,
+      });
+      if (layer.size > MAX_BUNDLE_BYTES) {
+        result.failures.push(fail('INVALID_SIGNATURE_MANIFEST', `the layer is ${layer.size} bytes`));
+        continue;
+      }
+      try {
+        const body = await client.getBlob(path, layer.digest);
+        const checked = verifyLayer(layer, body, trust, expected, { digest, dockerReference });
+        result.verified.push({ tag, layer: layer.digest, ...checked });
+      } catch (error) {
+        const code =
+          error instanceof ClassicVerificationError
+            ? error.code
+            : error instanceof RegistryError
+              ? (error.code ?? 'REGISTRY_ERROR')
+              : 'VERIFICATION_FAILED';
+        const failure = fail(code, (error as Error).message);
+        if (code === 'UNTRUSTED_SIGNER' || code === 'WRONG_KEY') result.otherSigners.push(failure);
+        else result.failures.push(failure);
+      }
+    }
+  }
+  return result;
+}
+
+class ClassicVerificationError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClassicVerificationError';
+  }
+}
+
+function verifyLayer(
+  layer: ClassicDescriptor,
+  body: Buffer,
+  trust: TrustMaterial,
+  expected: ExpectedSigner,
+  subject: { digest: string; dockerReference: string },
+): Omit<VerifiedClassic, 'tag' | 'layer'> {
+  if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE && layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE) {
+    throw new ClassicVerificationError('UNSUPPORTED_LAYER', `unknown layer media type ${layer.mediaType}`);
+  }
+  let bundle: Bundle;
+  try {
+    bundle = bundleFromJSON(bundleFromClassicLayer(layer, body));
+  } catch (error) {
+    throw new ClassicVerificationError('INVALID_SIGNATURE', (error as Error).message);
+  }
+  const signer = checkSigner(bundle, expected);
+  if (expected.kind === 'key') checkLoggedKey(bundle, expected.publicKey);
+  const effectiveTrust: TrustMaterial =
+    expected.kind === 'key'
+      ? { ...trust, publicKey: () => ({ publicKey: toKeyObject(expected.publicKey), validFor: () => true }) }
+      : trust;
+  const verifier = new Verifier(effectiveTrust, {
+    tlogThreshold: 1,
+    ctlogThreshold: 1,
+    timestampThreshold: 1,
+  });
+  try {
+    const entity =
+      bundle.content.$case === 'messageSignature' ? toSignedEntity(bundle, body) : toSignedEntity(bundle);
+    verifier.verify(
+      entity,
+      expected.kind === 'certificate'
+        ? {
+            subjectAlternativeName:
+              typeof expected.identity === 'string' ? exactPattern(expected.identity) : expected.identity,
+            extensions: { issuer: expected.issuer },
+          }
+        : undefined,
+    );
+  } catch (error) {
+    const code = error instanceof PolicyError ? 'UNTRUSTED_SIGNER' : 'VERIFICATION_FAILED';
+    throw new ClassicVerificationError(code, (error as Error).message);
+  }
+  if (bundle.content.$case === 'messageSignature') {
+    const payload = parseSimpleSigning(body);
+    if (payload.digest !== subject.digest) {
+      throw new ClassicVerificationError('WRONG_SUBJECT', `the payload signs ${payload.digest}`);
+    }
+    if (payload.dockerReference !== subject.dockerReference) {
+      throw new ClassicVerificationError(
+        'WRONG_SUBJECT',
+        `the payload names ${payload.dockerReference || 'no repository'}, not ${subject.dockerReference}`,
+      );
+    }
+    return { predicateType: COSIGN_SIGN_PREDICATE_TYPE, ...signer };
+  }
+  const envelope = bundle.content.dsseEnvelope;
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    throw new ClassicVerificationError('INVALID_STATEMENT', `payload type ${envelope.payloadType}`);
+  }
+  const statement = parseStatement(envelope.payload);
+  if (!statementNamesDigest(statement, subject.digest)) {
+    throw new ClassicVerificationError('WRONG_SUBJECT', `the statement is not about ${subject.digest}`);
+  }
+  const annotated = layer.annotations[ANNOTATION_PREDICATE_TYPE];
+  if (annotated !== undefined && annotated !== statement.predicateType) {
+    throw new ClassicVerificationError(
+      'PREDICATE_TYPE_MISMATCH',
+      `annotated ${annotated}, signed ${statement.predicateType}`,
+    );
+  }
+  return { predicateType: statement.predicateType, ...signer };
+}
+
+/** Someone else's signature is not a broken one: said before any cryptography. */
+function checkSigner(bundle: Bundle, expected: ExpectedSigner): { identity?: string; issuer?: string } {
+  const material = bundle.verificationMaterial.content;
+  if (material.$case === 'publicKey') {
+    if (expected.kind !== 'key') {
+      throw new ClassicVerificationError('UNTRUSTED_SIGNER', 'signed with a key, not a certificate');
+    }
+    return {};
+  }
+  if (expected.kind !== 'certificate') {
+    throw new ClassicVerificationError('UNTRUSTED_SIGNER', 'signed by a certificate, not the expected key');
+  }
+  const der =
+    material.$case === 'x509CertificateChain'
+      ? material.x509CertificateChain.certificates[0]?.rawBytes
+      : material.certificate.rawBytes;
+  if (!der) throw new ClassicVerificationError('INVALID_SIGNATURE', 'no certificate');
+  const found = certificateIdentity(Buffer.from(der));
+  if (!identityMatches(expected, found)) {
+    throw new ClassicVerificationError(
+      'UNTRUSTED_SIGNER',
+      `signed by ${found.identity ?? '(no identity)'} from ${found.issuer ?? '(no issuer)'}`,
+    );
+  }
+  return found;
+}
+
+/** Key signing: the key Rekor logged must be the expected one (a layer names no key otherwise). */
+function checkLoggedKey(bundle: Bundle, publicKey: Parameters<typeof toKeyObject>[0]): void {
+  const entry = bundle.verificationMaterial.tlogEntries[0];
+  if (!entry) return;
+  const body = JSON.parse(Buffer.from(entry.canonicalizedBody).toString('utf8')) as {
+    spec?: {
+      signature?: { publicKey?: { content?: string } };
+      signatures?: Array<{ verifier?: string }>;
+    };
+  };
+  const logged = body.spec?.signature?.publicKey?.content ?? body.spec?.signatures?.[0]?.verifier;
+  if (!logged) return;
+  const der = (key: Parameters<typeof toKeyObject>[0]) =>
+    toKeyObject(key).export({ format: 'der', type: 'spki' }).toString('base64');
+  let loggedDer: string;
+  try {
+    loggedDer = der(Buffer.from(logged, 'base64').toString('utf8'));
+  } catch {
+    return;
+  }
+  if (loggedDer !== der(publicKey)) {
+    throw new ClassicVerificationError('WRONG_KEY', 'signed with another key than the expected one');
+  }
+}
+
+async function getIfExists(client: ClassicRegistry, path: string, ref: string) {
+  try {
+    return await client.getManifest(path, ref);
+  } catch (error) {
+    if (error instanceof RegistryError && error.status === 404) return undefined;
+    throw error;
+  }
+}
