@@ -9,12 +9,12 @@ import { parseDeploymentManifest } from '../deployment/manifest.js';
 import type { BuiltIndex } from '../image/image-index.js';
 import { digestOf } from '../registry/digest.js';
 import { listReferrers } from '../registry/referrers.js';
-import { verifyAttached } from '../sign/bundle-referrers.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   COSIGN_VULN_PREDICATE_TYPE,
   DEPLOYMENT_PREDICATE_TYPE,
 } from '../sign/predicates.js';
+import { verifySignedDigest } from './verify-release.js';
 import type { ExpectedSigner } from '../sign/verify.js';
 import { renderTemplates } from './deployment-manifest.js';
 import { DEPLOYMENT_MANIFEST_ARTIFACT_TYPE } from './manifest-artifact.js';
@@ -92,13 +92,13 @@ async function adoptable(ctx: PublishContext, digest: string): Promise<Adoptable
   } catch {
     return 'the signer it must be signed by is not known before signing (set certificate-identity and certificate-oidc-issuer)';
   }
-  await verifyAttached(registry, repository, digest, trust, expected, {
-    requiredPredicateTypes: [COSIGN_SIGN_PREDICATE_TYPE, DEPLOYMENT_PREDICATE_TYPE],
-  });
+  const where = { registry, repository, dockerReference: req.settings.imageName };
+  const format = req.settings.publish.signatureFormat;
+  const onIndex = [COSIGN_SIGN_PREDICATE_TYPE, DEPLOYMENT_PREDICATE_TYPE];
+  await verifySignedDigest(where, format, digest, trust, expected, onIndex);
   for (const image of document.manifests ?? []) {
-    await verifyAttached(registry, repository, image.digest, trust, expected, {
-      requiredPredicateTypes: [COSIGN_SIGN_PREDICATE_TYPE, COSIGN_VULN_PREDICATE_TYPE],
-    });
+    const onImage = [COSIGN_SIGN_PREDICATE_TYPE, COSIGN_VULN_PREDICATE_TYPE];
+    await verifySignedDigest(where, format, image.digest, trust, expected, onImage);
   }
   const artifact = (await listReferrers(registry, repository, digest)).find(
     (r) => r.artifactType === DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,

@@ -1,4 +1,7 @@
-import { verifyAttached } from '../sign/bundle-referrers.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { SignatureFormat } from '../settings/settings.js';
+import { AttachedVerificationError, verifyAttached } from '../sign/bundle-referrers.js';
+import { verifyClassic } from '../sign/classic-tags.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   COSIGN_VULN_PREDICATE_TYPE,
@@ -9,27 +12,99 @@ import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
 import type { PublishContext } from './model.js';
 
 /**
- * Reads back every bundle attached to the index and to each platform image and verifies them against the
- * trust root and the expected signer: the index must carry its signature and the deployment manifest
- * attestation, each image its signature, its vulnerability attestation and its SBOM attestation.
+ * Reads back every signature and attestation of the index and of each platform image, in every format the
+ * release is stored in, and verifies them against the trust root and the expected signer: each subject must
+ * carry, in each format, everything this run stored for it (signature, deployment manifest, SBOM,
+ * vulnerability scan, and any other predicate), and at least the signature and the attestations every
+ * release has (index: the deployment manifest; images: the vulnerability scan and the SBOM).
  */
 export async function verifyRelease(
-  { req, deps, index, gated }: PublishContext,
+  ctx: PublishContext,
   trust: TrustMaterial,
   expected: ExpectedSigner,
 ): Promise<void> {
-  const repository = req.settings.image.path;
-  const indexCheck = await verifyAttached(deps.registry, repository, index.digest, trust, expected, {
-    requiredPredicateTypes: [COSIGN_SIGN_PREDICATE_TYPE, DEPLOYMENT_PREDICATE_TYPE],
-  });
-  deps.log.info(`index: ${indexCheck.verified.length} bundle(s) verified`);
-  for (const { image, scan } of gated) {
-    const required = [COSIGN_SIGN_PREDICATE_TYPE, COSIGN_VULN_PREDICATE_TYPE];
-    const sbom = preferredSbom(scan.sbomFiles);
-    if (sbom) required.push(sbom.predicateType);
-    const check = await verifyAttached(deps.registry, repository, image.digest, trust, expected, {
-      requiredPredicateTypes: required,
-    });
-    deps.log.info(`${image.platform}: ${check.verified.length} bundle(s) verified`);
+  const { req, deps, index, gated, signatures } = ctx;
+  const subjects = [
+    {
+      digest: index.digest,
+      platform: 'index',
+      required: [COSIGN_SIGN_PREDICATE_TYPE, DEPLOYMENT_PREDICATE_TYPE],
+    },
+    ...gated.map(({ image, scan }) => {
+      const sbom = preferredSbom(scan.sbomFiles);
+      const required = [COSIGN_SIGN_PREDICATE_TYPE, COSIGN_VULN_PREDICATE_TYPE];
+      if (sbom) required.push(sbom.predicateType);
+      return { digest: image.digest, platform: image.platform, required };
+    }),
+  ];
+  for (const { digest, platform, required } of subjects) {
+    const stored = signatures.records.filter((r) => r.subject === digest).map((r) => r.predicateType);
+    const counts = await verifySignedDigest(
+      {
+        registry: deps.registry,
+        repository: req.settings.image.path,
+        dockerReference: req.settings.imageName,
+      },
+      signatures.format,
+      digest,
+      trust,
+      expected,
+      [...new Set([...required, ...stored])],
+    );
+    deps.log.info(`${platform}: ${counts} verified`);
   }
+}
+
+export interface SignedRepository {
+  registry: RegistryClient;
+  repository: string;
+  /** `registry/path`, what classic signatures name. */
+  dockerReference: string;
+}
+
+/**
+ * Verifies the signatures of `digest` in `format` (both: each format on its own must hold every required
+ * predicate type); throws AttachedVerificationError naming what failed or is missing. Returns a summary.
+ */
+export async function verifySignedDigest(
+  where: SignedRepository,
+  format: SignatureFormat,
+  digest: string,
+  trust: TrustMaterial,
+  expected: ExpectedSigner,
+  required: readonly string[],
+): Promise<string> {
+  const { registry, repository } = where;
+  const counts: string[] = [];
+  if (format !== 'classic') {
+    const checked = await verifyAttached(registry, repository, digest, trust, expected, {
+      requiredPredicateTypes: [...required],
+    });
+    counts.push(`${checked.verified.length} bundle(s)`);
+  }
+  if (format !== 'bundle') {
+    const subject = `${registry.registry}/${repository}@${digest}`;
+    const result = await verifyClassic(registry, repository, digest, trust, expected, where.dockerReference);
+    const summary = { verified: [], otherSigners: result.otherSigners };
+    if (result.failures.length > 0) {
+      const reasons = result.failures.map((f) => `${f.referrer}: ${f.code}: ${f.message}`).join('; ');
+      throw new AttachedVerificationError(
+        `${result.failures.length} of the classic signatures of ${subject} failed verification: ${reasons}`,
+        result.failures,
+        summary,
+      );
+    }
+    const missing = required.filter((type) => !result.verified.some((v) => v.predicateType === type));
+    if (missing.length > 0) {
+      const others =
+        result.otherSigners.length > 0 ? ` (${result.otherSigners.length} by other signers)` : '';
+      throw new AttachedVerificationError(
+        `${subject} has no classic signature (.sig/.att tag) by the expected signer with predicate type ${missing.join(', ')}${others}`,
+        [],
+        summary,
+      );
+    }
+    counts.push(`${result.verified.length} classic signature(s)`);
+  }
+  return counts.join(' and ');
 }

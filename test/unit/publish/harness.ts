@@ -301,10 +301,16 @@ export { memoryLog };
 // ---------------------------------------------------------------------------------------------------------
 // End state, read from the fake registry directly
 
-/** The repository's tags other than the `sha256-<hex>` referrers fallback tags, as tag → digest. */
+/** cosign's classic signature tags, `sha256-<64 hex>.sig` / `.att` (signature-format both or classic). */
+export const CLASSIC_SIGNATURE_TAG = /^sha256-[a-f0-9]{64}\.(sig|att)$/;
+
+/**
+ * The repository's tags other than the `sha256-<hex>` referrers fallback tags and cosign's `.sig`/`.att`
+ * signature tags (both only hold signatures of digests), as tag → digest.
+ */
 export function releaseTags(registry: FakeRegistry): Map<string, string> {
   const all = registry.tags.get(REPO_PATH) ?? new Map<string, string>();
-  return new Map([...all].filter(([tag]) => !FALLBACK_TAG.test(tag)));
+  return new Map([...all].filter(([tag]) => !FALLBACK_TAG.test(tag) && !CLASSIC_SIGNATURE_TAG.test(tag)));
 }
 
 export function fallbackTags(registry: FakeRegistry): string[] {
@@ -397,17 +403,19 @@ const manifestRef = (r: RecordedRequest) =>
   new RegExp(`^/v2/${REPO_PATH}/manifests/([^/]+)$`).exec(pathname(r))?.[1];
 
 /** Request matchers for the publish phase's registry traffic. */
+const signatureTag = (ref: string) => FALLBACK_TAG.test(ref) || CLASSIC_SIGNATURE_TAG.test(ref);
+
 export const requests = {
   isToken: (r: RecordedRequest) => pathname(r) === '/token',
   manifestPut: (ref: string) => (r: RecordedRequest) => r.method === 'PUT' && manifestRef(r) === ref,
-  /** Any tag write other than a `sha256-<hex>` fallback tag. */
+  /** Any tag write other than a `sha256-<hex>` fallback tag or a cosign `.sig`/`.att` tag. */
   releaseTagPut: (r: RecordedRequest) => {
     const ref = manifestRef(r);
-    return r.method === 'PUT' && ref !== undefined && !ref.includes(':') && !FALLBACK_TAG.test(ref);
+    return r.method === 'PUT' && ref !== undefined && !ref.includes(':') && !signatureTag(ref);
   },
   releaseTagHead: (r: RecordedRequest) => {
     const ref = manifestRef(r);
-    return r.method === 'HEAD' && ref !== undefined && !ref.includes(':') && !FALLBACK_TAG.test(ref);
+    return r.method === 'HEAD' && ref !== undefined && !ref.includes(':') && !signatureTag(ref);
   },
   /** A referrer manifest (the only OCI image manifests pushed during publish) by digest. */
   referrerPut: (r: RecordedRequest) =>

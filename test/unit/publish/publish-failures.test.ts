@@ -294,6 +294,14 @@ describe('publishRelease under injected failures: complete or no tag', () => {
   const count = (w: World, match: (r: RecordedRequest) => boolean) =>
     w.registry.requests.filter(match).length;
   const signaturesOf = (outcome: Outcome) => outcome.result?.signatures.length ?? 0;
+  /**
+   * signature-format both (the default): each statement is signed once and stored in both formats; the
+   * classic image signatures (simple signing payloads) are signed on their own.
+   */
+  const certificatesOf = (outcome: Outcome) =>
+    (outcome.result?.signatures ?? []).filter(
+      (s) => s.format === 'bundle' || s.predicateType === 'https://sigstore.dev/cosign/sign/v1',
+    ).length;
 
   /** Writes an older release (an index with version `version`) under `tags`. */
   function seedRelease(w: World, version: string, tags: readonly string[]): BuiltIndex {
@@ -314,8 +322,9 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     const outcome = await publish(w);
     expectEveryReleaseTagOnTheIndex(w, outcome);
     // index: sign + deployment manifest; per platform: sign + SBOM + vulnerability attestation.
-    expect(signaturesOf(outcome)).toBe(2 + 3 * PLATFORMS.length);
-    expect(fulcio.count()).toBe(signaturesOf(outcome));
+    expect(signaturesOf(outcome)).toBe(2 * (2 + 3 * PLATFORMS.length));
+    expect(fulcio.count()).toBe(certificatesOf(outcome));
+    expect(certificatesOf(outcome)).toBe(2 + 3 * PLATFORMS.length + 1 + PLATFORMS.length);
     expect(w.sleeps).toEqual([]);
     const release = w.github.releases().find((r) => r.tag_name === RELEASE_GIT_TAG);
     expect(release?.assets.map((a) => a.name)).toContain('edgeship-deployment-1.2.3.yaml');
@@ -847,7 +856,7 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     const outcome = await publish(w);
     expectEveryReleaseTagOnTheIndex(w, outcome);
     expect(rule.hits).toBe(1);
-    expect(fulcio.count()).toBe(signaturesOf(outcome) + 1);
+    expect(fulcio.count()).toBe(certificatesOf(outcome) + 1);
   });
 
   it('Fulcio 500 forever → no release tag, the message names Fulcio', async () => {
