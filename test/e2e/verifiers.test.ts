@@ -36,6 +36,7 @@ import { classicTag, parseClassicManifest } from '../../src/sign/classic-format.
 import { trustMaterialFromJSON } from '../../src/sign/verify.js';
 import { fixturePath } from '../shared-fixtures.js';
 import { memoryLog } from '../unit/helpers/memory-host.js';
+import { PROJECT_ROOT } from './harness/action-runner.js';
 import { ensureHostTools } from './harness/host-tools.js';
 import { startOidcTokenEndpoint } from './harness/oidc-issuer.js';
 import { startRegistry, type TestRegistry } from './harness/registry.js';
@@ -440,6 +441,127 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
       expect(copy.ok, copy.text).toBe(false);
       expect(copy.text).toMatch(/Source image rejected/);
     }
+  });
+
+  it('skopeo 1.18 cannot pin a keyless workflow identity: its fulcio requirement needs subjectEmail', async () => {
+    const r = release('acme/classic');
+    const dir = await mkdtemp(path.join(scratch, 'policy-keyless-'));
+    const requirement = {
+      type: 'sigstoreSigned',
+      fulcio: { caPath: trust.fulcioRootPem, oidcIssuer: GITHUB_ACTIONS_ISSUER },
+      rekorPublicKeyPath: trust.rekorKeyPem,
+      signedIdentity: { type: 'matchRepository' },
+    };
+    await writeFile(
+      path.join(dir, 'policy.json'),
+      JSON.stringify({
+        default: [{ type: 'reject' }],
+        transports: { docker: { [reg.host]: [requirement] } },
+      }),
+    );
+    await writeFile(
+      path.join(dir, 'registries.yaml'),
+      `docker:\n  ${reg.host}:\n    use-sigstore-attachments: true\n`,
+    );
+    const target = await mkdtemp(path.join(scratch, 'copy-'));
+    const argv = [
+      ...tools.skopeo,
+      '--policy',
+      path.join(dir, 'policy.json'),
+      '--registries.d',
+      dir,
+      'copy',
+      '--all',
+      '--remove-signatures',
+      '--src-cert-dir',
+      reg.certDir,
+      '--src-authfile',
+      reg.authFile,
+      `docker://${r.image}@${r.result.indexDigest}`,
+      `oci:${target}:release`,
+    ];
+    const result = await runTool(argv);
+    expect(result.exitCode, describeRun(argv, result)).not.toBe(0);
+    expect(describeRun(argv, result)).toMatch(/subjectEmail/);
+  });
+
+  // -------------------------------------------------------------------------------------------------
+  // The README's device commands, run as written (the registry, root and identity substituted)
+
+  /** The fenced block after `<!-- device-verify: NAME -->` in the README. */
+  async function readmeBlock(name: string): Promise<string> {
+    const readme = await readFile(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const marker = `<!-- device-verify: ${name} -->`;
+    const at = readme.indexOf(marker);
+    expect(at, `README.md has no ${marker}`).toBeGreaterThan(-1);
+    const block = /```[a-z]*\n([\s\S]*?)\n```/.exec(readme.slice(at));
+    expect(block, `no fenced block after ${marker}`).not.toBeNull();
+    return block![1]!;
+  }
+
+  it("the README's cosign 2 commands pass on a release, and fail for another identity", async () => {
+    const r = release('acme/both');
+    const readmeBlockText = await readmeBlock('cosign2');
+    const script = (identity: string) =>
+      readmeBlockText
+        .replace(/^REPO=.*$/m, `REPO='${r.image}'`)
+        .replace(/^VERSION=.*$/m, 'VERSION=1.2.3')
+        .replace(/^IDENTITY=.*$/m, `IDENTITY='${identity}'`)
+        // The local Sigstore's root instead of the public-good one cosign fetches through TUF.
+        .replace(
+          /cosign verify-blob-attestation --new-bundle-format/g,
+          `cosign verify-blob-attestation --new-bundle-format --trusted-root '${trust.trustedRootFile}'`,
+        );
+    const env = {
+      ...trust.env,
+      PATH: `${path.dirname(tools.cosign)}:${process.env.PATH ?? ''}`,
+      // Go reads the registry's CA from here (the commands name no CA).
+      SSL_CERT_FILE: reg.caFile,
+    };
+    const good = await runTool(['bash', '-euo', 'pipefail', '-c', script(IDENTITY)], env, r.dir);
+    expect(good.exitCode, describeRun(['bash', 'README cosign2 block'], good)).toBe(0);
+    const bad = await runTool(['bash', '-euo', 'pipefail', '-c', script(OTHER_IDENTITY)], env, r.dir);
+    expect(bad.exitCode, describeRun(['bash', 'README cosign2 block, other identity'], bad)).not.toBe(0);
+  });
+
+  it("the README's policy.json and registries.d let skopeo copy a key-signed release and refuse another key's", async () => {
+    const dir = await mkdtemp(path.join(scratch, 'readme-policy-'));
+    const write = async (repo: string) => {
+      const substitute = (text: string) =>
+        text
+          .replaceAll('ghcr.io/acme/edge-agent', `${reg.host}/${repo}`)
+          .replaceAll('/etc/containers/keys/edge-agent.pub', publicKeyFile);
+      await writeFile(path.join(dir, 'policy.json'), substitute(await readmeBlock('policy.json')));
+      await writeFile(path.join(dir, 'edge-agent.yaml'), substitute(await readmeBlock('registries.d')));
+    };
+    const copy = async (r: Release) => {
+      const target = await mkdtemp(path.join(scratch, 'copy-'));
+      const argv = [
+        ...tools.skopeo,
+        '--policy',
+        path.join(dir, 'policy.json'),
+        '--registries.d',
+        dir,
+        'copy',
+        '--all',
+        '--remove-signatures',
+        '--src-cert-dir',
+        reg.certDir,
+        '--src-authfile',
+        reg.authFile,
+        `docker://${r.image}@${r.result.indexDigest}`,
+        `oci:${target}:release`,
+      ];
+      const result = await runTool(argv);
+      return { ok: result.exitCode === 0, text: describeRun(argv, result) };
+    };
+    await write('acme/keyed-classic');
+    const good = await copy(release('acme/keyed-classic'));
+    expect(good.ok, good.text).toBe(true);
+    await write('acme/other-key');
+    const bad = await copy(release('acme/other-key'));
+    expect(bad.ok, bad.text).toBe(false);
+    expect(bad.text).toMatch(/Source image rejected/);
   });
 
   // -------------------------------------------------------------------------------------------------
