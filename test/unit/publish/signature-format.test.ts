@@ -16,6 +16,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../../src/policy/index.js';
 import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-deps.js';
 import { publishRelease, type PublishResult } from '../../../src/publish/release.js';
+import {
+  ANNOTATION_CERTIFICATE,
+  ANNOTATION_REKOR_BUNDLE,
+  ANNOTATION_SIGNATURE,
+  classicTag,
+  DSSE_ENVELOPE_MEDIA_TYPE,
+  parseClassicManifest,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+} from '../../../src/sign/classic-format.js';
 import { trustMaterialFromJSON } from '../../../src/sign/verify.js';
 import { startOidcTokenEndpoint } from '../../e2e/harness/oidc-issuer.js';
 import { startSigstoreStack, type SigstoreStack } from '../../e2e/harness/sigstore-stack.js';
@@ -147,6 +156,72 @@ describe('signature-format', () => {
     expect(shape.requests).toEqual(golden.requests);
     expect(shape.manifests).toEqual(golden.manifests);
     expect(shape.tags).toEqual(golden.tags);
+  }, 60_000);
+
+  /** The layers of a `.sig`/`.att` tag, with their blobs. */
+  function classicLayers(registry: FakeRegistry, digest: string, kind: 'sig' | 'att') {
+    const tagged = registry.tags.get(REPO_PATH)?.get(classicTag(digest, kind));
+    if (!tagged) return [];
+    const body = registry.manifests.get(`${REPO_PATH}@${tagged}`)!.body;
+    return parseClassicManifest(body).map((layer) => ({
+      ...layer,
+      blob: registry.blobs.get(`${REPO_PATH}@${layer.digest}`) ?? registry.blobs.get(layer.digest),
+    }));
+  }
+
+  it("classic: cosign's .sig and .att tags on the index and each image, no bundle referrer, verified after publish", async () => {
+    const { registry, result } = await publish({ 'signature-format': 'classic' });
+    const subjects = [result.indexDigest, ...result.manifest.platforms.map((p) => p.digest)];
+    for (const digest of subjects) {
+      const [signature, ...more] = classicLayers(registry, digest, 'sig');
+      expect(more).toHaveLength(0);
+      expect(signature!.mediaType).toBe(SIMPLE_SIGNING_MEDIA_TYPE);
+      expect(Object.keys(signature!.annotations).sort()).toEqual(
+        [ANNOTATION_SIGNATURE, ANNOTATION_CERTIFICATE, ANNOTATION_REKOR_BUNDLE].sort(),
+      );
+      expect(JSON.parse(signature!.blob!.toString('utf8'))).toEqual({
+        critical: {
+          identity: { 'docker-reference': `${registry.host}/${REPO_PATH}` },
+          image: { 'docker-manifest-digest': digest },
+          type: 'cosign container image signature',
+        },
+        optional: null,
+      });
+      const attestations = classicLayers(registry, digest, 'att');
+      expect(attestations.every((a) => a.mediaType === DSSE_ENVELOPE_MEDIA_TYPE)).toBe(true);
+      expect(attestations.every((a) => a.annotations[ANNOTATION_SIGNATURE] === '')).toBe(true);
+    }
+    // Index: the deployment manifest; each image: SBOM and vulnerability scan.
+    expect(
+      classicLayers(registry, result.indexDigest, 'att').map((a) => a.annotations.predicateType),
+    ).toEqual(['https://edgeship.dev/deployment-manifest/v1']);
+    expect(result.signatures.every((s) => s.format === 'classic')).toBe(true);
+    expect(result.manifest.signatures.format).toBe('classic');
+    expect(result.manifest.signatures.bundles).toEqual([]);
+    expect(result.manifest.signatures.classic).toHaveLength(2 + 3 * PLATFORMS.length - 1);
+    expect(result.manifest.platforms.every((p) => p.sbom.attestation === undefined)).toBe(true);
+  }, 60_000);
+
+  it("both: one signature per attestation serves both formats (the .att layer is the bundle's envelope)", async () => {
+    const { registry, result } = await publish({});
+    expect(result.manifest.signatures.format).toBe('both');
+    const bundles = result.signatures.filter((s) => s.format === 'bundle');
+    const classic = result.signatures.filter((s) => s.format === 'classic');
+    expect(bundles).toHaveLength(2 + 3 * PLATFORMS.length);
+    expect(classic).toHaveLength(2 + 3 * PLATFORMS.length);
+    const image = result.manifest.platforms[0]!.digest;
+    const [sbom] = classicLayers(registry, image, 'att');
+    const referrer = bundles.find(
+      (b) => b.subject === image && b.predicateType === sbom!.annotations.predicateType,
+    );
+    const stored = registry.manifests.get(`${REPO_PATH}@${(referrer as { referrer: string }).referrer}`)!;
+    const layerDigest = (JSON.parse(stored.body.toString('utf8')) as { layers: Array<{ digest: string }> })
+      .layers[0]!.digest;
+    const bundle = JSON.parse(registry.blobs.get(`${REPO_PATH}@${layerDigest}`)!.toString('utf8')) as {
+      dsseEnvelope: { signatures: Array<{ sig: string }> };
+    };
+    const envelope = JSON.parse(sbom!.blob!.toString('utf8')) as { signatures: Array<{ sig: string }> };
+    expect(envelope.signatures[0]!.sig).toBe(bundle.dsseEnvelope.signatures[0]!.sig);
   }, 60_000);
 });
 

@@ -1,0 +1,94 @@
+/**
+ * cosign's classic `.sig` / `.att` tags: appending keeps what the tag already holds (another signer's
+ * signature), and verification sorts each layer into verified, another signer's, or failed (tampered).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { OCI_IMAGE_MANIFEST } from '../../../src/registry/media-types.js';
+import { digestOf } from '../../../src/registry/digest.js';
+import {
+  classicSignatureLayer,
+  classicTag,
+  parseClassicManifest,
+  simpleSigningPayload,
+} from '../../../src/sign/classic-format.js';
+import { ClassicTagWriter, verifyClassic } from '../../../src/sign/classic-tags.js';
+import { COSIGN_SIGN_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
+import { loadSigningKey, signPayload, type SignerConfig } from '../../../src/sign/signer.js';
+import { trustMaterialFromJSON } from '../../../src/sign/verify.js';
+import { startSigstoreStack, type SigstoreStack } from '../../e2e/harness/sigstore-stack.js';
+import { auth, clientFor, pushImage, REPO_PATH } from '../publish/harness.js';
+import { FakeRegistry } from '../registry/fake-registry.js';
+
+describe('classic signature tags', () => {
+  let stack: SigstoreStack;
+  let registry: FakeRegistry;
+
+  beforeAll(async () => {
+    stack = await startSigstoreStack();
+    registry = await new FakeRegistry({ auth: auth.basic }).start();
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    await stack?.stop();
+  });
+
+  const keyPair = () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    return loadSigningKey(pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+  };
+  const config = (key: ReturnType<typeof keyPair>): SignerConfig => ({
+    identity: { kind: 'key', key },
+    rekorURL: stack.rekorURL,
+    tsaURL: false,
+  });
+
+  it('appends to the tag, keeps another signer, and fails a tampered payload', async () => {
+    const client = clientFor(registry);
+    const digest = await pushImage(client, 'linux/amd64');
+    const reference = `${registry.host}/${REPO_PATH}`;
+    const payload = simpleSigningPayload(reference, digest);
+    const ours = keyPair();
+    const theirs = keyPair();
+    const trust = trustMaterialFromJSON(stack.trustedRoot);
+    const expected = { kind: 'key' as const, publicKey: ours.publicKeyPem };
+
+    // Another signer's signature is there first; a second writer (a later run) appends ours.
+    const first = new ClassicTagWriter(client, REPO_PATH);
+    const other = await signPayload(config(theirs), payload, COSIGN_SIGN_PREDICATE_TYPE);
+    await first.append(digest, 'sig', classicSignatureLayer(payload, other.bundle));
+    const second = new ClassicTagWriter(client, REPO_PATH);
+    const signed = await signPayload(config(ours), payload, COSIGN_SIGN_PREDICATE_TYPE);
+    const written = await second.append(digest, 'sig', classicSignatureLayer(payload, signed.bundle));
+    expect(written.tag).toBe(classicTag(digest, 'sig'));
+    const tagged = registry.tags.get(REPO_PATH)!.get(written.tag)!;
+    expect(tagged).toBe(written.manifest);
+    expect(parseClassicManifest(registry.manifests.get(`${REPO_PATH}@${tagged}`)!.body)).toHaveLength(2);
+
+    const result = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference);
+    expect(result.failures).toEqual([]);
+    expect(result.verified.map((v) => v.predicateType)).toEqual([COSIGN_SIGN_PREDICATE_TYPE]);
+    expect(result.otherSigners.map((o) => o.code)).toEqual(['WRONG_KEY']);
+
+    // Another repository name in the payload is refused.
+    const elsewhere = await verifyClassic(client, REPO_PATH, digest, trust, expected, 'other.io/x');
+    expect(elsewhere.failures.map((f) => f.code)).toEqual(['WRONG_SUBJECT']);
+
+    // Tampered: our layer's payload changed, its signature annotations kept.
+    const stored = JSON.parse(registry.manifests.get(`${REPO_PATH}@${tagged}`)!.body.toString('utf8')) as {
+      layers: Array<{ digest: string; size: number }>;
+    };
+    const altered = Buffer.from(payload.toString('utf8').replace('"optional":null', '"optional":{}'));
+    await client.uploadBlob(REPO_PATH, altered);
+    stored.layers[1]!.digest = digestOf(altered);
+    stored.layers[1]!.size = altered.length;
+    await client.putManifest(REPO_PATH, written.tag, Buffer.from(JSON.stringify(stored)), OCI_IMAGE_MANIFEST);
+    const tampered = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference);
+    expect(tampered.verified).toEqual([]);
+    expect(tampered.failures.map((f) => f.code)).toEqual(['VERIFICATION_FAILED']);
+    await client.close();
+  }, 60_000);
+});
