@@ -6,8 +6,9 @@
 //   scan concurrency: wall time of the SBOM + scan phase for 2 platforms with 1 s scanner doubles, concurrent
 //     against serial.
 //   publish requests: registry requests of the publish phase for 2 platforms against a real registry (Debian
-//     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
-//     (bench/publish-requests.ts); blobs uploaded again that the registry already had.
+//     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, per signature-format (bundle,
+//     classic, both), against the justified minimum (bench/publish-requests.ts); transparency-log entries per
+//     publish against theirs; blobs uploaded again that the registry already had.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -221,12 +222,20 @@ try {
   );
   for (const run of published.runs) {
     report(
-      `registry requests of publishRelease ${run.release}, 2 platforms (${run.baseline ? 'over a baseline' : 'first release'})`,
+      `registry requests of publishRelease ${run.release}, signature-format ${run.format}, 2 platforms (${run.baseline ? 'over a baseline' : 'first release'})`,
       run.requests,
       'requests',
       run.minimum,
       '≤ 1.2× the minimum',
       run.requests <= 1.2 * run.minimum,
+    );
+    report(
+      `transparency-log entries of publishRelease ${run.release}, signature-format ${run.format}`,
+      run.tlogEntries,
+      'entries',
+      run.minimumTlogEntries,
+      '= the minimum',
+      run.tlogEntries === run.minimumTlogEntries,
     );
     console.log(
       '  ' +
