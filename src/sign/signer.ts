@@ -3,8 +3,11 @@
  * cosign 3 signs by default: keyless (an OIDC token exchanged at Fulcio for a short-lived certificate)
  * or with a private key, witnessed by Rekor (transparency log) and an RFC 3161 timestamp authority.
  *
- * Kept as one file: key and keyless identities, the bundle builder and the three signing calls are one flow that
- * shares the Sigstore clients and their error handling.
+ * Also signs plain messages (cosign's classic image signature over a simple signing payload, see
+ * ./classic-format.ts), witnessed by Rekor only.
+ *
+ * Kept as one file: key and keyless identities, the bundle builders and the signing calls are one
+ * flow that shares the Sigstore clients and their error handling.
  */
 import {
   createHash,
