@@ -133,8 +133,9 @@ export function classify(
   if (manifest) {
     const [, repository, reference] = manifest as unknown as [string, string, string];
     const byDigest = reference.includes(':');
-    // `sha256-<hex>`: the referrers fallback tag (distribution 2.8 has no referrers API), not a release tag.
-    const fallback = /^sha256-[a-f0-9]{64}$/.test(reference);
+    // `sha256-<hex>`: the referrers fallback tag (distribution 2.8 has no referrers API), and cosign's
+    // classic `sha256-<hex>.sig` / `.att` signature tags (signature-format both/classic): not release tags.
+    const fallback = /^sha256-[a-f0-9]{64}(\.(sig|att))?$/.test(reference);
     const kind: RequestKind =
       method === 'PUT'
         ? byDigest
