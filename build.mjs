@@ -2,6 +2,7 @@
 // (used by the dist freshness check).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { leaveOut } from './build/left-out.js';
 
 const outIndex = process.argv.indexOf('--outdir');
 const outdir = outIndex > 0 ? process.argv[outIndex + 1] : 'dist';
@@ -21,6 +22,8 @@ await build({
   legalComments: 'linked',
   charset: 'utf8',
   logLevel: 'warning',
+  // Parts of dependencies Edgeship never runs, each checked at build time: see build/left-out.js.
+  plugins: [leaveOut],
   // iconv-lite is an optional dependency of minipass-fetch (used by @sigstore/sign), loaded in a try/catch and
   // needed only by its textConverted(), which nothing calls: leaving it out saves half a megabyte.
   external: ['iconv-lite'],

@@ -1,0 +1,4 @@
+import type { Plugin } from 'esbuild';
+
+export declare const LEFT_OUT: Record<string, { importers: string[]; serves?: string; subset?: string }>;
+export declare const leaveOut: Plugin;
