@@ -24,9 +24,6 @@ await build({
   logLevel: 'warning',
   // Parts of dependencies Edgeship never runs, each checked at build time: see build/left-out.js.
   plugins: [leaveOut],
-  // iconv-lite is an optional dependency of minipass-fetch (used by @sigstore/sign), loaded in a try/catch and
-  // needed only by its textConverted(), which nothing calls: leaving it out saves half a megabyte.
-  external: ['iconv-lite'],
   // Prefer the ES module builds dependencies ship: they tree-shake far better than their CommonJS ones.
   mainFields: ['module', 'main'],
   // yaml's exports map sends Node to its CommonJS build, which does not tree-shake; its ES module build (the same

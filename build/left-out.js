@@ -8,6 +8,12 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export const LEFT_OUT = {
+  // Not bundled at all: require() fails as it does when an optional dependency is missing. minipass-fetch (used by
+  // @sigstore/sign) loads it in a try/catch for textConverted() alone, which nothing calls; it is half a megabyte.
+  'iconv-lite': {
+    importers: ['minipass-fetch/lib/body.js'],
+    external: true,
+  },
   // Bundled as a stub that throws, naming the package, when anything in it is used.
   glob: {
     importers: ['archiver-utils/file.js', 'cacache/lib/util/glob.js'],
@@ -37,7 +43,7 @@ export const leaveOut = {
     const modules = realpathSync(path.join(ROOT, 'node_modules'));
     const filter = new RegExp(`^(${Object.keys(LEFT_OUT).join('|')})$`);
     build.onResolve({ filter }, ({ path: name, importer, kind }) => {
-      const { subset, importers, serves } = LEFT_OUT[name];
+      const { subset, external, importers, serves } = LEFT_OUT[name];
       const from = path.relative(modules, importer).split(path.sep).join('/');
       if (!importers.includes(from) && !(subset && kind === 'import-statement')) {
         const shown = from.startsWith('../') ? path.relative(ROOT, importer) : from;
@@ -45,6 +51,7 @@ export const leaveOut = {
           errors: [{ text: `${shown} imports ${name}, which the bundle leaves out: see build/left-out.js` }],
         };
       }
+      if (external) return { path: name, external };
       if (subset) return { path: path.join(ROOT, subset) };
       return { path: name, namespace: 'left-out', pluginData: serves };
     });

@@ -91,7 +91,6 @@ function bundle(contents: string, outfile: string) {
     format: 'esm',
     logLevel: 'silent',
     plugins: [leaveOut],
-    external: ['iconv-lite'],
     mainFields: ['module', 'main'],
     banner: { js: "import{createRequire}from'node:module';const require=createRequire(import.meta.url);" },
   });
