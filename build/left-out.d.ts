@@ -9,4 +9,6 @@ export declare const LEFT_OUT: Record<
     subset?: string;
   }
 >;
+/** es-shims package → the built-in its getPolyfill() picks on Node 24. */
+export declare const BUILT_IN: Record<string, string>;
 export declare const leaveOut: Plugin;

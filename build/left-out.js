@@ -36,7 +36,15 @@ export const LEFT_OUT = {
   },
 };
 
-/** The esbuild plugin that applies LEFT_OUT. */
+// es-shims polyfills whose own getPolyfill() picks Node's built-in on Node 24 (test/unit/build/left-out.test.ts
+// checks it), so their implementation.js never runs: it is bundled as a stub that throws. Package → built-in.
+export const BUILT_IN = {
+  // traverse (through unzip-stream: @actions/artifact's download) copies typed arrays with it; its implementation
+  // pulls 40 kB of es-abstract.
+  'typedarray.prototype.slice': 'TypedArray.prototype.slice',
+};
+
+/** The esbuild plugin that applies LEFT_OUT and BUILT_IN. */
 export const leaveOut = {
   name: 'leave-out',
   setup(build) {
@@ -54,6 +62,12 @@ export const leaveOut = {
       if (external) return { path: name, external };
       if (subset) return { path: path.join(ROOT, subset) };
       return { path: name, namespace: 'left-out', pluginData: serves };
+    });
+    build.onLoad({ filter: /[/\\]implementation\.js$/ }, ({ path: file }) => {
+      const name = path.basename(path.dirname(file));
+      if (!Object.hasOwn(BUILT_IN, name)) return undefined;
+      const message = `${name}'s polyfill is not in Edgeship's bundle; Node's ${BUILT_IN[name]} is used`;
+      return { contents: `module.exports = () => { throw new Error(${JSON.stringify(message)}); };` };
     });
     build.onLoad({ filter: /.*/, namespace: 'left-out' }, ({ path: name, pluginData: serves }) => ({
       contents:

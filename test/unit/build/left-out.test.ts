@@ -1,15 +1,17 @@
 /**
  * The bundle's left-out parts (build/left-out.js): the paths Edgeship runs still work when bundled with them, a
- * left-out path fails with a message naming the package, and a new importer of a left-out package fails the build.
+ * left-out path fails with a message naming the package, a new importer of a left-out package fails the build, and
+ * the polyfills left out are ones their packages never pick on this Node.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leaveOut } from '../../../build/left-out.js';
+import { BUILT_IN, leaveOut } from '../../../build/left-out.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 
@@ -21,6 +23,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import archiver from 'archiver';
+import traverse from 'traverse';
 import * as unzip from 'unzip-stream';
 import { Agent, ProxyAgent, fetch } from 'undici';
 
@@ -44,6 +47,10 @@ await new Promise((resolve, reject) =>
     .on('error', reject),
 );
 result.unzipped = readFileSync(path.join(dir, 'out', 'linux-arm64', 'record.json'), 'utf8');
+
+// traverse (unzip-stream's parser state) copies typed arrays with typedarray.prototype.slice.
+const copy = traverse({ bytes: new Uint8Array([1, 2, 3]) }).clone().bytes;
+result.copied = copy instanceof Uint8Array ? [...copy] : 'not a Uint8Array';
 
 try {
   archiver.create('tar');
@@ -98,7 +105,14 @@ function bundle(contents: string, outfile: string) {
 
 describe('the bundle leaves out what Edgeship never runs', () => {
   let dir: string;
-  let result: { unzipped: string; tar: string; agent: string; proxied: string; tunnels: number };
+  let result: {
+    unzipped: string;
+    copied: number[];
+    tar: string;
+    agent: string;
+    proxied: string;
+    tunnels: number;
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'edgeship-left-out-'));
@@ -110,6 +124,21 @@ describe('the bundle leaves out what Edgeship never runs', () => {
 
   it('keeps the artifact zip and unzip paths', () => {
     expect(result.unzipped).toBe('{"platform":"linux/arm64"}');
+  });
+
+  it('keeps typed array copies through the built-in TypedArray.prototype.slice', () => {
+    expect(result.copied).toEqual([1, 2, 3]);
+  });
+
+  it("uses polyfills only where the package's own getPolyfill() picks Node's built-in", () => {
+    const builtIns: Record<string, unknown> = {
+      'TypedArray.prototype.slice': Object.getPrototypeOf(Uint8Array.prototype).slice,
+    };
+    const require = createRequire(import.meta.url);
+    for (const [name, builtIn] of Object.entries(BUILT_IN)) {
+      const getPolyfill = require(`${name}/polyfill`) as () => unknown;
+      expect(getPolyfill(), name).toBe(builtIns[builtIn]);
+    }
   });
 
   it('keeps undici fetch through an Agent and through a ProxyAgent tunnel', () => {
