@@ -1,22 +1,17 @@
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBundled } from './harness/action-runner.js';
-import { arm64Busybox, publishBaseImage } from './harness/base-images.js';
+import { publishBaseImage } from './harness/base-images.js';
+import { makeDebianBusyboxWorkspace } from './harness/debian-busybox.js';
 import { goToolsOrReason } from './harness/go-tools.js';
 import { maxDbAgeAccepting, startGrypeDbServer } from './harness/grype-db-server.js';
 import type { GrypeDbServer } from './harness/grype-db-server.js';
-import { ensureBinfmt, ensureHostTools, HOST_BUSYBOX } from './harness/host-tools.js';
+import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
 import { startRegistry } from './harness/registry.js';
 import type { TestRegistry } from './harness/registry.js';
-import {
-  buildahEnvironment,
-  listTagsRaw,
-  makeSampleWorkspace,
-  SAMPLE_DOCKERFILE,
-} from './harness/workspace.js';
+import { buildahEnvironment, listTagsRaw, makeSampleWorkspace } from './harness/workspace.js';
 
 /**
  * The REAL Syft and Grype, at the versions pinned in src/tools/pinned.ts, built from their Go modules
@@ -27,34 +22,6 @@ import {
  */
 const tools = await goToolsOrReason(['syft', 'grype']);
 if ('reason' in tools) console.log(`scanners e2e skipped: real Syft/Grype unavailable (${tools.reason})`);
-
-/** Debian 12's busybox-static as dpkg installed it: the same binary, now owned by a package with the fixes. */
-async function dpkgFiles(dir: string): Promise<void> {
-  const status = await readFile('/var/lib/dpkg/status', 'utf8');
-  const stanza = status.split(/\n\n/).find((s) => /^Package: busybox-static$/m.test(s));
-  if (!stanza) throw new Error('busybox-static is not installed on this machine (.ci/run installs it)');
-  await mkdir(dir, { recursive: true });
-  // The base image's busybox binaries (the arm64 one comes from the same Debian release's busybox-static:arm64).
-  const binaries = { amd64: HOST_BUSYBOX, arm64: await arm64Busybox() };
-  for (const [arch, binary] of Object.entries(binaries)) {
-    const entry = stanza.replace(/^Architecture: .*$/m, `Architecture: ${arch}`);
-    await writeFile(path.join(dir, `status-${arch}`), `${entry.trim()}\n\n`);
-    // Syft reads a package's files from its md5sums: that is what makes the binary the package's own.
-    const md5 = createHash('md5')
-      .update(await readFile(binary))
-      .digest('hex');
-    await writeFile(path.join(dir, `md5sums-${arch}`), `${md5}  bin/busybox\n`);
-  }
-  await writeFile(path.join(dir, 'busybox-static.list'), '/.\n/bin\n/bin/busybox\n');
-  await writeFile(path.join(dir, 'os-release'), await readFile('/etc/os-release', 'utf8'));
-}
-
-const DPKG_DOCKERFILE = `${SAMPLE_DOCKERFILE}ARG TARGETARCH
-COPY dpkg/os-release /etc/os-release
-COPY dpkg/status-\${TARGETARCH} /var/lib/dpkg/status
-COPY dpkg/busybox-static.list /var/lib/dpkg/info/busybox-static.list
-COPY dpkg/md5sums-\${TARGETARCH} /var/lib/dpkg/info/busybox-static.md5sums
-`;
 
 describe.skipIf('reason' in tools)('real Syft and Grype (pinned versions, built from their modules)', () => {
   let reg: TestRegistry;
@@ -79,8 +46,7 @@ describe.skipIf('reason' in tools)('real Syft and Grype (pinned versions, built 
     base = await publishBaseImage(reg);
     db = await startGrypeDbServer();
     bareWorkspace = await makeSampleWorkspace();
-    dpkgWorkspace = await makeSampleWorkspace(DPKG_DOCKERFILE);
-    await dpkgFiles(path.join(dpkgWorkspace, 'dpkg'));
+    dpkgWorkspace = await makeDebianBusyboxWorkspace();
     storage = await buildahEnvironment();
   });
 

@@ -263,10 +263,11 @@ export async function ensureGoTool(
  */
 export async function goToolsOrReason(
   names: readonly GoToolName[],
+  log?: (line: string) => void,
 ): Promise<{ paths: Record<string, string> } | { reason: string }> {
   const paths: Record<string, string> = {};
   try {
-    for (const name of names) paths[name] = (await ensureGoTool(name)).path;
+    for (const name of names) paths[name] = (await ensureGoTool(name, log)).path;
     return { paths };
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error);
