@@ -299,6 +299,11 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a script only (not when imported, nor from a bundle that contains this module).
+if (
+  process.argv[1] &&
+  /go-tools\.ts$/.test(process.argv[1]) &&
+  import.meta.url === pathToFileURL(process.argv[1]).href
+) {
   process.exitCode = await main(process.argv.slice(2));
 }
