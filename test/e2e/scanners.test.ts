@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBundled } from './harness/action-runner.js';
+import { actionsCacheEnv, startActionsCache } from './harness/actions-cache.js';
 import { publishBaseImage } from './harness/base-images.js';
 import { makeDebianBusyboxWorkspace } from './harness/debian-busybox.js';
 import { goToolsOrReason } from './harness/go-tools.js';
@@ -57,7 +58,11 @@ describe.skipIf('reason' in tools)('real Syft and Grype (pinned versions, built 
       if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  async function release(workspace: string, inputs: Record<string, string>) {
+  async function release(
+    workspace: string,
+    inputs: Record<string, string>,
+    env: Record<string, string> = {},
+  ) {
     counter += 1;
     const repo = `acme/scan-${counter}`;
     const reportsDir = path.join(scratch, `reports-${counter}`);
@@ -80,7 +85,7 @@ describe.skipIf('reason' in tools)('real Syft and Grype (pinned versions, built 
         'sbom-formats': 'spdx-json,syft-json',
         ...inputs,
       },
-      env: { ...storage.env, PATH: `${bin}:${process.env.PATH}` },
+      env: { ...storage.env, PATH: `${bin}:${process.env.PATH}`, ...env },
     });
     console.log(`scanners e2e: release ${repo} took ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return { run, repo, reportsDir, tags: await listTagsRaw(reg, repo) };
@@ -143,6 +148,33 @@ describe.skipIf('reason' in tools)('real Syft and Grype (pinned versions, built 
     }
     expect(run.summary).toContain('### Supply-chain gate: ✅ pass');
     expect(tags).toEqual([]);
+  });
+
+  it('keeps the database in the Actions cache under a key per day: the next run restores it and downloads nothing', async () => {
+    const cache = await startActionsCache();
+    try {
+      const inputs = { 'max-db-age': maxDbAgeAccepting(db.built), platforms: 'linux/amd64' };
+      const key = `edgeship-grype-db-${os.platform()}-${os.arch()}-v6-${new Date().toISOString().slice(0, 10)}`;
+      // Two jobs on fresh runners: the same RUNNER_TEMP path (as on GitHub), emptied in between.
+      const runnerTemp = path.join(scratch, 'runner-temp');
+      const env = { ...actionsCacheEnv(cache), RUNNER_TEMP: runnerTemp };
+      const first = await release(dpkgWorkspace, inputs, env);
+      expect(first.run.errors, first.run.stdout.slice(-3000)).toEqual([]);
+      expect(first.run.stdout).toContain(`No cached grype database for edgeship-grype-db-`);
+      expect(first.run.stdout).toContain(`under cache key ${key}`);
+      expect(cache.savedKeys()).toEqual([key]);
+      const downloads = db.requests.length;
+      await rm(runnerTemp, { recursive: true, force: true });
+      const second = await release(dpkgWorkspace, inputs, env);
+      expect(second.run.errors, second.run.stdout.slice(-3000)).toEqual([]);
+      expect(second.run.stdout).toContain(`Restored the grype database from cache key ${key}`);
+      expect(second.run.stdout).toContain("The grype database restored from today's cache");
+      expect(second.run.outputs.gate).toBe('pass');
+      expect(db.requests.length).toBe(downloads); // the database server was not asked again
+      expect(cache.savedKeys()).toEqual([key]);
+    } finally {
+      await cache.stop();
+    }
   });
 
   it('fails closed when the database is older than max-db-age', async () => {
