@@ -236,7 +236,7 @@ export async function ensureGoTool(
       log(`building ${name} ${spec.version} with ${go} from ${spec.module} (Go module proxy)`);
       const args = goInstallArgs(spec);
       const result = await execProcess('nice', ['-n', '10', 'go', ...args], {
-        env: { CGO_ENABLED: '0', GOBIN: gobin, GOFLAGS: process.env.GOFLAGS ?? '' },
+        env: { CGO_ENABLED: '0', GOBIN: gobin },
         timeoutMs: BUILD_TIMEOUT_MS,
         onLine: log,
       });
