@@ -4,7 +4,7 @@
 //   gate evaluation: parse + evaluate a 100k-match Grype report (real matches from ../shared/fixtures, scaled),
 //     against `jq '.matches | length'` on the same file; peak RSS against the file size.
 //   scan concurrency: wall time of the SBOM + scan phase for 2 platforms with 1 s scanner doubles, concurrent
-//     against serial.
+//     against serial; then the same with the real Syft and Grype (bench/scan-real.ts), with each platform's times.
 //   publish requests: registry requests of the publish phase for 2 platforms against a real registry (Debian
 //     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
 //     (bench/publish-requests.ts); blobs uploaded again that the registry already had.
@@ -207,6 +207,37 @@ try {
     concurrent / serial <= 0.6,
   );
   console.log(`  serial ${serial.toFixed(0)} ms, concurrent ${concurrent.toFixed(0)} ms`);
+
+  // ---- scan concurrency with the real Syft and Grype (run with tsx: it reads the committed Grype database) ----
+  const real = JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', path.join('bench', 'scan-real.ts')], {
+      maxBuffer: 16e6,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  if (real.skipped) {
+    console.log(`SKIP SBOM + scan with the real Syft and Grype: ${real.skipped}`);
+  } else {
+    report(
+      'SBOM + scan of 2 platforms with the real Syft + Grype, concurrent wall / serial wall',
+      real.concurrentMs / real.serialMs,
+      '',
+      undefined,
+      '< 1.0',
+      real.concurrentMs < real.serialMs,
+    );
+    console.log(
+      `  serial ${real.serialMs.toFixed(0)} ms, concurrent ${real.concurrentMs.toFixed(0)} ms (medians of ${real.runs}); per platform, serial → concurrent:`,
+    );
+    for (const key of Object.keys(real.serialTools))
+      console.log(
+        `    ${key.replace(/-[\d.]+-go[\d.]+-\w+ /, ' ')}: ${real.serialTools[key].toFixed(0)} → ${real.concurrentTools[key].toFixed(0)} ms`,
+      );
+  }
 
   // ---- publish requests ----
   const published = JSON.parse(

@@ -111,6 +111,7 @@ function gateSettings(v: InputValues): GateSettings {
     grypeVersion: v['grype-version'],
     sbomFormats: v['sbom-formats'],
     maxDbAge: v['max-db-age'],
+    ...(v['grype-db-url'] ? { grypeDbUrl: v['grype-db-url'] } : {}),
     scanConcurrency: v['scan-concurrency'],
     scanTimeoutMs: v['scan-timeout'],
     allowEmptySbom: v['allow-empty-sbom'],

@@ -92,6 +92,8 @@ export interface GateSettings {
   sbomFormats: SbomFormat[];
   /** The max-db-age input as given (e.g. `5d`); validated here. */
   maxDbAge: string;
+  /** Where grype downloads its database listing (a mirror); grype's own default when absent. */
+  grypeDbUrl?: string;
   scanConcurrency: number;
   scanTimeoutMs: number;
   allowEmptySbom: boolean;
