@@ -4,6 +4,7 @@ import type { BuiltIndex } from '../image/image-index.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Policy } from '../policy/index.js';
+import type { PlatformProvenance } from '../provenance/slsa.js';
 import type { RegistryClient } from '../registry/client.js';
 import { ReferrerWriter } from '../registry/referrers.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
@@ -22,6 +23,8 @@ export interface PublishRequest {
   gate: GateResult;
   git: { ref: string; revision: string; workflowRun: string };
   reportsDir: string;
+  /** SLSA provenance of the platform images, made by the jobs that built them. */
+  provenance?: readonly PlatformProvenance[];
 }
 
 export interface AssetUpload {

@@ -6,6 +6,7 @@ import { publishRelease } from '../publish/release.js';
 import type { PublishResult } from '../publish/release.js';
 
 export type { PublishResult } from '../publish/release.js';
+import type { PlatformProvenance } from '../provenance/slsa.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { RunnerContext } from '../runner/context.js';
@@ -20,6 +21,7 @@ export interface PublishStageInput {
   gate: GateResult;
   context: RunnerContext;
   registry: RegistryClient;
+  provenance?: readonly PlatformProvenance[];
 }
 
 /** The publish stage: index, signatures, attestations, deployment manifest, release assets, tags; outputs. */
@@ -45,6 +47,7 @@ export async function runPublishStage(host: ActionHost, input: PublishStageInput
       gate,
       git,
       reportsDir: gate.reportsDir,
+      ...(input.provenance ? { provenance: input.provenance } : {}),
     },
     {
       registry: input.registry,
