@@ -8,6 +8,7 @@ import { adoptRelease, planOrAdopt } from './adopt-release.js';
 import { attestBuildAndTriage } from './attest-build.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
 import { gatedImages } from './gated-images.js';
+import { storeGitHubAttestations } from './github-attestations.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
@@ -54,6 +55,10 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
     await log.group('Verify signatures', () => verifyRelease(ctx, trust, expected));
+  }
+  if (signer && deps.githubAttestations) {
+    const github = deps.githubAttestations;
+    await log.group('GitHub artifact attestations', () => storeGitHubAttestations(ctx, github));
   }
   if (stage) {
     const assets = releaseAssetList(req.gate, written);

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { GateResult } from '../policy/decide.js';
-import { releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
+import { githubAttestationsDeps, releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
 import { publishRelease } from '../publish/release.js';
 import type { PublishResult } from '../publish/release.js';
 
@@ -54,6 +54,7 @@ export async function runPublishStage(host: ActionHost, input: PublishStageInput
       log: host.log,
       ...signingDeps(settings, host.env),
       ...releaseAssetsDeps(settings, run, release, { readFile: (f) => readFile(f), log: host.log }),
+      ...githubAttestationsDeps(settings, run, host.log),
       readText: (f) => readFile(f, 'utf8'),
       writeText: (f, text) => writeFile(f, text),
       now: host.now,
