@@ -81,7 +81,9 @@ export async function runBundled(entry: 'main' | 'post', options: RunOptions): P
   for (const [name, value] of Object.entries(options.inputs))
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value;
-  const result = await execProcess(process.execPath, [path.join(PROJECT_ROOT, 'dist', `${entry}.js`)], {
+  // EDGESHIP_E2E_DIST: a bundle built elsewhere (`node build.mjs --outdir DIR`), e.g. a branch's before dist/ is rebuilt.
+  const dist = process.env.EDGESHIP_E2E_DIST ?? path.join(PROJECT_ROOT, 'dist');
+  const result = await execProcess(process.execPath, [path.join(dist, `${entry}.js`)], {
     cwd: options.workspace,
     env,
     timeoutMs: options.timeoutMs ?? 600_000,
