@@ -34,18 +34,30 @@ export function parseBaseImage(reference: string): BaseImageReference {
   };
 }
 
-/** Resolves every reference to a descriptor with its digest; `clientFor` gives the client of a registry. */
+/**
+ * Resolves every reference to a descriptor with its digest; `clientFor` gives the client of a registry. One that
+ * cannot be resolved (not a valid reference, unreachable, unknown) is listed by name only, and `warn` says why:
+ * the build already used it, so the provenance names it rather than fail the release.
+ */
 export async function resolveBaseImages(
   references: readonly string[],
   platform: string,
   clientFor: (registry: string) => RegistryClient,
+  warn: (message: string) => void = () => undefined,
 ): Promise<ResourceDescriptor[]> {
   const out: ResourceDescriptor[] = [];
   for (const reference of references) {
-    const ref = parseBaseImage(reference);
-    const digest = ref.digest ?? (await digestOfTag(clientFor(ref.registry), ref, reference));
-    const [algorithm, hex] = digest.split(':') as [string, string];
-    out.push({ uri: basePurl(ref, platform), digest: { [algorithm]: hex } });
+    try {
+      const ref = parseBaseImage(reference);
+      const digest = ref.digest ?? (await digestOfTag(clientFor(ref.registry), ref, reference));
+      const [algorithm, hex] = digest.split(':') as [string, string];
+      out.push({ uri: basePurl(ref, platform), digest: { [algorithm]: hex } });
+    } catch (error) {
+      warn(`provenance names the base image ${reference} without a digest: ${(error as Error).message}`);
+      out.push({
+        uri: `pkg:docker/${encodeURIComponent(reference)}?platform=${encodeURIComponent(platform)}`,
+      });
+    }
   }
   return out;
 }

@@ -23,6 +23,7 @@ export interface ProvenanceRequest {
 export async function buildProvenance(
   req: ProvenanceRequest,
   clientFor: (registry: string) => RegistryClient,
+  warn: (message: string) => void = () => undefined,
 ): Promise<PlatformProvenance[]> {
   const out: PlatformProvenance[] = [];
   for (const image of req.images) {
@@ -32,7 +33,7 @@ export async function buildProvenance(
       ...(req.build.target ? { target: req.build.target } : {}),
     };
     const references = req.dockerfile === undefined ? [] : dockerfileBaseImages(req.dockerfile, context);
-    const dependencies = await resolveBaseImages(references, image.platform, clientFor);
+    const dependencies = await resolveBaseImages(references, image.platform, clientFor, warn);
     const predicate = slsaProvenance({ ...req, dependencies });
     out.push({ platform: image.platform, digest: image.digest, predicate });
   }

@@ -14,7 +14,8 @@ export const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/
 /** An SLSA resource descriptor: what was used, named by URI and digest. */
 export interface ResourceDescriptor {
   uri: string;
-  digest: Record<string, string>;
+  /** Absent only for a base image that could not be resolved (see resolveBaseImages). */
+  digest?: Record<string, string>;
   name?: string;
 }
 

@@ -51,7 +51,7 @@ export async function runProvenanceStage(
   };
   const clients = baseImageClients(settings, host, input.registry);
   return host.log.group('Build provenance (SLSA v1)', async () => {
-    const made = await buildProvenance(request, clients);
+    const made = await buildProvenance(request, clients, (m) => host.log.warning(m));
     for (const p of made) {
       const bases = p.predicate.buildDefinition.resolvedDependencies.slice(1).map((d) => d.uri);
       host.log.info(`${p.platform}: built from ${bases.join(', ') || 'no base image'}`);

@@ -201,10 +201,20 @@ describe('base images resolved against the registry', () => {
     expect(asked).toEqual([registry.host]);
   });
 
-  it('a base image the registry does not have fails, naming it', async () => {
-    await expect(
-      resolveBaseImages([`${registry.host}/base/missing:1`], 'linux/amd64', () => client),
-    ).rejects.toThrow(/base image .*base\/missing:1 .* is not in/);
+  it('a base image that cannot be resolved is named without a digest, with a warning saying why', async () => {
+    const warnings: string[] = [];
+    const resolved = await resolveBaseImages(
+      [`${registry.host}/base/missing:1`, 'Not A Reference'],
+      'linux/amd64',
+      () => client,
+      (m) => warnings.push(m),
+    );
+    expect(resolved).toEqual([
+      { uri: `pkg:docker/${encodeURIComponent(`${registry.host}/base/missing:1`)}?platform=linux%2Famd64` },
+      { uri: 'pkg:docker/Not%20A%20Reference?platform=linux%2Famd64' },
+    ]);
+    expect(warnings[0]).toMatch(/base image .*base\/missing:1 .* is not in/);
+    expect(warnings).toHaveLength(2);
   });
 
   it('per platform: each image gets its own Dockerfile reading and dependencies', async () => {
