@@ -59,7 +59,10 @@ describe('SLSA provenance, OpenVEX and GitHub attestations of a real release', (
       await skopeo(reg, ['inspect', '--raw', `docker://${image()}:sha256-${digest.slice(7)}`]),
     ) as { manifests: Array<{ digest: string; artifactType?: string }> };
     const out: Statement[] = [];
-    for (const entry of index.manifests) {
+    const bundles = index.manifests.filter(
+      (m) => m.artifactType === 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    );
+    for (const entry of bundles) {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'edgeship-bundle-'));
       await skopeo(reg, ['copy', `docker://${image()}@${entry.digest}`, `dir:${dir}`]);
       const referrer = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as {
