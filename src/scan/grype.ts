@@ -17,6 +17,8 @@ export interface GrypeScanRequest {
   sarifFile: string;
   /** An explicit config file, so no `.grype.yaml` (ignore rules, only-fixed…) of the workspace is read. */
   configFile?: string;
+  /** OpenVEX documents Grype applies (`--vex`, once per file). */
+  vexFiles?: readonly string[];
 }
 
 export function grypeScanArgs(req: GrypeScanRequest): string[] {
@@ -27,6 +29,7 @@ export function grypeScanArgs(req: GrypeScanRequest): string[] {
     '-o',
     `sarif=${req.sarifFile}`,
     ...(req.configFile ? ['--config', req.configFile] : []),
+    ...(req.vexFiles ?? []).flatMap((file) => ['--vex', file]),
   ];
 }
 

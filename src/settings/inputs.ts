@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadPolicy, POLICY_INPUT_NAMES } from '../policy/index.js';
+import type { Policy } from '../policy/index.js';
 import { formatRepository } from '../registry/reference.js';
 import type { InputReader } from '../runner/host.js';
 import { InputError } from './errors.js';
@@ -82,7 +83,8 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     ...(v['records-dir'] ? { recordsDir: v['records-dir'] } : {}),
     recordsRetentionDays: v['records-retention-days'],
     policy,
-    gatePolicy: loadPolicy(policy),
+    gatePolicy: withVex(loadPolicy(policy), formatRepository(image), v.vex),
+    vexFiles: v.vex.map((d) => d.file),
   };
 }
 
@@ -158,11 +160,18 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
     overwrite: v.overwrite,
     allowDowngrade: v['allow-downgrade'],
     releaseAssets: v['release-assets'],
+    githubAttestations: v['github-attestations'],
     deployTemplates: v['deploy-templates'],
     ...(Object.fromEntries(
       Object.entries(optional).filter(([, value]) => value !== undefined),
     ) as Partial<PublishSettings>),
   };
+}
+
+/** The policy with the `vex` input's statements, matched against this image repository. */
+function withVex(policy: Policy, imageName: string, vex: InputValues['vex']): Policy {
+  if (vex.length === 0) return policy;
+  return { ...policy, vex: { imageName, statements: vex.flatMap((d) => d.statements) } };
 }
 
 /** The policy inputs as given (the policy module resolves and validates them). */

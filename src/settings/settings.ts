@@ -50,8 +50,10 @@ export interface Settings {
   recordsRetentionDays: number;
   /** Policy settings as given (the policy is resolved and validated by the policy module). */
   policy: PolicyInputs;
-  /** The gate policy those inputs make (defaults ← policy file ← inputs), loaded and validated up front. */
+  /** The gate policy those inputs make (defaults ← policy file ← inputs, and the `vex` statements). */
   gatePolicy: Policy;
+  /** OpenVEX files of the `vex` input (given to Grype; their statements are in gatePolicy.vex). */
+  vexFiles: string[];
 }
 
 export type SigningMode = 'keyless' | 'key' | 'off';
@@ -80,6 +82,8 @@ export interface PublishSettings {
   overwrite: boolean;
   allowDowngrade: boolean;
   releaseAssets: 'auto' | 'off';
+  /** Store provenance and SBOM bundles as GitHub artifact attestations; `required` fails the release without. */
+  githubAttestations: 'auto' | 'off' | 'required';
   /** Kubernetes/K3s/compose files whose references to the image are pinned to the index digest. */
   deployTemplates: string[];
 }

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseRepository } from '../registry/reference.js';
 import type { ImageRepository } from '../registry/reference.js';
+import { parseOpenVex, type VexStatement } from '../policy/index.js';
 import type { InputReader } from '../runner/host.js';
 import { InputError } from './errors.js';
 import {
@@ -130,6 +131,11 @@ export const INPUTS = {
     parse: (v) => oneOf('release-assets', v, ['auto', 'off'] as const),
   }),
   'deploy-templates': spec({ parse: parseTemplates }),
+  vex: spec({ parse: parseVexFiles }),
+  'github-attestations': spec({
+    default: 'auto',
+    parse: (v) => oneOf('github-attestations', v, ['auto', 'off', 'required'] as const),
+  }),
   'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
 } as const;
 
@@ -253,5 +259,19 @@ function parseTemplates(raw: string, ctx: ParseContext): string[] {
     if (content.includes('\u0000'))
       throw new InputError('deploy-templates', line, `${expected} as text (this one is binary)`);
     return file;
+  });
+}
+
+/** OpenVEX documents (one file per line), each read and checked against the OpenVEX specification. */
+function parseVexFiles(raw: string, ctx: ParseContext): Array<{ file: string; statements: VexStatement[] }> {
+  return lines(raw).map((line) => {
+    const file = path.resolve(ctx.workspace, line);
+    if (ctx.fileExists(file) !== 'file')
+      throw new InputError('vex', line, `OpenVEX JSON files (one per line) that exist (looked for ${file})`);
+    try {
+      return { file, statements: parseOpenVex(ctx.readText(file), line) };
+    } catch (error) {
+      throw new InputError('vex', line, `an OpenVEX v0.2.0 JSON document: ${(error as Error).message}`);
+    }
   });
 }
