@@ -3,6 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BINFMT_IMAGE, BUILDKIT_IMAGE } from '../../src/settings/table.js';
 import { PROJECT_ROOT, runBundled } from './harness/action-runner.js';
 import { publishBaseImage } from './harness/base-images.js';
 import { ensureHostTools } from './harness/host-tools.js';
@@ -147,7 +148,7 @@ describe('buildx builder (docker test double, real registry)', () => {
     ];
     expect(recorded.map((c) => c.argv)).toEqual([
       ['buildx', 'version'],
-      ['run', '--privileged', '--rm', 'docker.io/tonistiigi/binfmt:latest', '--install', 'arm64'],
+      ['run', '--privileged', '--rm', BINFMT_IMAGE, '--install', 'arm64'],
       ['login', '--username', reg.username, '--password-stdin', reg.host],
       [
         'buildx',
@@ -158,6 +159,8 @@ describe('buildx builder (docker test double, real registry)', () => {
         'docker-container',
         '--driver-opt',
         'network=host',
+        '--driver-opt',
+        `image=${BUILDKIT_IMAGE}`,
         // registry-ca-file is set: BuildKit is told to trust the registry's CA.
         '--buildkitd-config',
         expect.stringMatching(/\/buildkitd\.toml$/),
