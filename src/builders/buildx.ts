@@ -87,7 +87,8 @@ export function buildkitdConfigToml(
   return hosts
     .map((host) => {
       const lines = [`[registry."${host}"]`];
-      if (insecure.includes(host)) lines.push('  http = true', '  insecure = true');
+      // BuildKit speaks plain HTTP to loopback hosts unless told otherwise: a TLS one must say `http = false`.
+      lines.push(...(insecure.includes(host) ? ['  http = true', '  insecure = true'] : ['  http = false']));
       if (caFiles[host]) lines.push(`  ca = [${JSON.stringify(caFiles[host])}]`);
       return `${lines.join('\n')}\n`;
     })

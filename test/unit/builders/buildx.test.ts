@@ -162,7 +162,7 @@ describe('buildx metadata file (bad inputs)', () => {
 describe('buildkitd config', () => {
   it('trusts a registry CA and allows plain-HTTP registries', () => {
     expect(buildkitdConfigToml(['localhost:5000'], { 'reg.lan': '/w/ca.pem' })).toBe(
-      '[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."reg.lan"]\n  ca = ["/w/ca.pem"]\n',
+      '[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."reg.lan"]\n  http = false\n  ca = ["/w/ca.pem"]\n',
     );
   });
 });
