@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,9 @@ describe('buildx on a real Docker Engine 26', () => {
   let extra: string;
   let records: string;
   let certsDir: string;
+  let buildkitImage: Promise<string> | undefined;
+  /** The BuildKit image, assembled and pushed once. */
+  const buildkit = () => (buildkitImage ??= publishBuildkitImage(reg));
 
   const docker = async (args: string[], input?: string) => {
     const result = await execProcess(engine.docker, args, {
@@ -144,7 +147,10 @@ describe('buildx on a real Docker Engine 26', () => {
   afterAll(async () => {
     await engine?.stop();
     await reg?.stop();
-    if (certsDir) await rm(certsDir, { recursive: true, force: true });
+    if (certsDir) {
+      await rm(certsDir, { recursive: true, force: true });
+      await rmdir(path.dirname(certsDir)).catch(() => undefined); // only when no other registry's CA is left
+    }
     for (const dir of [workspace, extra, records]) if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -230,11 +236,10 @@ describe('buildx on a real Docker Engine 26', () => {
   });
 
   it('the default path: a docker-container builder from buildkit-image pushes by digest, and post removes it', async () => {
-    const buildkitImage = await publishBuildkitImage(reg);
     const started = Date.now();
     const run = await runBundled('main', {
       workspace,
-      inputs: inputs('acme/buildx-container', { 'buildkit-image': buildkitImage, qemu: 'always' }),
+      inputs: inputs('acme/buildx-container', { 'buildkit-image': await buildkit(), qemu: 'always' }),
       env: env(),
     });
     console.log(`docker-container driver, 2 platforms: ${Date.now() - started} ms`);
@@ -249,5 +254,50 @@ describe('buildx on a real Docker Engine 26', () => {
     }
     expect(await docker(['buildx', 'ls'])).not.toContain(state.buildxBuilder);
     expect(await docker(['ps', '--all', '--format', '{{.Names}}'])).not.toContain('buildx_buildkit_');
+  });
+  it('a failing RUN names the platform and the BuildKit error, and post still removes the builder', async () => {
+    const broken = await makeSampleWorkspace(
+      `ARG BASE\nFROM \${BASE}\nRUN --network=none echo "about to fail" && exit 3\n`,
+    );
+    try {
+      const run = await runBundled('main', {
+        workspace: broken,
+        inputs: inputs('acme/buildx-broken', {
+          'buildkit-image': await buildkit(),
+          platforms: 'linux/amd64',
+          qemu: 'off',
+          secrets: '',
+          'build-contexts': '',
+        }),
+        env: env(),
+      });
+      expect(run.exitCode).not.toBe(0);
+      expect(run.errors.join('\n')).toMatch(
+        /building linux\/amd64 with buildx failed: ERROR: .*exit code: 3\ndocker exited with code 1:\n/,
+      );
+      expect(run.errors.join('\n')).not.toMatch(/\n\s+at /);
+      const post = await runBundled('post', { workspace: broken, inputs: {}, state: run.state, env: env() });
+      expect(post.stdout).toMatch(/removed buildx builder edgeship-/);
+      expect(await docker(['ps', '--all', '--format', '{{.Names}}'])).not.toContain('buildx_buildkit_');
+    } finally {
+      await rm(broken, { recursive: true, force: true });
+    }
+  });
+
+  it('a Docker without the buildx plugin gets told what to do', async () => {
+    const bare = await mkdtemp(path.join(os.tmpdir(), 'es-docker-config-'));
+    try {
+      const run = await runBundled('main', {
+        workspace,
+        inputs: inputs('acme/buildx-missing', { platforms: 'linux/amd64', qemu: 'off' }),
+        env: { ...env(), DOCKER_CONFIG: bare },
+      });
+      expect(run.exitCode).not.toBe(0);
+      expect(run.errors.join('\n')).toMatch(
+        /builder "buildx" needs Docker with the buildx plugin .*is not a docker command.*set builder: buildah/s,
+      );
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
   });
 });
