@@ -2,13 +2,16 @@ import { gunzipSync } from 'node:zlib';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { describeFailure, execProcess } from '../../src/process/exec.js';
 import { runBundled } from './harness/action-runner.js';
 import type { ActionRun } from './harness/action-runner.js';
 import { buildah, publishBaseImage, registryArgs } from './harness/base-images.js';
-import { publishBuildkitImage } from './harness/buildkit-image.js';
+import { buildkitBinaries, publishBuildkitImage } from './harness/buildkit-image.js';
+import { exists } from './harness/debian-packages.js';
 import { startDockerEngine } from './harness/docker-engine.js';
 import type { DockerEngine } from './harness/docker-engine.js';
 import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
@@ -298,6 +301,54 @@ describe('buildx on a real Docker Engine 26', () => {
       );
     } finally {
       await rm(bare, { recursive: true, force: true });
+    }
+  });
+  it('buildkit-endpoint: a remote-driver builder on a BuildKit daemon of its own pushes by digest', async () => {
+    const { buildkitd } = await buildkitBinaries();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'es-bk-'));
+    const socket = path.join(dir, 'buildkitd.sock');
+    await writeFile(
+      path.join(dir, 'buildkitd.toml'),
+      `[registry."${reg.host}"]\n  http = false\n  ca = [${JSON.stringify(reg.caFile)}]\n`,
+    );
+    // The daemon as it would run on an edge machine: rootful, OCI worker, runc (the engine's) on PATH.
+    const daemon = execa(
+      buildkitd,
+      [
+        '--root',
+        path.join(dir, 'root'),
+        '--addr',
+        `unix://${socket}`,
+        '--config',
+        path.join(dir, 'buildkitd.toml'),
+      ],
+      {
+        env: { ...process.env, PATH: engine.env.PATH },
+        extendEnv: false,
+        reject: false,
+        buffer: false,
+        cleanup: true,
+      },
+    );
+    try {
+      for (let i = 0; i < 100 && !(await exists(socket)); i++) await sleep(100);
+      const run = await runBundled('main', {
+        workspace,
+        inputs: inputs('acme/buildx-remote', { 'buildkit-endpoint': `unix://${socket}`, qemu: 'always' }),
+        env: env(),
+      });
+      expect(run.stdout).toContain('(driver remote)');
+      // A remote BuildKit brings its own emulators: no binfmt container runs on the local engine.
+      expect(run.stdout).not.toContain('installing QEMU');
+      await checkRelease(run, 'acme/buildx-remote');
+      const post = await runBundled('post', { workspace, inputs: {}, state: run.state, env: env() });
+      expect(post.stdout).toMatch(/removed buildx builder edgeship-/);
+    } finally {
+      daemon.kill('SIGTERM');
+      await Promise.race([daemon, sleep(10_000)]);
+      daemon.kill('SIGKILL');
+      await execProcess('umount', ['-R', '-l', path.join(dir, 'root')]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -10,13 +10,13 @@
  * run on a machine compiles (about 7 minutes).
  */
 import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 import { describeFailure, execProcess, type ExecOptions } from '../../../src/process/exec.js';
 import { buildah, registryArgs } from './base-images.js';
-import { fetchDebianPackages, type PackageSet, unpackDebs } from './debian-packages.js';
+import { exists, fetchDebianPackages, type PackageSet, unpackDebs } from './debian-packages.js';
 import type { TestRegistry } from './registry.js';
 
 export const BUILDKIT_VERSION = '0.34.2';
@@ -34,15 +34,6 @@ async function run(file: string, args: readonly string[], options: ExecOptions =
     throw new Error(`${file} ${args.join(' ')} failed: ${describeFailure(file, result, 30)}`);
   }
   return result.stdout;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function goArch(): string {
