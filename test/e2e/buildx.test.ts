@@ -1,4 +1,3 @@
-import { gunzipSync } from 'node:zlib';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { exists } from './harness/debian-packages.js';
 import { startDockerEngine } from './harness/docker-engine.js';
 import type { DockerEngine } from './harness/docker-engine.js';
 import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
+import { findInImage } from './harness/image-contents.js';
 import { startRegistry } from './harness/registry.js';
 import type { TestRegistry } from './harness/registry.js';
 import { DOUBLES_DIR, FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from './harness/scanner-doubles.js';
@@ -36,6 +36,7 @@ import { listTagsRaw, makeSampleWorkspace, readFileFromImage, skopeo } from './h
  */
 const SECRET = `edgeship-build-secret-${Math.random().toString(36).slice(2)}-value`;
 const NOTE = 'from the extra build context';
+const FIRST_BUILD_TIMEOUT_MS = 40 * 60_000;
 
 const DOCKERFILE = `ARG BASE
 FROM \${BASE}
@@ -181,7 +182,7 @@ describe('buildx on a real Docker Engine 26', () => {
         String(SECRET.length),
       );
       expect((await readFileFromImage(reg, ref, '/opt/agent/note.txt'))?.trim()).toBe(NOTE);
-      await expectSecretAbsent(ref);
+      expect(await findInImage(reg, ref, SECRET)).toEqual([]);
     }
     expect(await listTagsRaw(reg, repo)).toEqual([]);
     // Nor in the log (the runner masks the ::add-mask:: values) or the build record.
@@ -193,29 +194,6 @@ describe('buildx on a real Docker Engine 26', () => {
     for (const file of await readdir(records, { recursive: true }))
       expect(await readFile(path.join(records, file)).catch(() => Buffer.alloc(0))).not.toContain(SECRET);
     return digests;
-  };
-
-  /** Every layer (uncompressed), the config with its history, and the manifest: no byte of the secret. */
-  const expectSecretAbsent = async (ref: string) => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'es-image-'));
-    try {
-      await skopeo(reg, ['copy', `docker://${ref}`, `dir:${dir}`]);
-      const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as {
-        config: { digest: string };
-        layers: Array<{ digest: string }>;
-      };
-      expect(manifest.layers.length).toBeGreaterThanOrEqual(4);
-      const config = await readFile(path.join(dir, manifest.config.digest.split(':')[1]!), 'utf8');
-      expect(config).toContain('"history"');
-      expect(config).not.toContain(SECRET);
-      expect(JSON.stringify(manifest)).not.toContain(SECRET);
-      for (const layer of manifest.layers) {
-        const tar = gunzipSync(await readFile(path.join(dir, layer.digest.split(':')[1]!)));
-        expect(tar.includes(SECRET)).toBe(false);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
   };
 
   it('buildx-builder: default (docker driver) exports OCI layouts that Edgeship uploads by digest', async () => {
@@ -238,54 +216,68 @@ describe('buildx on a real Docker Engine 26', () => {
     expect(await docker(['buildx', 'ls'])).toMatch(/^default\*?\s/m);
   });
 
-  it('the default path: a docker-container builder from buildkit-image pushes by digest, and post removes it', async () => {
-    const started = Date.now();
-    const run = await runBundled('main', {
-      workspace,
-      inputs: inputs('acme/buildx-container', { 'buildkit-image': await buildkit(), qemu: 'always' }),
-      env: env(),
-    });
-    console.log(`docker-container driver, 2 platforms: ${Date.now() - started} ms`);
-    const state = JSON.parse(run.state['edgeship-cleanup'] ?? '{}') as { buildxBuilder?: string };
-    try {
-      expect(run.stdout).toContain(`(driver docker-container)`);
-      await checkRelease(run, 'acme/buildx-container');
-    } finally {
-      const post = await runBundled('post', { workspace, inputs: {}, state: run.state, env: env() });
-      expect(post.exitCode).toBe(0);
-      expect(post.stdout).toContain(`removed buildx builder ${state.buildxBuilder}`);
-    }
-    expect(await docker(['buildx', 'ls'])).not.toContain(state.buildxBuilder);
-    expect(await docker(['ps', '--all', '--format', '{{.Names}}'])).not.toContain('buildx_buildkit_');
-  });
-  it('a failing RUN names the platform and the BuildKit error, and post still removes the builder', async () => {
-    const broken = await makeSampleWorkspace(
-      `ARG BASE\nFROM \${BASE}\nRUN --network=none echo "about to fail" && exit 3\n`,
-    );
-    try {
+  // The first run on a machine compiles buildkitd and buildctl (about 7 minutes).
+  it(
+    'the default path: a docker-container builder from buildkit-image pushes by digest, and post removes it',
+    { timeout: FIRST_BUILD_TIMEOUT_MS },
+    async () => {
+      const started = Date.now();
       const run = await runBundled('main', {
-        workspace: broken,
-        inputs: inputs('acme/buildx-broken', {
-          'buildkit-image': await buildkit(),
-          platforms: 'linux/amd64',
-          qemu: 'off',
-          secrets: '',
-          'build-contexts': '',
-        }),
+        workspace,
+        inputs: inputs('acme/buildx-container', { 'buildkit-image': await buildkit(), qemu: 'always' }),
         env: env(),
       });
-      expect(run.exitCode).not.toBe(0);
-      expect(run.errors.join('\n')).toMatch(
-        /building linux\/amd64 with buildx failed: ERROR: .*exit code: 3\ndocker exited with code 1:\n/,
-      );
-      expect(run.errors.join('\n')).not.toMatch(/\n\s+at /);
-      const post = await runBundled('post', { workspace: broken, inputs: {}, state: run.state, env: env() });
-      expect(post.stdout).toMatch(/removed buildx builder edgeship-/);
+      console.log(`docker-container driver, 2 platforms: ${Date.now() - started} ms`);
+      const state = JSON.parse(run.state['edgeship-cleanup'] ?? '{}') as { buildxBuilder?: string };
+      try {
+        expect(run.stdout).toContain(`(driver docker-container)`);
+        await checkRelease(run, 'acme/buildx-container');
+      } finally {
+        const post = await runBundled('post', { workspace, inputs: {}, state: run.state, env: env() });
+        expect(post.exitCode).toBe(0);
+        expect(post.stdout).toContain(`removed buildx builder ${state.buildxBuilder}`);
+      }
+      expect(await docker(['buildx', 'ls'])).not.toContain(state.buildxBuilder);
       expect(await docker(['ps', '--all', '--format', '{{.Names}}'])).not.toContain('buildx_buildkit_');
-    } finally {
-      await rm(broken, { recursive: true, force: true });
-    }
-  });
+    },
+  );
+  it(
+    'a failing RUN names the platform and the BuildKit error, and post still removes the builder',
+    { timeout: FIRST_BUILD_TIMEOUT_MS },
+    async () => {
+      const broken = await makeSampleWorkspace(
+        `ARG BASE\nFROM \${BASE}\nRUN --network=none echo "about to fail" && exit 3\n`,
+      );
+      try {
+        const run = await runBundled('main', {
+          workspace: broken,
+          inputs: inputs('acme/buildx-broken', {
+            'buildkit-image': await buildkit(),
+            platforms: 'linux/amd64',
+            qemu: 'off',
+            secrets: '',
+            'build-contexts': '',
+          }),
+          env: env(),
+        });
+        expect(run.exitCode).not.toBe(0);
+        expect(run.errors.join('\n')).toMatch(
+          /building linux\/amd64 with buildx failed: ERROR: .*exit code: 3\ndocker exited with code 1:\n/,
+        );
+        expect(run.errors.join('\n')).not.toMatch(/\n\s+at /);
+        const post = await runBundled('post', {
+          workspace: broken,
+          inputs: {},
+          state: run.state,
+          env: env(),
+        });
+        expect(post.stdout).toMatch(/removed buildx builder edgeship-/);
+        expect(await docker(['ps', '--all', '--format', '{{.Names}}'])).not.toContain('buildx_buildkit_');
+      } finally {
+        await rm(broken, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('a Docker without the buildx plugin gets told what to do', async () => {
     const bare = await mkdtemp(path.join(os.tmpdir(), 'es-docker-config-'));
@@ -303,52 +295,56 @@ describe('buildx on a real Docker Engine 26', () => {
       await rm(bare, { recursive: true, force: true });
     }
   });
-  it('buildkit-endpoint: a remote-driver builder on a BuildKit daemon of its own pushes by digest', async () => {
-    const { buildkitd } = await buildkitBinaries();
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'es-bk-'));
-    const socket = path.join(dir, 'buildkitd.sock');
-    await writeFile(
-      path.join(dir, 'buildkitd.toml'),
-      `[registry."${reg.host}"]\n  http = false\n  ca = [${JSON.stringify(reg.caFile)}]\n`,
-    );
-    // The daemon as it would run on an edge machine: rootful, OCI worker, runc (the engine's) on PATH.
-    const daemon = execa(
-      buildkitd,
-      [
-        '--root',
-        path.join(dir, 'root'),
-        '--addr',
-        `unix://${socket}`,
-        '--config',
+  it(
+    'buildkit-endpoint: a remote-driver builder on a BuildKit daemon of its own pushes by digest',
+    { timeout: FIRST_BUILD_TIMEOUT_MS },
+    async () => {
+      const { buildkitd } = await buildkitBinaries();
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'es-bk-'));
+      const socket = path.join(dir, 'buildkitd.sock');
+      await writeFile(
         path.join(dir, 'buildkitd.toml'),
-      ],
-      {
-        env: { ...process.env, PATH: engine.env.PATH },
-        extendEnv: false,
-        reject: false,
-        buffer: false,
-        cleanup: true,
-      },
-    );
-    try {
-      for (let i = 0; i < 100 && !(await exists(socket)); i++) await sleep(100);
-      const run = await runBundled('main', {
-        workspace,
-        inputs: inputs('acme/buildx-remote', { 'buildkit-endpoint': `unix://${socket}`, qemu: 'always' }),
-        env: env(),
-      });
-      expect(run.stdout).toContain('(driver remote)');
-      // A remote BuildKit brings its own emulators: no binfmt container runs on the local engine.
-      expect(run.stdout).not.toContain('installing QEMU');
-      await checkRelease(run, 'acme/buildx-remote');
-      const post = await runBundled('post', { workspace, inputs: {}, state: run.state, env: env() });
-      expect(post.stdout).toMatch(/removed buildx builder edgeship-/);
-    } finally {
-      daemon.kill('SIGTERM');
-      await Promise.race([daemon, sleep(10_000)]);
-      daemon.kill('SIGKILL');
-      await execProcess('umount', ['-R', '-l', path.join(dir, 'root')]).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+        `[registry."${reg.host}"]\n  http = false\n  ca = [${JSON.stringify(reg.caFile)}]\n`,
+      );
+      // The daemon as it would run on an edge machine: rootful, OCI worker, runc (the engine's) on PATH.
+      const daemon = execa(
+        buildkitd,
+        [
+          '--root',
+          path.join(dir, 'root'),
+          '--addr',
+          `unix://${socket}`,
+          '--config',
+          path.join(dir, 'buildkitd.toml'),
+        ],
+        {
+          env: { ...process.env, PATH: engine.env.PATH },
+          extendEnv: false,
+          reject: false,
+          buffer: false,
+          cleanup: true,
+        },
+      );
+      try {
+        for (let i = 0; i < 100 && !(await exists(socket)); i++) await sleep(100);
+        const run = await runBundled('main', {
+          workspace,
+          inputs: inputs('acme/buildx-remote', { 'buildkit-endpoint': `unix://${socket}`, qemu: 'always' }),
+          env: env(),
+        });
+        expect(run.stdout).toContain('(driver remote)');
+        // A remote BuildKit brings its own emulators: no binfmt container runs on the local engine.
+        expect(run.stdout).not.toContain('installing QEMU');
+        await checkRelease(run, 'acme/buildx-remote');
+        const post = await runBundled('post', { workspace, inputs: {}, state: run.state, env: env() });
+        expect(post.stdout).toMatch(/removed buildx builder edgeship-/);
+      } finally {
+        daemon.kill('SIGTERM');
+        await Promise.race([daemon, sleep(10_000)]);
+        daemon.kill('SIGKILL');
+        await execProcess('umount', ['-R', '-l', path.join(dir, 'root')]).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
