@@ -5,7 +5,7 @@
 // BuildKit image assembled here, removed by the post step) and an existing `docker`-driver builder (OCI layouts
 // uploaded by Edgeship). QEMU comes from the host's handlers for both. Prints one JSON line: ms per builder, or
 // {"skipped": reason} when the engine cannot start.
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { runBundled } from '../test/e2e/harness/action-runner.js';
 import { publishBaseImage } from '../test/e2e/harness/base-images.js';
@@ -87,7 +87,10 @@ try {
     const certsDir = path.join('/etc/docker/certs.d', reg.host);
     await mkdir(certsDir, { recursive: true });
     await copyFile(reg.caFile, path.join(certsDir, 'ca.crt'));
-    cleanup.push(() => rm(certsDir, { recursive: true, force: true }));
+    cleanup.push(async () => {
+      await rm(certsDir, { recursive: true, force: true });
+      await rmdir(path.dirname(certsDir)); // only when no other registry's CA is left
+    });
     const env = { ...engine.env, PATH: `${path.dirname(engine.docker)}:${DOUBLES_DIR}:${process.env.PATH}` };
     const buildkitImage = await publishBuildkitImage(reg);
     const buildx = await release(
