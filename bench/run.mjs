@@ -8,6 +8,9 @@
 //   publish requests: registry requests of the publish phase for 2 platforms against a real registry (Debian
 //     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
 //     (bench/publish-requests.ts); blobs uploaded again that the registry already had.
+//   real builders: wall time of a 2-platform release of the sample (mode build) with the real buildx (Docker
+//     Engine 26: a docker-container builder from a BuildKit image built here, and the docker driver) against the
+//     real buildah (bench/builders.ts); one SKIP line when the engine cannot start.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -276,6 +279,40 @@ try {
     reUploads.length === 0,
   );
   if (reUploads.length) console.log(`  ${reUploads.join(', ')}`);
+
+  // ---- real builders: a 2-platform release of the sample with buildx against buildah ----
+  const builders = JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', path.join('bench', 'builders.ts')], {
+      maxBuffer: 16e6,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 60 * 60_000,
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  if (builders.skipped) {
+    console.log(`SKIP 2-platform release with real buildx vs real buildah: ${builders.skipped}`);
+  } else {
+    const measured = 'measured, no target';
+    report(
+      '2-platform release of the sample, real buildx (docker-container builder) / real buildah',
+      builders.buildx / 1000,
+      's',
+      builders.buildah / 1000,
+      measured,
+      true,
+    );
+    report(
+      '2-platform release of the sample, real buildx (existing docker-driver builder) / real buildah',
+      builders.dockerDriver / 1000,
+      's',
+      builders.buildah / 1000,
+      measured,
+      true,
+    );
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -9,6 +9,7 @@ import { loadPolicy, POLICY_INPUT_NAMES } from '../policy/index.js';
 import type { Policy } from '../policy/index.js';
 import { formatRepository } from '../registry/reference.js';
 import type { InputReader } from '../runner/host.js';
+import { checkBuildInputs } from './build-inputs.js';
 import { InputError } from './errors.js';
 import type { ParseContext } from './parsers.js';
 import type { GateSettings, PublishSettings, Settings } from './settings.js';
@@ -52,6 +53,14 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
   if (v['registry-username'] !== undefined && v['registry-password'] === undefined) {
     throw new InputError('registry-password', '', 'a password or token whenever registry-username is set');
   }
+  checkBuildInputs({
+    builder: v.builder,
+    buildxBuilder: v['buildx-builder'],
+    buildkitEndpoint: v['buildkit-endpoint'],
+    secrets: v.secrets,
+    secretFiles: v['secret-files'],
+    annotations: v.annotations,
+  });
   const publish = publishSettings(v, read, ctx);
   checkKeylessPermission(v.mode, publish.signing, env.env);
   const policy = policyInputs(v);
@@ -77,6 +86,16 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     registryRetryBudgetMs: v['registry-retry-budget'],
     qemu: v.qemu,
     binfmtImage: v['binfmt-image'],
+    ...(v['buildx-builder'] ? { buildxBuilder: v['buildx-builder'] } : {}),
+    buildkitImage: v['buildkit-image'],
+    ...(v['buildkit-endpoint'] ? { buildkitEndpoint: v['buildkit-endpoint'] } : {}),
+    secrets: v.secrets,
+    secretFiles: v['secret-files'],
+    ssh: v.ssh,
+    buildContexts: v['build-contexts'],
+    annotations: v.annotations,
+    noCache: v['no-cache'],
+    pull: v.pull,
     ...(v['github-token'] ? { githubToken: v['github-token'] } : {}),
     gate: gateSettings(v),
     publish,

@@ -41,6 +41,26 @@ export interface Settings {
   registryRetryBudgetMs: number;
   qemu: QemuMode;
   binfmtImage: string;
+  /** An existing buildx builder to use (e.g. `default`) instead of creating one. */
+  buildxBuilder?: string;
+  /** The BuildKit image of the docker-container builder Edgeship creates. */
+  buildkitImage: string;
+  /** A BuildKit daemon for buildx's remote driver. */
+  buildkitEndpoint?: string;
+  /** Build secrets `[id, value]`: values reach the builder only through its environment. */
+  secrets: Array<[string, string]>;
+  /** Build secrets `[id, file]`. */
+  secretFiles: Array<[string, string]>;
+  /** SSH agent sockets or keys for `RUN --mount=type=ssh` (`default`, `id=path`). */
+  ssh: string[];
+  /** Named build contexts `[name, value]` (`FROM name`, `COPY --from=name`). */
+  buildContexts: Array<[string, string]>;
+  /** Extra annotations of every platform manifest (buildx). */
+  annotations: Record<string, string>;
+  /** Build without the builder's cache. */
+  noCache: boolean;
+  /** Always pull the base images again. */
+  pull: boolean;
   githubToken?: string;
   gate: GateSettings;
   publish: PublishSettings;
