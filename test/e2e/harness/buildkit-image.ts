@@ -5,28 +5,24 @@
  * (libseccomp, glibc; `runc` is dynamic), and `buildkitd` as entrypoint, as in BuildKit's own image (buildx runs
  * `buildctl dial-stdio` and `buildctl debug workers` inside the container, so both are on PATH).
  *
- * The binaries are cached at /var/cache/edgeship-ci/go-tools/<tool>-<version>-<go version>-<arch>, the layout of
- * the shared Go-tools cache (go-tools.ts on the `scanners` branch; the lead unifies the two at merge): only the first
- * run on a machine compiles (about 7 minutes).
+ * The binaries come from the shared Go-tools cache (./go-tools.ts, which `.ci/run` fills before the tests): only the
+ * first run on a machine compiles (about 7 minutes).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 import { describeFailure, execProcess, type ExecOptions } from '../../../src/process/exec.js';
 import { buildah, registryArgs } from './base-images.js';
-import { exists, fetchDebianPackages, type PackageSet, unpackDebs } from './debian-packages.js';
+import { fetchDebianPackages, type PackageSet, unpackDebs } from './debian-packages.js';
+import { BUILDKIT_VERSION, ensureGoTool } from './go-tools.js';
 import type { TestRegistry } from './registry.js';
 
-export const BUILDKIT_VERSION = '0.34.2';
-export const GO_TOOLS_CACHE = '/var/cache/edgeship-ci/go-tools';
-const BUILDKIT_MODULE = 'github.com/moby/buildkit';
 /** runc and what it links, from Debian 12 (Debian 13's runc needs a newer glibc than this machine's). */
 const RUNC_PACKAGES: readonly PackageSet[] = [
   { suite: 'bookworm', packages: ['runc', 'libseccomp2', 'libc6'] },
 ];
-const COMPILE_TIMEOUT_MS = 45 * 60_000;
 
 async function run(file: string, args: readonly string[], options: ExecOptions = {}): Promise<string> {
   const result = await execProcess(file, args, { timeoutMs: 120_000, ...options });
@@ -36,63 +32,11 @@ async function run(file: string, args: readonly string[], options: ExecOptions =
   return result.stdout;
 }
 
-function goArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
-/**
- * `buildkitd` and `buildctl` at BUILDKIT_VERSION: from the cache, else `go install`ed from the module (CGO off,
- * the version stamped with -X as BuildKit's own Dockerfile does, buildkitd with its static/seccomp tags).
- */
+/** `buildkitd` and `buildctl` at BUILDKIT_VERSION, from the shared Go-tools cache (built there once per version). */
 export async function buildkitBinaries(): Promise<{ buildkitd: string; buildctl: string }> {
-  const goVersion = (await run('go', ['env', 'GOVERSION'])).trim();
-  const found: Record<string, string> = {};
-  for (const tool of ['buildctl', 'buildkitd'] as const) {
-    const cached = path.join(GO_TOOLS_CACHE, `${tool}-${BUILDKIT_VERSION}-${goVersion}-${goArch()}`);
-    if (!(await exists(cached))) await goInstall(tool, cached);
-    const version = await run(cached, ['--version']);
-    if (!version.includes(`v${BUILDKIT_VERSION}`))
-      throw new Error(
-        `${cached} says "${version.trim()}", expected v${BUILDKIT_VERSION}: remove it to rebuild`,
-      );
-    found[tool] = cached;
-  }
-  return { buildkitd: found.buildkitd!, buildctl: found.buildctl! };
-}
-
-async function goInstall(tool: 'buildkitd' | 'buildctl', target: string): Promise<void> {
-  const gobin = await mkdtemp(path.join(os.tmpdir(), 'es-gobin-'));
-  try {
-    const ldflags = [
-      '-s',
-      '-w',
-      `-X ${BUILDKIT_MODULE}/version.Version=v${BUILDKIT_VERSION}`,
-      `-X ${BUILDKIT_MODULE}/version.Package=${BUILDKIT_MODULE}`,
-    ].join(' ');
-    const tags = tool === 'buildkitd' ? ['-tags', 'osusergo netgo static_build seccomp'] : [];
-    await run(
-      'nice',
-      [
-        '-n',
-        '10',
-        'go',
-        'install',
-        '-trimpath',
-        '-ldflags',
-        ldflags,
-        ...tags,
-        `${BUILDKIT_MODULE}/cmd/${tool}@v${BUILDKIT_VERSION}`,
-      ],
-      { env: { GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '-p=1' }, timeoutMs: COMPILE_TIMEOUT_MS },
-    );
-    await mkdir(GO_TOOLS_CACHE, { recursive: true });
-    const partial = `${target}.${randomBytes(4).toString('hex')}.tmp`;
-    await run('cp', [path.join(gobin, tool), partial]);
-    await chmod(partial, 0o755);
-    await rename(partial, target);
-  } finally {
-    await rm(gobin, { recursive: true, force: true });
-  }
+  const buildkitd = await ensureGoTool('buildkitd');
+  const buildctl = await ensureGoTool('buildctl');
+  return { buildkitd: buildkitd.path, buildctl: buildctl.path };
 }
 
 const CONTAINERFILE = `FROM scratch
