@@ -88,7 +88,7 @@ export async function writeDeploymentManifest(
         ? {}
         : {
             format: signatures.format,
-            ...(signatures.classic
+            ...(signatures.storesClassic
               ? {
                   classic: signatures.records.flatMap((s) =>
                     s.format === 'classic'

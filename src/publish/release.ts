@@ -5,8 +5,10 @@
 import { readBaseline } from '../deployment/baseline.js';
 import { buildImageIndex } from '../image/image-index.js';
 import { adoptRelease, planOrAdopt } from './adopt-release.js';
+import { attestBuildAndTriage } from './attest-build.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
 import { gatedImages } from './gated-images.js';
+import { storeGitHubAttestations } from './github-attestations.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
@@ -43,14 +45,20 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
     readBaseline(registry, { repository, release, allowDowngrade, platforms }, log),
   );
   await log.group('Push the index', () => pushIndex(ctx));
-  if (signer) await log.group('Sign and attest', () => signRelease(ctx, signer));
-  else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
+  if (signer) {
+    await log.group('Sign and attest', () => signRelease(ctx, signer));
+    await log.group('Attest provenance and VEX', () => attestBuildAndTriage(ctx, signer));
+  } else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
   const tags = plan.map((p) => p.tag);
   const written = await log.group('Deployment manifest', () => writeDeploymentManifest(ctx, tags, baseline));
   if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
     await log.group('Verify signatures', () => verifyRelease(ctx, trust, expected));
+  }
+  if (signer && deps.githubAttestations) {
+    const github = deps.githubAttestations;
+    await log.group('GitHub artifact attestations', () => storeGitHubAttestations(ctx, github));
   }
   if (stage) {
     const assets = releaseAssetList(req.gate, written);

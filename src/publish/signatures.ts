@@ -31,6 +31,8 @@ export type SignatureRecord = {
  */
 export class ReleaseSignatures {
   readonly records: SignatureRecord[] = [];
+  /** Each attached bundle with the subject and predicate type it was attached under (GitHub attestations read them). */
+  readonly bundles: Array<{ subject: string; platform: string; predicateType: string; bundle: Buffer }> = [];
   /** The first signature made: whom verification expects (keyless: its identity and issuer). */
   first: SignResult | undefined;
   readonly #classic: ClassicTagWriter;
@@ -47,18 +49,24 @@ export class ReleaseSignatures {
     this.#classic = new ClassicTagWriter(referrers.client, repository);
   }
 
-  get bundles(): boolean {
+  /** Whether Sigstore bundles are stored as referrers (`bundle`, `both`). */
+  get storesBundles(): boolean {
     return this.format !== 'classic';
   }
 
-  get classic(): boolean {
+  /** Whether cosign's classic `.sig`/`.att` tags are written (`classic`, `both`). */
+  get storesClassic(): boolean {
     return this.format !== 'bundle';
   }
 
   /** Signs `subject` (cosign's image signature) in each format. */
   async sign(signer: SignerConfig, subject: SubjectDescriptor, platform: string): Promise<void> {
-    if (this.bundles) await this.#attachBundle(subject, platform, await signDigest(signer, subject.digest));
-    if (this.classic) {
+    if (this.storesBundles) {
+      const signed = await signDigest(signer, subject.digest);
+      this.#keep(subject, platform, signed);
+      await this.#attachBundle(subject, platform, signed);
+    }
+    if (this.storesClassic) {
       const payload = simpleSigningPayload(this.dockerReference, subject.digest);
       const signed = await signPayload(signer, payload, COSIGN_SIGN_PREDICATE_TYPE);
       this.first ??= signed;
@@ -86,8 +94,9 @@ export class ReleaseSignatures {
 
   /** Stores a signed in-toto statement about `subject` (a DSSE bundle) in each format. */
   async attach(subject: SubjectDescriptor, platform: string, result: SignResult): Promise<void> {
-    if (this.bundles) await this.#attachBundle(subject, platform, result);
-    if (this.classic) {
+    this.#keep(subject, platform, result);
+    if (this.storesBundles) await this.#attachBundle(subject, platform, result);
+    if (this.storesClassic) {
       this.first ??= result;
       const layer = classicAttestationLayer(result.bundle, result.predicateType);
       const written = await this.#classic.append(subject.digest, 'att', layer);
@@ -108,6 +117,16 @@ export class ReleaseSignatures {
     this.#record(subject, platform, result.predicateType, {
       format: 'bundle',
       referrer: attached.referrer.digest,
+    });
+  }
+
+  /** The bundle, for GitHub artifact attestations (in every format: the DSSE bundle exists either way). */
+  #keep(subject: SubjectDescriptor, platform: string, result: SignResult): void {
+    this.bundles.push({
+      subject: subject.digest,
+      platform,
+      predicateType: result.predicateType,
+      bundle: result.bundle,
     });
   }
 

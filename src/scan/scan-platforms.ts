@@ -57,6 +57,8 @@ export interface ScanSettings {
   registryCaFile?: string;
   insecureRegistries: readonly string[];
   gate: { sbomFormats: readonly SbomFormat[]; scanConcurrency: number; scanTimeoutMs: number };
+  /** The `vex` input's OpenVEX files, given to Grype. */
+  vexFiles?: readonly string[];
 }
 
 export interface ScanRequest {
@@ -114,6 +116,7 @@ async function scanPlatform(image: PlatformImage, req: ScanRequest, deps: ScanDe
     jsonFile: files.report,
     sarifFile: files.sarif,
     configFile: files.config,
+    ...(settings.vexFiles?.length ? { vexFiles: settings.vexFiles } : {}),
   });
   const report = parseGrypeReport(
     await deps.readBinary(files.report).catch(() => Buffer.alloc(0)),

@@ -1,11 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { GateResult } from '../policy/decide.js';
-import { releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
+import { githubAttestationsDeps, releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
 import { publishRelease } from '../publish/release.js';
 import type { PublishResult } from '../publish/release.js';
 
 export type { PublishResult } from '../publish/release.js';
+import type { PlatformProvenance } from '../provenance/slsa.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { RunnerContext } from '../runner/context.js';
@@ -20,6 +21,7 @@ export interface PublishStageInput {
   gate: GateResult;
   context: RunnerContext;
   registry: RegistryClient;
+  provenance?: readonly PlatformProvenance[];
 }
 
 /** The publish stage: index, signatures, attestations, deployment manifest, release assets, tags; outputs. */
@@ -45,12 +47,14 @@ export async function runPublishStage(host: ActionHost, input: PublishStageInput
       gate,
       git,
       reportsDir: gate.reportsDir,
+      ...(input.provenance ? { provenance: input.provenance } : {}),
     },
     {
       registry: input.registry,
       log: host.log,
       ...signingDeps(settings, host.env),
       ...releaseAssetsDeps(settings, run, release, { readFile: (f) => readFile(f), log: host.log }),
+      ...githubAttestationsDeps(settings, run, host.log),
       readText: (f) => readFile(f, 'utf8'),
       writeText: (f, text) => writeFile(f, text),
       now: host.now,

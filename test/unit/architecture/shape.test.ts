@@ -38,6 +38,7 @@ describe('the shape of src/', () => {
       'runGateStage',
       'runHandOverStage',
       'runMergeStage',
+      'runProvenanceStage',
       'runPublishStage',
       'runReleaseStage',
       'runScanStage',
