@@ -389,9 +389,15 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     const w = await world();
     const outcome = await publish(w, { githubAttestations: 'auto', provenance: provenanceOf(w) });
     expectEveryReleaseTagOnTheIndex(w, outcome);
+    // signature-format both (the default): once as a bundle referrer, once in the classic .att tag.
     const provenance = outcome.result!.signatures.filter(
-      (s) => s.predicateType === SLSA_PROVENANCE_V1_PREDICATE_TYPE,
+      (s) => s.predicateType === SLSA_PROVENANCE_V1_PREDICATE_TYPE && s.format === 'bundle',
     );
+    expect(
+      outcome.result!.signatures.filter(
+        (s) => s.predicateType === SLSA_PROVENANCE_V1_PREDICATE_TYPE && s.format === 'classic',
+      ),
+    ).toHaveLength(provenance.length);
     expect(provenance.map((s) => s.subject).sort()).toEqual(
       [w.index.digest, ...w.images.map((i) => i.digest)].sort(),
     );
