@@ -21,6 +21,7 @@ import { parsePlatform } from '../../src/image/platform.js';
 import { resolvePlatformImage, type PlatformImage } from '../../src/image/pushed-image.js';
 import type { GateResult } from '../../src/policy/decide.js';
 import { evaluateGate, loadPolicy } from '../../src/policy/index.js';
+import { provenanceRun, slsaProvenance } from '../../src/provenance/slsa.js';
 import { expectedSignerFor, signerConfig } from '../../src/publish/publish-deps.js';
 import { publishRelease, type PublishResult } from '../../src/publish/release.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -109,16 +110,19 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
     await writeFile(other.file, other.pub);
 
     // The releases every test reads (each in its own repository).
-    const plan: Array<[string, string, Signing]> = [
-      ['acme/both', 'both', { kind: 'keyless', identity: IDENTITY }],
+    // [repository, signature-format, signer, with SLSA provenance of each image (and so of the index)]
+    const plan: Array<[string, string, Signing, boolean?]> = [
+      ['acme/both', 'both', { kind: 'keyless', identity: IDENTITY }, true],
       ['acme/classic', 'classic', { kind: 'keyless', identity: IDENTITY }],
       ['acme/bundle', 'bundle', { kind: 'keyless', identity: IDENTITY }],
-      ['acme/keyed', 'both', { kind: 'key', pem: keyPem }],
+      ['acme/keyed', 'both', { kind: 'key', pem: keyPem }, true],
       ['acme/keyed-classic', 'classic', { kind: 'key', pem: keyPem }],
       ['acme/other-key', 'classic', { kind: 'key', pem: otherKeyPem }],
       ['acme/other-identity', 'classic', { kind: 'keyless', identity: OTHER_IDENTITY }],
     ];
-    for (const [repo, format, signing] of plan) releases.set(repo, await publish(repo, format, signing));
+    for (const [repo, format, signing, provenance] of plan) {
+      releases.set(repo, await publish(repo, format, signing, provenance));
+    }
   }, 15 * 60_000);
 
   afterAll(async () => {
@@ -126,7 +130,12 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
   });
 
   /** Pushes two small images into `repo` and publishes them as v1.2.3 in `format`. */
-  async function publish(repo: string, format: string, signing: Signing): Promise<Release> {
+  async function publish(
+    repo: string,
+    format: string,
+    signing: Signing,
+    provenance = false,
+  ): Promise<Release> {
     const dir = await mkdtemp(path.join(scratch, `${repo.replace('/', '-')}-`));
     const ca = await readFile(reg.caFile, 'utf8');
     const credentials = resolverFromInputs(reg.host, reg.username, reg.password);
@@ -177,6 +186,7 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
         gate,
         git: { ref, revision, workflowRun: 'https://github.com/acme/edge-agent/actions/runs/4242' },
         reportsDir: dir,
+        ...(provenance ? { provenance: provenanceOf(images, ref, revision) } : {}),
       },
       {
         registry: client,
@@ -242,6 +252,9 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
     // At least the SBOM and the vulnerability scan of each platform (the deployment manifest's own attestation
     // is made after it, below); every other predicate the manifest lists (provenance, VEX…) is verified too.
     for (const listed of [classic, bundles]) {
+      expect(listed.filter((e) => e.predicateType === 'https://slsa.dev/provenance/v1')).toHaveLength(
+        1 + PLATFORMS.length,
+      );
       for (const p of r.manifest.platforms) {
         const types = listed.filter((e) => e.subject === p.digest).map((e) => e.predicateType);
         expect(types).toEqual(
@@ -627,6 +640,30 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
     }
   }
 });
+
+/** SLSA provenance of each image, as the build jobs make it. */
+function provenanceOf(images: readonly PlatformImage[], ref: string, revision: string) {
+  const run = provenanceRun({
+    GITHUB_WORKFLOW_REF: 'acme/edge-agent/.github/workflows/release.yml@refs/tags/v1.2.3',
+    GITHUB_REPOSITORY: 'acme/edge-agent',
+    GITHUB_REF: ref,
+    GITHUB_SHA: revision,
+    GITHUB_RUN_ID: '4242',
+  })!;
+  const build = {
+    platforms: [...PLATFORMS],
+    file: 'Dockerfile',
+    context: '.',
+    buildArgs: [],
+    builder: 'buildah',
+  };
+  const at = new Date();
+  return images.map((i) => ({
+    platform: i.platform,
+    digest: i.digest,
+    predicate: slsaProvenance({ run, build, dependencies: [], startedOn: at, finishedOn: at }),
+  }));
+}
 
 /** A small real image for `platform` (config + one layer, manifest by digest). */
 async function pushImage(client: RegistryClient, repo: string, platform: string): Promise<string> {
