@@ -38,8 +38,10 @@ try {
     inputs: Record<string, string> = {},
   ): Promise<{ run: ActionRun; ms: number }> => {
     const started = process.hrtime.bigint();
+    const lines: string[] = [];
     const result = await runBundled('main', {
       workspace,
+      onLine: (line) => lines.push(`${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)} ${line}`),
       inputs: {
         image: `${proxy.host}/${REPO}`,
         builder: 'buildah',
@@ -67,6 +69,7 @@ try {
         GITHUB_REF: `refs/tags/${tag}`,
       },
     });
+    if (process.env.BENCH_PROMOTION_LOG) await writeFile(`${process.env.BENCH_PROMOTION_LOG}-${tag}.log`, lines.join('\n'));
     if (result.exitCode !== 0) throw new Error(`${tag} failed:\n${result.errors.join('\n')}`);
     return { run: result, ms: Number(process.hrtime.bigint() - started) / 1e6 };
   };
