@@ -69,7 +69,8 @@ try {
         GITHUB_REF: `refs/tags/${tag}`,
       },
     });
-    if (process.env.BENCH_PROMOTION_LOG) await writeFile(`${process.env.BENCH_PROMOTION_LOG}-${tag}.log`, lines.join('\n'));
+    if (process.env.BENCH_PROMOTION_LOG)
+      await writeFile(`${process.env.BENCH_PROMOTION_LOG}-${tag}.log`, lines.join('\n'));
     if (result.exitCode !== 0) throw new Error(`${tag} failed:\n${result.errors.join('\n')}`);
     return { run: result, ms: Number(process.hrtime.bigint() - started) / 1e6 };
   };

@@ -38,8 +38,11 @@ describe('the shape of src/', () => {
       'runGateStage',
       'runHandOverStage',
       'runMergeStage',
+      'runPromoteStage',
       'runPublishStage',
+      'runReadReleaseStage',
       'runReleaseStage',
+      'runRescanStage',
       'runScanStage',
     ]);
   });
