@@ -2,6 +2,7 @@
 // (used by the dist freshness check).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { leaveOut } from './build/left-out.js';
 
 const outIndex = process.argv.indexOf('--outdir');
 const outdir = outIndex > 0 ? process.argv[outIndex + 1] : 'dist';
@@ -21,9 +22,8 @@ await build({
   legalComments: 'linked',
   charset: 'utf8',
   logLevel: 'warning',
-  // iconv-lite is an optional dependency of minipass-fetch (used by @sigstore/sign), loaded in a try/catch and
-  // needed only by its textConverted(), which nothing calls: leaving it out saves half a megabyte.
-  external: ['iconv-lite'],
+  // Parts of dependencies Edgeship never runs, each checked at build time: see build/left-out.js.
+  plugins: [leaveOut],
   // Prefer the ES module builds dependencies ship: they tree-shake far better than their CommonJS ones.
   mainFields: ['module', 'main'],
   // yaml's exports map sends Node to its CommonJS build, which does not tree-shake; its ES module build (the same

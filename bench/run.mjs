@@ -4,10 +4,13 @@
 //   gate evaluation: parse + evaluate a 100k-match Grype report (real matches from ../shared/fixtures, scaled),
 //     against `jq '.matches | length'` on the same file; peak RSS against the file size.
 //   scan concurrency: wall time of the SBOM + scan phase for 2 platforms with 1 s scanner doubles, concurrent
-//     against serial.
+//     against serial; then the same with the real Syft and Grype (bench/scan-real.ts), with each platform's times.
 //   publish requests: registry requests of the publish phase for 2 platforms against a real registry (Debian
 //     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
 //     (bench/publish-requests.ts); blobs uploaded again that the registry already had.
+//   real builders: wall time of a 2-platform release of the sample (mode build) with the real buildx (Docker
+//     Engine 26: a docker-container builder from a BuildKit image built here, and the docker driver) against the
+//     real buildah (bench/builders.ts); one SKIP line when the engine cannot start.
 //   promotion: a full release (buildah, 2 platforms) and its promotion (mode: promote) through a request-counting
 //     proxy (bench/promotion.ts): layer blobs the promotion read (0), its wall time against the release's.
 import { execFileSync, spawn } from 'node:child_process';
@@ -211,6 +214,37 @@ try {
   );
   console.log(`  serial ${serial.toFixed(0)} ms, concurrent ${concurrent.toFixed(0)} ms`);
 
+  // ---- scan concurrency with the real Syft and Grype (run with tsx: it reads the committed Grype database) ----
+  const real = JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', path.join('bench', 'scan-real.ts')], {
+      maxBuffer: 16e6,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  if (real.skipped) {
+    console.log(`SKIP SBOM + scan with the real Syft and Grype: ${real.skipped}`);
+  } else {
+    report(
+      'SBOM + scan of 2 platforms with the real Syft + Grype, concurrent wall / serial wall',
+      real.concurrentMs / real.serialMs,
+      '',
+      undefined,
+      '< 1.0',
+      real.concurrentMs < real.serialMs,
+    );
+    console.log(
+      `  serial ${real.serialMs.toFixed(0)} ms, concurrent ${real.concurrentMs.toFixed(0)} ms (medians of ${real.runs}); per platform, serial → concurrent:`,
+    );
+    for (const key of Object.keys(real.serialTools))
+      console.log(
+        `    ${key.replace(/-[\d.]+-go[\d.]+-\w+ /, ' ')}: ${real.serialTools[key].toFixed(0)} → ${real.concurrentTools[key].toFixed(0)} ms`,
+      );
+  }
+
   // ---- publish requests ----
   const published = JSON.parse(
     execFileSync(process.execPath, [path.join(work, 'publish-requests.js')], {
@@ -283,6 +317,40 @@ try {
     '≤ 0.10 × the release',
     promoted.promotionMs <= 0.1 * promoted.releaseMs,
   );
+
+  // ---- real builders: a 2-platform release of the sample with buildx against buildah ----
+  const builders = JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', path.join('bench', 'builders.ts')], {
+      maxBuffer: 16e6,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 60 * 60_000,
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  if (builders.skipped) {
+    console.log(`SKIP 2-platform release with real buildx vs real buildah: ${builders.skipped}`);
+  } else {
+    const measured = 'measured, no target';
+    report(
+      '2-platform release of the sample, real buildx (docker-container builder) / real buildah',
+      builders.buildx / 1000,
+      's',
+      builders.buildah / 1000,
+      measured,
+      true,
+    );
+    report(
+      '2-platform release of the sample, real buildx (existing docker-driver builder) / real buildah',
+      builders.dockerDriver / 1000,
+      's',
+      builders.buildah / 1000,
+      measured,
+      true,
+    );
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -12,6 +12,7 @@ import type { GateResult } from '../stages/gate.js';
 import { runReadReleaseStage } from '../stages/promote.js';
 import { runPromoteStage, runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
+import { runProvenanceStage } from '../stages/provenance.js';
 import { runHandOverStage, runMergeStage } from '../stages/records.js';
 import { registryClientFor } from '../stages/registry.js';
 import { runReleaseStage } from '../stages/release.js';
@@ -57,19 +58,23 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
     return { settings, release, images: source.images, gate, published };
   }
   if (settings.mode === 'publish') {
-    const { images, gate } = await runMergeStage(host, { settings, context, registry });
+    const { images, gate, provenance } = await runMergeStage(host, { settings, context, registry });
     assertGatePassed(gate.verdict);
-    const published = await runPublishStage(host, { settings, release, images, gate, context, registry });
+    const publish = { settings, release, images, gate, context, registry, provenance };
+    const published = await runPublishStage(host, publish);
     return { settings, release, images, gate, published };
   }
+  const startedOn = host.now();
   const images = await runBuildStage(host, { settings, release, context, registry });
+  const provenance = await runProvenanceStage(host, { settings, context, registry, images, startedOn });
   const scanned = await runScanStage(host, { settings, images, tempDir: context.tempDir });
   const gate = await runGateStage(host, { settings, images, scanned });
   if (settings.mode === 'build')
-    await runHandOverStage(host, { settings, context, images, gate, tools: scanned.tools });
+    await runHandOverStage(host, { settings, context, images, gate, tools: scanned.tools, provenance });
   assertGatePassed(gate.verdict);
   if (settings.mode === 'build') return { settings, release, images, gate };
-  const published = await runPublishStage(host, { settings, release, images, gate, context, registry });
+  const publish = { settings, release, images, gate, context, registry, provenance };
+  const published = await runPublishStage(host, publish);
   return { settings, release, images, gate, published };
 }
 

@@ -70,6 +70,12 @@ export function buildahBuilder(
           ...(settings.target ? { target: settings.target } : {}),
           ...(request.sourceDateEpoch !== undefined ? { timestamp: request.sourceDateEpoch } : {}),
           registryAccess: access,
+          secrets: settings.secrets,
+          secretFiles: settings.secretFiles,
+          ssh: settings.ssh,
+          buildContexts: settings.buildContexts,
+          noCache: settings.noCache,
+          pull: settings.pull,
         },
         deps.log,
       );

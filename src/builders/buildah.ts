@@ -7,7 +7,7 @@
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
-import { BuildError, failIfNonZero } from './builder.js';
+import { BuildError, failIfNonZero, secretEnvironment, secretEnvName } from './builder.js';
 
 export interface BuildahBuildRequest {
   platform: string;
@@ -23,6 +23,13 @@ export interface BuildahBuildRequest {
   registryAccess: BuildahRegistryAccess;
   /** SOURCE_DATE_EPOCH: every file and the image get this time, so the same sources give the same digest. */
   timestamp?: number;
+  /** Build secrets `[id, value]`: argv names an environment variable only (see `secretEnvironment`). */
+  secrets?: ReadonlyArray<[string, string]>;
+  secretFiles?: ReadonlyArray<[string, string]>;
+  ssh?: readonly string[];
+  buildContexts?: ReadonlyArray<[string, string]>;
+  noCache?: boolean;
+  pull?: boolean;
 }
 
 /** How buildah reaches registries (for FROM pulls and cache). */
@@ -60,6 +67,14 @@ export function buildahBuildArgs(req: BuildahBuildRequest): string[] {
   for (const from of req.cacheFrom) args.push('--cache-from', from);
   for (const to of req.cacheTo) args.push('--cache-to', to);
   if (req.target) args.push('--target', req.target);
+  (req.secrets ?? []).forEach(([id], i) =>
+    args.push('--secret', `id=${id},src=${secretEnvName(i)},type=env`),
+  );
+  for (const [id, file] of req.secretFiles ?? []) args.push('--secret', `id=${id},src=${file}`);
+  for (const ssh of req.ssh ?? []) args.push('--ssh', ssh);
+  for (const [name, value] of req.buildContexts ?? []) args.push('--build-context', `${name}=${value}`);
+  if (req.noCache) args.push('--no-cache');
+  if (req.pull) args.push('--pull=always');
   args.push(req.context);
   return args;
 }
@@ -109,7 +124,10 @@ export async function buildahVersion(exec: Exec): Promise<string> {
 export async function buildahBuild(exec: Exec, req: BuildahBuildRequest, log: PhaseLog): Promise<void> {
   const args = buildahBuildArgs(req);
   log.debug(`buildah ${args.join(' ')}`);
-  const built = await exec('buildah', args, { onLine: (line) => log.info(line) });
+  const built = await exec('buildah', args, {
+    onLine: (line) => log.info(line),
+    env: secretEnvironment(req.secrets),
+  });
   failIfNonZero(`building ${req.platform} with buildah`, 'buildah', built);
 }
 

@@ -42,6 +42,20 @@ export interface BuildSettings {
   insecureRegistries: readonly string[];
   qemu: QemuMode;
   binfmtImage: string;
+  /** An existing buildx builder to use instead of creating one. */
+  buildxBuilder?: string;
+  buildkitImage: string;
+  /** A BuildKit daemon for buildx's remote driver. */
+  buildkitEndpoint?: string;
+  /** Build secrets `[id, value]`; values reach the builder through its environment only. */
+  secrets: ReadonlyArray<[string, string]>;
+  secretFiles: ReadonlyArray<[string, string]>;
+  ssh: readonly string[];
+  buildContexts: ReadonlyArray<[string, string]>;
+  /** Extra manifest annotations (buildx). */
+  annotations: Record<string, string>;
+  noCache: boolean;
+  pull: boolean;
 }
 
 /** What goes into every platform's image besides the Dockerfile. */
@@ -70,6 +84,16 @@ export interface BuilderDeps {
   copyFile: (from: string, to: string) => void;
   /** Unique per run, used to name the builder and local images. */
   runKey: string;
+}
+
+/** The environment variable carrying the `index`th build secret to buildx or buildah. */
+export function secretEnvName(index: number): string {
+  return `EDGESHIP_BUILD_SECRET_${index}`;
+}
+
+/** The environment a build needs for its secrets (never put into argv or logs). */
+export function secretEnvironment(secrets: ReadonlyArray<[string, string]> = []): Record<string, string> {
+  return Object.fromEntries(secrets.map(([, value], i) => [secretEnvName(i), value]));
 }
 
 export class BuildError extends Error {

@@ -2,33 +2,62 @@ import path from 'node:path';
 import type { Platform } from '../image/platform.js';
 import { formatPlatform, platformSlug } from '../image/platform.js';
 import { resolvePlatformImage } from '../image/pushed-image.js';
+import { pushLayoutManifestByDigest, singleLayoutManifest } from '../registry/oci-layout.js';
 import { installDockerBinfmt } from './binfmt.js';
-import type { Builder, BuilderDeps, BuildSettings } from './builder.js';
-import { buildkitdConfigToml, buildxBuild, checkBuildx, createBuildxBuilder, dockerLogin } from './buildx.js';
+import type { Builder, BuilderDeps, BuildRequest, BuildSettings } from './builder.js';
+import type { BuildxBuilderPlan, BuildxBuildRequest } from './buildx.js';
+import {
+  buildkitdConfigToml,
+  buildxBuild,
+  buildxExport,
+  checkBuildx,
+  dockerLogin,
+  prepareBuildxBuilder,
+} from './buildx.js';
 
-/** Docker buildx with a docker-container builder of this run's own; BuildKit pushes by digest itself. */
+/**
+ * Docker buildx. By default a docker-container builder of this run's own (image `buildkit-image`), or one on a
+ * remote BuildKit (`buildkit-endpoint`): BuildKit pushes by digest itself. With an existing builder
+ * (`buildx-builder`) whose driver is `docker`, which refuses push-by-digest, each platform is exported to an OCI
+ * layout and uploaded blob by blob with Edgeship's registry client, as for buildah.
+ */
 export function buildxBuilder(
   settings: BuildSettings,
   emulated: readonly Platform[],
   deps: BuilderDeps,
 ): Builder {
-  const name = `edgeship-${deps.runKey}`;
+  const plan = builderPlan(settings, deps);
+  let driver = 'docker-container';
 
-  /** A buildkitd.toml when some registry speaks plain HTTP or has its own CA; written to the work dir. */
-  const buildkitdConfig = (): string | undefined => {
-    if (!settings.insecureRegistries.length && !settings.registryCaFile) return undefined;
-    const file = path.join(deps.workDir, 'buildkitd.toml');
-    const caFiles = settings.registryCaFile ? { [settings.registry]: settings.registryCaFile } : {};
-    deps.writePrivateFile(file, buildkitdConfigToml(settings.insecureRegistries, caFiles));
-    return file;
-  };
+  const request = (platform: Platform, req: BuildRequest): BuildxBuildRequest => ({
+    builder: plan.name,
+    platform: formatPlatform(platform),
+    imageName: settings.imageName,
+    context: settings.context,
+    file: settings.file,
+    metadataFile: path.join(deps.workDir, `buildx-metadata-${platformSlug(platform)}.json`),
+    buildArgs: settings.buildArgs,
+    labels: req.labels,
+    annotations: { ...req.annotations, ...settings.annotations },
+    cacheFrom: settings.cacheFrom,
+    cacheTo: settings.cacheTo,
+    ...(settings.target ? { target: settings.target } : {}),
+    ...(req.sourceDateEpoch !== undefined ? { sourceDateEpoch: req.sourceDateEpoch } : {}),
+    secrets: settings.secrets,
+    secretFiles: settings.secretFiles,
+    ssh: settings.ssh,
+    buildContexts: settings.buildContexts,
+    noCache: settings.noCache,
+    pull: settings.pull,
+  });
 
   return {
     async setUp() {
       await checkBuildx(deps.exec);
       await deps.log.group('Set up buildx', async () => {
-        // QEMU first: the privileged binfmt container runs before any registry credential is on disk.
-        if (emulated.length) {
+        // QEMU first: the privileged binfmt container runs before any registry credential is on disk. A remote
+        // BuildKit runs its platforms natively or with its own emulators.
+        if (emulated.length && plan.kind !== 'remote') {
           deps.log.info(
             `installing QEMU for ${emulated.map(formatPlatform).join(', ')} with ${settings.binfmtImage}`,
           );
@@ -43,32 +72,44 @@ export function buildxBuilder(
           );
           deps.cleanup.record((s) => (s.dockerLogout = settings.registry));
         }
-        await createBuildxBuilder(deps.exec, name, buildkitdConfig(), deps.log);
-        deps.cleanup.record((s) => (s.buildxBuilder = name));
+        // Recorded first: a builder half created by a failed `create` is still removed by the post step.
+        if (plan.kind !== 'existing') deps.cleanup.record((s) => (s.buildxBuilder = plan.name));
+        driver = await prepareBuildxBuilder(deps.exec, plan, deps.log);
+        deps.log.info(`buildx builder ${plan.name} (driver ${driver})`);
       });
     },
 
-    async build(platform, request) {
-      const metadata = await buildxBuild(
-        deps.exec,
-        {
-          builder: name,
-          platform: formatPlatform(platform),
-          imageName: settings.imageName,
-          context: settings.context,
-          file: settings.file,
-          metadataFile: path.join(deps.workDir, `buildx-metadata-${platformSlug(platform)}.json`),
-          buildArgs: settings.buildArgs,
-          labels: request.labels,
-          annotations: request.annotations,
-          cacheFrom: settings.cacheFrom,
-          cacheTo: settings.cacheTo,
-          ...(settings.target ? { target: settings.target } : {}),
-          ...(request.sourceDateEpoch !== undefined ? { sourceDateEpoch: request.sourceDateEpoch } : {}),
-        },
-        deps,
+    async build(platform, req) {
+      if (driver !== 'docker') {
+        const metadata = await buildxBuild(deps.exec, request(platform, req), deps);
+        return resolvePlatformImage(deps.registry, settings.image.path, metadata.digest, platform);
+      }
+      const layoutDir = path.join(deps.workDir, `layout-${platformSlug(platform)}`);
+      deps.cleanup.record((s) => s.paths.push(layoutDir));
+      await buildxExport(deps.exec, { ...request(platform, req), ociLayoutDir: layoutDir }, deps.log);
+      const digest = await singleLayoutManifest(layoutDir, deps.readBinary);
+      const upload = await pushLayoutManifestByDigest(
+        deps.registry,
+        settings.image.path,
+        layoutDir,
+        digest,
+        deps.readBinary,
       );
-      return resolvePlatformImage(deps.registry, settings.image.path, metadata.digest, platform);
+      deps.log.info(`uploaded ${upload.uploadedBlobs} blob(s), ${upload.skippedBlobs} already present`);
+      return resolvePlatformImage(deps.registry, settings.image.path, digest, platform);
     },
   };
+}
+
+/** Which builder the inputs ask for; a created one gets a buildkitd.toml when a registry needs HTTP or a CA. */
+function builderPlan(settings: BuildSettings, deps: BuilderDeps): BuildxBuilderPlan {
+  if (settings.buildxBuilder) return { kind: 'existing', name: settings.buildxBuilder };
+  const name = `edgeship-${deps.runKey}`;
+  if (settings.buildkitEndpoint) return { kind: 'remote', name, endpoint: settings.buildkitEndpoint };
+  if (!settings.insecureRegistries.length && !settings.registryCaFile)
+    return { kind: 'create', name, image: settings.buildkitImage };
+  const file = path.join(deps.workDir, 'buildkitd.toml');
+  const caFiles = settings.registryCaFile ? { [settings.registry]: settings.registryCaFile } : {};
+  deps.writePrivateFile(file, buildkitdConfigToml(settings.insecureRegistries, caFiles));
+  return { kind: 'create', name, image: settings.buildkitImage, buildkitdConfig: file };
 }

@@ -5,7 +5,7 @@
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
-import { BuildError, failIfNonZero } from './builder.js';
+import { BuildError, failIfNonZero, secretEnvironment, secretEnvName } from './builder.js';
 
 export interface BuildxBuildRequest {
   builder: string;
@@ -24,13 +24,28 @@ export interface BuildxBuildRequest {
   target?: string;
   /** SOURCE_DATE_EPOCH, passed as the build argument BuildKit reads for reproducible timestamps. */
   sourceDateEpoch?: number;
+  /** Export to this OCI layout directory instead of pushing (the `docker` driver cannot push by digest). */
+  ociLayoutDir?: string;
+  /** Build secrets `[id, value]`: argv names only an environment variable, the value goes in `secretEnvironment`. */
+  secrets?: ReadonlyArray<[string, string]>;
+  secretFiles?: ReadonlyArray<[string, string]>;
+  ssh?: readonly string[];
+  buildContexts?: ReadonlyArray<[string, string]>;
+  noCache?: boolean;
+  pull?: boolean;
 }
+
+/** How Edgeship reaches the builder: one it creates (docker-container or remote), or one that exists. */
+export type BuildxBuilderPlan =
+  | { kind: 'create'; name: string; image: string; buildkitdConfig?: string }
+  | { kind: 'remote'; name: string; endpoint: string }
+  | { kind: 'existing'; name: string };
 
 /**
  * A docker-container builder on the host network (so it reaches registries on the runner's loopback,
  * such as a `registry:2` service), with a buildkitd config when some registries speak plain HTTP.
  */
-export function createBuilderArgs(name: string, buildkitdConfig?: string): string[] {
+export function createBuilderArgs(name: string, buildkitdConfig?: string, image?: string): string[] {
   return [
     'buildx',
     'create',
@@ -40,9 +55,24 @@ export function createBuilderArgs(name: string, buildkitdConfig?: string): strin
     'docker-container',
     '--driver-opt',
     'network=host',
+    ...(image ? ['--driver-opt', `image=${image}`] : []),
     ...(buildkitdConfig ? ['--buildkitd-config', buildkitdConfig] : []),
     '--bootstrap',
   ];
+}
+
+/** A builder on a BuildKit daemon that runs elsewhere (buildx's `remote` driver). */
+export function createRemoteBuilderArgs(name: string, endpoint: string): string[] {
+  return ['buildx', 'create', '--name', name, '--driver', 'remote', endpoint, '--bootstrap'];
+}
+
+export function inspectBuilderArgs(name: string): string[] {
+  return ['buildx', 'inspect', name];
+}
+
+/** The driver `docker buildx inspect` names (`docker`, `docker-container`, `remote`, `kubernetes`). */
+export function parseBuilderDriver(stdout: string): string | undefined {
+  return /^Driver:\s+(\S+)/m.exec(stdout)?.[1];
 }
 
 /**
@@ -57,7 +87,8 @@ export function buildkitdConfigToml(
   return hosts
     .map((host) => {
       const lines = [`[registry."${host}"]`];
-      if (insecure.includes(host)) lines.push('  http = true', '  insecure = true');
+      // BuildKit speaks plain HTTP to loopback hosts unless told otherwise: a TLS one must say `http = false`.
+      lines.push(...(insecure.includes(host) ? ['  http = true', '  insecure = true'] : ['  http = false']));
       if (caFiles[host]) lines.push(`  ca = [${JSON.stringify(caFiles[host])}]`);
       return `${lines.join('\n')}\n`;
     })
@@ -97,9 +128,17 @@ export function buildxBuildArgs(req: BuildxBuildRequest): string[] {
     '--provenance=false',
     '--sbom=false',
     '--output',
-    `type=image,name=${req.imageName},push-by-digest=true,name-canonical=true,push=true` +
+    (req.ociLayoutDir
+      ? `type=oci,dest=${req.ociLayoutDir},tar=false`
+      : `type=image,name=${req.imageName},push-by-digest=true,name-canonical=true,push=true`) +
       (req.sourceDateEpoch !== undefined ? ',rewrite-timestamp=true' : ''),
   ];
+  (req.secrets ?? []).forEach(([id], i) => args.push('--secret', `id=${id},env=${secretEnvName(i)}`));
+  for (const [id, file] of req.secretFiles ?? []) args.push('--secret', `id=${id},src=${file}`);
+  for (const ssh of req.ssh ?? []) args.push('--ssh', ssh);
+  for (const [name, value] of req.buildContexts ?? []) args.push('--build-context', `${name}=${value}`);
+  if (req.noCache) args.push('--no-cache');
+  if (req.pull) args.push('--pull');
   for (const [key, value] of req.buildArgs) args.push('--build-arg', `${key}=${value}`);
   if (req.sourceDateEpoch !== undefined) args.push('--build-arg', `SOURCE_DATE_EPOCH=${req.sourceDateEpoch}`);
   for (const [key, value] of Object.entries(req.labels)) args.push('--label', `${key}=${value}`);
@@ -180,17 +219,41 @@ export async function dockerLogin(
   }
 }
 
-/** Creates and boots the docker-container builder `name`. */
-export async function createBuildxBuilder(
+/** Creates and boots the builder a plan asks for (nothing for an existing one); returns the builder's driver. */
+export async function prepareBuildxBuilder(
   exec: Exec,
-  name: string,
-  buildkitdConfig: string | undefined,
+  plan: BuildxBuilderPlan,
   log: PhaseLog,
-): Promise<void> {
-  const created = await exec('docker', createBuilderArgs(name, buildkitdConfig), {
+): Promise<string> {
+  if (plan.kind !== 'existing') {
+    const args =
+      plan.kind === 'remote'
+        ? createRemoteBuilderArgs(plan.name, plan.endpoint)
+        : createBuilderArgs(plan.name, plan.buildkitdConfig, plan.image);
+    const created = await exec('docker', args, { onLine: (line) => log.info(line) });
+    failIfNonZero(`creating the buildx builder ${plan.name}`, 'docker', created);
+    return plan.kind === 'remote' ? 'remote' : 'docker-container';
+  }
+  const inspected = await exec('docker', inspectBuilderArgs(plan.name));
+  const driver = inspected.exitCode === 0 ? parseBuilderDriver(inspected.stdout) : undefined;
+  if (!driver) {
+    throw new BuildError(
+      `buildx-builder "${plan.name}" is not a builder here (docker buildx inspect: ${describeFailure('docker', inspected, 3)}). ` +
+        'List the builders with docker buildx ls, or leave buildx-builder empty to let Edgeship create one.',
+    );
+  }
+  return driver;
+}
+
+/** Runs one `docker buildx build`, its secrets in the environment; fails with BuildKit's own error line. */
+async function runBuildxBuild(exec: Exec, req: BuildxBuildRequest, log: PhaseLog): Promise<void> {
+  const args = buildxBuildArgs(req);
+  log.debug(`docker ${args.join(' ')}`);
+  const result = await exec('docker', args, {
     onLine: (line) => log.info(line),
+    env: secretEnvironment(req.secrets),
   });
-  failIfNonZero(`creating the buildx builder ${name}`, 'docker', created);
+  failIfNonZero(`building ${req.platform} with buildx`, 'docker', result);
 }
 
 /** Builds and pushes one platform; returns what buildx's metadata file says was pushed. */
@@ -199,13 +262,19 @@ export async function buildxBuild(
   req: BuildxBuildRequest,
   io: { log: PhaseLog; readText: (file: string) => string | undefined },
 ): Promise<BuildxMetadata> {
-  const args = buildxBuildArgs(req);
-  io.log.debug(`docker ${args.join(' ')}`);
-  const result = await exec('docker', args, { onLine: (line) => io.log.info(line) });
-  failIfNonZero(`building ${req.platform} with buildx`, 'docker', result);
+  await runBuildxBuild(exec, req, io.log);
   const text = io.readText(req.metadataFile);
   if (text === undefined) throw new BuildError(`buildx wrote no metadata file for ${req.platform}`);
   return parseBuildxMetadata(text);
+}
+
+/** Builds one platform into the OCI layout `req.ociLayoutDir` (for drivers that cannot push by digest). */
+export async function buildxExport(
+  exec: Exec,
+  req: BuildxBuildRequest & { ociLayoutDir: string },
+  log: PhaseLog,
+): Promise<void> {
+  await runBuildxBuild(exec, req, log);
 }
 
 /** Post step: removes the builder instance. */

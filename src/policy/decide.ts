@@ -61,7 +61,12 @@ export function evaluateScans(
       return {
         platform: scan.platform,
         report: scan.report,
-        image: { size: image.size, user: image.config.user, healthcheck: image.config.healthcheck },
+        image: {
+          size: image.size,
+          user: image.config.user,
+          healthcheck: image.config.healthcheck,
+          digest: image.digest,
+        },
       };
     }),
     now,

@@ -19,6 +19,7 @@ import {
 } from '../scan/grype-report.js';
 import { type Policy, type Rules, type Waiver, formatSize, normalisePlatform, rulesFor } from './policy.js';
 import type { SeverityKey } from './schema.js';
+import { vexApplies, type VexStatement } from './vex.js';
 
 export interface ImageFacts {
   /** Compressed bytes (config + layers) of the platform's image. */
@@ -26,6 +27,18 @@ export interface ImageFacts {
   /** The image config's User ('' when not set). */
   user: string;
   healthcheck: boolean;
+  /** The platform image's digest (VEX products may pin it). */
+  digest?: string;
+}
+
+/** A VEX statement of the `vex` input about a match: `not_affected` waives it, any other status only notes it. */
+export interface VexUse {
+  statement: VexStatement;
+  platform: string;
+  matchId: string;
+  packageName: string;
+  packageVersion: string;
+  waives: boolean;
 }
 
 export interface Finding {
@@ -74,6 +87,8 @@ export interface PlatformVerdict {
   waived: WaiverUse[];
   /** Matches only an expired waiver would have covered: they block if otherwise blocking. */
   expiredWaiverHits: WaiverUse[];
+  /** VEX statements of the `vex` input about matches (present when there are any). */
+  vex?: VexUse[];
   edge: EdgeFinding[];
   /**
    * How many matches Grype itself suppressed (its own ignore rules, only-fixed, VEX): the gate evaluated them anyway,
@@ -234,6 +249,26 @@ function waiverCovers(waiver: Waiver, match: Merged, platform: string): boolean 
   return true;
 }
 
+/** The `vex` input's statements about this match in this image. */
+function vexStatements(policy: Policy, m: Merged, digest: string | undefined): VexStatement[] {
+  if (!policy.vex) return [];
+  const { imageName, statements } = policy.vex;
+  const subject = { ...m, imageName, ...(digest ? { digest } : {}) };
+  return statements.filter((st) => vexApplies(st, subject));
+}
+
+function vexUse(statement: VexStatement, platform: string, m: Merged): VexUse {
+  const { id: matchId, packageName, packageVersion } = m;
+  return {
+    statement,
+    platform,
+    matchId,
+    packageName,
+    packageVersion,
+    waives: statement.status === 'not_affected',
+  };
+}
+
 function emptyCounts(): Record<Severity, number> {
   return Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
 }
@@ -305,7 +340,11 @@ export function evaluatePlatform(
   const waived: WaiverUse[] = [];
   const expiredWaiverHits: WaiverUse[] = [];
   const candidates: Merged[] = [];
+  const vex: VexUse[] = [];
   for (const m of matches) {
+    const statements = vexStatements(policy, m, image.digest);
+    vex.push(...statements.map((st) => vexUse(st, name, m)));
+    if (statements.some((st) => st.status === 'not_affected')) continue;
     const covering = policy.waivers.filter((w) => waiverCovers(w, m, name));
     const active = covering.filter((w) => !waiverExpired(w, now));
     const use = (waiver: Waiver): WaiverUse => ({
@@ -382,6 +421,7 @@ export function evaluatePlatform(
     expiredWaiverHits,
     edge,
     ignoredByGrype: report.ignoredByGrype.length,
+    ...(vex.length ? { vex } : {}),
   };
   if (verdict.ignoredByGrype > 0) verdict.grypeIgnoreRules = grypeRuleUse(report);
   return verdict;

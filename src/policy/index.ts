@@ -39,5 +39,9 @@ export type {
   GateVerdict,
   ImageFacts,
   PlatformVerdict,
+  VexUse,
   WaiverUse,
 } from './evaluate.js';
+export { OPENVEX_CONTEXT, parseOpenVex, VexError } from './vex.js';
+export { imagePurl, openVexDocument } from './vex-document.js';
+export type { VexStatement } from './vex.js';

@@ -28,6 +28,8 @@ import {
 import { SIZE_FORM, parseSize } from './size.js';
 import { closest } from './suggest.js';
 
+import type { VexStatement } from './vex.js';
+
 export { PolicyError } from './errors.js';
 export { parseSize, formatSize } from './size.js';
 export type { CheckMode, FailOn, SeverityKey } from './schema.js';
@@ -72,6 +74,8 @@ export interface Policy extends Rules {
   waivers: Waiver[];
   /** Where each setting came from, e.g. `failOn=critical: input "fail-on"`, `waivers: policy.yml (2)`. */
   source: string[];
+  /** The `vex` input's statements and the image repository their products are matched against. */
+  vex?: { imageName: string; statements: VexStatement[] };
 }
 
 export interface PolicyInputs {

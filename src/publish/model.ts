@@ -4,6 +4,7 @@ import type { BuiltIndex } from '../image/image-index.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Policy } from '../policy/index.js';
+import type { PlatformProvenance } from '../provenance/slsa.js';
 import type { RegistryClient } from '../registry/client.js';
 import { ReferrerWriter } from '../registry/referrers.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
@@ -12,6 +13,7 @@ import type { PlatformScan } from '../scan/scan-platforms.js';
 import type { Settings } from '../settings/inputs.js';
 import type { SignerConfig, SignResult } from '../sign/signer.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
+import type { AttestationStore } from '../github/attestations.js';
 import { ReleaseSignatures, type SignatureRecord } from './signatures.js';
 
 export interface PublishRequest {
@@ -22,6 +24,8 @@ export interface PublishRequest {
   gate: GateResult;
   git: { ref: string; revision: string; workflowRun: string };
   reportsDir: string;
+  /** SLSA provenance of the platform images, made by the jobs that built them. */
+  provenance?: readonly PlatformProvenance[];
 }
 
 export interface AssetUpload {
@@ -46,6 +50,8 @@ export interface PublishDeps {
    * re-run checks an existing release against it; see adopt-release).
    */
   workflowIdentity?: { identity: string; issuer: string };
+  /** GitHub artifact attestations (`github-attestations`); undefined when off or not on GitHub. */
+  githubAttestations?: GitHubAttestations;
   readText: (file: string) => Promise<string>;
   writeText: (file: string, text: string | Buffer) => Promise<void>;
   now: () => Date;
@@ -80,6 +86,13 @@ export interface TagPlanEntry {
   previous?: string;
   /** Release tags (the exact version) may not be moved silently; moving tags (1.8, latest, channel) may. */
   protected: boolean;
+}
+
+/** `github-attestations` as the publish phase sees it (`off` is no value at all). */
+export interface GitHubAttestations {
+  mode: 'auto' | 'required';
+  /** Undefined when there is no token or repository to store them with. */
+  store?: AttestationStore;
 }
 
 export class PublishError extends Error {

@@ -2,6 +2,7 @@
  * What the publish phase is given from the settings and the run: the signer (key or keyless), whom the bundles must
  * verify against and the trust root to check them with, and the GitHub release of the tag when assets are wanted.
  */
+import { githubAttestationStore } from '../github/attestations.js';
 import { githubReleaseStage } from '../github/release-assets.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
@@ -130,4 +131,21 @@ export function releaseAssetsDeps(
   return {
     releaseAssets: githubReleaseStage(api, tag, io, { prerelease: release.kind === 'prerelease' }),
   };
+}
+
+/**
+ * GitHub artifact attestations: with `auto`, only on GitHub (a token and a repository); with `required`, always
+ * (without a token the step fails the release).
+ */
+export function githubAttestationsDeps(
+  settings: Settings,
+  run: { repository: string; apiUrl: string },
+  log: PhaseLog,
+): Pick<PublishDeps, 'githubAttestations'> {
+  const mode = settings.publish.githubAttestations;
+  const token = settings.githubToken;
+  if (mode === 'off' || (mode === 'auto' && (!token || !run.repository))) return {};
+  if (!token || !run.repository) return { githubAttestations: { mode } };
+  const api = { apiUrl: run.apiUrl, token, repository: run.repository, fetchImpl: fetch };
+  return { githubAttestations: { mode, store: githubAttestationStore(api, (m) => log.warning(m)) } };
 }

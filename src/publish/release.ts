@@ -7,8 +7,10 @@ import type { ManifestPromotion } from '../deployment/manifest.js';
 import type { TagDecision } from '../deployment/tag-lines.js';
 import { buildImageIndex } from '../image/image-index.js';
 import { adoptRelease, planOrAdopt } from './adopt-release.js';
+import { attestBuildAndTriage } from './attest-build.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
 import { gatedImages } from './gated-images.js';
+import { storeGitHubAttestations } from './github-attestations.js';
 import {
   publishContext,
   type PublishContext,
@@ -79,8 +81,10 @@ export async function completeRelease(
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
-  if (signer) await log.group('Sign and attest', () => signRelease(ctx, signer));
-  else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
+  if (signer) {
+    await log.group('Sign and attest', () => signRelease(ctx, signer));
+    await log.group('Attest provenance and VEX', () => attestBuildAndTriage(ctx, signer));
+  } else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
   const tags = lines.plan.map((p) => p.tag);
   const tagPlan = lines.decisions.map(({ tag, moves, reason, previous }) => ({
     tag,
@@ -95,6 +99,10 @@ export async function completeRelease(
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
     await log.group('Verify signatures', () => verifyRelease(ctx, trust, expected));
+  }
+  if (signer && deps.githubAttestations) {
+    const github = deps.githubAttestations;
+    await log.group('GitHub artifact attestations', () => storeGitHubAttestations(ctx, github));
   }
   if (stage) {
     const assets = releaseAssetList(req.gate, written);

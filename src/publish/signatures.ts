@@ -14,6 +14,8 @@ export interface SignatureRecord {
 /** The bundles a publish attaches, in the order they were attached, and the first signature made. */
 export class ReleaseSignatures {
   readonly records: SignatureRecord[] = [];
+  /** Each attached bundle with the subject and predicate type it was attached under (GitHub attestations read them). */
+  readonly bundles: Array<{ subject: string; platform: string; predicateType: string; bundle: Buffer }> = [];
   /** The first signature made: whom verification expects (keyless: its identity and issuer). */
   first: SignResult | undefined;
 
@@ -34,6 +36,12 @@ export class ReleaseSignatures {
       result.predicateType,
       this.now(),
     );
+    this.bundles.push({
+      subject: subject.digest,
+      platform,
+      predicateType: result.predicateType,
+      bundle: result.bundle,
+    });
     this.records.push({
       subject: subject.digest,
       platform,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PlatformImage } from '../image/pushed-image.js';
+import type { SlsaProvenance } from '../provenance/slsa.js';
 import { isDigest } from '../registry/reference.js';
 import type { SbomFormat } from '../scan/syft.js';
 
@@ -24,6 +25,8 @@ export interface BuildRecord {
   gate: { verdict: 'pass' | 'fail'; policyDigest: string };
   tools: { syft: string; grype: string; grypeDbBuilt?: string };
   created: string;
+  /** The SLSA provenance the build job made of its image (signed by the publish job). */
+  provenance?: SlsaProvenance;
 }
 
 export class BuildRecordError extends Error {

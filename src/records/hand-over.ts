@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parsePlatform, platformSlug } from '../image/platform.js';
 import type { PlatformImage } from '../image/pushed-image.js';
+import type { SlsaProvenance } from '../provenance/slsa.js';
 import type { PlatformScan } from '../scan/scan-platforms.js';
 import type { ScannerVersions } from '../scan/scanners.js';
 import {
@@ -34,6 +35,7 @@ export interface PlatformRecordInput {
   policyDigest: string;
   tools: ScannerVersions;
   created: Date;
+  provenance?: SlsaProvenance | undefined;
 }
 
 /** Writes one platform's record and its files into a fresh folder under `tempDir`. */
@@ -72,6 +74,7 @@ export function writePlatformRecord(
     gate: { verdict: input.pass ? 'pass' : 'fail', policyDigest: input.policyDigest },
     tools: { syft: tools.syft, grype: tools.grype, grypeDbBuilt: tools.grypeDbBuilt },
     created: input.created.toISOString(),
+    ...(input.provenance ? { provenance: input.provenance } : {}),
   };
   writeFileSync(path.join(dir, BUILD_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
   const files = [

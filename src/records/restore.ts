@@ -11,6 +11,7 @@ import { resolvePlatformImage } from '../image/pushed-image.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import { parseGrypeReport } from '../scan/grype-report.js';
+import type { PlatformProvenance } from '../provenance/slsa.js';
 import type { PlatformScan } from '../scan/scan-platforms.js';
 import { BUILD_RECORD_FILE, parseBuildRecord } from './build-record.js';
 import type { BuildRecord } from './build-record.js';
@@ -40,7 +41,7 @@ export async function restorePlatform(
   repository: { path: string; name: string },
   chosen: { record: BuildRecord; dir: string },
   reportsDir: string,
-): Promise<{ image: PlatformImage; scan: PlatformScan }> {
+): Promise<{ image: PlatformImage; scan: PlatformScan; provenance?: PlatformProvenance }> {
   const { record, dir } = chosen;
   let image: PlatformImage;
   try {
@@ -79,5 +80,8 @@ export async function restorePlatform(
     sarifFile: place(record.files.sarif),
     report: parseGrypeReport(readFileSync(reportFile), reportFile),
   };
-  return { image, scan };
+  const provenance = record.provenance
+    ? { provenance: { platform: image.platform, digest: image.digest, predicate: record.provenance } }
+    : {};
+  return { image, scan, ...provenance };
 }

@@ -96,3 +96,25 @@ export async function pushLayoutManifestByDigest(
   const size = manifest.config.size + manifest.layers.reduce((sum, l) => sum + l.size, 0);
   return { digest: manifestDigest, mediaType, manifest, size, uploadedBlobs, skippedBlobs };
 }
+
+/** The digest of the one image manifest an OCI layout's `index.json` lists (a single-platform export). */
+export async function singleLayoutManifest(layoutDir: string, readBinary: ReadBinary): Promise<string> {
+  let index: { manifests?: Array<Partial<LayoutDescriptor>> };
+  try {
+    index = JSON.parse(
+      (await readBinary(path.join(layoutDir, 'index.json'))).toString('utf8'),
+    ) as typeof index;
+  } catch (error) {
+    throw new LayoutError(
+      `${layoutDir} has no readable index.json (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  const manifests = index.manifests ?? [];
+  const only = manifests[0];
+  if (manifests.length !== 1 || typeof only?.digest !== 'string' || /index/.test(only.mediaType ?? '')) {
+    throw new LayoutError(
+      `the OCI layout ${layoutDir} should list exactly one image manifest, it lists ${JSON.stringify(manifests)}`,
+    );
+  }
+  return only.digest;
+}

@@ -174,6 +174,8 @@ export interface GrypeDbDeps {
   dbCacheDir: string;
   /** The `max-db-age` input (default `5d`). */
   maxDbAge: string;
+  /** The `grype-db-url` input: where the database listing is downloaded from (grype's default when absent). */
+  updateUrl?: string;
   platform: string;
   arch: string;
   /** DB schema major to separate cache keys by (e.g. `6`), optional. */
@@ -217,7 +219,11 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
   const now = deps.now();
   const key = dbCacheKey(now, deps.platform, deps.arch, deps.schema);
   const restoreKeys = dbRestoreKeys(deps.platform, deps.arch, deps.schema);
-  const env = grypeEnvironment({ dbCacheDir: deps.dbCacheDir, maxDbAgeHours: maxHours });
+  const env = grypeEnvironment({
+    dbCacheDir: deps.dbCacheDir,
+    maxDbAgeHours: maxHours,
+    ...(deps.updateUrl ? { updateUrl: deps.updateUrl } : {}),
+  });
   const paths = [deps.dbCacheDir];
 
   let restoredKey: string | undefined;
@@ -284,7 +290,7 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
       if (!before.present) {
         throw new GrypeDbError(
           `Could not download the grype vulnerability database and none was cached: ${why}\n` +
-            'Check that the runner can reach the grype database host (grype.anchore.io over HTTPS), then re-run the job',
+            `Check that the runner can reach the grype database host (${deps.updateUrl ?? 'grype.anchore.io over HTTPS'}), then re-run the job`,
         );
       }
       deps.log.warning(

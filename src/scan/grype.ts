@@ -17,6 +17,8 @@ export interface GrypeScanRequest {
   sarifFile: string;
   /** An explicit config file, so no `.grype.yaml` (ignore rules, only-fixed…) of the workspace is read. */
   configFile?: string;
+  /** OpenVEX documents Grype applies (`--vex`, once per file). */
+  vexFiles?: readonly string[];
 }
 
 export function grypeScanArgs(req: GrypeScanRequest): string[] {
@@ -27,6 +29,7 @@ export function grypeScanArgs(req: GrypeScanRequest): string[] {
     '-o',
     `sarif=${req.sarifFile}`,
     ...(req.configFile ? ['--config', req.configFile] : []),
+    ...(req.vexFiles ?? []).flatMap((file) => ['--vex', file]),
   ];
 }
 
@@ -35,6 +38,8 @@ export interface GrypeEnvironmentOptions {
   dbCacheDir: string;
   /** Maximum age of the database build, in hours. */
   maxDbAgeHours: number;
+  /** GRYPE_DB_UPDATE_URL: a mirror of the database listing (the `grype-db-url` input). */
+  updateUrl?: string;
 }
 
 export function grypeEnvironment(options: GrypeEnvironmentOptions): Record<string, string> {
@@ -47,6 +52,7 @@ export function grypeEnvironment(options: GrypeEnvironmentOptions): Record<strin
     GRYPE_DB_CACHE_DIR: options.dbCacheDir,
     GRYPE_DB_VALIDATE_AGE: 'true',
     GRYPE_DB_MAX_ALLOWED_BUILT_AGE: `${options.maxDbAgeHours}h`, // a Go duration; "1.5h" is valid
+    ...(options.updateUrl ? { GRYPE_DB_UPDATE_URL: options.updateUrl } : {}),
   };
 }
 

@@ -57,6 +57,8 @@ export interface ScanSettings {
   registryCaFile?: string;
   insecureRegistries: readonly string[];
   gate: { sbomFormats: readonly SbomFormat[]; scanConcurrency: number; scanTimeoutMs: number };
+  /** The `vex` input's OpenVEX files, given to Grype. */
+  vexFiles?: readonly string[];
 }
 
 export interface ScanRequest {
@@ -128,6 +130,7 @@ export async function scanSbom(
     jsonFile: files.report,
     sarifFile: files.sarif,
     configFile: files.config,
+    ...(req.settings.vexFiles?.length ? { vexFiles: req.settings.vexFiles } : {}),
   });
   const report = parseGrypeReport(
     await deps.readBinary(files.report).catch(() => Buffer.alloc(0)),

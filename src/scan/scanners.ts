@@ -30,6 +30,8 @@ export interface ScannerChoice {
   syftVersion: string;
   grypeVersion: string;
   maxDbAge: string;
+  /** The `grype-db-url` input (a mirror of grype's database listing). */
+  grypeDbUrl?: string;
 }
 
 export interface ScannerSetupDeps {
@@ -74,6 +76,7 @@ export async function setUpScanners(gate: ScannerChoice, deps: ScannerSetupDeps)
       grype: grypeTool.path,
       dbCacheDir: deps.dbCacheDir,
       maxDbAge: gate.maxDbAge,
+      ...(gate.grypeDbUrl ? { updateUrl: gate.grypeDbUrl } : {}),
       platform: os.platform(),
       arch: os.arch(),
       schema: '6',

@@ -6,8 +6,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadPolicy, POLICY_INPUT_NAMES } from '../policy/index.js';
+import type { Policy } from '../policy/index.js';
 import { formatRepository } from '../registry/reference.js';
 import type { InputReader } from '../runner/host.js';
+import { checkBuildInputs } from './build-inputs.js';
 import { InputError } from './errors.js';
 import type { ParseContext } from './parsers.js';
 import type { GateSettings, PublishSettings, Settings } from './settings.js';
@@ -52,6 +54,14 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
   if (v['registry-username'] !== undefined && v['registry-password'] === undefined) {
     throw new InputError('registry-password', '', 'a password or token whenever registry-username is set');
   }
+  checkBuildInputs({
+    builder: v.builder,
+    buildxBuilder: v['buildx-builder'],
+    buildkitEndpoint: v['buildkit-endpoint'],
+    secrets: v.secrets,
+    secretFiles: v['secret-files'],
+    annotations: v.annotations,
+  });
   const publish = publishSettings(v, read, ctx);
   checkKeylessPermission(v.mode, publish.signing, env.env);
   const policy = policyInputs(v);
@@ -78,13 +88,24 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     registryRetryBudgetMs: v['registry-retry-budget'],
     qemu: v.qemu,
     binfmtImage: v['binfmt-image'],
+    ...(v['buildx-builder'] ? { buildxBuilder: v['buildx-builder'] } : {}),
+    buildkitImage: v['buildkit-image'],
+    ...(v['buildkit-endpoint'] ? { buildkitEndpoint: v['buildkit-endpoint'] } : {}),
+    secrets: v.secrets,
+    secretFiles: v['secret-files'],
+    ssh: v.ssh,
+    buildContexts: v['build-contexts'],
+    annotations: v.annotations,
+    noCache: v['no-cache'],
+    pull: v.pull,
     ...(v['github-token'] ? { githubToken: v['github-token'] } : {}),
     gate: gateSettings(v),
     publish,
     ...(v['records-dir'] ? { recordsDir: v['records-dir'] } : {}),
     recordsRetentionDays: v['records-retention-days'],
     policy,
-    gatePolicy: loadPolicy(policy),
+    gatePolicy: withVex(loadPolicy(policy), formatRepository(image), v.vex),
+    vexFiles: v.vex.map((d) => d.file),
   };
 }
 
@@ -130,6 +151,7 @@ function gateSettings(v: InputValues): GateSettings {
     grypeVersion: v['grype-version'],
     sbomFormats: v['sbom-formats'],
     maxDbAge: v['max-db-age'],
+    ...(v['grype-db-url'] ? { grypeDbUrl: v['grype-db-url'] } : {}),
     scanConcurrency: v['scan-concurrency'],
     scanTimeoutMs: v['scan-timeout'],
     allowEmptySbom: v['allow-empty-sbom'],
@@ -176,11 +198,18 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
     overwrite: v.overwrite,
     allowDowngrade: v['allow-downgrade'],
     releaseAssets: v['release-assets'],
+    githubAttestations: v['github-attestations'],
     deployTemplates: v['deploy-templates'],
     ...(Object.fromEntries(
       Object.entries(optional).filter(([, value]) => value !== undefined),
     ) as Partial<PublishSettings>),
   };
+}
+
+/** The policy with the `vex` input's statements, matched against this image repository. */
+function withVex(policy: Policy, imageName: string, vex: InputValues['vex']): Policy {
+  if (vex.length === 0) return policy;
+  return { ...policy, vex: { imageName, statements: vex.flatMap((d) => d.statements) } };
 }
 
 /** The policy inputs as given (the policy module resolves and validates them). */

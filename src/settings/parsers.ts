@@ -170,6 +170,14 @@ export function parseUrl(name: string, raw: string, allowOff = false): string | 
   return raw.replace(/\/+$/, '');
 }
 
+/** `grype-db-url`: https, or http only to this machine (a loopback mirror); undefined when not given. */
+export function parseGrypeDbUrl(raw: string): string | undefined {
+  const url = parseUrl('grype-db-url', raw);
+  if (url?.startsWith('http:') && !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url))
+    throw new InputError('grype-db-url', raw, 'an https URL (plain http only to 127.0.0.1 or localhost)');
+  return url;
+}
+
 /** A path relative to the workspace that must be an existing file; undefined when not given. */
 export function parseExistingFile(
   name: string,

@@ -8,6 +8,7 @@ export function redactSettings(settings: Settings): unknown {
   return {
     ...rest,
     registryPassword: hide(settings.registryPassword),
+    secrets: settings.secrets.map(([id]) => `${id}=***`),
     githubToken: hide(settings.githubToken),
     publish: {
       ...publish,

@@ -46,6 +46,26 @@ export interface Settings {
   registryRetryBudgetMs: number;
   qemu: QemuMode;
   binfmtImage: string;
+  /** An existing buildx builder to use (e.g. `default`) instead of creating one. */
+  buildxBuilder?: string;
+  /** The BuildKit image of the docker-container builder Edgeship creates. */
+  buildkitImage: string;
+  /** A BuildKit daemon for buildx's remote driver. */
+  buildkitEndpoint?: string;
+  /** Build secrets `[id, value]`: values reach the builder only through its environment. */
+  secrets: Array<[string, string]>;
+  /** Build secrets `[id, file]`. */
+  secretFiles: Array<[string, string]>;
+  /** SSH agent sockets or keys for `RUN --mount=type=ssh` (`default`, `id=path`). */
+  ssh: string[];
+  /** Named build contexts `[name, value]` (`FROM name`, `COPY --from=name`). */
+  buildContexts: Array<[string, string]>;
+  /** Extra annotations of every platform manifest (buildx). */
+  annotations: Record<string, string>;
+  /** Build without the builder's cache. */
+  noCache: boolean;
+  /** Always pull the base images again. */
+  pull: boolean;
   githubToken?: string;
   gate: GateSettings;
   publish: PublishSettings;
@@ -55,8 +75,10 @@ export interface Settings {
   recordsRetentionDays: number;
   /** Policy settings as given (the policy is resolved and validated by the policy module). */
   policy: PolicyInputs;
-  /** The gate policy those inputs make (defaults ← policy file ← inputs), loaded and validated up front. */
+  /** The gate policy those inputs make (defaults ← policy file ← inputs, and the `vex` statements). */
   gatePolicy: Policy;
+  /** OpenVEX files of the `vex` input (given to Grype; their statements are in gatePolicy.vex). */
+  vexFiles: string[];
 }
 
 export type SigningMode = 'keyless' | 'key' | 'off';
@@ -85,6 +107,8 @@ export interface PublishSettings {
   overwrite: boolean;
   allowDowngrade: boolean;
   releaseAssets: 'auto' | 'off';
+  /** Store provenance and SBOM bundles as GitHub artifact attestations; `required` fails the release without. */
+  githubAttestations: 'auto' | 'off' | 'required';
   /** Kubernetes/K3s/compose files whose references to the image are pinned to the index digest. */
   deployTemplates: string[];
 }
@@ -97,6 +121,8 @@ export interface GateSettings {
   sbomFormats: SbomFormat[];
   /** The max-db-age input as given (e.g. `5d`); validated here. */
   maxDbAge: string;
+  /** Where grype downloads its database listing (a mirror); grype's own default when absent. */
+  grypeDbUrl?: string;
   scanConcurrency: number;
   scanTimeoutMs: number;
   allowEmptySbom: boolean;

@@ -6,7 +6,17 @@
 import path from 'node:path';
 import { parseRepository } from '../registry/reference.js';
 import type { ImageRepository } from '../registry/reference.js';
+import { parseOpenVex, type VexStatement } from '../policy/index.js';
 import type { InputReader } from '../runner/host.js';
+import {
+  parseBuildContexts,
+  parseBuilderName,
+  parseBuildkitEndpoint,
+  parseSecretFiles,
+  parseSecrets,
+  parseSsh,
+  parseToolImage,
+} from './build-inputs.js';
 import { InputError } from './errors.js';
 import {
   keyValueLines,
@@ -15,6 +25,7 @@ import {
   parseBoolean,
   parseDuration,
   parseExistingFile,
+  parseGrypeDbUrl,
   parseMaxDbAgeInput,
   parsePlatforms,
   parseRegistryHosts,
@@ -35,6 +46,8 @@ export interface InputSpec<T> {
   secret?: boolean;
   /** Masked in the job's log before anything else happens. */
   mask?: boolean;
+  /** `id=value` lines: each value is masked on its own too. */
+  maskValues?: boolean;
   parse: (value: string, ctx: ParseContext) => T;
 }
 
@@ -44,6 +57,13 @@ const optional =
   <T>(parse: (v: string, ctx: ParseContext) => T) =>
   (v: string, ctx: ParseContext): T | undefined =>
     v ? parse(v, ctx) : undefined;
+
+/** tonistiigi/binfmt pinned by digest: a floating `latest` broke QEMU for many (tonistiigi/binfmt#240). */
+export const BINFMT_IMAGE =
+  'docker.io/tonistiigi/binfmt:qemu-v7.0.0-28@sha256:66e11bea77a5ea9d6f0fe79b57cd2b189b5d15b93a2bdb925be22949232e4e55';
+/** The BuildKit image of the docker-container builder Edgeship creates, pinned by digest (not buildx-stable-1). */
+export const BUILDKIT_IMAGE =
+  'docker.io/moby/buildkit:v0.31.2@sha256:2f5adac4ecd194d9f8c10b7b5d7bceb5186853db1b26e5abd3a657af0b7e26ec';
 
 const REMOTE_CONTEXT = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
 
@@ -92,11 +112,27 @@ export const INPUTS = {
     parse: (v) => parseDuration('registry-retry-budget', v),
   }),
   qemu: spec({ default: 'auto', parse: parseQemu }),
-  'binfmt-image': spec({ default: 'docker.io/tonistiigi/binfmt:latest', parse: (v) => v }),
+  'binfmt-image': spec({ default: BINFMT_IMAGE, parse: (v) => parseToolImage('binfmt-image', v) }),
+  'buildx-builder': spec({ parse: parseBuilderName }),
+  'buildkit-image': spec({ default: BUILDKIT_IMAGE, parse: (v) => parseToolImage('buildkit-image', v) }),
+  'buildkit-endpoint': spec({ parse: parseBuildkitEndpoint }),
+  secrets: spec({ secret: true, mask: true, maskValues: true, parse: parseSecrets }),
+  'secret-files': spec({ parse: parseSecretFiles }),
+  ssh: spec({ parse: parseSsh }),
+  'build-contexts': spec({ parse: parseBuildContexts }),
+  annotations: spec({
+    parse: (v) =>
+      Object.fromEntries(
+        keyValueLines('annotations', v, /^[A-Za-z0-9][A-Za-z0-9._\-/]*$/, 'an annotation key'),
+      ),
+  }),
+  'no-cache': spec({ default: 'false', parse: (v) => parseBoolean('no-cache', v) }),
+  pull: spec({ default: 'false', parse: (v) => parseBoolean('pull', v) }),
   'syft-version': spec({ default: 'default', parse: (v) => parseToolVersion('syft', v) }),
   'grype-version': spec({ default: 'default', parse: (v) => parseToolVersion('grype', v) }),
   'sbom-formats': spec({ default: 'spdx-json', parse: parseSbomFormats }),
   'max-db-age': spec({ default: '5d', parse: parseMaxDbAgeInput }),
+  'grype-db-url': spec({ parse: parseGrypeDbUrl }),
   'scan-concurrency': spec({ default: '2', parse: (v) => parseWholeNumber('scan-concurrency', v, 1, 16) }),
   'scan-timeout': spec({ default: '15m', parse: (v) => parseDuration('scan-timeout', v) }),
   'allow-empty-sbom': spec({ default: 'false', parse: (v) => parseBoolean('allow-empty-sbom', v) }),
@@ -132,6 +168,11 @@ export const INPUTS = {
     parse: (v) => oneOf('release-assets', v, ['auto', 'off'] as const),
   }),
   'deploy-templates': spec({ parse: parseTemplates }),
+  vex: spec({ parse: parseVexFiles }),
+  'github-attestations': spec({
+    default: 'auto',
+    parse: (v) => oneOf('github-attestations', v, ['auto', 'off', 'required'] as const),
+  }),
   'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
 } as const;
 
@@ -156,6 +197,12 @@ export function maskSecretInputs(read: InputReader, setSecret: (value: string) =
   for (const [name, s] of Object.entries(INPUTS) as Array<[string, InputSpec<unknown>]>) {
     const value = read(name);
     if (s.mask && value.trim()) new Set([value, value.trim()]).forEach(setSecret);
+    if (s.maskValues) {
+      for (const line of value.split(/\r?\n/)) {
+        const secret = line.slice(line.indexOf('=') + 1);
+        if (line.includes('=') && secret.trim()) new Set([secret, secret.trim()]).forEach(setSecret);
+      }
+    }
   }
 }
 
@@ -268,5 +315,19 @@ function parseTemplates(raw: string, ctx: ParseContext): string[] {
     if (content.includes('\u0000'))
       throw new InputError('deploy-templates', line, `${expected} as text (this one is binary)`);
     return file;
+  });
+}
+
+/** OpenVEX documents (one file per line), each read and checked against the OpenVEX specification. */
+function parseVexFiles(raw: string, ctx: ParseContext): Array<{ file: string; statements: VexStatement[] }> {
+  return lines(raw).map((line) => {
+    const file = path.resolve(ctx.workspace, line);
+    if (ctx.fileExists(file) !== 'file')
+      throw new InputError('vex', line, `OpenVEX JSON files (one per line) that exist (looked for ${file})`);
+    try {
+      return { file, statements: parseOpenVex(ctx.readText(file), line) };
+    } catch (error) {
+      throw new InputError('vex', line, `an OpenVEX v0.2.0 JSON document: ${(error as Error).message}`);
+    }
   });
 }

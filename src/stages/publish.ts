@@ -3,11 +3,12 @@ import type { PlatformImage } from '../image/pushed-image.js';
 import type { ReadRelease } from '../lifecycle/read-release.js';
 import type { GateResult } from '../policy/decide.js';
 import { publishPromotion } from '../publish/promote.js';
-import { releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
+import { githubAttestationsDeps, releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
 import { publishRelease } from '../publish/release.js';
 import type { PublishDeps, PublishRequest, PublishResult } from '../publish/release.js';
 
 export type { PublishResult } from '../publish/release.js';
+import type { PlatformProvenance } from '../provenance/slsa.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { RunnerContext } from '../runner/context.js';
@@ -22,6 +23,7 @@ export interface PublishStageInput {
   gate: GateResult;
   context: RunnerContext;
   registry: RegistryClient;
+  provenance?: readonly PlatformProvenance[];
 }
 
 /** The publish stage: index, signatures, attestations, deployment manifest, release assets, tags; outputs. */
@@ -53,14 +55,24 @@ export async function runPromoteStage(
   return result;
 }
 
-function publishRequest({ settings, release, images, gate, context }: PublishStageInput): PublishRequest {
+function publishRequest(input: PublishStageInput): PublishRequest {
+  const { settings, release, images, gate, context, provenance } = input;
   const git = {
     ref: context.release.ref,
     revision: context.release.sha,
     workflowRun:
       context.workflowRunUrl ?? `${context.release.serverUrl}/${context.release.repository}/actions`,
   };
-  return { settings, policy: settings.gatePolicy, release, images, gate, git, reportsDir: gate.reportsDir };
+  return {
+    settings,
+    policy: settings.gatePolicy,
+    release,
+    images,
+    gate,
+    git,
+    reportsDir: gate.reportsDir,
+    ...(provenance ? { provenance } : {}),
+  };
 }
 
 function publishDeps(
@@ -77,6 +89,7 @@ function publishDeps(
     log: host.log,
     ...signingDeps(settings, host.env),
     ...releaseAssetsDeps(settings, run, release, { readFile: (f) => readFile(f), log: host.log }),
+    ...githubAttestationsDeps(settings, run, host.log),
     readText: (f) => readFile(f, 'utf8'),
     writeText: (f, text) => writeFile(f, text),
     now: host.now,

@@ -8,6 +8,7 @@ import type { PlatformImage } from '../image/pushed-image.js';
 import { evaluateScans } from '../policy/decide.js';
 import type { GateResult } from '../policy/decide.js';
 import { policyDigest } from '../policy/index.js';
+import type { PlatformProvenance } from '../provenance/slsa.js';
 import { buildRecordPrefix } from '../records/build-record.js';
 import { writePlatformRecord } from '../records/hand-over.js';
 import { recordStoreFor } from '../records/record-store.js';
@@ -30,6 +31,7 @@ export async function runHandOverStage(
     images: readonly PlatformImage[];
     gate: GateResult;
     tools: ScannerVersions;
+    provenance?: readonly PlatformProvenance[];
   },
 ): Promise<string[]> {
   const store = await recordStoreFor(input.settings, host.env);
@@ -45,7 +47,7 @@ export async function runHandOverStage(
 export async function runMergeStage(
   host: ActionHost,
   input: { settings: Settings; context: RunnerContext; registry: RegistryClient },
-): Promise<{ images: PlatformImage[]; gate: GateResult }> {
+): Promise<{ images: PlatformImage[]; gate: GateResult; provenance: PlatformProvenance[] }> {
   const store = await recordStoreFor(input.settings, host.env);
   const merged = await host.log.group('Merge build records', () => mergeRecords(host, input, store));
   host.setOutput('digests', digestsOutput(merged.images));
@@ -71,6 +73,7 @@ async function uploadRecords(
         policyDigest: policyDigest(settings.gatePolicy),
         tools: input.tools,
         created: host.now(),
+        provenance: input.provenance?.find((p) => p.digest === image.digest)?.predicate,
       },
       context.tempDir,
     );
@@ -85,7 +88,7 @@ async function mergeRecords(
   host: ActionHost,
   input: Parameters<typeof runMergeStage>[1],
   store: RecordStore,
-): Promise<{ images: PlatformImage[]; gate: GateResult }> {
+): Promise<{ images: PlatformImage[]; gate: GateResult; provenance: PlatformProvenance[] }> {
   const { settings, context } = input;
   const into = mkdtempSync(path.join(context.tempDir, 'edgeship-records-'));
   const downloaded = await store.downloadAll(buildRecordPrefix(settings.imageName), into);
@@ -111,5 +114,6 @@ async function mergeRecords(
   const images = restored.map((r) => r.image);
   const scans = restored.map((r) => r.scan);
   const verdict = evaluateScans(settings.gatePolicy, scans, images, host.now());
-  return { images, gate: { verdict, scans, reportsDir } };
+  const provenance = restored.flatMap((r) => (r.provenance ? [r.provenance] : []));
+  return { images, gate: { verdict, scans, reportsDir }, provenance };
 }

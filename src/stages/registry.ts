@@ -29,6 +29,30 @@ export function registryClientFor(
   });
 }
 
+/**
+ * A client for each registry a base image comes from: the run's own for the image's registry, else one with the
+ * Docker config's credentials (anonymous when it has none), made once per registry.
+ */
+export function baseImageClients(
+  settings: Settings,
+  host: Pick<ActionHost, 'env' | 'exec'>,
+  own: RegistryClient,
+): (registry: string) => RegistryClient {
+  const clients = new Map<string, RegistryClient>([[settings.image.registry, own]]);
+  const configDir = host.env.DOCKER_CONFIG || path.join(host.env.HOME || os.homedir(), '.docker');
+  const credentials = dockerConfigResolver({
+    readFile: (f) => readFile(f, 'utf8'),
+    exec: host.exec,
+    configDir,
+  });
+  return (registry) => {
+    const client =
+      clients.get(registry) ?? new RegistryClient({ registry, credentials, userAgent: 'edgeship' });
+    clients.set(registry, client);
+    return client;
+  };
+}
+
 /** What to check when the registry cannot be reached: the input that names it, and how long was tried. */
 function unreachableHint(settings: Settings): string {
   return (

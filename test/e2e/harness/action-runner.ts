@@ -6,6 +6,9 @@ import { execProcess } from '../../../src/process/exec.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+/** The bundle the e2e runs: `dist/`, or a bundle built elsewhere (`node build.mjs --outdir <dir>`) via EDGESHIP_DIST_DIR. */
+export const DIST_DIR = process.env.EDGESHIP_DIST_DIR ?? path.join(PROJECT_ROOT, 'dist');
+
 /** What one run of a bundled entry point produced, read back the way the runner reads it. */
 export interface ActionRun {
   exitCode: number;
@@ -81,7 +84,7 @@ export async function runBundled(entry: 'main' | 'post', options: RunOptions): P
   for (const [name, value] of Object.entries(options.inputs))
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value;
-  const result = await execProcess(process.execPath, [path.join(PROJECT_ROOT, 'dist', `${entry}.js`)], {
+  const result = await execProcess(process.execPath, [path.join(DIST_DIR, `${entry}.js`)], {
     cwd: options.workspace,
     env,
     timeoutMs: options.timeoutMs ?? 600_000,

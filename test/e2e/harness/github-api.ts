@@ -127,6 +127,8 @@ export interface GitHubApiStandIn {
   releases(): StandInRelease[];
   /** Every request received so far, in order. */
   requests(): RecordedRequest[];
+  /** The bodies of `POST /repos/{owner}/{repo}/attestations` the stand-in stored (201), in order. */
+  attestations(): Array<{ id: number; bundle: unknown }>;
   stop(): Promise<void>;
 }
 
@@ -177,6 +179,7 @@ export async function startGitHubApiStandIn(
   /** Ids of drafts that become immutable when published. */
   const immutableOnPublish = new Set<number>();
   const recorded: RecordedRequest[] = [];
+  const attestations: Array<{ id: number; bundle: unknown }> = [];
   let nextId = 1;
   const newId = () => nextId++;
   const now = new Date('2026-01-02T03:04:05Z').toISOString();
@@ -290,6 +293,28 @@ export async function startGitHubApiStandIn(
       ...answer.headers,
     });
     response.end(payload);
+  }
+
+  /** As GitHub: `{ bundle }` with a Sigstore bundle (mediaType, verificationMaterial, dsseEnvelope) → 201 `{ id }`. */
+  function storeAttestation(body: Buffer): HttpAnswer {
+    let parsed: { bundle?: { mediaType?: unknown; verificationMaterial?: unknown; dsseEnvelope?: unknown } };
+    try {
+      parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
+    } catch {
+      return new HttpAnswer(400, errorBody(400, 'Problems parsing JSON'));
+    }
+    const bundle = parsed.bundle;
+    if (
+      !bundle ||
+      typeof bundle.mediaType !== 'string' ||
+      !bundle.verificationMaterial ||
+      !bundle.dsseEnvelope
+    ) {
+      return validationFailed('Attestation', 'invalid', 'bundle');
+    }
+    const id = newId();
+    attestations.push({ id, bundle });
+    return new HttpAnswer(201, { id });
   }
 
   function route(
@@ -412,6 +437,7 @@ export async function startGitHubApiStandIn(
     }
     if (segments[0] !== 'repos' || !sameRepo(segments[1], segments[2])) return notFound();
     const rest = segments.slice(3);
+    if (method === 'POST' && rest.length === 1 && rest[0] === 'attestations') return storeAttestation(body);
     if (method === 'GET' && rest.length === 3 && rest[0] === 'releases' && rest[1] === 'tags') {
       const release = releases.find((entry) => entry.tag_name === rest[2] && !entry.draft);
       return release ? new HttpAnswer(200, releaseJson(release)) : notFound();
@@ -552,6 +578,7 @@ export async function startGitHubApiStandIn(
         assets: release.assets.map((asset) => ({ ...asset, content: Buffer.from(asset.content) })),
       })),
     requests: () => recorded.map((entry) => ({ ...entry })),
+    attestations: () => attestations.map((entry) => ({ ...entry })),
     stop: async () => {
       await Promise.all([close(apiServer), close(uploadServer)]);
     },

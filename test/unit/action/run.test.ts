@@ -2,7 +2,7 @@
  * runAction end to end on an in-memory runner: real settings, metadata, registry client (against the loopback fake
  * registry), builder, scanner and gate code; only the processes (buildah, syft, grype) are fake-exec doubles.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -104,6 +104,42 @@ describe('runAction', () => {
     const manifestPuts = registry.requests.filter((r) => r.method === 'PUT' && r.url.includes('/manifests/'));
     expect(manifestPuts.length).toBeGreaterThanOrEqual(2);
     expect(manifestPuts.filter((r) => !/\/manifests\/sha256:[a-f0-9]{64}$/.test(r.url))).toEqual([]);
+  });
+
+  it('mode build in a workflow: each platform record carries its SLSA provenance for the publish job to sign', async () => {
+    const records = path.join(root, 'records');
+    const host = action({ mode: 'build', 'records-dir': records, 'build-args': 'TOKEN=s3cret-value' });
+    host.env.GITHUB_WORKFLOW_REF = 'acme/agent/.github/workflows/release.yml@refs/tags/v1.2.3';
+    const result = await runAction(host);
+    expect(groupsOf(host.log)).toContain('Build provenance (SLSA v1)');
+    const files = readdirSync(records, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('build-record.json'),
+    );
+    expect(files).toHaveLength(2);
+    for (const file of files) {
+      const record = JSON.parse(readFileSync(path.join(records, file), 'utf8')) as {
+        digest: string;
+        provenance: {
+          buildDefinition: { externalParameters: { build: unknown }; resolvedDependencies: unknown[] };
+        };
+      };
+      expect(result.images.map((i) => i.digest)).toContain(record.digest);
+      expect(record.provenance.buildDefinition.externalParameters.build).toEqual({
+        platforms: ['linux/amd64', 'linux/arm64'],
+        file: 'Dockerfile',
+        context: '.',
+        buildArgs: ['TOKEN'],
+        builder: 'buildah',
+      });
+      // FROM scratch: the source is the only dependency.
+      expect(record.provenance.buildDefinition.resolvedDependencies).toEqual([
+        {
+          uri: 'git+https://github.com/acme/agent@refs/tags/v1.2.3',
+          digest: { gitCommit: '0123456789abcdef0123456789abcdef01234567' },
+        },
+      ]);
+      expect(JSON.stringify(record)).not.toContain('s3cret-value');
+    }
   });
 
   it('stops at the gate when a platform carries a critical finding: no tag, no record of a pass', async () => {

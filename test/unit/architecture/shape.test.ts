@@ -39,6 +39,7 @@ describe('the shape of src/', () => {
       'runHandOverStage',
       'runMergeStage',
       'runPromoteStage',
+      'runProvenanceStage',
       'runPublishStage',
       'runReadReleaseStage',
       'runReleaseStage',

@@ -3,9 +3,11 @@ import {
   buildkitdConfigToml,
   buildxBuildArgs,
   createBuilderArgs,
+  createRemoteBuilderArgs,
   dockerLogin,
   dockerLoginArgs,
   dockerLogoutArgs,
+  parseBuilderDriver,
   parseBuildxMetadata,
   removeBuilderArgs,
 } from '../../../src/builders/buildx.js';
@@ -160,7 +162,7 @@ describe('buildx metadata file (bad inputs)', () => {
 describe('buildkitd config', () => {
   it('trusts a registry CA and allows plain-HTTP registries', () => {
     expect(buildkitdConfigToml(['localhost:5000'], { 'reg.lan': '/w/ca.pem' })).toBe(
-      '[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."reg.lan"]\n  ca = ["/w/ca.pem"]\n',
+      '[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."reg.lan"]\n  http = false\n  ca = ["/w/ca.pem"]\n',
     );
   });
 });
@@ -186,5 +188,73 @@ describe('docker login', () => {
     await expect(dockerLogin(denied, 'reg.lan', 'bot', 'p')).rejects.toThrow(
       /docker login to reg\.lan as bot failed: .*Check registry-username and registry-password\./s,
     );
+  });
+});
+
+describe('buildx builder inputs (argv)', () => {
+  const base = {
+    builder: 'default',
+    platform: 'linux/arm64',
+    imageName: 'ghcr.io/acme/agent',
+    context: '/w',
+    file: '/w/Dockerfile',
+    metadataFile: '/t/m.json',
+    buildArgs: [],
+    labels: {},
+    annotations: {},
+    cacheFrom: [],
+    cacheTo: [],
+  };
+
+  it('exports an OCI layout directory instead of pushing, keeping rewrite-timestamp', () => {
+    const args = buildxBuildArgs({ ...base, ociLayoutDir: '/t/layout', sourceDateEpoch: 1 });
+    expect(args[args.indexOf('--output') + 1]).toBe(
+      'type=oci,dest=/t/layout,tar=false,rewrite-timestamp=true',
+    );
+  });
+
+  it('names secrets by environment variable only', () => {
+    const args = buildxBuildArgs({
+      ...base,
+      secrets: [['token', 'the-value']],
+      secretFiles: [['npmrc', '/w/.npmrc']],
+    });
+    expect(args.join(' ')).toContain(
+      '--secret id=token,env=EDGESHIP_BUILD_SECRET_0 --secret id=npmrc,src=/w/.npmrc',
+    );
+    expect(args.join(' ')).not.toContain('the-value');
+  });
+
+  it('creates docker-container builders with an image, and remote ones', () => {
+    expect(createBuilderArgs('b', undefined, 'reg/buildkit@sha256:1')).toEqual([
+      'buildx',
+      'create',
+      '--name',
+      'b',
+      '--driver',
+      'docker-container',
+      '--driver-opt',
+      'network=host',
+      '--driver-opt',
+      'image=reg/buildkit@sha256:1',
+      '--bootstrap',
+    ]);
+    expect(createRemoteBuilderArgs('b', 'tcp://h:1234')).toEqual([
+      'buildx',
+      'create',
+      '--name',
+      'b',
+      '--driver',
+      'remote',
+      'tcp://h:1234',
+      '--bootstrap',
+    ]);
+  });
+
+  it('reads the driver from docker buildx inspect', () => {
+    const inspect =
+      'Name:          default\nDriver:        docker\nLast Activity: 2026-12-01\n\nNodes:\nName:     default\n';
+    expect(parseBuilderDriver(inspect)).toBe('docker');
+    expect(parseBuilderDriver('no such thing')).toBeUndefined();
   });
 });

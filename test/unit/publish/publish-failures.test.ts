@@ -17,7 +17,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-deps.js';
 import type { PlatformImage } from '../../../src/image/pushed-image.js';
 import type { GateResult } from '../../../src/policy/decide.js';
+import { githubAttestationStore } from '../../../src/github/attestations.js';
 import { githubReleaseStage } from '../../../src/github/release-assets.js';
+import {
+  provenanceRun,
+  slsaProvenance,
+  SLSA_PROVENANCE_V1_PREDICATE_TYPE,
+  type PlatformProvenance,
+} from '../../../src/provenance/slsa.js';
+import { SPDX_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
 import { loadPolicy, type Policy } from '../../../src/policy/index.js';
 import type { BuiltIndex } from '../../../src/image/image-index.js';
 import { buildImageIndex } from '../../../src/image/image-index.js';
@@ -99,6 +107,10 @@ interface PublishOptions {
   release?: ReleaseMetadata;
   /** The commit this run builds; default REVISION. */
   revision?: string;
+  /** `github-attestations` (the stand-in's attestations API); default off. */
+  githubAttestations?: 'auto' | 'required';
+  /** SLSA provenance of the platform images, as the build would hand it over. */
+  provenance?: PlatformProvenance[];
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -202,10 +214,27 @@ describe('publishRelease under injected failures: complete or no tag', () => {
             workflowRun: 'https://github.com/acme/edge-agent/actions/runs/4242',
           },
           reportsDir: w.reportsDir,
+          ...(options.provenance ? { provenance: options.provenance } : {}),
         },
         {
           registry: w.client,
           log,
+          ...(options.githubAttestations
+            ? {
+                githubAttestations: {
+                  mode: options.githubAttestations,
+                  store: githubAttestationStore(
+                    {
+                      apiUrl: github.apiUrl,
+                      token: github.token,
+                      repository: github.repository,
+                      fetchImpl: fetch,
+                    },
+                    (m) => log.warning(m),
+                  ),
+                },
+              }
+            : {}),
           ...(signer
             ? {
                 signer,
@@ -319,6 +348,86 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(w.sleeps).toEqual([]);
     const release = w.github.releases().find((r) => r.tag_name === RELEASE_GIT_TAG);
     expect(release?.assets.map((a) => a.name)).toContain('edgeship-deployment-1.2.3.yaml');
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Provenance and GitHub artifact attestations
+
+  const provenanceOf = (w: World): PlatformProvenance[] => {
+    const run = provenanceRun({
+      GITHUB_WORKFLOW_REF: 'acme/edge-agent/.github/workflows/release.yml@refs/tags/v1.2.3',
+      GITHUB_REPOSITORY: 'acme/edge-agent',
+      GITHUB_REF: RELEASE_REF,
+      GITHUB_SHA: REVISION,
+      GITHUB_RUN_ID: '4242',
+    })!;
+    const build = {
+      platforms: [...PLATFORMS],
+      file: 'Dockerfile',
+      context: '.',
+      buildArgs: [],
+      builder: 'buildah',
+    };
+    const at = new Date('2026-01-02T03:04:05Z');
+    return w.images.map((i) => ({
+      platform: i.platform,
+      digest: i.digest,
+      predicate: slsaProvenance({ run, build, dependencies: [], startedOn: at, finishedOn: at }),
+    }));
+  };
+
+  it('provenance + github-attestations auto → complete; one attestations call per provenance and SBOM bundle, each naming its subject', async () => {
+    const w = await world();
+    const outcome = await publish(w, { githubAttestations: 'auto', provenance: provenanceOf(w) });
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    const provenance = outcome.result!.signatures.filter(
+      (s) => s.predicateType === SLSA_PROVENANCE_V1_PREDICATE_TYPE,
+    );
+    expect(provenance.map((s) => s.subject).sort()).toEqual(
+      [w.index.digest, ...w.images.map((i) => i.digest)].sort(),
+    );
+    const stored = w.github.attestations();
+    const calls = w.github
+      .requests()
+      .filter((r) => r.method === 'POST' && r.path === '/repos/acme/edge-agent/attestations');
+    expect(calls).toHaveLength(stored.length);
+    const seen = stored.map(({ bundle }) => {
+      const b = bundle as { mediaType: string; dsseEnvelope: { payload: string } };
+      expect(b.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
+      const statement = JSON.parse(Buffer.from(b.dsseEnvelope.payload, 'base64').toString('utf8')) as {
+        subject: Array<{ digest: { sha256: string } }>;
+        predicateType: string;
+      };
+      expect(statement.subject).toHaveLength(1);
+      return `${statement.predicateType} sha256:${statement.subject[0]!.digest.sha256}`;
+    });
+    expect(seen.sort()).toEqual(
+      [
+        `${SLSA_PROVENANCE_V1_PREDICATE_TYPE} ${w.index.digest}`,
+        ...w.images.flatMap((i) => [
+          `${SLSA_PROVENANCE_V1_PREDICATE_TYPE} ${i.digest}`,
+          `${SPDX_PREDICATE_TYPE} ${i.digest}`,
+        ]),
+      ].sort(),
+    );
+  });
+
+  it('GitHub attestations 403 (no attestations: write), auto → complete, the warning names the permission', async () => {
+    const failures = [{ method: 'POST', pathPattern: /\/attestations$/, status: 403, times: Infinity }];
+    const w = await world({ github: { failures } });
+    const outcome = await publish(w, { githubAttestations: 'auto', provenance: provenanceOf(w) });
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    expect(outcome.log.join('\n')).toMatch(/HTTP 403.*attestations: write.*release is complete/s);
+    expect(w.github.attestations()).toEqual([]);
+  });
+
+  it('GitHub attestations 403, required → no release tag, no release, names `attestations: write`', async () => {
+    const failures = [{ method: 'POST', pathPattern: /\/attestations$/, status: 403, times: Infinity }];
+    const w = await world({ github: { failures } });
+    const outcome = await publish(w, { githubAttestations: 'required', provenance: provenanceOf(w) });
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, /HTTP 403/, /attestations: write/, /github-attestations is required/);
+    expect(w.github.releases().find((r) => r.tag_name === RELEASE_GIT_TAG)).toBeUndefined();
   });
 
   // ---------------------------------------------------------------------------------------------------

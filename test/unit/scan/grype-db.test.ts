@@ -397,6 +397,16 @@ describe('ensureGrypeDb', () => {
     );
   });
 
+  it('downloads from the grype-db-url mirror and names it when that fails', async () => {
+    const world = newWorld({ published: '2026-10-05T04:30:00Z' });
+    await ensureGrypeDb(depsFor(world, { updateUrl: 'https://mirror.example/grype' }));
+    expect(world.calls[1]!.env?.GRYPE_DB_UPDATE_URL).toBe('https://mirror.example/grype');
+    const down = newWorld({ updateFails: true });
+    await expect(ensureGrypeDb(depsFor(down, { updateUrl: 'https://mirror.example/grype' }))).rejects.toThrow(
+      /reach the grype database host \(https:\/\/mirror\.example\/grype\)/,
+    );
+  });
+
   it('carries on without the Actions cache when restoring or saving fails', async () => {
     const world = newWorld({ published: '2026-10-05T04:30:00Z' });
     const result = await ensureGrypeDb(

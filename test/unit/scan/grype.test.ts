@@ -21,6 +21,14 @@ describe('grype argv and environment', () => {
     );
     expect(() => grypeEnvironment({ dbCacheDir: '/c', maxDbAgeHours: 0 })).toThrow(/positive/);
   });
+
+  it('downloads the database from the grype-db-url mirror when one is given', () => {
+    const env = grypeEnvironment({ dbCacheDir: '/c', maxDbAgeHours: 1, updateUrl: 'https://m.example/db' });
+    expect(env.GRYPE_DB_UPDATE_URL).toBe('https://m.example/db');
+    expect(grypeEnvironment({ dbCacheDir: '/c', maxDbAgeHours: 1 })).not.toHaveProperty(
+      'GRYPE_DB_UPDATE_URL',
+    );
+  });
 });
 
 describe('scanner isolation', () => {

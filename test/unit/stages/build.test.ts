@@ -8,7 +8,7 @@ import { releaseMetadata } from '../../../src/release/metadata.js';
 import { CLEANUP_STATE_KEY, parseCleanupState } from '../../../src/runner/cleanup-state.js';
 import type { RunnerContext } from '../../../src/runner/context.js';
 import { runBuildStage } from '../../../src/stages/build.js';
-import { pushIntoRegistry } from '../helpers/images.js';
+import { pushIntoRegistry, writeOciLayout } from '../helpers/images.js';
 import { buildah } from '../helpers/builder-doubles.js';
 import { fakeExec, groupsOf, linesOfGroup, memoryHost } from '../helpers/memory-host.js';
 import type { ExecCall, ExecHandler } from '../helpers/memory-host.js';
@@ -55,8 +55,20 @@ const docker =
       writeFileSync(option(call, '--metadata-file'), JSON.stringify({ 'containerimage.digest': digest }));
       return { stdout: `#12 pushing ${platform} done` };
     }
+    if (first === 'buildx' && second === 'inspect') return { stdout: 'Name:   default\nDriver: docker\n' };
     return {}; // run (binfmt), login, buildx create
   };
+
+/** The `docker` driver: no push by digest; `--output type=oci,dest=<dir>,tar=false` writes an OCI layout. */
+const dockerDriver: ExecHandler = (call) => {
+  if (call.file !== 'docker' || call.args[1] !== 'build') return undefined;
+  const output = option(call, '--output');
+  const dest = /^type=oci,dest=([^,]+),tar=false$/.exec(output)?.[1];
+  if (!dest) return { exitCode: 1, stderr: 'ERROR: push-by-digest is not implemented for docker driver' };
+  const platform = option(call, '--platform');
+  writeOciLayout(dest, platform.replace(/\//g, '-'), platform);
+  return { stdout: `#9 exporting to oci image format done` };
+};
 
 function buildStage(inputs: Record<string, string>, handlers: ExecHandler[], password = PASSWORD) {
   const host = memoryHost({ exec: fakeExec(...handlers), now: () => NOW });
@@ -200,6 +212,117 @@ describe('build stage with buildx', () => {
   });
 });
 
+describe('build stage with buildx: builder inputs', () => {
+  it('creates its docker-container builder with the pinned buildkit-image', async () => {
+    const { host, run } = buildStage({ builder: 'buildx', qemu: 'off' }, [docker()]);
+    await run();
+    const create = host.exec.calls.find((c) => c.args[1] === 'create')!;
+    expect(create.args).toContain(
+      'image=docker.io/moby/buildkit:v0.31.2@sha256:2f5adac4ecd194d9f8c10b7b5d7bceb5186853db1b26e5abd3a657af0b7e26ec',
+    );
+  });
+
+  it('uses an existing docker-driver builder: exports OCI layouts and uploads them by digest, removes no builder', async () => {
+    const { host, run } = buildStage(
+      {
+        builder: 'buildx',
+        qemu: 'off',
+        'buildx-builder': 'default',
+        secrets: 'token=tok-s3cret-value\nnpmrc=second-secret',
+        'build-contexts': 'assets=/work/app/assets',
+        annotations: 'com.example.owner=edge',
+        'no-cache': 'true',
+        pull: 'true',
+      },
+      [dockerDriver, docker()],
+    );
+    const images = await run();
+    const calls = host.exec.calls.map((c) => c.args.slice(0, 3).join(' '));
+    expect(calls).toEqual([
+      'buildx version',
+      'login --username bot',
+      'buildx inspect default',
+      'buildx build --builder',
+      'buildx build --builder',
+    ]);
+    expect(linesOfGroup(host.log, 'Set up buildx')).toContain('buildx builder default (driver docker)');
+    for (const image of images) expect(registry.manifests.has(`${REPO}@${image.digest}`)).toBe(true);
+    expect(images.map((i) => i.config.architecture)).toEqual(['amd64', 'arm64']);
+    expect(linesOfGroup(host.log, 'Build linux/arm64 (buildx)')).toContain(
+      'uploaded 2 blob(s), 0 already present',
+    );
+    expect(registry.tags.get(REPO)?.size ?? 0).toBe(0);
+
+    const build = host.exec.calls[3]!;
+    expect(build.args).toEqual(
+      expect.arrayContaining([
+        '--secret',
+        'id=token,env=EDGESHIP_BUILD_SECRET_0',
+        'id=npmrc,env=EDGESHIP_BUILD_SECRET_1',
+        '--build-context',
+        'assets=/work/app/assets',
+        'manifest:com.example.owner=edge',
+        '--no-cache',
+        '--pull',
+      ]),
+    );
+    // Secret values reach docker through its environment only: never argv, never the log.
+    expect(build.options.env).toMatchObject({
+      EDGESHIP_BUILD_SECRET_0: 'tok-s3cret-value',
+      EDGESHIP_BUILD_SECRET_1: 'second-secret',
+    });
+    const everything = JSON.stringify([host.exec.calls.map((c) => c.args), host.log.lines, host.state]);
+    expect(everything).not.toContain('tok-s3cret-value');
+    expect(everything).not.toContain('second-secret');
+    const state = cleanupState(host);
+    expect(state.buildxBuilder).toBeUndefined();
+    expect(state.paths.slice(1)).toEqual([
+      expect.stringMatching(/\/layout-linux-amd64$/),
+      expect.stringMatching(/\/layout-linux-arm64$/),
+    ]);
+  });
+
+  it('names a buildx-builder that does not exist', async () => {
+    const missing: ExecHandler = (call) =>
+      call.args[1] === 'inspect' ? { exitCode: 1, stderr: 'ERROR: no builder "nope" found' } : undefined;
+    const { run } = buildStage({ builder: 'buildx', qemu: 'off', 'buildx-builder': 'nope' }, [
+      missing,
+      docker(),
+    ]);
+    await expect(run()).rejects.toThrow(
+      /buildx-builder "nope" is not a builder here .*no builder "nope" found.*docker buildx ls/s,
+    );
+  });
+
+  it('creates a remote-driver builder for buildkit-endpoint, without installing QEMU locally', async () => {
+    const { host, run } = buildStage(
+      { builder: 'buildx', qemu: 'always', 'buildkit-endpoint': 'tcp://10.0.0.5:1234' },
+      [docker()],
+    );
+    await run();
+    const calls = host.exec.calls.map((c) => c.args.slice(0, 2).join(' '));
+    expect(calls).toEqual([
+      'buildx version',
+      'login --username',
+      'buildx create',
+      'buildx build',
+      'buildx build',
+    ]);
+    const create = host.exec.calls[2]!;
+    expect(create.args).toEqual([
+      'buildx',
+      'create',
+      '--name',
+      expect.stringMatching(/^edgeship-4242-1-/),
+      '--driver',
+      'remote',
+      'tcp://10.0.0.5:1234',
+      '--bootstrap',
+    ]);
+    expect(cleanupState(host).buildxBuilder).toBe(create.args[3]);
+  });
+});
+
 describe('build stage with buildah', () => {
   it('builds locally, uploads each OCI layout by digest and records images and files for cleanup', async () => {
     const { host, run } = buildStage({ builder: 'buildah', qemu: 'off' }, [buildah]);
@@ -241,6 +364,40 @@ describe('build stage with buildah', () => {
     const build = host.exec.calls.find((c) => c.args[0] === 'build')!;
     expect(option(build, '--authfile')).toBe(authFile);
     expect(build.args).not.toContain(PASSWORD);
+  });
+
+  it('passes secrets through the environment, and build contexts, ssh, no-cache and pull as buildah options', async () => {
+    const { host, run } = buildStage(
+      {
+        builder: 'buildah',
+        qemu: 'off',
+        platforms: 'linux/amd64',
+        secrets: 'token=tok-s3cret-value',
+        'build-contexts': 'assets=/work/app/assets',
+        ssh: 'default',
+        'no-cache': 'true',
+        pull: 'true',
+      },
+      [buildah],
+    );
+    await run();
+    const build = host.exec.calls.find((c) => c.args[0] === 'build')!;
+    expect(build.args).toEqual(
+      expect.arrayContaining([
+        '--secret',
+        'id=token,src=EDGESHIP_BUILD_SECRET_0,type=env',
+        '--build-context',
+        'assets=/work/app/assets',
+        '--ssh',
+        'default',
+        '--no-cache',
+        '--pull=always',
+      ]),
+    );
+    expect(build.options.env).toEqual({ EDGESHIP_BUILD_SECRET_0: 'tok-s3cret-value' });
+    expect(JSON.stringify([host.exec.calls.map((c) => c.args), host.log.lines])).not.toContain(
+      'tok-s3cret-value',
+    );
   });
 
   it('says how to install buildah when it is missing', async () => {

@@ -1,0 +1,27 @@
+// What the bundle takes from undici, in place of its index.js (build.mjs resolves `undici` here). index.js is
+// CommonJS and loads all of undici (WebSocket, EventSource, CacheStorage, cookies, the mock agents…), which esbuild
+// cannot tree-shake; the bundle needs only fetch (the registry client, Octokit through @actions/github), Agent (a
+// registry's own CA) and ProxyAgent (@actions/http-client behind a proxy). These are undici's own modules, set up
+// as index.js sets them up, so they behave exactly as the package does. build.mjs fails the build when a bundled
+// module asks undici for anything else.
+import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
+import api from 'undici/lib/api/index.js';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import ProxyAgent from 'undici/lib/dispatcher/proxy-agent.js';
+import { fetch as fetchImpl } from 'undici/lib/web/fetch/index.js';
+
+// index.js gives every dispatcher request(), stream(), pipeline(), upgrade() and connect(); ProxyAgent relies on
+// connect() to open its tunnel.
+Object.assign(Dispatcher.prototype, api);
+
+export { Agent, ProxyAgent };
+
+// index.js's fetch: undici's, with the stack trace of the caller on errors.
+export async function fetch(init, options = undefined) {
+  try {
+    return await fetchImpl(init, options);
+  } catch (err) {
+    if (err && typeof err === 'object') Error.captureStackTrace(err);
+    throw err;
+  }
+}
