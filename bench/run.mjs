@@ -12,6 +12,8 @@
 //   real builders: wall time of a 2-platform release of the sample (mode build) with the real buildx (Docker
 //     Engine 26: a docker-container builder from a BuildKit image built here, and the docker driver) against the
 //     real buildah (bench/builders.ts); one SKIP line when the engine cannot start.
+//   promotion: a full release (buildah, 2 platforms) and its promotion (mode: promote) through a request-counting
+//     proxy (bench/promotion.ts): layer blobs the promotion read (0), its wall time against the release's.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -88,6 +90,7 @@ try {
       'gate-eval': 'bench/gate-eval.ts',
       'gate-concurrency': 'bench/gate-concurrency.ts',
       'publish-requests': 'bench/publish-requests.ts',
+      promotion: 'bench/promotion.ts',
     },
     outdir: work,
     bundle: true,
@@ -288,6 +291,41 @@ try {
     reUploads.length === 0,
   );
   if (reUploads.length) console.log(`  ${reUploads.join(', ')}`);
+
+  // ---- promotion ----
+  const promoted = JSON.parse(
+    execFileSync(process.execPath, [path.join(work, 'promotion.js')], {
+      maxBuffer: 16e6,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  report(
+    'layer blobs read by a promotion (mode: promote, 2 platforms, real registry)',
+    promoted.layerBlobReads.length,
+    'blobs',
+    undefined,
+    '0',
+    promoted.layerBlobReads.length === 0 && promoted.sameIndex,
+  );
+  console.log(
+    '  ' +
+      Object.entries(promoted.byKind)
+        .map(([kind, count]) => `${kind} ${count}`)
+        .join(', ') +
+      ` (${promoted.blobReads} blob reads: configs, bundles, manifests)`,
+  );
+  report(
+    'promotion wall time against a full release of the same image',
+    promoted.promotionMs,
+    'ms',
+    promoted.releaseMs,
+    '≤ 0.10 × the release',
+    promoted.promotionMs <= 0.1 * promoted.releaseMs,
+  );
 
   // ---- real builders: a 2-platform release of the sample with buildx against buildah ----
   const builders = JSON.parse(

@@ -9,13 +9,14 @@ import type { Settings } from '../settings/inputs.js';
 import { runBuildStage } from '../stages/build.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
-import { runPublishStage } from '../stages/publish.js';
+import { runReadReleaseStage } from '../stages/promote.js';
+import { runPromoteStage, runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
 import { runProvenanceStage } from '../stages/provenance.js';
 import { runHandOverStage, runMergeStage } from '../stages/records.js';
 import { registryClientFor } from '../stages/registry.js';
 import { runReleaseStage } from '../stages/release.js';
-import { runScanStage } from '../stages/scan.js';
+import { runRescanStage, runScanStage } from '../stages/scan.js';
 
 export interface RunResult {
   settings: Settings;
@@ -27,7 +28,8 @@ export interface RunResult {
 
 /**
  * The main step: runner context → settings → release → build → scan → gate → publish. `mode: build` hands its
- * platforms over after the gate; `mode: publish` starts from those hand-overs instead of building.
+ * platforms over after the gate; `mode: publish` starts from those hand-overs instead of building; `mode: promote`
+ * starts from a published release (verified, re-scanned from its SBOM attestations) and publishes that same index.
  */
 export async function runAction(host: ActionHost): Promise<RunResult> {
   const context = readRunnerContext(host.env, readTextIfExists, host.now(), process.cwd(), os.tmpdir());
@@ -35,6 +37,26 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const settings = readSettings(host.readInput, { workspace: context.workspace, env: host.env });
   const release = runReleaseStage(host, settings, context);
   const registry = registryClientFor(settings, host);
+  if (settings.mode === 'promote') {
+    const source = await runReadReleaseStage(host, { settings, context, registry });
+    const scanned = await runRescanStage(host, {
+      settings,
+      sboms: source.sbomFiles,
+      tempDir: context.tempDir,
+    });
+    const gate = await runGateStage(host, { settings, images: source.images, scanned });
+    assertGatePassed(gate.verdict);
+    const published = await runPromoteStage(host, {
+      settings,
+      release,
+      images: source.images,
+      gate,
+      context,
+      registry,
+      source,
+    });
+    return { settings, release, images: source.images, gate, published };
+  }
   if (settings.mode === 'publish') {
     const { images, gate, provenance } = await runMergeStage(host, { settings, context, registry });
     assertGatePassed(gate.verdict);

@@ -7,13 +7,18 @@ import type { SigningKey } from '../sign/signer.js';
 import type { TrustMaterial } from '../sign/verify.js';
 
 export type BuilderKind = 'buildx' | 'buildah';
-/** all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs. */
-export type RunMode = 'all' | 'build' | 'publish';
+/**
+ * all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs;
+ * promote: tag an existing signed release (`from`) with this ref's tags after re-scanning it.
+ */
+export type RunMode = 'all' | 'build' | 'publish' | 'promote';
 export type QemuMode = 'auto' | 'always' | 'off';
 
 /** Everything the action was asked to do, read once from the step's inputs and validated. */
 export interface Settings {
   mode: RunMode;
+  /** mode promote: the tag or digest of the release to promote. */
+  from?: string;
   image: ImageRepository;
   /** `host/path` of the image repository, as shown to users. */
   imageName: string;

@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { ActionHost } from '../runner/host.js';
+import { rescanSboms, type SbomToScan } from '../scan/rescan.js';
 import { scanPlatforms } from '../scan/scan-platforms.js';
 import type { ScanDeps, ScanResult } from '../scan/scan-platforms.js';
 import { setUpScanners } from '../scan/scanners.js';
@@ -31,25 +32,55 @@ export async function runScanStage(
   sources?: ScannerSources,
 ): Promise<ScanStageResult> {
   const { settings, images, tempDir } = input;
-  const scanners = await setUpScanners(settings.gate, {
+  const scanners = await scannersFor(host, settings, tempDir, sources);
+  const reportsDir = reportsDirFor(settings, tempDir);
+  const scans = await scanPlatforms(
+    { settings, images, reportsDir, scanners },
+    { exec: host.exec, log: host.log, ...scanFiles },
+  );
+  return { scans, reportsDir, tools: scanners.versions };
+}
+
+/**
+ * Re-scans SBOMs taken from a release's signed attestations with today's Grype database (no Syft, no image pull);
+ * like runScanStage, it only finds.
+ */
+export async function runRescanStage(
+  host: ActionHost,
+  input: { settings: Settings; sboms: readonly SbomToScan[]; tempDir: string },
+  sources?: ScannerSources,
+): Promise<ScanStageResult> {
+  const { settings, sboms, tempDir } = input;
+  const scanners = await scannersFor(host, settings, tempDir, sources);
+  const reportsDir = reportsDirFor(settings, tempDir);
+  const scans = await rescanSboms(
+    { settings, sboms, reportsDir, scanners },
+    { exec: host.exec, log: host.log, ...scanFiles },
+  );
+  return { scans, reportsDir, tools: scanners.versions };
+}
+
+/** Where SBOMs, reports and SARIF go: `reports-dir`, else a folder of the run's temp dir. */
+export function reportsDirFor(settings: Settings, tempDir: string): string {
+  return settings.gate.reportsDir ?? path.join(tempDir, 'edgeship-reports');
+}
+
+const scanFiles: Omit<ScanDeps, 'exec' | 'log'> = {
+  readText: (f) => readFile(f, 'utf8'),
+  readBinary: (f) => readFile(f),
+  writeText: (f, text) => writeFile(f, text),
+  makeDir: async (d) => void (await mkdir(d, { recursive: true })),
+};
+
+/** Syft and Grype installed, Grype's database fresh. */
+async function scannersFor(host: ActionHost, settings: Settings, tempDir: string, sources?: ScannerSources) {
+  return setUpScanners(settings.gate, {
     exec: host.exec,
     log: host.log,
     ...(sources ?? (await runnerScannerSources(host, tempDir))),
     dbCacheDir: path.join(tempDir, 'edgeship-grype-db'),
     now: host.now,
   });
-  const reportsDir = settings.gate.reportsDir ?? path.join(tempDir, 'edgeship-reports');
-  const files: Omit<ScanDeps, 'exec' | 'log'> = {
-    readText: (f) => readFile(f, 'utf8'),
-    readBinary: (f) => readFile(f),
-    writeText: (f, text) => writeFile(f, text),
-    makeDir: async (d) => void (await mkdir(d, { recursive: true })),
-  };
-  const scans = await scanPlatforms(
-    { settings, images, reportsDir, scanners },
-    { exec: host.exec, log: host.log, ...files },
-  );
-  return { scans, reportsDir, tools: scanners.versions };
 }
 
 /** The runner's tool cache (@actions/tool-cache) and, when the runner offers it, the Actions cache. */

@@ -38,9 +38,12 @@ describe('the shape of src/', () => {
       'runGateStage',
       'runHandOverStage',
       'runMergeStage',
+      'runPromoteStage',
       'runProvenanceStage',
       'runPublishStage',
+      'runReadReleaseStage',
       'runReleaseStage',
+      'runRescanStage',
       'runScanStage',
     ]);
   });
