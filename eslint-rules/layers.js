@@ -7,7 +7,7 @@ export const LAYERS = {
   action: ['stages', 'settings', 'runner', 'release', 'image'],
   stages: [
     ...['publish', 'records', 'summary', 'settings', 'builders', 'scan', 'policy', 'tools', 'release'],
-    ...['image', 'registry', 'runner', 'logging', 'process'],
+    ...['image', 'registry', 'runner', 'logging', 'process', 'github', 'gitops'],
   ],
   summary: ['publish', 'policy', 'scan', 'release', 'image'],
   publish: [
@@ -21,6 +21,7 @@ export const LAYERS = {
   builders: ['image', 'registry', 'runner', 'logging', 'process', 'validation'],
   scan: ['tools', 'image', 'logging', 'process', 'validation'],
   sign: ['registry', 'validation'],
+  gitops: ['deployment', 'github', 'logging', 'process'],
   github: ['process', 'validation'],
   tools: [],
   runner: ['release', 'logging', 'process'],

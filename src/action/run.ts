@@ -9,6 +9,7 @@ import type { Settings } from '../settings/inputs.js';
 import { runBuildStage } from '../stages/build.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
+import { runGitOpsStage } from '../stages/gitops.js';
 import { runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
 import { runHandOverStage, runMergeStage } from '../stages/records.js';
@@ -38,6 +39,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
     const { images, gate } = await runMergeStage(host, { settings, context, registry });
     assertGatePassed(gate.verdict);
     const published = await runPublishStage(host, { settings, release, images, gate, context, registry });
+    await runGitOpsStage(host, { settings, release, context, published });
     return { settings, release, images, gate, published };
   }
   const images = await runBuildStage(host, { settings, release, context, registry });
@@ -48,6 +50,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   assertGatePassed(gate.verdict);
   if (settings.mode === 'build') return { settings, release, images, gate };
   const published = await runPublishStage(host, { settings, release, images, gate, context, registry });
+  await runGitOpsStage(host, { settings, release, context, published });
   return { settings, release, images, gate, published };
 }
 

@@ -44,7 +44,7 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
   };
   const v = readInputs(read, ctx);
   const image = v.image;
-  const file = dockerfile(v, ctx);
+  const file = v.mode === 'rescan' ? '' : dockerfile(v, ctx);
   if (v['registry-password'] !== undefined && v['registry-username'] === undefined) {
     throw new InputError('registry-username', '', 'a user name whenever registry-password is set');
   }
@@ -83,7 +83,29 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     recordsRetentionDays: v['records-retention-days'],
     policy,
     gatePolicy: loadPolicy(policy),
+    rescan: { channels: v.channels, releases: v['rescan-releases'] },
+    ...gitOpsSettings(v),
   };
+}
+
+/** `gitops-*`: all or nothing; the token is needed to push the branch and open the pull request. */
+function gitOpsSettings(v: InputValues): Pick<Settings, 'gitops'> {
+  const repository = v['gitops-repository'];
+  if (!repository) return {};
+  if (v['gitops-paths'].length === 0)
+    throw new InputError(
+      'gitops-paths',
+      '',
+      `the files of ${repository} to pin to each release, one per line`,
+    );
+  const token = v['gitops-token'];
+  if (!token)
+    throw new InputError(
+      'gitops-token',
+      '',
+      `a token that may push branches and open pull requests in ${repository}`,
+    );
+  return { gitops: { repository, paths: v['gitops-paths'], branch: v['gitops-branch'], token } };
 }
 
 /** The Dockerfile: `file`, else `Dockerfile` in the context (a remote context brings its own). */
@@ -120,8 +142,8 @@ function gateSettings(v: InputValues): GateSettings {
 
 function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): PublishSettings {
   const signing = v.signing;
-  // Build jobs of a matrix do not sign: their key (if any) is only checked for form.
-  const signs = signing !== 'off' && v.mode !== 'build';
+  // Build jobs of a matrix and pull-request checks do not sign: their key (if any) is only checked for form.
+  const signs = signing !== 'off' && v.mode !== 'build' && v.mode !== 'check';
   const key = readSigningKey(signing, v['signing-key'], v['signing-key-password'], signs);
   const ownSigstore = (['fulcio-url', 'rekor-url', 'tsa-url'] as const).find((name) => {
     const url = v[name];

@@ -7,8 +7,11 @@ import type { SigningKey } from '../sign/signer.js';
 import type { TrustMaterial } from '../sign/verify.js';
 
 export type BuilderKind = 'buildx' | 'buildah';
-/** all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs. */
-export type RunMode = 'all' | 'build' | 'publish';
+/**
+ * all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs;
+ * check: build, scan and gate for a pull request, publish and sign nothing; rescan: re-scan the deployed releases.
+ */
+export type RunMode = 'all' | 'build' | 'publish' | 'check' | 'rescan';
 export type QemuMode = 'auto' | 'always' | 'off';
 
 /** Everything the action was asked to do, read once from the step's inputs and validated. */
@@ -52,6 +55,21 @@ export interface Settings {
   policy: PolicyInputs;
   /** The gate policy those inputs make (defaults ← policy file ← inputs), loaded and validated up front. */
   gatePolicy: Policy;
+  /** `mode: rescan`: the channel tags re-scanned, and how many of the latest releases besides. */
+  rescan: { channels: string[]; releases: number };
+  /** The GitOps hand-off after a release; undefined when `gitops-repository` is not set. */
+  gitops?: GitOpsSettings;
+}
+
+/** Where a release is handed to the fleet: one pull request per channel in this repository. */
+export interface GitOpsSettings {
+  /** `owner/name`, or a git URL ending in `/owner/name(.git)`. */
+  repository: string;
+  /** Files of the fleet repository whose references to the image are pinned; `{channel}` is replaced. */
+  paths: string[];
+  /** The branch the pull requests target. */
+  branch: string;
+  token: string;
 }
 
 export type SigningMode = 'keyless' | 'key' | 'off';

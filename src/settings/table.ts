@@ -48,7 +48,10 @@ const optional =
 const REMOTE_CONTEXT = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
 
 export const INPUTS = {
-  mode: spec({ default: 'all', parse: (v) => oneOf('mode', v, ['all', 'build', 'publish'] as const) }),
+  mode: spec({
+    default: 'all',
+    parse: (v) => oneOf('mode', v, ['all', 'build', 'publish', 'check', 'rescan'] as const),
+  }),
   'records-dir': spec({ parse: optional((v, c) => path.resolve(c.workspace, v)) }),
   'records-retention-days': spec({
     default: '7',
@@ -69,7 +72,7 @@ export const INPUTS = {
   'cache-from': spec({ parse: lines }),
   'cache-to': spec({ parse: lines }),
   target: spec({ parse: optional(parseTarget) }),
-  tags: spec({ parse: parseTags }),
+  tags: spec({ parse: (v) => parseTags(v) }),
   registry: spec({ parse: optional(parseRegistry) }),
   'registry-username': text,
   'registry-password': spec({ secret: true, mask: true, parse: (v) => v || undefined }),
@@ -129,6 +132,12 @@ export const INPUTS = {
   }),
   'deploy-templates': spec({ parse: parseTemplates }),
   'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
+  channels: spec({ default: 'production,staging', parse: (v) => parseTags(v, 'channels') }),
+  'rescan-releases': spec({ default: '0', parse: (v) => parseWholeNumber('rescan-releases', v, 0, 50) }),
+  'gitops-repository': spec({ parse: optional(parseGitOpsRepository) }),
+  'gitops-paths': spec({ parse: lines }),
+  'gitops-branch': spec({ default: 'main', parse: parseGitOpsBranch }),
+  'gitops-token': spec({ secret: true, mask: true, parse: (v) => v || undefined }),
 } as const;
 
 export type InputName = keyof typeof INPUTS;
@@ -252,4 +261,25 @@ function parseTemplates(raw: string, ctx: ParseContext): string[] {
       throw new InputError('deploy-templates', line, `${expected} as text (this one is binary)`);
     return file;
   });
+}
+
+/** The fleet repository: `owner/name` on this GitHub server, or a git URL (https://, http://, file://). */
+function parseGitOpsRepository(raw: string): string {
+  if (/^[\w.-]+\/[\w.-]+$/.test(raw) || /^(https?|file):\/\/\S+\/[\w.-]+\/[\w.-]+?(\.git)?\/?$/.test(raw))
+    return raw;
+  throw new InputError(
+    'gitops-repository',
+    raw,
+    'the fleet repository as owner/name (e.g. acme/fleet) or a git URL ending in /owner/name(.git)',
+  );
+}
+
+/** A branch name git accepts (no spaces, `..`, `~^:?*[\\`, leading `-`). */
+function parseGitOpsBranch(raw: string): string {
+  if (/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+(?<![/.])$/.test(raw)) return raw;
+  throw new InputError(
+    'gitops-branch',
+    raw,
+    'the branch of the fleet repository pull requests target, e.g. main',
+  );
 }

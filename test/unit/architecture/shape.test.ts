@@ -36,6 +36,7 @@ describe('the shape of src/', () => {
     expect(found.sort()).toEqual([
       'runBuildStage',
       'runGateStage',
+      'runGitOpsStage',
       'runHandOverStage',
       'runMergeStage',
       'runPublishStage',
