@@ -234,6 +234,9 @@ export class DeploymentManifestError extends Error {
  */
 export const DEPLOYMENT_MANIFEST_PREDICATE_TYPE = 'https://edgeship.dev/deployment-manifest/v1';
 
+/** artifactType of the deployment manifest pushed beside the index (pull it with oras or crane). */
+export const DEPLOYMENT_MANIFEST_ARTIFACT_TYPE = 'application/vnd.edgeship.deployment-manifest.v1+yaml';
+
 function checkVersionForFileName(version: string): void {
   if (!new RegExp(TAG_PATTERN).test(version)) {
     throw new DeploymentManifestError('Cannot name the deployment manifest', [

@@ -11,8 +11,9 @@ import {
 import type { AttachResult, ReferrerWriter } from '../registry/referrers.js';
 import { SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '../sign/cosign-format.js';
 
-/** artifactType of the deployment manifest pushed beside the index (pull it with oras or crane). */
-export const DEPLOYMENT_MANIFEST_ARTIFACT_TYPE = 'application/vnd.edgeship.deployment-manifest.v1+yaml';
+import { DEPLOYMENT_MANIFEST_ARTIFACT_TYPE } from '../deployment/manifest.js';
+
+export { DEPLOYMENT_MANIFEST_ARTIFACT_TYPE } from '../deployment/manifest.js';
 const TITLE = 'org.opencontainers.image.title';
 
 /**

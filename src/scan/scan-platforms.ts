@@ -103,13 +103,27 @@ async function scanPlatform(image: PlatformImage, req: ScanRequest, deps: ScanDe
     configFile: files.config,
     access: syftAccess(settings),
   });
+  return scanSbom({ platform: image.platform, digest: image.digest }, files, req, deps);
+}
+
+/**
+ * Scans an SBOM already written (by Syft, or taken from a signed attestation) with Grype: the first of
+ * `files.sboms` is counted and scanned, the JSON report read and the SARIF categorised.
+ */
+export async function scanSbom(
+  image: { platform: string; digest: string },
+  files: ScanFiles,
+  req: Pick<ScanRequest, 'settings' | 'reportsDir' | 'scanners'>,
+  deps: ScanDeps,
+): Promise<PlatformScan> {
+  const run = { timeoutMs: req.settings.gate.scanTimeoutMs, cwd: req.reportsDir, log: deps.log };
   const sbom = files.sboms[0]!;
   const packages = countSbomPackages(await readOrExplain(deps, sbom.file, 'Syft wrote no SBOM'), sbom.format);
   deps.log.info(`SBOM ${path.basename(sbom.file)}: ${packages} package(s)`);
   await runGrype(deps.exec, {
     ...run,
-    grype: scanners.grype,
-    env: scanners.grypeEnv,
+    grype: req.scanners.grype,
+    env: req.scanners.grypeEnv,
     sbomFile: sbom.file,
     jsonFile: files.report,
     sarifFile: files.sarif,
@@ -141,8 +155,17 @@ export function incompleteScans(failures: readonly string[], platforms: number):
   );
 }
 
+/** Where one platform's scan files go. */
+export interface ScanFiles {
+  slug: string;
+  config: string;
+  sboms: Array<{ format: SbomFormat; file: string }>;
+  report: string;
+  sarif: string;
+}
+
 /** Where one platform's files go: `sbom-linux-arm64.spdx.json`, `grype-linux-arm64.json`, `.sarif`. */
-function scanFiles(reportsDir: string, platform: string, formats: readonly SbomFormat[]) {
+export function scanFiles(reportsDir: string, platform: string, formats: readonly SbomFormat[]): ScanFiles {
   const slug = platformSlug(parsePlatform(platform));
   return {
     slug,

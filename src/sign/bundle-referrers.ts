@@ -25,6 +25,7 @@ import {
   isBundleV03MediaType,
 } from './cosign-format.js';
 import { publicKeyHint } from './signer.js';
+import type { InTotoStatement } from './statements.js';
 import {
   BundleVerificationError,
   verifyBundle,
@@ -67,6 +68,8 @@ export interface VerifiedReferrer {
   /** The bundle layer's digest. */
   bundleDigest: string;
   predicateType: string;
+  /** The signed in-toto statement (its predicate: the SBOM, the scan, the deployment manifest, ...). */
+  statement: InTotoStatement;
   identity?: string;
   issuer?: string;
   publicKeyHint?: string;
@@ -267,6 +270,7 @@ async function verifyReferrer(
       referrer: descriptor.digest,
       bundleDigest: layer.digest,
       predicateType: result.predicateType,
+      statement: result.statement,
       ...(result.identity ? { identity: result.identity } : {}),
       ...(result.issuer ? { issuer: result.issuer } : {}),
       ...(result.publicKeyHint ? { publicKeyHint: result.publicKeyHint } : {}),

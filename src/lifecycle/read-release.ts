@@ -1,0 +1,336 @@
+/**
+ * A published release read back from the registry: its index (from a tag or a digest), its platform images
+ * (manifests and configs only, never a layer), the Sigstore bundles attached to each digest verified against the
+ * expected signer, its signed deployment manifest(s) and its SBOM attestations. Promotion (`mode: promote`) and
+ * rescans start from here; nothing is built and no layer blob is pulled.
+ */
+import path from 'node:path';
+import {
+  DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,
+  parseDeploymentManifest,
+  type DeploymentManifest,
+} from '../deployment/manifest.js';
+import type { BuiltIndex } from '../image/image-index.js';
+import { formatPlatform, parsePlatform, platformSlug } from '../image/platform.js';
+import { isAttestationEntry, resolvePlatformImage, type IndexEntry } from '../image/pushed-image.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { RegistryClient } from '../registry/client.js';
+import { digestOf } from '../registry/digest.js';
+import { isIndexMediaType } from '../registry/media-types.js';
+import { isDigest } from '../registry/reference.js';
+import { listReferrers } from '../registry/referrers.js';
+import { sbomFileName, type SbomFormat } from '../scan/syft.js';
+import {
+  verifyAttached,
+  type VerifiedReferrer,
+  type VerifyAttachedResult,
+} from '../sign/bundle-referrers.js';
+import {
+  COSIGN_SIGN_PREDICATE_TYPE,
+  CYCLONEDX_PREDICATE_TYPE,
+  DEPLOYMENT_PREDICATE_TYPE,
+  SPDX_PREDICATE_TYPE,
+} from '../sign/predicates.js';
+import { statementNamesDigest } from '../sign/statements.js';
+import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
+
+/** SLSA provenance v1: verified whenever the release's deployment manifest lists a bundle of this type. */
+export const SLSA_PROVENANCE_PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
+
+const TITLE = 'org.opencontainers.image.title';
+
+/** What a release read needs of the registry client (RegistryClient has it all). */
+export type ReleaseRegistry = Pick<
+  RegistryClient,
+  'registry' | 'getManifest' | 'headManifest' | 'getBlob' | 'getJsonBlob' | 'putManifest' | 'uploadBlob'
+> &
+  Partial<Pick<RegistryClient, 'getReferrers' | 'referrersApi'>>;
+
+/** The release's repository: its path in the registry (`acme/agent`) and its name in messages. */
+export interface ReleaseRepository {
+  path: string;
+  name: string;
+}
+
+/** A release index as the registry has it. */
+export interface PublishedRelease {
+  /** What was asked for: a tag (`1.8.2-rc.1`, `staging`) or a digest. */
+  reference: string;
+  index: BuiltIndex;
+  /** The index's annotations (`org.opencontainers.image.version`, `.revision`, ...). */
+  annotations: Record<string, string>;
+  /** Its runnable platform entries (attestation entries left out), in index order. */
+  platforms: Array<{ platform: string; digest: string; mediaType: string; size: number }>;
+}
+
+/** The release was not found, is not an index, or does not verify; the message says what to do. */
+export class ReleaseReadError extends Error {
+  override name = 'ReleaseReadError';
+}
+
+/** Resolves a tag or digest of `repository` to its index (an image manifest is refused: a release is an index). */
+export async function resolveRelease(
+  registry: Pick<ReleaseRegistry, 'getManifest' | 'headManifest'>,
+  repository: ReleaseRepository,
+  reference: string,
+): Promise<PublishedRelease> {
+  const ref = reference.replace(/^@/, '');
+  if (!isDigest(ref) && !(await registry.headManifest(repository.path, ref))) {
+    throw new ReleaseReadError(
+      `${repository.name}:${ref} does not exist: name a tag or digest of a release of ${repository.name}`,
+    );
+  }
+  const fetched = await registry.getManifest(repository.path, ref);
+  if (!isIndexMediaType(fetched.mediaType)) {
+    throw new ReleaseReadError(
+      `${repository.name}${isDigest(ref) ? '@' : ':'}${ref} is a ${fetched.mediaType}, not a multi-arch index: ` +
+        'only an Edgeship release (its index) can be promoted or rescanned',
+    );
+  }
+  const doc = fetched.json as { manifests?: IndexEntry[]; annotations?: Record<string, string> };
+  const platforms = (doc.manifests ?? [])
+    .filter((m) => !isAttestationEntry(m) && m.platform?.os && m.platform.architecture)
+    .map((m) => ({
+      platform: formatPlatform({
+        os: m.platform!.os!,
+        architecture: m.platform!.architecture!,
+        ...(m.platform?.variant ? { variant: m.platform.variant } : {}),
+      }),
+      digest: m.digest,
+      mediaType: m.mediaType,
+      size: m.size,
+    }));
+  if (platforms.length === 0)
+    throw new ReleaseReadError(`${repository.name}@${fetched.digest} lists no platform image`);
+  return {
+    reference: ref,
+    index: { body: fetched.body, digest: fetched.digest, mediaType: fetched.mediaType },
+    annotations: doc.annotations ?? {},
+    platforms,
+  };
+}
+
+/** Each platform's image: its manifest and config (user, healthcheck, sizes), never a layer blob. */
+export async function readReleaseImages(
+  registry: RegistryClient,
+  repository: ReleaseRepository,
+  release: PublishedRelease,
+): Promise<PlatformImage[]> {
+  const images: PlatformImage[] = [];
+  for (const p of release.platforms) {
+    images.push(await resolvePlatformImage(registry, repository.path, p.digest, parsePlatform(p.platform)));
+  }
+  return images;
+}
+
+/** One deployment manifest attached to a release index. */
+export interface PublishedManifest {
+  manifest: DeploymentManifest;
+  file: { name: string; body: Buffer; digest: string };
+  /** The Sigstore bundle that signs it; undefined when the release was published with signing off. */
+  bundle?: { name: string; body: Buffer; digest: string };
+  /** Digest of the OCI artifact (referrer of the index) that carries it. */
+  artifact: string;
+}
+
+/**
+ * Every deployment manifest attached to the index, newest first (by `release.created`): a promoted index carries
+ * the manifest of each release it was published as. Unsigned or invalid ones are returned too (see signedManifest).
+ */
+export async function readDeploymentManifests(
+  registry: ReleaseRegistry,
+  repository: ReleaseRepository,
+  indexDigest: string,
+): Promise<PublishedManifest[]> {
+  const artifacts = (await listReferrers(registry, repository.path, indexDigest)).filter(
+    (r) => r.artifactType === DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,
+  );
+  const found: PublishedManifest[] = [];
+  for (const artifact of artifacts) {
+    const doc = (await registry.getManifest(repository.path, artifact.digest)).json as {
+      layers?: Array<{ digest: string; annotations?: Record<string, string> }>;
+    };
+    const [yaml, bundle] = await Promise.all(
+      (doc.layers ?? []).slice(0, 2).map(async (layer) => ({
+        name: path.basename(layer.annotations?.[TITLE] ?? layer.digest),
+        body: await registry.getBlob(repository.path, layer.digest),
+        digest: layer.digest,
+      })),
+    );
+    if (!yaml) continue;
+    const manifest = parseDeploymentManifest(yaml.body.toString('utf8'), `${yaml.name} (${artifact.digest})`);
+    found.push({ manifest, file: yaml, ...(bundle ? { bundle } : {}), artifact: artifact.digest });
+  }
+  return found.sort((a, b) => b.manifest.release.created.localeCompare(a.manifest.release.created));
+}
+
+/** The bundles verified on the index and on each platform image. */
+export interface VerifiedRelease {
+  index: VerifyAttachedResult;
+  /** By platform image digest. */
+  platforms: Map<string, VerifyAttachedResult>;
+}
+
+/**
+ * Verifies the bundles attached to the index (its signature and a deployment manifest attestation) and to each
+ * platform image (its signature, and SLSA provenance when `provenanceFor` names the image), all by `expected`.
+ * Refuses an unsigned release and one signed by someone else (AttachedVerificationError says which digest).
+ */
+export async function verifyReleaseSignatures(
+  registry: ReleaseRegistry,
+  repository: ReleaseRepository,
+  release: PublishedRelease,
+  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  provenanceFor: ReadonlySet<string> = new Set(),
+): Promise<VerifiedRelease> {
+  const check = (digest: string, required: string[]) =>
+    verifyAttached(registry, repository.path, digest, trust.material, trust.expected, {
+      requiredPredicateTypes: required,
+    });
+  const provenance = (digest: string) => (provenanceFor.has(digest) ? [SLSA_PROVENANCE_PREDICATE_TYPE] : []);
+  const index = await check(release.index.digest, [
+    COSIGN_SIGN_PREDICATE_TYPE,
+    DEPLOYMENT_PREDICATE_TYPE,
+    ...provenance(release.index.digest),
+  ]);
+  const platforms = new Map<string, VerifyAttachedResult>();
+  for (const p of release.platforms) {
+    platforms.set(p.digest, await check(p.digest, [COSIGN_SIGN_PREDICATE_TYPE, ...provenance(p.digest)]));
+  }
+  return { index, platforms };
+}
+
+/** The digests a manifest lists an SLSA provenance bundle for: they must verify with it. */
+export function provenanceSubjects(manifest: DeploymentManifest): Set<string> {
+  return new Set(
+    manifest.signatures.bundles
+      .filter((b) => b.predicateType === SLSA_PROVENANCE_PREDICATE_TYPE)
+      .map((b) => b.subject),
+  );
+}
+
+/**
+ * The newest deployment manifest whose bundle is one of the index's verified deployment manifest attestations and
+ * whose signed statement names the manifest file's digest; throws when there is none.
+ */
+export function signedManifest(
+  manifests: readonly PublishedManifest[],
+  verifiedIndex: VerifyAttachedResult,
+  what: string,
+): PublishedManifest {
+  const attestations = verifiedIndex.verified.filter((v) => v.predicateType === DEPLOYMENT_PREDICATE_TYPE);
+  const signed = manifests.find((m) =>
+    attestations.some(
+      (a) =>
+        m.bundle &&
+        a.bundleDigest === m.bundle.digest &&
+        statementNamesDigest(a.statement, m.file.digest) &&
+        statementNamesDigest(a.statement, m.manifest.image.index.digest),
+    ),
+  );
+  if (!signed) {
+    throw new ReleaseReadError(
+      `${what} carries no deployment manifest signed by the expected signer ` +
+        `(${manifests.length} deployment manifest(s) attached, ${attestations.length} verified attestation(s))`,
+    );
+  }
+  return signed;
+}
+
+/** One platform's SBOM, as its verified attestation carries it. */
+export interface AttestedSbom {
+  platform: string;
+  digest: string;
+  format: SbomFormat;
+  predicateType: string;
+  /** The SBOM document (the statement's predicate). */
+  document: unknown;
+  /** The referrer manifest carrying the attestation. */
+  referrer: string;
+}
+
+/** Each platform's verified SBOM attestation (SPDX preferred, then CycloneDX); throws when a platform has none. */
+export function attestedSboms(
+  release: PublishedRelease,
+  verified: VerifiedRelease,
+  repository: ReleaseRepository,
+): AttestedSbom[] {
+  return release.platforms.map((p) => {
+    const bundles = verified.platforms.get(p.digest)?.verified ?? [];
+    const pick = (type: string): VerifiedReferrer | undefined =>
+      bundles.find((b) => b.predicateType === type && b.statement.predicate !== undefined);
+    const spdx = pick(SPDX_PREDICATE_TYPE);
+    const chosen = spdx ?? pick(CYCLONEDX_PREDICATE_TYPE);
+    if (!chosen) {
+      throw new ReleaseReadError(
+        `${repository.name}@${p.digest} (${p.platform}) has no verified SPDX or CycloneDX SBOM attestation: ` +
+          'it cannot be re-scanned without pulling its layers (release it anew)',
+      );
+    }
+    return {
+      platform: p.platform,
+      digest: p.digest,
+      format: spdx ? 'spdx-json' : 'cyclonedx-json',
+      predicateType: chosen.predicateType,
+      document: chosen.statement.predicate,
+      referrer: chosen.referrer,
+    };
+  });
+}
+
+/** Writes each attested SBOM where a scan writes it (`sbom-linux-arm64.spdx.json` in `dir`); returns the files. */
+export async function writeSbomFiles(
+  sboms: readonly AttestedSbom[],
+  dir: string,
+  writeText: (file: string, text: string) => Promise<void>,
+): Promise<Array<{ platform: string; digest: string; format: SbomFormat; file: string }>> {
+  const files = [];
+  for (const sbom of sboms) {
+    const file = path.join(dir, sbomFileName(platformSlug(parsePlatform(sbom.platform)), sbom.format));
+    await writeText(file, JSON.stringify(sbom.document));
+    files.push({ platform: sbom.platform, digest: sbom.digest, format: sbom.format, file });
+  }
+  return files;
+}
+
+/** A release read back and verified: where promotion and rescans start. */
+export interface ReadRelease {
+  release: PublishedRelease;
+  images: PlatformImage[];
+  verified: VerifiedRelease;
+  /** Its newest signed deployment manifest. */
+  manifest: PublishedManifest;
+  sboms: AttestedSbom[];
+}
+
+/**
+ * Resolves `reference`, reads its deployment manifests, verifies every signature (and SLSA provenance the manifest
+ * lists) against `expected`, picks the newest signed manifest and the SBOM attestations, and reads the images'
+ * manifests and configs. Throws ReleaseReadError (or AttachedVerificationError) for anything unsigned or foreign.
+ */
+export async function readRelease(
+  registry: RegistryClient,
+  repository: ReleaseRepository,
+  reference: string,
+  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  log: PhaseLog,
+): Promise<ReadRelease> {
+  const release = await resolveRelease(registry, repository, reference);
+  const what = `${repository.name}@${release.index.digest} (${reference})`;
+  log.info(`${reference} → ${release.index.digest}: ${release.platforms.map((p) => p.platform).join(', ')}`);
+  const manifests = await readDeploymentManifests(registry, repository, release.index.digest);
+  if (manifests.length === 0)
+    throw new ReleaseReadError(`${what} has no deployment manifest: it was not published by Edgeship`);
+  const provenance = new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
+  const verified = await verifyReleaseSignatures(registry, repository, release, trust, provenance);
+  const manifest = signedManifest(manifests, verified.index, what);
+  log.info(
+    `verified: the index and ${release.platforms.length} image(s) are signed by the expected signer` +
+      `${provenance.size ? `, SLSA provenance of ${provenance.size} digest(s)` : ''}; deployment manifest ` +
+      `${manifest.file.name} (${manifest.manifest.release.version}, ${digestOf(manifest.file.body)})`,
+  );
+  const sboms = attestedSboms(release, verified, repository);
+  const images = await readReleaseImages(registry, repository, release);
+  return { release, images, verified, manifest, sboms };
+}
