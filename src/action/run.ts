@@ -7,6 +7,7 @@ import type { ActionHost } from '../runner/host.js';
 import { maskSecretInputs, readSettings } from '../settings/inputs.js';
 import type { Settings } from '../settings/inputs.js';
 import { runBuildStage } from '../stages/build.js';
+import { runCheckStage } from '../stages/check.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
 import { runGitOpsStage } from '../stages/gitops.js';
@@ -15,19 +16,26 @@ import type { PublishResult } from '../stages/publish.js';
 import { runHandOverStage, runMergeStage } from '../stages/records.js';
 import { registryClientFor } from '../stages/registry.js';
 import { runReleaseStage } from '../stages/release.js';
+import { runRescanStage } from '../stages/rescan.js';
+import type { RescannedRelease } from '../stages/rescan.js';
+
 import { runScanStage } from '../stages/scan.js';
 
 export interface RunResult {
   settings: Settings;
   release: ReleaseMetadata;
   images: PlatformImage[];
-  gate: GateResult;
+  /** Undefined for `mode: rescan`, which judges the deployed releases instead (see `rescan`). */
+  gate?: GateResult;
   published?: PublishResult;
+  rescan?: RescannedRelease[];
 }
 
 /**
- * The main step: runner context → settings → release → build → scan → gate → publish. `mode: build` hands its
- * platforms over after the gate; `mode: publish` starts from those hand-overs instead of building.
+ * The main step: runner context → settings → release → build → scan → gate → publish → GitOps. `mode: build` hands
+ * its platforms over after the gate; `mode: publish` starts from those hand-overs instead of building; `mode: check`
+ * compares with production and comments on the pull request instead of publishing; `mode: rescan` re-scans what is
+ * deployed.
  */
 export async function runAction(host: ActionHost): Promise<RunResult> {
   const context = readRunnerContext(host.env, readTextIfExists, host.now(), process.cwd(), os.tmpdir());
@@ -35,6 +43,13 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const settings = readSettings(host.readInput, { workspace: context.workspace, env: host.env });
   const release = runReleaseStage(host, settings, context);
   const registry = registryClientFor(settings, host);
+  if (settings.mode === 'rescan')
+    return {
+      settings,
+      release,
+      images: [],
+      rescan: await runRescanStage(host, { settings, context, registry }),
+    };
   if (settings.mode === 'publish') {
     const { images, gate } = await runMergeStage(host, { settings, context, registry });
     assertGatePassed(gate.verdict);
@@ -47,8 +62,9 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const gate = await runGateStage(host, { settings, images, scanned });
   if (settings.mode === 'build')
     await runHandOverStage(host, { settings, context, images, gate, tools: scanned.tools });
+  if (settings.mode === 'check') await runCheckStage(host, { settings, context, registry, images, gate });
   assertGatePassed(gate.verdict);
-  if (settings.mode === 'build') return { settings, release, images, gate };
+  if (settings.mode === 'build' || settings.mode === 'check') return { settings, release, images, gate };
   const published = await runPublishStage(host, { settings, release, images, gate, context, registry });
   await runGitOpsStage(host, { settings, release, context, published });
   return { settings, release, images, gate, published };

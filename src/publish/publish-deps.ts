@@ -71,10 +71,10 @@ export function signingDeps(
   };
 }
 
-const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
+export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 
 /** The `trusted-root` input's trust material, else the public-good root through TUF. */
-async function loadTrustMaterial(settings: Settings): Promise<TrustMaterial> {
+export async function loadTrustMaterial(settings: Settings): Promise<TrustMaterial> {
   if (settings.publish.trustMaterial) return settings.publish.trustMaterial;
   const { getTrustedRoot } = await import('@sigstore/tuf');
   const { TrustedRoot } = await import('@sigstore/protobuf-specs');
@@ -99,4 +99,21 @@ export function releaseAssetsDeps(
   return {
     releaseAssets: githubReleaseStage(api, tag, io, { prerelease: release.kind === 'prerelease' }),
   };
+}
+
+/**
+ * Whom an existing release of this repository must be signed by, when this run did not sign it (rescans, checks):
+ * the signing key's public key; keyless, `certificate-identity` (default: any workflow of this repository) and
+ * `certificate-oidc-issuer` (default: GitHub's). Undefined with signing off.
+ */
+export function releaseSigner(
+  settings: Settings,
+  run: { serverUrl: string; repository: string },
+): ExpectedSigner | undefined {
+  const p = settings.publish;
+  if (p.signing === 'off') return undefined;
+  if (p.signing === 'key') return p.key ? { kind: 'key', publicKey: p.key.publicKeyPem } : undefined;
+  const workflows = `${run.serverUrl.replace(/\/+$/, '')}/${run.repository}/.github/workflows/`;
+  const identity = p.expectedIdentity ?? new RegExp(`^${workflows.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
+  return { kind: 'certificate', identity, issuer: p.certificateOidcIssuer ?? GITHUB_OIDC_ISSUER };
 }

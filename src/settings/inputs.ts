@@ -157,9 +157,11 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
         'without it the signatures are checked against the public-good root and fail',
     );
   }
-  const trustMaterial = signs
-    ? readTrustedRoot(v['trusted-root'], read('trusted-root').trim(), ctx)
-    : undefined;
+  // A check verifies production's signatures to compare with its findings.
+  const trustMaterial =
+    signs || (v.mode === 'check' && signing !== 'off')
+      ? readTrustedRoot(v['trusted-root'], read('trusted-root').trim(), ctx)
+      : undefined;
   const expectedIdentity = readExpectedIdentity(v['certificate-identity']);
   const optional = {
     signingKey: v['signing-key'],

@@ -5,7 +5,7 @@ import type { ActionHost } from '../runner/host.js';
 import { scanPlatforms } from '../scan/scan-platforms.js';
 import type { ScanDeps, ScanResult } from '../scan/scan-platforms.js';
 import { setUpScanners } from '../scan/scanners.js';
-import type { GrypeDbCache, ScannerVersions } from '../scan/scanners.js';
+import type { GrypeDbCache, ScannerSetup, ScannerVersions } from '../scan/scanners.js';
 import type { Settings } from '../settings/inputs.js';
 import type { InstallDeps } from '../tools/install.js';
 import { toolCacheInstallDeps } from '../tools/runtime-deps.js';
@@ -31,26 +31,38 @@ export async function runScanStage(
   sources?: ScannerSources,
 ): Promise<ScanStageResult> {
   const { settings, images, tempDir } = input;
-  const scanners = await setUpScanners(settings.gate, {
+  const scanners = await setUpRunScanners(host, settings, tempDir, sources);
+  const reportsDir = settings.gate.reportsDir ?? path.join(tempDir, 'edgeship-reports');
+  const scans = await scanPlatforms(
+    { settings, images, reportsDir, scanners },
+    { exec: host.exec, log: host.log, ...scanFileDeps },
+  );
+  return { scans, reportsDir, tools: scanners.versions };
+}
+
+/** Installs the scanners of the run (also for rescans of SBOMs that already exist). */
+export async function setUpRunScanners(
+  host: ActionHost,
+  settings: Settings,
+  tempDir: string,
+  sources?: ScannerSources,
+): Promise<ScannerSetup> {
+  return setUpScanners(settings.gate, {
     exec: host.exec,
     log: host.log,
     ...(sources ?? (await runnerScannerSources(host, tempDir))),
     dbCacheDir: path.join(tempDir, 'edgeship-grype-db'),
     now: host.now,
   });
-  const reportsDir = settings.gate.reportsDir ?? path.join(tempDir, 'edgeship-reports');
-  const files: Omit<ScanDeps, 'exec' | 'log'> = {
-    readText: (f) => readFile(f, 'utf8'),
-    readBinary: (f) => readFile(f),
-    writeText: (f, text) => writeFile(f, text),
-    makeDir: async (d) => void (await mkdir(d, { recursive: true })),
-  };
-  const scans = await scanPlatforms(
-    { settings, images, reportsDir, scanners },
-    { exec: host.exec, log: host.log, ...files },
-  );
-  return { scans, reportsDir, tools: scanners.versions };
 }
+
+/** The files a scan reads and writes, on the runner's file system. */
+export const scanFileDeps: Omit<ScanDeps, 'exec' | 'log'> = {
+  readText: (f) => readFile(f, 'utf8'),
+  readBinary: (f) => readFile(f),
+  writeText: (f, text) => writeFile(f, text),
+  makeDir: async (d) => void (await mkdir(d, { recursive: true })),
+};
 
 /** The runner's tool cache (@actions/tool-cache) and, when the runner offers it, the Actions cache. */
 async function runnerScannerSources(host: ActionHost, tempDir: string): Promise<ScannerSources> {

@@ -2,7 +2,7 @@
  * The markdown of the release lifecycle: the GitOps pull request's body, the pull-request check's comment and the
  * rescan's report. Pure: everything is passed in.
  */
-import type { GateVerdict } from '../policy/index.js';
+import type { Finding, GateVerdict } from '../policy/index.js';
 import type { PublishResult } from '../publish/release.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { VulnerabilityMatch } from '../scan/grype-report.js';
@@ -112,6 +112,46 @@ export function checkCommentBody(
         ]
       : []),
     ...notes.map((n) => `> ${n}`),
+    '',
+  ].join('\n\n');
+}
+
+/** What the rescan report shows of one platform of a rescanned release. */
+export interface RescanRow {
+  release: string;
+  references: readonly string[];
+  platform: string;
+  digest: string;
+  added: readonly VulnerabilityMatch[];
+  fixed: readonly VulnerabilityMatch[];
+  blocking: readonly Finding[];
+  attestation?: string;
+}
+
+const findingList = (matches: readonly VulnerabilityMatch[]) =>
+  matches.map((m) => `${m.id} (${m.severity}, ${m.packageName} ${m.packageVersion})`).join('<br>') || '—';
+
+/** The rescan's job summary: one row a platform of each deployed release, new and fixed findings named. */
+export function rescanSummary(imageName: string, rows: readonly RescanRow[], scannedAt: Date): string {
+  const blocked = rows.some((r) => r.blocking.length > 0);
+  return [
+    `## Edgeship rescan of ${imageName}: ${blocked ? '❌ a deployed release is blocked by the current policy' : '✅ every deployed release still passes'}`,
+    `Scanned ${scannedAt.toISOString()} with today's vulnerability database, compared with the scan recorded at release time.`,
+    rows.length
+      ? markdownTable([
+          ['Release', 'Tags', 'Platform', 'New', 'Fixed', 'Blocking today', 'New findings', 'Fixed findings'],
+          ...rows.map((r) => [
+            r.release,
+            r.references.map((t) => `\`${t}\``).join(' '),
+            r.platform,
+            String(r.added.length),
+            String(r.fixed.length),
+            String(r.blocking.length),
+            findingList(r.added),
+            findingList(r.fixed),
+          ]),
+        ])
+      : 'No deployed release found under the channel tags.',
     '',
   ].join('\n\n');
 }

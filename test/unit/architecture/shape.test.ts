@@ -35,12 +35,14 @@ describe('the shape of src/', () => {
     }
     expect(found.sort()).toEqual([
       'runBuildStage',
+      'runCheckStage',
       'runGateStage',
       'runGitOpsStage',
       'runHandOverStage',
       'runMergeStage',
       'runPublishStage',
       'runReleaseStage',
+      'runRescanStage',
       'runScanStage',
     ]);
   });
