@@ -9,6 +9,7 @@ export function redactSettings(settings: Settings): unknown {
     ...rest,
     registryPassword: hide(settings.registryPassword),
     githubToken: hide(settings.githubToken),
+    ...(settings.gitops ? { gitops: { ...settings.gitops, token: hide(settings.gitops.token) } } : {}),
     publish: {
       ...publish,
       signingKey: hide(settings.publish.signingKey),

@@ -55,6 +55,7 @@ export async function runRescanStage(
       settings.gate.reportsDir ?? path.join(context.tempDir, 'edgeship-reports'),
       `rescan-${target.digest.slice(7, 19)}`,
     );
+    await scanFileDeps.makeDir(reportsDir);
     const sboms = await writeSbomFiles(read.sboms, reportsDir, scanFileDeps.writeText);
     const scans = await rescanSboms(
       { settings, reportsDir, scanners, sboms },
