@@ -8,6 +8,8 @@
 //   publish requests: registry requests of the publish phase for 2 platforms against a real registry (Debian
 //     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
 //     (bench/publish-requests.ts); blobs uploaded again that the registry already had.
+//   promotion: a full release (buildah, 2 platforms) and its promotion (mode: promote) through a request-counting
+//     proxy (bench/promotion.ts): layer blobs the promotion read (0), its wall time against the release's.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -84,6 +86,7 @@ try {
       'gate-eval': 'bench/gate-eval.ts',
       'gate-concurrency': 'bench/gate-concurrency.ts',
       'publish-requests': 'bench/publish-requests.ts',
+      promotion: 'bench/promotion.ts',
     },
     outdir: work,
     bundle: true,
@@ -245,6 +248,41 @@ try {
     reUploads.length === 0,
   );
   if (reUploads.length) console.log(`  ${reUploads.join(', ')}`);
+
+  // ---- promotion ----
+  const promoted = JSON.parse(
+    execFileSync(process.execPath, [path.join(work, 'promotion.js')], {
+      maxBuffer: 16e6,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  report(
+    'layer blobs read by a promotion (mode: promote, 2 platforms, real registry)',
+    promoted.layerBlobReads.length,
+    'blobs',
+    undefined,
+    '0',
+    promoted.layerBlobReads.length === 0 && promoted.sameIndex,
+  );
+  console.log(
+    '  ' +
+      Object.entries(promoted.byKind)
+        .map(([kind, count]) => `${kind} ${count}`)
+        .join(', ') +
+      ` (${promoted.blobReads} blob reads: configs, bundles, manifests)`,
+  );
+  report(
+    'promotion wall time against a full release of the same image',
+    promoted.promotionMs,
+    'ms',
+    promoted.releaseMs,
+    '≤ 0.10 × the release',
+    promoted.promotionMs <= 0.1 * promoted.releaseMs,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -11,15 +11,15 @@ import { runCheckStage } from '../stages/check.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
 import { runGitOpsStage } from '../stages/gitops.js';
-import { runPublishStage } from '../stages/publish.js';
+import { runReadReleaseStage } from '../stages/promote.js';
+import { runPromoteStage, runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
 import { runHandOverStage, runMergeStage } from '../stages/records.js';
 import { registryClientFor } from '../stages/registry.js';
 import { runReleaseStage } from '../stages/release.js';
-import { runRescanStage } from '../stages/rescan.js';
+import { runRescanDeployedStage } from '../stages/rescan.js';
 import type { RescannedRelease } from '../stages/rescan.js';
-
-import { runScanStage } from '../stages/scan.js';
+import { runRescanStage, runScanStage } from '../stages/scan.js';
 
 export interface RunResult {
   settings: Settings;
@@ -33,9 +33,10 @@ export interface RunResult {
 
 /**
  * The main step: runner context → settings → release → build → scan → gate → publish → GitOps. `mode: build` hands
- * its platforms over after the gate; `mode: publish` starts from those hand-overs instead of building; `mode: check`
- * compares with production and comments on the pull request instead of publishing; `mode: rescan` re-scans what is
- * deployed.
+ * its platforms over after the gate; `mode: publish` starts from those hand-overs instead of building; `mode: promote`
+ * starts from a published release (verified, re-scanned from its SBOM attestations) and publishes that same index;
+ * `mode: check` compares with production and comments on the pull request instead of publishing; `mode: rescan`
+ * re-scans what is deployed.
  */
 export async function runAction(host: ActionHost): Promise<RunResult> {
   const context = readRunnerContext(host.env, readTextIfExists, host.now(), process.cwd(), os.tmpdir());
@@ -48,8 +49,29 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
       settings,
       release,
       images: [],
-      rescan: await runRescanStage(host, { settings, context, registry }),
+      rescan: await runRescanDeployedStage(host, { settings, context, registry }),
     };
+  if (settings.mode === 'promote') {
+    const source = await runReadReleaseStage(host, { settings, context, registry });
+    const scanned = await runRescanStage(host, {
+      settings,
+      sboms: source.sbomFiles,
+      tempDir: context.tempDir,
+    });
+    const gate = await runGateStage(host, { settings, images: source.images, scanned });
+    assertGatePassed(gate.verdict);
+    const published = await runPromoteStage(host, {
+      settings,
+      release,
+      images: source.images,
+      gate,
+      context,
+      registry,
+      source,
+    });
+    await runGitOpsStage(host, { settings, release, context, published });
+    return { settings, release, images: source.images, gate, published };
+  }
   if (settings.mode === 'publish') {
     const { images, gate } = await runMergeStage(host, { settings, context, registry });
     assertGatePassed(gate.verdict);

@@ -167,6 +167,11 @@ export interface BaselineRequest {
   allowDowngrade: boolean;
   /** The platforms being released (`linux/arm64`): their images in the baseline are read for the deltas. */
   platforms: readonly string[];
+  /**
+   * A stable release: one lower than the channel's is a maintenance release of its own line, not refused; its
+   * tags are decided one by one (./tag-lines.ts) and the channel tag stays unless `allowDowngrade`.
+   */
+  maintenanceLines?: boolean;
 }
 
 /**
@@ -197,7 +202,11 @@ export async function readBaseline(
   const version = previousVersionFromIndexAnnotations(annotations) ?? '';
   // A baseline exists: '' (no version annotation) makes the guard skip with a warning.
   const guard = checkDowngrade(release.version, version, release.channel, request.allowDowngrade);
-  if (!guard.ok) throw new DowngradeError(guard.message);
+  if (!guard.ok && !request.maintenanceLines) throw new DowngradeError(guard.message);
+  if (!guard.ok)
+    log.info(
+      `${release.version} is lower than ${tag} ${version}: a maintenance release, ${tag} stays where it is`,
+    );
   if (guard.warning) log.warning(guard.warning);
   const layersByPlatform: Baseline['layersByPlatform'] = new Map();
   for (const platform of request.platforms) {

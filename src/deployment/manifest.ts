@@ -136,6 +136,23 @@ export interface ManifestBaseline {
   index: string;
 }
 
+/** One tag the release could point at its index: whether it moved, and why (maintenance lines). */
+export interface ManifestTagDecision {
+  tag: string;
+  moved: boolean;
+  reason: string;
+  previous?: { index: string; version?: string };
+}
+
+/** The release a promotion re-published: same index, its signed manifest, when the platforms were re-scanned. */
+export interface ManifestPromotion {
+  version: string;
+  channel: Channel;
+  index: string;
+  manifest: { file: string; digest: string; artifact: string };
+  rescanned: string;
+}
+
 export interface DeploymentManifest {
   apiVersion: typeof DEPLOYMENT_MANIFEST_API_VERSION;
   kind: typeof DEPLOYMENT_MANIFEST_KIND;
@@ -145,6 +162,10 @@ export interface DeploymentManifest {
   gate: ManifestGate;
   signatures: ManifestSignatures;
   baseline: ManifestBaseline | null;
+  /** Absent in manifests written before maintenance lines. */
+  tagPlan?: ManifestTagDecision[];
+  /** Set when the release is a promotion of another one (same index). */
+  promotedFrom?: ManifestPromotion;
 }
 
 /** The previous release of the channel, as read from the registry (the channel tag's index). */
@@ -196,6 +217,10 @@ export interface DeploymentManifestInput {
   signatures: ManifestSignatures;
   /** The channel's previous release, or null (first release, or the dev channel). */
   baseline: BaselineInput | null;
+  /** Which tags moved and which stayed (maintenance lines). */
+  tagPlan?: readonly ManifestTagDecision[];
+  /** The release this one promotes. */
+  promotedFrom?: ManifestPromotion;
   /**
    * Deltas already computed with {@link platformDeltas} (keys compared in normalised form). Default: computed here from
    * `baseline.platforms`.
@@ -443,6 +468,8 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
     baseline: input.baseline
       ? { channel: input.baseline.channel, version: input.baseline.version, index: input.baseline.index }
       : null,
+    ...(input.tagPlan ? { tagPlan: input.tagPlan.map((d) => ({ ...d })) } : {}),
+    ...(input.promotedFrom ? { promotedFrom: { ...input.promotedFrom } } : {}),
   };
 
   if (problems.length > 0) {
@@ -536,6 +563,23 @@ function consistencyProblems(m: DeploymentManifest): RawProblem[] {
       });
     }
   });
+
+  if (m.tagPlan) {
+    const moved = m.tagPlan.filter((d) => d.moved).map((d) => d.tag);
+    const missing = image.tags.filter((t) => !moved.includes(t));
+    const extra = moved.filter((t) => !image.tags.includes(t));
+    if (missing.length || extra.length)
+      out.push({
+        path: ['tagPlan'],
+        message: `the moved tags must be image.tags; ${[...missing.map((t) => `${t} is not moved`), ...extra.map((t) => `${t} is not in image.tags`)].join(', ')}`,
+      });
+  }
+  if (m.promotedFrom && m.promotedFrom.index !== image.index.digest) {
+    out.push({
+      path: ['promotedFrom', 'index'],
+      message: `must be image.index.digest ${image.index.digest}: a promotion tags the same index`,
+    });
+  }
 
   if (baseline !== null) {
     if (release.channel === 'dev') {
@@ -642,6 +686,35 @@ function ordered(m: DeploymentManifest): DeploymentManifest {
     baseline: m.baseline
       ? { channel: m.baseline.channel, version: m.baseline.version, index: m.baseline.index }
       : null,
+    ...(m.tagPlan
+      ? {
+          tagPlan: m.tagPlan.map((d) =>
+            compact({
+              tag: d.tag,
+              moved: d.moved,
+              reason: d.reason,
+              previous: d.previous
+                ? compact({ index: d.previous.index, version: d.previous.version })
+                : undefined,
+            }),
+          ),
+        }
+      : {}),
+    ...(m.promotedFrom
+      ? {
+          promotedFrom: {
+            version: m.promotedFrom.version,
+            channel: m.promotedFrom.channel,
+            index: m.promotedFrom.index,
+            manifest: {
+              file: m.promotedFrom.manifest.file,
+              digest: m.promotedFrom.manifest.digest,
+              artifact: m.promotedFrom.manifest.artifact,
+            },
+            rescanned: m.promotedFrom.rescanned,
+          },
+        }
+      : {}),
   };
 }
 

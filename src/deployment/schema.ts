@@ -359,6 +359,79 @@ const BASELINE = {
   },
 };
 
+const TAG_PLAN = {
+  type: 'array',
+  title: 'a list of tag decisions',
+  description:
+    'Every tag the release could point at its index, and whether it moved: a maintenance release (lower than the ' +
+    'release a moving tag holds) leaves latest, the channel tag and higher lines where they are.',
+  items: object(
+    'a tag decision mapping with tag, moved and reason',
+    'One tag, whether this release moved it, and why.',
+    {
+      tag: {
+        type: 'string',
+        pattern: TAG_PATTERN,
+        title: 'a Docker tag (letters, digits, _, . and -, at most 128)',
+        description: 'The tag.',
+      },
+      moved: {
+        type: 'boolean',
+        title: 'true or false',
+        description: 'Whether the tag now points at this release.',
+      },
+      reason: text('Why the tag moved or stayed.'),
+      previous: object(
+        'a mapping with index (and version)',
+        'What the tag pointed at before this release (where it stays when it did not move).',
+        {
+          index: digest('Digest of the index the tag pointed at.'),
+          version: text('Release version of that index.'),
+        },
+        ['index'],
+      ),
+    },
+    ['tag', 'moved', 'reason'],
+  ),
+};
+
+const PROMOTED_FROM = object(
+  'a mapping with version, channel, index, manifest and rescanned',
+  'The release this one promotes: the same index, published before under another version, whose deployment manifest ' +
+    'and signatures were verified; the platforms were re-scanned from its SBOM attestations (nothing was rebuilt).',
+  {
+    version: {
+      type: 'string',
+      pattern: TAG_PATTERN,
+      title: 'a release version such as 1.8.2-rc.1',
+      description: 'Version of the promoted release.',
+    },
+    channel: oneOfNames(CHANNELS, 'Channel of the promoted release.'),
+    index: digest('Digest of its index: always image.index.digest.'),
+    manifest: object(
+      'a mapping with file, digest and artifact',
+      "The promoted release's signed deployment manifest.",
+      {
+        file: {
+          type: 'string',
+          pattern: RELATIVE_FILE_PATTERN,
+          title: 'a relative file name (no leading /, no .. segments)',
+          description: 'Its file name.',
+        },
+        digest: digest('sha256 of the file.'),
+        artifact: digest('Digest of the OCI artifact (referrer of the index) carrying it.'),
+      },
+    ),
+    rescanned: {
+      type: 'string',
+      format: 'date-time',
+      title: 'an RFC 3339 date-time such as 2025-06-01T12:00:00.000Z',
+      description:
+        'When the platforms were re-scanned for this promotion (their vulnerabilities are that scan).',
+    },
+  },
+);
+
 /** The JSON schema of a deployment manifest (draft-07). Also in `deployment-manifest.schema.json`. */
 export const DEPLOYMENT_MANIFEST_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -395,6 +468,8 @@ export const DEPLOYMENT_MANIFEST_SCHEMA = {
     gate: GATE,
     signatures: SIGNATURES,
     baseline: BASELINE,
+    tagPlan: TAG_PLAN,
+    promotedFrom: PROMOTED_FROM,
   },
 } as const;
 

@@ -16,7 +16,6 @@ import { isAttestationEntry, resolvePlatformImage, type IndexEntry } from '../im
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
-import { digestOf } from '../registry/digest.js';
 import { isIndexMediaType } from '../registry/media-types.js';
 import { isDigest } from '../registry/reference.js';
 import { listReferrers } from '../registry/referrers.js';
@@ -320,15 +319,13 @@ export async function readRelease(
   const what = `${repository.name}@${release.index.digest} (${reference})`;
   log.info(`${reference} → ${release.index.digest}: ${release.platforms.map((p) => p.platform).join(', ')}`);
   const manifests = await readDeploymentManifests(registry, repository, release.index.digest);
-  if (manifests.length === 0)
-    throw new ReleaseReadError(`${what} has no deployment manifest: it was not published by Edgeship`);
   const provenance = new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
   const verified = await verifyReleaseSignatures(registry, repository, release, trust, provenance);
   const manifest = signedManifest(manifests, verified.index, what);
   log.info(
     `verified: the index and ${release.platforms.length} image(s) are signed by the expected signer` +
       `${provenance.size ? `, SLSA provenance of ${provenance.size} digest(s)` : ''}; deployment manifest ` +
-      `${manifest.file.name} (${manifest.manifest.release.version}, ${digestOf(manifest.file.body)})`,
+      `${manifest.file.name} (${manifest.manifest.release.version}, ${manifest.file.digest})`,
   );
   const sboms = attestedSboms(release, verified, repository);
   const images = await readReleaseImages(registry, repository, release);

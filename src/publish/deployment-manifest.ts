@@ -7,7 +7,9 @@ import {
   manifestFileName,
   renderDeploymentManifest,
   type DeploymentManifest,
+  type ManifestPromotion,
   type ManifestSbom,
+  type ManifestTagDecision,
 } from '../deployment/manifest.js';
 import { renderTemplate, renderedFileName } from '../deployment/templates.js';
 import { digestOf } from '../registry/digest.js';
@@ -40,6 +42,7 @@ export async function writeDeploymentManifest(
   ctx: PublishContext,
   tags: readonly string[],
   baseline: Baseline | undefined,
+  record: { tagPlan?: readonly ManifestTagDecision[]; promotedFrom?: ManifestPromotion } = {},
 ): Promise<WrittenManifest> {
   const { req, deps, index, signatures } = ctx;
   const { settings, release, images } = req;
@@ -75,6 +78,7 @@ export async function writeDeploymentManifest(
           platforms: baseline.layersByPlatform,
         }
       : null,
+    ...record,
     signatures: {
       mode: settings.publish.signing === 'off' ? 'none' : settings.publish.signing,
       ...(first?.identity ? { identity: first.identity } : {}),

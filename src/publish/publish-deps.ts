@@ -73,6 +73,37 @@ export function signingDeps(
 
 export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 
+/**
+ * Whom a release being promoted must have been signed by, known before anything is signed: the signing key's
+ * public key; else `certificate-identity` (exact or /regex/) from `certificate-oidc-issuer` (default GitHub's); else
+ * this workflow file of this repository at any tag (`<server>/<owner>/<repo>/.github/workflows/x.yml@refs/tags/…`).
+ */
+export function expectedSourceSigner(
+  settings: Settings,
+  env: Record<string, string | undefined>,
+): ExpectedSigner {
+  const p = settings.publish;
+  if (p.signing === 'key' && p.key) return { kind: 'key', publicKey: p.key.publicKeyPem };
+  const issuer = p.certificateOidcIssuer ?? GITHUB_OIDC_ISSUER;
+  if (p.expectedIdentity) return { kind: 'certificate', identity: p.expectedIdentity, issuer };
+  const workflow = env['GITHUB_WORKFLOW_REF']?.replace(/@.*$/, '');
+  if (!workflow)
+    throw new Error(
+      'the signer of the release to promote is not known: set certificate-identity (and certificate-oidc-issuer)',
+    );
+  const prefix = `${env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${workflow}@refs/tags/`;
+  return {
+    kind: 'certificate',
+    identity: new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}.+$`),
+    issuer,
+  };
+}
+
+/** The trust root signatures are verified against (`trusted-root`, else the public-good root through TUF). */
+export function trustMaterialFor(settings: Settings): Promise<TrustMaterial> {
+  return loadTrustMaterial(settings);
+}
+
 /** The `trusted-root` input's trust material, else the public-good root through TUF. */
 export async function loadTrustMaterial(settings: Settings): Promise<TrustMaterial> {
   if (settings.publish.trustMaterial) return settings.publish.trustMaterial;

@@ -2,16 +2,25 @@
  * The publish phase: a gated release becomes a signed, tagged, multi-arch index with its attestations,
  * its signed deployment manifest and (for a git tag) a GitHub release. Each step is a module of its own.
  */
-import { readBaseline } from '../deployment/baseline.js';
+import { readBaseline, type Baseline } from '../deployment/baseline.js';
+import type { ManifestPromotion } from '../deployment/manifest.js';
+import type { TagDecision } from '../deployment/tag-lines.js';
 import { buildImageIndex } from '../image/image-index.js';
 import { adoptRelease, planOrAdopt } from './adopt-release.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
 import { gatedImages } from './gated-images.js';
-import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
+import {
+  publishContext,
+  type PublishContext,
+  type PublishDeps,
+  type PublishRequest,
+  type PublishResult,
+  type TagPlanEntry,
+} from './model.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
 import { signRelease } from './sign-release.js';
-import { releaseTagList } from './tags.js';
+import { planLineTags, releaseTagList } from './tags.js';
 import { verifyRelease } from './verify-release.js';
 import { writeTags } from './write-tags.js';
 
@@ -27,26 +36,61 @@ export { DEPLOYMENT_PREDICATE_TYPE } from '../sign/predicates.js';
  */
 export async function publishRelease(req: PublishRequest, deps: PublishDeps): Promise<PublishResult> {
   const { settings, release, images } = req;
-  const { registry, log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
+  const { registry, log } = deps;
   const { allowDowngrade } = settings.publish;
   const repository = settings.image.path;
   const gated = gatedImages(req.gate, images);
   const index = buildImageIndex(images, release.annotations);
   const ctx = publishContext(req, deps, index, gated);
-  const { signatures } = ctx;
   // Refusals come before anything is written: a release tag that would move (unless this commit's
   // release is there to adopt), then a downgrade.
   const { plan, adopt } = await planOrAdopt(ctx, releaseTagList(release));
   if (adopt) return adoptRelease(ctx, plan, adopt);
-  const platforms = images.map((i) => i.platform);
-  const baseline = await log.group('Read the channel baseline', () =>
-    readBaseline(registry, { repository, release, allowDowngrade, platforms }, log),
+  const lines = await log.group('Plan the tags', () =>
+    planLineTags(registry, repository, plan, release, index.digest, allowDowngrade, log),
   );
+  const baseline = await log.group('Read the channel baseline', () => readChannelBaseline(ctx));
   await log.group('Push the index', () => pushIndex(ctx));
+  return completeRelease(ctx, lines, baseline);
+}
+
+/** The channel baseline (deltas) and the downgrade guard; a lower stable release is a maintenance release. */
+export function readChannelBaseline({ req, deps }: PublishContext): Promise<Baseline | undefined> {
+  const { settings, release, images } = req;
+  const request = {
+    repository: settings.image.path,
+    release,
+    allowDowngrade: settings.publish.allowDowngrade,
+    platforms: images.map((i) => i.platform),
+    maintenanceLines: release.kind === 'release',
+  };
+  return readBaseline(deps.registry, request, deps.log);
+}
+
+/**
+ * The publish steps once the index is in the registry: signatures and attestations, the deployment manifest (with
+ * the tag decisions and, for a promotion, its origin), verification, release assets (draft), the tags, the release.
+ */
+export async function completeRelease(
+  ctx: PublishContext,
+  lines: { plan: TagPlanEntry[]; decisions: readonly TagDecision[] },
+  baseline: Baseline | undefined,
+  promotedFrom?: ManifestPromotion,
+): Promise<PublishResult> {
+  const { req, deps, index, signatures } = ctx;
+  const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
   if (signer) await log.group('Sign and attest', () => signRelease(ctx, signer));
   else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
-  const tags = plan.map((p) => p.tag);
-  const written = await log.group('Deployment manifest', () => writeDeploymentManifest(ctx, tags, baseline));
+  const tags = lines.plan.map((p) => p.tag);
+  const tagPlan = lines.decisions.map(({ tag, moves, reason, previous }) => ({
+    tag,
+    moved: moves,
+    reason,
+    ...(previous ? { previous } : {}),
+  }));
+  const written = await log.group('Deployment manifest', () =>
+    writeDeploymentManifest(ctx, tags, baseline, { tagPlan, ...(promotedFrom ? { promotedFrom } : {}) }),
+  );
   if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
@@ -56,7 +100,7 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
     const assets = releaseAssetList(req.gate, written);
     await log.group('Release assets (draft)', () => stageReleaseAssets(stage, assets, log));
   }
-  const tagged = await log.group('Tag the release', () => writeTags(ctx, plan));
+  const tagged = await log.group('Tag the release', () => writeTags(ctx, lines.plan));
   const releaseUrl = stage
     ? await log.group('Publish the GitHub release', () => publishDraftRelease(stage, log))
     : undefined;

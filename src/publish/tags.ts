@@ -1,4 +1,5 @@
-import { channelTag } from '../deployment/baseline.js';
+import { channelTag, previousVersionFromIndexAnnotations } from '../deployment/baseline.js';
+import { decideLineTags, type TagDecision } from '../deployment/tag-lines.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
@@ -41,6 +42,41 @@ export async function readTagPlan(
     plan.push({ tag, protected: isProtected, ...(current ? { previous: current.digest } : {}) });
   }
   return plan;
+}
+
+/**
+ * Maintenance lines: reads the version of each index a moving tag of a stable release points at now (one GET per
+ * index) and keeps in the plan only the tags the release moves (see decideLineTags); every decision is logged and
+ * returned for the deployment manifest.
+ */
+export async function planLineTags(
+  client: Pick<RegistryClient, 'getManifest'>,
+  repository: string,
+  plan: readonly TagPlanEntry[],
+  release: Pick<ReleaseMetadata, 'version' | 'kind' | 'channel'>,
+  indexDigest: string,
+  allowDowngrade: boolean,
+  log: PhaseLog,
+): Promise<{ plan: TagPlanEntry[]; decisions: TagDecision[] }> {
+  const versions = new Map<string, string | undefined>();
+  if (release.kind === 'release') {
+    for (const digest of new Set(plan.map((p) => p.previous))) {
+      if (!digest || digest === indexDigest) continue;
+      const held = await client.getManifest(repository, digest);
+      versions.set(
+        digest,
+        previousVersionFromIndexAnnotations((held.json as { annotations?: unknown }).annotations),
+      );
+    }
+  }
+  const holders = plan.map((p) => ({
+    tag: p.tag,
+    ...(p.previous ? { previous: p.previous } : {}),
+    ...(p.previous && versions.get(p.previous) ? { previousVersion: versions.get(p.previous)! } : {}),
+  }));
+  const decisions = decideLineTags(release, indexDigest, holders, allowDowngrade);
+  for (const d of decisions) log.info(`${d.tag}: ${d.moves ? 'moves' : 'stays'} (${d.reason})`);
+  return { plan: plan.filter((_, i) => decisions[i]!.moves), decisions };
 }
 
 /** Refuses a plan that would move a protected tag already pointing at another digest. */

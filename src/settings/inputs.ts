@@ -44,7 +44,8 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
   };
   const v = readInputs(read, ctx);
   const image = v.image;
-  const file = v.mode === 'rescan' ? '' : dockerfile(v, ctx);
+  const file = v.mode === 'promote' || v.mode === 'rescan' ? '' : dockerfile(v, ctx);
+  checkPromotion(v);
   if (v['registry-password'] !== undefined && v['registry-username'] === undefined) {
     throw new InputError('registry-username', '', 'a user name whenever registry-password is set');
   }
@@ -56,6 +57,7 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
   const policy = policyInputs(v);
   return {
     mode: v.mode,
+    ...(v.from ? { from: v.from } : {}),
     image,
     imageName: formatRepository(image),
     context: v.context.path,
@@ -106,6 +108,23 @@ function gitOpsSettings(v: InputValues): Pick<Settings, 'gitops'> {
       `a token that may push branches and open pull requests in ${repository}`,
     );
   return { gitops: { repository, paths: v['gitops-paths'], branch: v['gitops-branch'], token } };
+}
+
+/** `mode: promote` takes the release to promote (`from`) and verifies and signs it: signing cannot be off. */
+function checkPromotion(v: InputValues): void {
+  if (v.mode !== 'promote') return;
+  if (!v.from)
+    throw new InputError(
+      'from',
+      '',
+      'the tag or digest of the release to promote (e.g. 1.8.2-rc.1) in mode promote',
+    );
+  if (v.signing === 'off')
+    throw new InputError(
+      'signing',
+      'off',
+      'keyless or key in mode promote: the release is promoted only when its signatures verify, and the promotion is signed',
+    );
 }
 
 /** The Dockerfile: `file`, else `Dockerfile` in the context (a remote context brings its own). */

@@ -9,14 +9,17 @@ import type { TrustMaterial } from '../sign/verify.js';
 export type BuilderKind = 'buildx' | 'buildah';
 /**
  * all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs;
- * check: build, scan and gate for a pull request, publish and sign nothing; rescan: re-scan the deployed releases.
+ * promote: tag an existing signed release (`from`) with this ref's tags after re-scanning it; check: build, scan and
+ * gate for a pull request, publish and sign nothing; rescan: re-scan the deployed releases.
  */
-export type RunMode = 'all' | 'build' | 'publish' | 'check' | 'rescan';
+export type RunMode = 'all' | 'build' | 'publish' | 'promote' | 'check' | 'rescan';
 export type QemuMode = 'auto' | 'always' | 'off';
 
 /** Everything the action was asked to do, read once from the step's inputs and validated. */
 export interface Settings {
   mode: RunMode;
+  /** mode promote: the tag or digest of the release to promote. */
+  from?: string;
   image: ImageRepository;
   /** `host/path` of the image repository, as shown to users. */
   imageName: string;

@@ -50,8 +50,9 @@ const REMOTE_CONTEXT = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
 export const INPUTS = {
   mode: spec({
     default: 'all',
-    parse: (v) => oneOf('mode', v, ['all', 'build', 'publish', 'check', 'rescan'] as const),
+    parse: (v) => oneOf('mode', v, ['all', 'build', 'publish', 'promote', 'check', 'rescan'] as const),
   }),
+  from: spec({ parse: optional(parseFrom) }),
   'records-dir': spec({ parse: optional((v, c) => path.resolve(c.workspace, v)) }),
   'records-retention-days': spec({
     default: '7',
@@ -199,6 +200,19 @@ function parseContext(raw: string, ctx: ParseContext): { path: string; remote: b
     );
   }
   return { path: resolved, remote: false };
+}
+
+/** `from`: a tag or a digest of the image repository (the release to promote). */
+function parseFrom(raw: string): string {
+  const ref = raw.replace(/^@/, '');
+  if (!/^sha256:[a-f0-9]{64}$/.test(ref) && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(ref)) {
+    throw new InputError(
+      'from',
+      raw,
+      'a tag (1.8.2-rc.3, staging) or a digest (sha256:<64 hex>) of the image repository, without the repository',
+    );
+  }
+  return ref;
 }
 
 function parseTarget(raw: string): string {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { writeSbomFiles } from '../lifecycle/read-release.js';
 import {
   blockingLines,
@@ -7,15 +7,15 @@ import {
   readReleaseToRescan,
   rescanTargets,
   type RescannedRelease,
+  type RescanTarget,
 } from '../lifecycle/rescan.js';
 import { loadTrustMaterial, releaseSigner, signerConfig } from '../publish/publish-deps.js';
 import type { RegistryClient } from '../registry/client.js';
-import { rescanSboms } from '../scan/rescan.js';
 import type { RunnerContext } from '../runner/context.js';
 import type { ActionHost } from '../runner/host.js';
 import type { Settings } from '../settings/inputs.js';
 import { rescanSummary } from '../summary/lifecycle.js';
-import { scanFileDeps, setUpRunScanners } from './scan.js';
+import { reportsDirFor, runRescanStage } from './scan.js';
 
 export type { RescannedRelease } from '../lifecycle/rescan.js';
 
@@ -29,7 +29,7 @@ export class RescanBlockedError extends Error {
  * signed SBOMs scanned with today's database, compared with the scan recorded at release time, a fresh signed
  * vulnerability attestation attached; fails when the current policy now blocks a deployed release.
  */
-export async function runRescanStage(
+export async function runRescanDeployedStage(
   host: ActionHost,
   input: { settings: Settings; context: RunnerContext; registry: RegistryClient },
 ): Promise<RescannedRelease[]> {
@@ -41,37 +41,38 @@ export async function runRescanStage(
   const targets = await host.log.group('Deployed releases', () =>
     rescanTargets(registry, repository, settings.rescan, host.log),
   );
-  const scanners = await setUpRunScanners(host, settings, context.tempDir);
-  const signer = signerConfig(settings, host.env);
-  const workflowRun =
-    context.workflowRunUrl ?? `${context.release.serverUrl}/${context.release.repository}/actions`;
   const results: RescannedRelease[] = [];
-  for (const target of targets) {
-    const label = target.references.join(', ');
-    const read = await host.log.group(`Read ${label}`, () =>
-      readReleaseToRescan(registry, repository, target, trust, host.log),
-    );
-    const reportsDir = path.join(
-      settings.gate.reportsDir ?? path.join(context.tempDir, 'edgeship-reports'),
-      `rescan-${target.digest.slice(7, 19)}`,
-    );
-    await scanFileDeps.makeDir(reportsDir);
-    const sboms = await writeSbomFiles(read.sboms, reportsDir, scanFileDeps.writeText);
-    const scans = await rescanSboms(
-      { settings, reportsDir, scanners, sboms },
-      { exec: host.exec, log: host.log, ...scanFileDeps },
-    );
-    const req = { policy: settings.gatePolicy, ...(signer ? { signer } : {}), workflowRun, repository };
-    const deps = { registry, log: host.log, readText: (f: string) => readFile(f, 'utf8'), now: host.now };
-    results.push(
-      await host.log.group(`Compare and attest ${label}`, () => compareAndAttest(read, scans, req, deps)),
-    );
-  }
+  for (const target of targets) results.push(await rescanOne(host, input, target, trust));
   const rows = results.flatMap((r) => r.platforms);
   host.setOutput('rescan', JSON.stringify(rows.map(rescanOutputRow)));
   await host.appendSummary(rescanSummary(settings.imageName, rows, host.now()));
   assertStillDeployable(results);
   return results;
+}
+
+/** One release: read and verified, its SBOMs re-scanned, compared with the release's scan and attested anew. */
+async function rescanOne(
+  host: ActionHost,
+  input: { settings: Settings; context: RunnerContext; registry: RegistryClient },
+  target: RescanTarget,
+  trust: Parameters<typeof readReleaseToRescan>[3],
+): Promise<RescannedRelease> {
+  const { settings, context, registry } = input;
+  const repository = { path: settings.image.path, name: settings.imageName };
+  const label = target.references.join(', ');
+  const read = await host.log.group(`Read ${label}`, () =>
+    readReleaseToRescan(registry, repository, target, trust, host.log),
+  );
+  const sbomDir = path.join(reportsDirFor(settings, context.tempDir), `rescan-${target.digest.slice(7, 19)}`);
+  await mkdir(sbomDir, { recursive: true });
+  const sboms = await writeSbomFiles(read.sboms, sbomDir, (f, text) => writeFile(f, text));
+  const { scans } = await runRescanStage(host, { settings, sboms, tempDir: context.tempDir });
+  const signer = signerConfig(settings, host.env);
+  const workflowRun =
+    context.workflowRunUrl ?? `${context.release.serverUrl}/${context.release.repository}/actions`;
+  const req = { policy: settings.gatePolicy, ...(signer ? { signer } : {}), workflowRun, repository };
+  const deps = { registry, log: host.log, readText: (f: string) => readFile(f, 'utf8'), now: host.now };
+  return host.log.group(`Compare and attest ${label}`, () => compareAndAttest(read, scans, req, deps));
 }
 
 /** One entry of the `rescan` output. */

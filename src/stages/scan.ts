@@ -2,10 +2,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { ActionHost } from '../runner/host.js';
+import { rescanSboms, type SbomToScan } from '../scan/rescan.js';
 import { scanPlatforms } from '../scan/scan-platforms.js';
 import type { ScanDeps, ScanResult } from '../scan/scan-platforms.js';
 import { setUpScanners } from '../scan/scanners.js';
-import type { GrypeDbCache, ScannerSetup, ScannerVersions } from '../scan/scanners.js';
+import type { GrypeDbCache, ScannerVersions } from '../scan/scanners.js';
 import type { Settings } from '../settings/inputs.js';
 import type { InstallDeps } from '../tools/install.js';
 import { toolCacheInstallDeps } from '../tools/runtime-deps.js';
@@ -31,22 +32,48 @@ export async function runScanStage(
   sources?: ScannerSources,
 ): Promise<ScanStageResult> {
   const { settings, images, tempDir } = input;
-  const scanners = await setUpRunScanners(host, settings, tempDir, sources);
-  const reportsDir = settings.gate.reportsDir ?? path.join(tempDir, 'edgeship-reports');
+  const scanners = await scannersFor(host, settings, tempDir, sources);
+  const reportsDir = reportsDirFor(settings, tempDir);
   const scans = await scanPlatforms(
     { settings, images, reportsDir, scanners },
-    { exec: host.exec, log: host.log, ...scanFileDeps },
+    { exec: host.exec, log: host.log, ...scanFiles },
   );
   return { scans, reportsDir, tools: scanners.versions };
 }
 
-/** Installs the scanners of the run (also for rescans of SBOMs that already exist). */
-export async function setUpRunScanners(
+/**
+ * Re-scans SBOMs taken from a release's signed attestations with today's Grype database (no Syft, no image pull);
+ * like runScanStage, it only finds.
+ */
+export async function runRescanStage(
   host: ActionHost,
-  settings: Settings,
-  tempDir: string,
+  input: { settings: Settings; sboms: readonly SbomToScan[]; tempDir: string },
   sources?: ScannerSources,
-): Promise<ScannerSetup> {
+): Promise<ScanStageResult> {
+  const { settings, sboms, tempDir } = input;
+  const scanners = await scannersFor(host, settings, tempDir, sources);
+  const reportsDir = reportsDirFor(settings, tempDir);
+  const scans = await rescanSboms(
+    { settings, sboms, reportsDir, scanners },
+    { exec: host.exec, log: host.log, ...scanFiles },
+  );
+  return { scans, reportsDir, tools: scanners.versions };
+}
+
+/** Where SBOMs, reports and SARIF go: `reports-dir`, else a folder of the run's temp dir. */
+export function reportsDirFor(settings: Settings, tempDir: string): string {
+  return settings.gate.reportsDir ?? path.join(tempDir, 'edgeship-reports');
+}
+
+const scanFiles: Omit<ScanDeps, 'exec' | 'log'> = {
+  readText: (f) => readFile(f, 'utf8'),
+  readBinary: (f) => readFile(f),
+  writeText: (f, text) => writeFile(f, text),
+  makeDir: async (d) => void (await mkdir(d, { recursive: true })),
+};
+
+/** Syft and Grype installed, Grype's database fresh. */
+async function scannersFor(host: ActionHost, settings: Settings, tempDir: string, sources?: ScannerSources) {
   return setUpScanners(settings.gate, {
     exec: host.exec,
     log: host.log,
@@ -55,14 +82,6 @@ export async function setUpRunScanners(
     now: host.now,
   });
 }
-
-/** The files a scan reads and writes, on the runner's file system. */
-export const scanFileDeps: Omit<ScanDeps, 'exec' | 'log'> = {
-  readText: (f) => readFile(f, 'utf8'),
-  readBinary: (f) => readFile(f),
-  writeText: (f, text) => writeFile(f, text),
-  makeDir: async (d) => void (await mkdir(d, { recursive: true })),
-};
 
 /** The runner's tool cache (@actions/tool-cache) and, when the runner offers it, the Actions cache. */
 async function runnerScannerSources(host: ActionHost, tempDir: string): Promise<ScannerSources> {

@@ -40,8 +40,11 @@ describe('the shape of src/', () => {
       'runGitOpsStage',
       'runHandOverStage',
       'runMergeStage',
+      'runPromoteStage',
       'runPublishStage',
+      'runReadReleaseStage',
       'runReleaseStage',
+      'runRescanDeployedStage',
       'runRescanStage',
       'runScanStage',
     ]);

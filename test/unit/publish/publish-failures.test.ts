@@ -24,7 +24,7 @@ import { buildImageIndex } from '../../../src/image/image-index.js';
 import { publishRelease, type PublishResult } from '../../../src/publish/release.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
 import { EMPTY_JSON_DIGEST } from '../../../src/registry/referrer-manifest.js';
-import type { ReleaseMetadata } from '../../../src/release/metadata.js';
+import { releaseMetadata, type ReleaseMetadata } from '../../../src/release/metadata.js';
 import type { Settings } from '../../../src/settings/inputs.js';
 import { trustMaterialFromJSON } from '../../../src/sign/verify.js';
 import {
@@ -1010,14 +1010,64 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(fulcio.count()).toBe(0);
   });
 
-  it('downgrade (production is 2.0.0) → nothing written, names allow-downgrade', async () => {
+  it('a stable release below production (2.0.0) is a maintenance release: only its own line moves', async () => {
     const w = await world();
-    seedRelease(w, '2.0.0', ['2.0.0', '2.0', '2', 'latest', 'production']);
-    const before = releaseTags(w.registry);
+    const old = seedRelease(w, '2.0.0', ['2.0.0', '2.0', '2', 'latest', 'production']);
     const outcome = await publish(w);
+    expect(outcome.error?.message).toBeUndefined();
+    const on = (digest: string, tags: string[]) => tags.map((t) => [t, digest]);
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual(
+      Object.fromEntries([
+        ...on(old.digest, ['2.0.0', '2.0', '2', 'latest', 'production']),
+        ...on(w.index.digest, ['1.2.3', '1.2', '1']),
+      ]),
+    );
+    expect(outcome.result?.tags.sort()).toEqual(['1', '1.2', '1.2.3']);
+    const plan = outcome.result!.manifest.tagPlan!;
+    expect(plan.map((d) => [d.tag, d.moved])).toEqual([
+      ['1.2.3', true],
+      ['1.2', true],
+      ['1', true],
+      ['latest', false],
+      ['production', false],
+    ]);
+    expect(plan.find((d) => d.tag === 'production')).toMatchObject({
+      previous: { index: old.digest, version: '2.0.0' },
+      reason: expect.stringMatching(/stays on 2\.0\.0.*maintenance release of the 1\.2 line/),
+    });
+    expect(outcome.result!.manifest.image.tags.sort()).toEqual(['1', '1.2', '1.2.3']);
+  });
+
+  it('maintenance line: a higher 1.x keeps `1`; allow-downgrade rolls production and latest back', async () => {
+    const w = await world({ inputs: { 'allow-downgrade': 'true' } });
+    const two = seedRelease(w, '2.0.0', ['2.0.0', '2.0', '2', 'latest', 'production']);
+    const nine = seedRelease(w, '1.9.0', ['1.9.0', '1.9', '1']);
+    const outcome = await publish(w);
+    expect(outcome.error?.message).toBeUndefined();
+    const tags = Object.fromEntries(releaseTags(w.registry));
+    expect(tags).toMatchObject({ '1': nine.digest, '2': two.digest, '2.0.0': two.digest });
+    for (const tag of ['1.2.3', '1.2', 'latest', 'production']) expect(tags[tag]).toBe(w.index.digest);
+    const plan = outcome.result!.manifest.tagPlan!;
+    expect(plan.find((d) => d.tag === '1')?.reason).toMatch(/stays on 1\.9\.0/);
+    expect(plan.find((d) => d.tag === 'production')?.reason).toMatch(
+      /rolled back from 2\.0\.0 \(allow-downgrade\)/,
+    );
+  });
+
+  it('a prerelease below staging (2.0.0-rc.1) → nothing written, names allow-downgrade', async () => {
+    const w = await world();
+    const release = releaseMetadata({
+      ref: 'refs/tags/v1.2.3-rc.1',
+      sha: REVISION,
+      repository: 'acme/edge-agent',
+      serverUrl: 'https://github.com',
+      now: new Date('2026-01-02T03:04:05Z'),
+    });
+    seedRelease(w, '2.0.0-rc.1', ['2.0.0-rc.1', 'staging']);
+    const before = releaseTags(w.registry);
+    const outcome = await publish(w, { release });
     expectNoReleaseTagButFallbackTagsMayExist(w, outcome, before);
-    expectClearError(outcome, w, /1\.2\.3/, /2\.0\.0/, /allow-downgrade/);
-    expect(w.registry.manifests.has(`${REPO_PATH}@${w.index.digest}`)).toBe(false);
+    expectClearError(outcome, w, /1\.2\.3-rc\.1/, /2\.0\.0-rc\.1/, /allow-downgrade/);
     expect(fulcio.count()).toBe(0);
   });
 

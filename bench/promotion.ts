@@ -1,0 +1,109 @@
+// Child process of bench/run.mjs: a full release against a promotion of the same image, in the same run. A real
+// registry (Debian docker-registry, htpasswd + TLS) behind the request-counting proxy of the e2e harness, the
+// local Sigstore stack, buildah building linux/amd64 and linux/arm64 (QEMU), the scanner doubles; the bundled
+// dist/main.js run as the runner runs it: v1.8.2-rc.1 released (build, scan, gate, publish), then promoted to
+// v1.8.2 (mode: promote). Prints one JSON line: both wall times, the promotion's registry requests by kind, and
+// the layer blobs it read (there must be none).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runBundled, type ActionRun } from '../test/e2e/harness/action-runner.js';
+import { publishBaseImage } from '../test/e2e/harness/base-images.js';
+import { startFaultProxy } from '../test/e2e/harness/fault-proxy.js';
+import { ensureBinfmt, ensureHostTools } from '../test/e2e/harness/host-tools.js';
+import { startOidcTokenEndpoint } from '../test/e2e/harness/oidc-issuer.js';
+import { startRegistry } from '../test/e2e/harness/registry.js';
+import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from '../test/e2e/harness/scanner-doubles.js';
+import { GITHUB_ACTIONS_ISSUER, startSigstoreStack } from '../test/e2e/harness/sigstore-stack.js';
+import { buildahEnvironment, makeSampleWorkspace, skopeo } from '../test/e2e/harness/workspace.js';
+
+const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
+const REPO = 'acme/edge-agent';
+
+await ensureHostTools();
+await ensureBinfmt();
+const reg = await startRegistry();
+const proxy = await startFaultProxy(reg);
+const stack = await startSigstoreStack();
+const oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
+const storage = await buildahEnvironment();
+const workspace = await makeSampleWorkspace();
+const scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-bench-promotion-'));
+try {
+  const trustedRoot = path.join(scratch, 'trusted_root.json');
+  await writeFile(trustedRoot, JSON.stringify(stack.trustedRoot));
+  const base = (await publishBaseImage(reg)).replace(reg.host, proxy.host);
+  const run = async (
+    tag: string,
+    inputs: Record<string, string> = {},
+  ): Promise<{ run: ActionRun; ms: number }> => {
+    const started = process.hrtime.bigint();
+    const lines: string[] = [];
+    const result = await runBundled('main', {
+      workspace,
+      onLine: (line) => lines.push(`${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)} ${line}`),
+      inputs: {
+        image: `${proxy.host}/${REPO}`,
+        builder: 'buildah',
+        'build-args': `BASE=${base}`,
+        'registry-username': reg.username,
+        'registry-password': reg.password,
+        'registry-ca-file': reg.caFile,
+        'reports-dir': path.join(scratch, tag),
+        'fulcio-url': stack.fulcioURL,
+        'rekor-url': stack.rekorURL,
+        'tsa-url': stack.tsaURL,
+        'trusted-root': trustedRoot,
+        'certificate-identity': IDENTITY,
+        'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
+        'release-assets': 'off',
+        ...SCANNERS_FROM_PATH,
+        ...inputs,
+      },
+      env: {
+        ...storage.env,
+        ...scannerDoubleEnv({
+          reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
+        }),
+        ...oidc.env,
+        GITHUB_REF: `refs/tags/${tag}`,
+      },
+    });
+    if (process.env.BENCH_PROMOTION_LOG) await writeFile(`${process.env.BENCH_PROMOTION_LOG}-${tag}.log`, lines.join('\n'));
+    if (result.exitCode !== 0) throw new Error(`${tag} failed:\n${result.errors.join('\n')}`);
+    return { run: result, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+  };
+  const release = await run('v1.8.2-rc.1');
+  proxy.configure({});
+  const promotion = await run('v1.8.2', { mode: 'promote', from: '1.8.2-rc.1' });
+  const counts = proxy.counts();
+  const layers = new Set<string>();
+  for (const d of JSON.parse(release.run.outputs.digests!) as Array<{ digest: string }>) {
+    const m = JSON.parse(
+      await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${REPO}@${d.digest}`]),
+    ) as {
+      layers: Array<{ digest: string }>;
+    };
+    for (const l of m.layers) layers.add(l.digest);
+  }
+  const blobReads = proxy
+    .journal()
+    .map((line) => /^(?:GET|HEAD) \/v2\/[^ ]+\/blobs\/(sha256:[a-f0-9]{64})/.exec(line)?.[1])
+    .filter((d): d is string => d !== undefined);
+  console.log(
+    JSON.stringify({
+      releaseMs: release.ms,
+      promotionMs: promotion.ms,
+      sameIndex: promotion.run.outputs.digest === release.run.outputs.digest,
+      byKind: counts.byKind,
+      blobReads: blobReads.length,
+      layerBlobReads: blobReads.filter((d) => layers.has(d)),
+    }),
+  );
+} finally {
+  await proxy.stop();
+  await reg.stop();
+  await stack.stop();
+  await oidc.stop();
+  for (const dir of [storage.dir, workspace, scratch]) await rm(dir, { recursive: true, force: true });
+}

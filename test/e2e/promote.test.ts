@@ -1,0 +1,272 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { RegistryClient } from '../../src/registry/client.js';
+import { resolverFromInputs } from '../../src/registry/credentials.js';
+import { digestOf } from '../../src/registry/digest.js';
+import { runBundled } from './harness/action-runner.js';
+import type { ActionRun } from './harness/action-runner.js';
+import { publishBaseImage } from './harness/base-images.js';
+import { startFaultProxy } from './harness/fault-proxy.js';
+import type { FaultProxy } from './harness/fault-proxy.js';
+import { startGitHubApiStandIn } from './harness/github-api.js';
+import type { GitHubApiStandIn } from './harness/github-api.js';
+import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
+import { verifyBundleIndependently } from './harness/independent-verify.js';
+import { startOidcTokenEndpoint } from './harness/oidc-issuer.js';
+import { startRegistry } from './harness/registry.js';
+import type { TestRegistry } from './harness/registry.js';
+import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from './harness/scanner-doubles.js';
+import { GITHUB_ACTIONS_ISSUER, startSigstoreStack } from './harness/sigstore-stack.js';
+import type { SigstoreStack } from './harness/sigstore-stack.js';
+import { buildahEnvironment, listTagsRaw, makeSampleWorkspace, skopeo } from './harness/workspace.js';
+
+const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
+const REPO = 'acme/edge-agent';
+
+interface Manifest {
+  release: { version: string; channel: string };
+  image: { index: { digest: string }; tags: string[] };
+  promotedFrom?: {
+    version: string;
+    channel: string;
+    index: string;
+    manifest: { file: string; digest: string; artifact: string };
+  };
+  tagPlan?: Array<{ tag: string; moved: boolean; reason: string }>;
+}
+
+/**
+ * Promotion and maintenance lines end to end (issue 13): a real registry (behind a request-counting proxy), buildah
+ * builds, a local Sigstore, the bundled action. v1.8.2-rc.1 goes to staging; promoting it to v1.8.2 is refused
+ * while a policy change blocks it and when the index is unsigned, then done: production points at the rc's index,
+ * no layer blob is read. v1.7.5 afterwards is a maintenance release: latest, production and 1 stay on 1.8.2.
+ */
+describe('promote a staging release to production, then a maintenance release', () => {
+  let reg: TestRegistry;
+  let proxy: FaultProxy;
+  let stack: SigstoreStack;
+  let github: GitHubApiStandIn;
+  let oidc: Awaited<ReturnType<typeof startOidcTokenEndpoint>>;
+  let base: string;
+  let workspace: string;
+  let storage: { env: Record<string, string>; dir: string };
+  let scratch: string;
+  let trustedRootFile: string;
+  const timings: Record<string, number> = {};
+  const runs: Record<string, ActionRun> = {};
+  const tagsAfter: Record<string, Record<string, string>> = {};
+  let promotionReads: { byKind: Record<string, number>; layerBlobReads: string[] };
+
+  const image = () => `${proxy.host}/${REPO}`;
+  async function action(name: string, tag: string, inputs: Record<string, string> = {}): Promise<ActionRun> {
+    const started = Date.now();
+    const run = await runBundled('main', {
+      workspace,
+      inputs: {
+        image: image(),
+        builder: 'buildah',
+        'build-args': `BASE=${base}`,
+        'registry-username': reg.username,
+        'registry-password': reg.password,
+        'registry-ca-file': reg.caFile,
+        'reports-dir': path.join(scratch, name),
+        'fulcio-url': stack.fulcioURL,
+        'rekor-url': stack.rekorURL,
+        'tsa-url': stack.tsaURL,
+        'trusted-root': trustedRootFile,
+        'certificate-identity': IDENTITY,
+        'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
+        'github-token': github.token,
+        ...SCANNERS_FROM_PATH,
+        ...inputs,
+      },
+      env: {
+        ...storage.env,
+        ...scannerDoubleEnv({
+          reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
+        }),
+        ...oidc.env,
+        GITHUB_REF: `refs/tags/${tag}`,
+        GITHUB_REPOSITORY: github.repository,
+        GITHUB_API_URL: github.apiUrl,
+      },
+    });
+    timings[name] = Date.now() - started;
+    runs[name] = run;
+    tagsAfter[name] = await releaseTags();
+    return run;
+  }
+  const promote = (name: string, tag: string, from: string, inputs: Record<string, string> = {}) =>
+    action(name, tag, { mode: 'promote', from, ...inputs });
+
+  /** Every tag but the referrers fallback tags, as tag → digest (read from the registry directly). */
+  async function releaseTags(): Promise<Record<string, string>> {
+    const tags = (await listTagsRaw(reg, REPO)).filter((t) => !t.startsWith('sha256-'));
+    const out: Record<string, string> = {};
+    for (const tag of tags.sort()) out[tag] = await digestOfTag(tag);
+    return out;
+  }
+  const digestOfTag = async (tag: string) =>
+    `sha256:${createHash('sha256')
+      .update(await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${REPO}:${tag}`]))
+      .digest('hex')}`;
+  const manifestOf = (run: ActionRun) =>
+    parse(readFileSync(run.outputs['manifest-file']!, 'utf8')) as Manifest;
+
+  /** A copy of the rc's index with one annotation changed: same images, another digest, no signature. */
+  async function pushUnsignedIndex(rcDigest: string): Promise<string> {
+    const client = new RegistryClient({
+      registry: reg.host,
+      credentials: resolverFromInputs(reg.host, reg.username, reg.password),
+      ca: readFileSync(reg.caFile),
+    });
+    try {
+      const rc = await client.getManifest(REPO, rcDigest);
+      const doc = rc.json as { annotations: Record<string, string> };
+      doc.annotations['org.opencontainers.image.version'] = '1.8.2-rc.2';
+      const body = Buffer.from(JSON.stringify(doc));
+      await client.putManifest(REPO, 'unsigned-rc', body, rc.mediaType);
+      return digestOf(body);
+    } finally {
+      await client.close();
+    }
+  }
+
+  beforeAll(async () => {
+    await ensureHostTools();
+    await ensureBinfmt();
+    reg = await startRegistry();
+    proxy = await startFaultProxy(reg);
+    stack = await startSigstoreStack();
+    github = await startGitHubApiStandIn();
+    oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
+    base = (await publishBaseImage(reg)).replace(reg.host, proxy.host);
+    workspace = await makeSampleWorkspace();
+    storage = await buildahEnvironment();
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-promote-'));
+    trustedRootFile = path.join(scratch, 'trusted_root.json');
+    await writeFile(trustedRootFile, JSON.stringify(stack.trustedRoot));
+
+    await action('rc', 'v1.8.2-rc.1');
+    // A policy change (a size budget the rc does not meet) blocks the promotion.
+    await promote('blocked', 'v1.8.2', '1.8.2-rc.1', { 'max-image-size': '1KB' });
+    await pushUnsignedIndex(runs.rc!.outputs.digest!);
+    tagsAfter.unsignedPushed = await releaseTags();
+    await promote('unsigned', 'v1.8.3', 'unsigned-rc');
+    proxy.configure({});
+    await promote('promoted', 'v1.8.2', '1.8.2-rc.1');
+    const counts = proxy.counts();
+    const layers = new Set<string>();
+    for (const d of JSON.parse(runs.rc!.outputs.digests!) as Array<{ digest: string }>) {
+      const m = JSON.parse(
+        await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${REPO}@${d.digest}`]),
+      ) as {
+        layers: Array<{ digest: string }>;
+      };
+      for (const l of m.layers) layers.add(l.digest);
+    }
+    const blobReads = proxy
+      .journal()
+      .map((line) => /^(?:GET|HEAD) \/v2\/[^ ]+\/blobs\/(sha256:[a-f0-9]{64})/.exec(line)?.[1])
+      .filter((d): d is string => d !== undefined);
+    promotionReads = { byKind: counts.byKind, layerBlobReads: blobReads.filter((d) => layers.has(d)) };
+    await action('maintenance', 'v1.7.5');
+    console.log(
+      `promote e2e: release ${timings.rc} ms, promotion ${timings.promoted} ms, maintenance release ` +
+        `${timings.maintenance} ms; promotion registry requests by kind ${JSON.stringify(promotionReads.byKind)}`,
+    );
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await reg?.stop();
+    await stack?.stop();
+    await github?.stop();
+    await oidc?.stop();
+    for (const dir of [workspace, storage?.dir, scratch])
+      if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('releases v1.8.2-rc.1 on staging', () => {
+    const rc = runs.rc!;
+    expect(rc.errors, rc.stdout.slice(-4000)).toEqual([]);
+    expect(rc.outputs.channel).toBe('staging');
+    expect(tagsAfter.rc).toEqual({ '1.8.2-rc.1': rc.outputs.digest, staging: rc.outputs.digest });
+  });
+
+  it('a policy change that blocks the rc fails the promotion and moves no tag', () => {
+    const blocked = runs.blocked!;
+    expect(blocked.exitCode).not.toBe(0);
+    expect(blocked.outputs.gate).toBe('fail');
+    expect(blocked.errors.join('\n')).toMatch(/gate failed.*no tag was written/is);
+    expect(tagsAfter.blocked).toEqual(tagsAfter.rc);
+  });
+
+  it('refuses to promote an unsigned index and moves no tag', () => {
+    const unsigned = runs.unsigned!;
+    expect(unsigned.exitCode).not.toBe(0);
+    expect(unsigned.errors.join('\n')).toMatch(
+      /no Sigstore bundle attached to .*unsigned|is signed by|no deployment manifest/is,
+    );
+    expect(tagsAfter.unsigned).toEqual(tagsAfter.unsignedPushed);
+  });
+
+  it('promotes the rc to v1.8.2: every production tag points at the rc index, nothing rebuilt', () => {
+    const promoted = runs.promoted!;
+    expect(promoted.errors, promoted.stdout.slice(-4000)).toEqual([]);
+    const rc = runs.rc!.outputs.digest!;
+    expect(promoted.outputs.digest).toBe(rc);
+    for (const tag of ['1.8.2', '1.8', '1', 'latest', 'production', 'staging', '1.8.2-rc.1'])
+      expect(tagsAfter.promoted![tag], tag).toBe(rc);
+    expect(promoted.stdout).not.toMatch(/::group::Build linux/);
+    expect(promoted.stdout).toMatch(/::group::Re-scan linux\/arm64 from its SBOM attestation/);
+  });
+
+  it('promotion read no layer blob from the registry', () => {
+    expect(promotionReads.byKind['manifest-read']).toBeGreaterThan(0);
+    expect(promotionReads.byKind['blob-read']).toBeGreaterThan(0);
+    expect(promotionReads.layerBlobReads).toEqual([]);
+  });
+
+  it('the new deployment manifest verifies and names its origin', () => {
+    const promoted = runs.promoted!;
+    const manifest = manifestOf(promoted);
+    expect(manifest.release).toMatchObject({ version: '1.8.2', channel: 'production' });
+    expect(manifest.image.index.digest).toBe(runs.rc!.outputs.digest);
+    expect(manifest.promotedFrom).toMatchObject({
+      version: '1.8.2-rc.1',
+      channel: 'staging',
+      index: runs.rc!.outputs.digest,
+      manifest: {
+        file: 'edgeship-deployment-1.8.2-rc.1.yaml',
+        digest: runs.rc!.outputs['manifest-digest'],
+      },
+    });
+    const file = readFileSync(promoted.outputs['manifest-file']!);
+    const bundle = readFileSync(`${promoted.outputs['manifest-file']!}.sigstore.json`);
+    const { statement } = verifyBundleIndependently(JSON.parse(bundle.toString('utf8')), stack.trustedRoot, {
+      identity: IDENTITY,
+      issuer: GITHUB_ACTIONS_ISSUER,
+    });
+    expect(statement.subject.map((s) => `sha256:${s.digest.sha256}`)).toEqual([
+      digestOf(file),
+      runs.rc!.outputs.digest,
+    ]);
+  });
+
+  it('v1.7.5 after v1.8.2 is a maintenance release: latest, production and 1 stay on 1.8.2', () => {
+    const maintenance = runs.maintenance!;
+    expect(maintenance.errors, maintenance.stdout.slice(-4000)).toEqual([]);
+    const tags = tagsAfter.maintenance!;
+    const rc = runs.rc!.outputs.digest!;
+    for (const tag of ['latest', 'production', '1', '1.8', '1.8.2']) expect(tags[tag], tag).toBe(rc);
+    for (const tag of ['1.7.5', '1.7']) expect(tags[tag], tag).toBe(maintenance.outputs.digest);
+    const plan = manifestOf(maintenance).tagPlan!;
+    expect(plan.filter((d) => !d.moved).map((d) => d.tag)).toEqual(['1', 'latest', 'production']);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * A release read back from the registry (src/lifecycle/read-release.ts) and promoted (src/publish/promote.ts), in
+ * process: the fake registry, a local Sigstore (Fulcio, Rekor, TSA from @sigstore/mock), a release candidate
+ * published with publishRelease, then promoted by digest to a stable version. Counts what promotion asks the
+ * registry for: no layer blob is ever read.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { readRelease, ReleaseReadError, writeSbomFiles } from '../../../src/lifecycle/read-release.js';
+import { loadPolicy } from '../../../src/policy/index.js';
+import { publishPromotion } from '../../../src/publish/promote.js';
+import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-deps.js';
+import { publishRelease, type PublishDeps } from '../../../src/publish/release.js';
+import { releaseMetadata } from '../../../src/release/metadata.js';
+import { AttachedVerificationError } from '../../../src/sign/bundle-referrers.js';
+import { trustMaterialFromJSON, type ExpectedSigner } from '../../../src/sign/verify.js';
+import { startOidcTokenEndpoint } from '../../e2e/harness/oidc-issuer.js';
+import {
+  GITHUB_ACTIONS_ISSUER,
+  startSigstoreStack,
+  type SigstoreStack,
+} from '../../e2e/harness/sigstore-stack.js';
+import { FakeRegistry } from '../registry/fake-registry.js';
+import {
+  auth,
+  clientFor,
+  IDENTITY,
+  memoryLog,
+  passingGate,
+  platformImages,
+  PLATFORMS,
+  pushImage,
+  releaseTags,
+  REPO_PATH,
+  REVISION,
+  settingsFor,
+  spdxSbom,
+} from '../publish/harness.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+const releaseOf = (tag: string) =>
+  releaseMetadata({
+    ref: `refs/tags/${tag}`,
+    sha: REVISION,
+    repository: 'acme/edge-agent',
+    serverUrl: 'https://github.com',
+    now: new Date('2026-01-02T03:04:05Z'),
+  });
+
+describe('read a release back and promote it', () => {
+  let stack: SigstoreStack;
+  let oidc: Awaited<ReturnType<typeof startOidcTokenEndpoint>>;
+  let scratch: string;
+  let trustedRootFile: string;
+
+  beforeAll(async () => {
+    stack = await startSigstoreStack();
+    oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-promote-'));
+    trustedRootFile = path.join(scratch, 'trusted_root.json');
+    await writeFile(trustedRootFile, JSON.stringify(stack.trustedRoot));
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  afterAll(async () => {
+    await oidc?.stop();
+    await stack?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  const expected: ExpectedSigner = { kind: 'certificate', identity: IDENTITY, issuer: GITHUB_ACTIONS_ISSUER };
+
+  /** A registry holding v1.2.3-rc.1 (staging), published with `signing`. */
+  async function world(signing: 'keyless' | 'off' = 'keyless') {
+    const registry = await new FakeRegistry({ auth: auth.basic }).start();
+    cleanups.push(() => registry.stop());
+    const client = clientFor(registry);
+    cleanups.push(() => client.close());
+    const digests = [];
+    for (const platform of PLATFORMS) digests.push(await pushImage(client, platform));
+    const images = await platformImages(client, digests);
+    const workspace = await mkdtemp(path.join(scratch, 'ws-'));
+    const settingsWith = (reportsDir: string) =>
+      settingsFor({
+        workspace,
+        registryHost: registry.host,
+        reportsDir,
+        fulcioURL: stack.fulcioURL,
+        rekorURL: stack.rekorURL,
+        tsaURL: stack.tsaURL,
+        trustedRootFile,
+        githubToken: 'unused',
+        inputs: { signing, 'release-assets': 'off', 'certificate-identity': IDENTITY },
+      });
+    const deps = (settings: Awaited<ReturnType<typeof settingsWith>>): PublishDeps => {
+      const signer = signerConfig(settings, oidc.env);
+      return {
+        registry: client,
+        log: memoryLog(),
+        ...(signer
+          ? {
+              signer,
+              expectedSigner: expectedSignerFor(settings, signer),
+              trustMaterial: async () => trustMaterialFromJSON(stack.trustedRoot),
+            }
+          : {}),
+        readText: (file) => readFile(file, 'utf8'),
+        writeText: (file, text) => writeFile(file, text),
+        now: () => new Date(),
+      };
+    };
+    const rcDir = path.join(workspace, 'rc');
+    const settings = await settingsWith(rcDir);
+    const policy = loadPolicy(settings.policy);
+    const gate = await passingGate(images, policy, rcDir);
+    const git = {
+      ref: 'refs/tags/v1.2.3-rc.1',
+      revision: REVISION,
+      workflowRun: 'https://github.com/a/b/actions/runs/1',
+    };
+    const rc = await publishRelease(
+      { settings, policy, release: releaseOf('v1.2.3-rc.1'), images, gate, git, reportsDir: rcDir },
+      deps(settings),
+    );
+    return { registry, client, images, rc, workspace, settingsWith, deps };
+  }
+
+  const trust = () => ({ material: trustMaterialFromJSON(stack.trustedRoot), expected });
+  const repository = { path: REPO_PATH, name: `registry/${REPO_PATH}` };
+
+  it('reads the rc back by tag: index, verified signatures, its signed manifest and SBOM attestations', async () => {
+    const w = await world();
+    const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    expect(read.release.index.digest).toBe(w.rc.indexDigest);
+    expect(read.manifest.manifest.release).toMatchObject({ version: '1.2.3-rc.1', channel: 'staging' });
+    expect(read.images.map((i) => i.digest)).toEqual(w.images.map((i) => i.digest));
+    expect(read.sboms.map((s) => [s.platform, s.format])).toEqual([
+      ['linux/amd64', 'spdx-json'],
+      ['linux/arm64', 'spdx-json'],
+    ]);
+    const files = await writeSbomFiles(read.sboms, w.workspace, (f, t) => writeFile(f, t));
+    expect(JSON.parse(await readFile(files[0]!.file, 'utf8'))).toEqual(JSON.parse(spdxSbom(w.images[0]!)));
+    // By digest too.
+    const byDigest = await readRelease(w.client, repository, w.rc.indexDigest, trust(), memoryLog());
+    expect(byDigest.manifest.artifact).toBe(read.manifest.artifact);
+  });
+
+  it('refuses a release signed by another identity, an unsigned one, and a missing tag', async () => {
+    const w = await world();
+    const foreign = {
+      ...trust(),
+      expected: {
+        ...expected,
+        identity: 'https://github.com/evil/fork/.github/workflows/x.yml@refs/tags/v1',
+      },
+    };
+    await expect(readRelease(w.client, repository, '1.2.3-rc.1', foreign, memoryLog())).rejects.toThrow(
+      AttachedVerificationError,
+    );
+    await expect(readRelease(w.client, repository, 'nope', trust(), memoryLog())).rejects.toThrow(
+      ReleaseReadError,
+    );
+    const unsigned = await world('off');
+    await expect(
+      readRelease(unsigned.client, repository, '1.2.3-rc.1', trust(), memoryLog()),
+    ).rejects.toThrow(/no Sigstore bundle attached to .* is signed by/);
+  });
+
+  it('promotes the rc to 1.2.3: the same index gets the production tags and a manifest naming its origin, no layer read', async () => {
+    const w = await world();
+    w.registry.requests.splice(0);
+    const source = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    const dir = path.join(w.workspace, 'promote');
+    const settings = await w.settingsWith(dir);
+    const policy = loadPolicy(settings.policy);
+    const gate = await passingGate(source.images, policy, dir);
+    const release = releaseOf('v1.2.3');
+    const git = {
+      ref: 'refs/tags/v1.2.3',
+      revision: REVISION,
+      workflowRun: 'https://github.com/a/b/actions/runs/2',
+    };
+    const result = await publishPromotion(
+      { settings, policy, release, images: source.images, gate, git, reportsDir: dir, source },
+      w.deps(settings),
+    );
+    expect(result.indexDigest).toBe(w.rc.indexDigest);
+    const tags = Object.fromEntries(releaseTags(w.registry));
+    for (const tag of ['1.2.3', '1.2', '1', 'latest', 'production', '1.2.3-rc.1', 'staging'])
+      expect(tags[tag], tag).toBe(w.rc.indexDigest);
+    expect(result.manifest.promotedFrom).toMatchObject({
+      version: '1.2.3-rc.1',
+      channel: 'staging',
+      index: w.rc.indexDigest,
+      manifest: { file: 'edgeship-deployment-1.2.3-rc.1.yaml', artifact: source.manifest.artifact },
+    });
+    expect(result.manifest.release).toMatchObject({ version: '1.2.3', channel: 'production' });
+    // The promoted release now reads back as 1.2.3 (its newest signed manifest), same index.
+    const again = await readRelease(w.client, repository, 'production', trust(), memoryLog());
+    expect(again.manifest.manifest.release.version).toBe('1.2.3');
+    // Registry traffic by kind: manifests, bundles and configs, never a layer blob.
+    const layers = new Set(w.images.flatMap((i) => i.layers.map((l) => l.digest)));
+    const blobGets = w.registry.requests.filter(
+      (r) => r.method === 'GET' && r.url.includes('/blobs/sha256:'),
+    );
+    expect(blobGets.length).toBeGreaterThan(0);
+    expect(
+      blobGets.filter((r) => layers.has(r.url.replace(/^.*\/blobs\//, '').replace(/\?.*$/, ''))),
+    ).toEqual([]);
+  });
+});
