@@ -31,7 +31,13 @@ export async function runCheckStage(
   const { settings, context, gate } = input;
   const repository = { path: settings.image.path, name: settings.imageName };
   const expected = releaseSigner(settings, context.release);
-  const trust = expected ? { material: await loadTrustMaterial(settings), expected } : undefined;
+  const trust = expected
+    ? await loadTrustMaterial(settings).then(
+        (material) => ({ material, expected }),
+        (error: Error) =>
+          void host.log.warning(`no Sigstore trust root (${error.message}): production unverified`),
+      )
+    : undefined;
   const production = await host.log.group('Compare with production', () =>
     readProductionBaseline(input.registry, repository, trust, host.log),
   );
@@ -39,6 +45,16 @@ export async function runCheckStage(
   const notes = production?.note ? [production.note] : [];
   const body = checkCommentBody(settings.imageName, gate.verdict, platforms, production, notes);
   await host.appendSummary(body);
+  return commentOnPullRequest(host, settings, context, body);
+}
+
+/** Creates or updates the one comment of the pull request; a token without pull-requests: write only warns. */
+async function commentOnPullRequest(
+  host: ActionHost,
+  settings: Settings,
+  context: RunnerContext,
+  body: string,
+): Promise<Upserted | undefined> {
   const number = pullRequestNumber(host.env.GITHUB_REF);
   if (number === undefined || !settings.githubToken) {
     host.log.info('not a pull request (or no github-token): no comment written');
