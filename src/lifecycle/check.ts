@@ -31,7 +31,8 @@ export interface ProductionBaseline {
 export async function readProductionBaseline(
   registry: RegistryClient,
   repository: ReleaseRepository,
-  trust: { material: TrustMaterial; expected: ExpectedSigner } | undefined,
+  /** Loaded only when there is a production release; undefined when it cannot be verified. */
+  loadTrust: () => Promise<{ material: TrustMaterial; expected: ExpectedSigner } | undefined>,
   log: PhaseLog,
 ): Promise<ProductionBaseline | undefined> {
   const head = await registry.headManifest(repository.path, PRODUCTION_TAG);
@@ -39,7 +40,8 @@ export async function readProductionBaseline(
     log.info(`${repository.name}:${PRODUCTION_TAG} does not exist: nothing to compare with`);
     return undefined;
   }
-  let note = 'signing is off: production’s findings are not compared';
+  let note = 'production’s signatures cannot be verified here: its findings are not compared';
+  const trust = await loadTrust();
   if (trust) {
     try {
       const read = await readReleaseToRescan(

@@ -31,15 +31,15 @@ export async function runCheckStage(
   const { settings, context, gate } = input;
   const repository = { path: settings.image.path, name: settings.imageName };
   const expected = releaseSigner(settings, context.release);
-  const trust = expected
-    ? await loadTrustMaterial(settings).then(
-        (material) => ({ material, expected }),
-        (error: Error) =>
-          void host.log.warning(`no Sigstore trust root (${error.message}): production unverified`),
-      )
-    : undefined;
+  const loadTrust = async () =>
+    expected
+      ? loadTrustMaterial(settings).then(
+          (material) => ({ material, expected }),
+          (error: Error) => void host.log.warning(`no Sigstore trust root (${error.message})`),
+        )
+      : undefined;
   const production = await host.log.group('Compare with production', () =>
-    readProductionBaseline(input.registry, repository, trust, host.log),
+    readProductionBaseline(input.registry, repository, loadTrust, host.log),
   );
   const platforms = compareWithProduction(input.images, gate.scans, production);
   const notes = production?.note ? [production.note] : [];
