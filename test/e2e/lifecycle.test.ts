@@ -23,6 +23,7 @@ const REPO = 'acme/edge-agent';
 const FLEET = 'fleet/edge';
 const VULN = 'https://cosign.sigstore.dev/attestation/vuln/v1';
 const FLEET_FILE = 'clusters/production/agent.yaml';
+const STAGING_FILE = 'clusters/staging/agent.yaml';
 
 /**
  * The release lifecycle end to end on a real registry, a local Sigstore and buildah (linux/amd64): a release hands
@@ -121,6 +122,7 @@ describe('lifecycle: GitOps hand-off, rescans, pull-request checks', () => {
     fleet = await startGitServer({
       [FLEET]: {
         [FLEET_FILE]: `# production fleet\nimage: ${reg.host}/${REPO}:1.0.0 # edge agent\n`,
+        'clusters/staging/agent.yaml': `image: ${reg.host}/${REPO}:1.0.0\n`,
         'README.md': '# fleet\n',
       },
     });
@@ -266,5 +268,31 @@ describe('lifecycle: GitOps hand-off, rescans, pull-request checks', () => {
     expect(await fleet.refs(FLEET)).toBe(refs);
     expect(fleet.requests()).toHaveLength(requests);
     expect(fleetApi.pulls()).toEqual(pulls);
+  });
+
+  it('a candidate hands off to staging, and its promotion updates the one production pull request', async () => {
+    const rc = await run('release-1.9.0-rc.1', 'refs/tags/v1.9.0-rc.1', { inputs: gitops(), api: fleetApi });
+    expect(rc.errors, rc.stdout.slice(-4000)).toEqual([]);
+    expect(await fleet.git(FLEET, ['show', `edgeship/acme/edge-agent/staging:${STAGING_FILE}`])).toBe(
+      `image: ${reg.host}/${REPO}@${rc.outputs.digest!}`,
+    );
+    const production = fleetApi.pulls().find((p) => p.head.endsWith('/production'))!;
+    const promoted = await run('promote-1.9.0', 'refs/tags/v1.9.0', {
+      inputs: { ...gitops(), mode: 'promote', from: '1.9.0-rc.1', 'certificate-identity': IDENTITY },
+      api: fleetApi,
+    });
+    expect(promoted.errors, promoted.stdout.slice(-4000)).toEqual([]);
+    expect(promoted.outputs.digest).toBe(rc.outputs.digest);
+    expect(await fleet.git(FLEET, ['show', `edgeship/acme/edge-agent/production:${FLEET_FILE}`])).toBe(
+      `# production fleet\nimage: ${reg.host}/${REPO}@${rc.outputs.digest!} # edge agent`,
+    );
+    const pulls = fleetApi.pulls();
+    expect(pulls.map((p) => p.head).sort()).toEqual([
+      'edgeship/acme/edge-agent/production',
+      'edgeship/acme/edge-agent/staging',
+    ]);
+    const updated = pulls.find((p) => p.number === production.number)!;
+    expect(updated.title).toBe(`Deploy ${reg.host}/${REPO} 1.9.0 to production`);
+    expect(updated.body).toContain(`${reg.host}/${REPO}@${rc.outputs.digest!}`);
   });
 });
