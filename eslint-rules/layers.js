@@ -7,7 +7,7 @@ export const LAYERS = {
   action: ['stages', 'settings', 'runner', 'release', 'image'],
   stages: [
     ...['publish', 'lifecycle', 'records', 'summary', 'settings', 'builders', 'scan', 'policy', 'tools'],
-    ...['release', 'image', 'registry', 'runner', 'logging', 'process', 'provenance'],
+    ...['release', 'image', 'registry', 'runner', 'logging', 'process', 'provenance', 'github', 'gitops'],
   ],
   summary: ['publish', 'policy', 'scan', 'release', 'image'],
   publish: [
@@ -23,6 +23,7 @@ export const LAYERS = {
   scan: ['tools', 'image', 'logging', 'process', 'validation'],
   provenance: ['registry'],
   sign: ['registry', 'validation'],
+  gitops: ['deployment', 'github', 'logging', 'process'],
   github: ['process', 'validation'],
   tools: [],
   runner: ['release', 'logging', 'process'],

@@ -7,8 +7,10 @@ import type { ActionHost } from '../runner/host.js';
 import { maskSecretInputs, readSettings } from '../settings/inputs.js';
 import type { Settings } from '../settings/inputs.js';
 import { runBuildStage } from '../stages/build.js';
+import { runCheckStage } from '../stages/check.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
+import { runGitOpsStage } from '../stages/gitops.js';
 import { runReadReleaseStage } from '../stages/promote.js';
 import { runPromoteStage, runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
@@ -16,20 +18,26 @@ import { runProvenanceStage } from '../stages/provenance.js';
 import { runHandOverStage, runMergeStage } from '../stages/records.js';
 import { registryClientFor } from '../stages/registry.js';
 import { runReleaseStage } from '../stages/release.js';
+import { runRescanDeployedStage } from '../stages/rescan.js';
+import type { RescannedRelease } from '../stages/rescan.js';
 import { runRescanStage, runScanStage } from '../stages/scan.js';
 
 export interface RunResult {
   settings: Settings;
   release: ReleaseMetadata;
   images: PlatformImage[];
-  gate: GateResult;
+  /** Undefined for `mode: rescan`, which judges the deployed releases instead (see `rescan`). */
+  gate?: GateResult;
   published?: PublishResult;
+  rescan?: RescannedRelease[];
 }
 
 /**
- * The main step: runner context → settings → release → build → scan → gate → publish. `mode: build` hands its
- * platforms over after the gate; `mode: publish` starts from those hand-overs instead of building; `mode: promote`
- * starts from a published release (verified, re-scanned from its SBOM attestations) and publishes that same index.
+ * The main step: runner context → settings → release → build → scan → gate → publish → GitOps. `mode: build` hands
+ * its platforms over after the gate; `mode: publish` starts from those hand-overs instead of building; `mode: promote`
+ * starts from a published release (verified, re-scanned from its SBOM attestations) and publishes that same index;
+ * `mode: check` compares with production and comments on the pull request instead of publishing; `mode: rescan`
+ * re-scans what is deployed.
  */
 export async function runAction(host: ActionHost): Promise<RunResult> {
   const context = readRunnerContext(host.env, readTextIfExists, host.now(), process.cwd(), os.tmpdir());
@@ -37,6 +45,13 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const settings = readSettings(host.readInput, { workspace: context.workspace, env: host.env });
   const release = runReleaseStage(host, settings, context);
   const registry = registryClientFor(settings, host);
+  if (settings.mode === 'rescan')
+    return {
+      settings,
+      release,
+      images: [],
+      rescan: await runRescanDeployedStage(host, { settings, context, registry }),
+    };
   if (settings.mode === 'promote') {
     const source = await runReadReleaseStage(host, { settings, context, registry });
     const scanned = await runRescanStage(host, {
@@ -55,6 +70,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
       registry,
       source,
     });
+    await runGitOpsStage(host, { settings, release, context, published });
     return { settings, release, images: source.images, gate, published };
   }
   if (settings.mode === 'publish') {
@@ -62,6 +78,7 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
     assertGatePassed(gate.verdict);
     const publish = { settings, release, images, gate, context, registry, provenance };
     const published = await runPublishStage(host, publish);
+    await runGitOpsStage(host, { settings, release, context, published });
     return { settings, release, images, gate, published };
   }
   const startedOn = host.now();
@@ -71,10 +88,12 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const gate = await runGateStage(host, { settings, images, scanned });
   if (settings.mode === 'build')
     await runHandOverStage(host, { settings, context, images, gate, tools: scanned.tools, provenance });
+  if (settings.mode === 'check') await runCheckStage(host, { settings, context, registry, images, gate });
   assertGatePassed(gate.verdict);
-  if (settings.mode === 'build') return { settings, release, images, gate };
+  if (settings.mode === 'build' || settings.mode === 'check') return { settings, release, images, gate };
   const publish = { settings, release, images, gate, context, registry, provenance };
   const published = await runPublishStage(host, publish);
+  await runGitOpsStage(host, { settings, release, context, published });
   return { settings, release, images, gate, published };
 }
 

@@ -72,7 +72,7 @@ export function signingDeps(
   };
 }
 
-const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
+export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 
 /**
  * Whom a release being promoted must have been signed by, known before anything is signed: the signing key's
@@ -106,7 +106,7 @@ export function trustMaterialFor(settings: Settings): Promise<TrustMaterial> {
 }
 
 /** The `trusted-root` input's trust material, else the public-good root through TUF. */
-async function loadTrustMaterial(settings: Settings): Promise<TrustMaterial> {
+export async function loadTrustMaterial(settings: Settings): Promise<TrustMaterial> {
   if (settings.publish.trustMaterial) return settings.publish.trustMaterial;
   const { getTrustedRoot } = await import('@sigstore/tuf');
   const { TrustedRoot } = await import('@sigstore/protobuf-specs');
@@ -148,4 +148,21 @@ export function githubAttestationsDeps(
   if (!token || !run.repository) return { githubAttestations: { mode } };
   const api = { apiUrl: run.apiUrl, token, repository: run.repository, fetchImpl: fetch };
   return { githubAttestations: { mode, store: githubAttestationStore(api, (m) => log.warning(m)) } };
+}
+
+/**
+ * Whom an existing release of this repository must be signed by, when this run did not sign it (rescans, checks):
+ * the signing key's public key; keyless, `certificate-identity` (default: any workflow of this repository) and
+ * `certificate-oidc-issuer` (default: GitHub's). Undefined with signing off.
+ */
+export function releaseSigner(
+  settings: Settings,
+  run: { serverUrl: string; repository: string },
+): ExpectedSigner | undefined {
+  const p = settings.publish;
+  if (p.signing === 'off') return undefined;
+  if (p.signing === 'key') return p.key ? { kind: 'key', publicKey: p.key.publicKeyPem } : undefined;
+  const workflows = `${run.serverUrl.replace(/\/+$/, '')}/${run.repository}/.github/workflows/`;
+  const identity = p.expectedIdentity ?? new RegExp(`^${workflows.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
+  return { kind: 'certificate', identity, issuer: p.certificateOidcIssuer ?? GITHUB_OIDC_ISSUER };
 }

@@ -46,7 +46,7 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
   };
   const v = readInputs(read, ctx);
   const image = v.image;
-  const file = v.mode === 'promote' ? '' : dockerfile(v, ctx);
+  const file = v.mode === 'promote' || v.mode === 'rescan' ? '' : dockerfile(v, ctx);
   checkPromotion(v);
   if (v['registry-password'] !== undefined && v['registry-username'] === undefined) {
     throw new InputError('registry-username', '', 'a user name whenever registry-password is set');
@@ -106,7 +106,29 @@ export function readSettings(read: InputReader, env: SettingsEnvironment): Setti
     policy,
     gatePolicy: withVex(loadPolicy(policy), formatRepository(image), v.vex),
     vexFiles: v.vex.map((d) => d.file),
+    rescan: { channels: v.channels, releases: v['rescan-releases'] },
+    ...gitOpsSettings(v),
   };
+}
+
+/** `gitops-*`: all or nothing; the token is needed to push the branch and open the pull request. */
+function gitOpsSettings(v: InputValues): Pick<Settings, 'gitops'> {
+  const repository = v['gitops-repository'];
+  if (!repository) return {};
+  if (v['gitops-paths'].length === 0)
+    throw new InputError(
+      'gitops-paths',
+      '',
+      `the files of ${repository} to pin to each release, one per line`,
+    );
+  const token = v['gitops-token'];
+  if (!token)
+    throw new InputError(
+      'gitops-token',
+      '',
+      `a token that may push branches and open pull requests in ${repository}`,
+    );
+  return { gitops: { repository, paths: v['gitops-paths'], branch: v['gitops-branch'], token } };
 }
 
 /** `mode: promote` takes the release to promote (`from`) and verifies and signs it: signing cannot be off. */
@@ -161,8 +183,8 @@ function gateSettings(v: InputValues): GateSettings {
 
 function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): PublishSettings {
   const signing = v.signing;
-  // Build jobs of a matrix do not sign: their key (if any) is only checked for form.
-  const signs = signing !== 'off' && v.mode !== 'build';
+  // Build jobs of a matrix and pull-request checks do not sign: their key (if any) is only checked for form.
+  const signs = signing !== 'off' && v.mode !== 'build' && v.mode !== 'check';
   const key = readSigningKey(signing, v['signing-key'], v['signing-key-password'], signs);
   const ownSigstore = (['fulcio-url', 'rekor-url', 'tsa-url'] as const).find((name) => {
     const url = v[name];
@@ -176,9 +198,11 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
         'without it the signatures are checked against the public-good root and fail',
     );
   }
-  const trustMaterial = signs
-    ? readTrustedRoot(v['trusted-root'], read('trusted-root').trim(), ctx)
-    : undefined;
+  // A check verifies production's signatures to compare with its findings.
+  const trustMaterial =
+    signs || (v.mode === 'check' && signing !== 'off')
+      ? readTrustedRoot(v['trusted-root'], read('trusted-root').trim(), ctx)
+      : undefined;
   const expectedIdentity = readExpectedIdentity(v['certificate-identity']);
   const optional = {
     signingKey: v['signing-key'],

@@ -103,12 +103,12 @@ export function parsePlatforms(raw: string): Platform[] {
 }
 
 /** Docker tag names, comma or newline separated. */
-export function parseTags(raw: string): string[] {
+export function parseTags(raw: string, name = 'tags'): string[] {
   const tags = splitList(raw);
   for (const tag of tags) {
     if (!isValidTag(tag)) {
       throw new InputError(
-        'tags',
+        name,
         tag,
         'tag names (letters, digits, _ . -, not starting with . or -, at most 128 characters), comma or newline separated',
       );

@@ -10,6 +10,7 @@ export function redactSettings(settings: Settings): unknown {
     registryPassword: hide(settings.registryPassword),
     secrets: settings.secrets.map(([id]) => `${id}=***`),
     githubToken: hide(settings.githubToken),
+    ...(settings.gitops ? { gitops: { ...settings.gitops, token: hide(settings.gitops.token) } } : {}),
     publish: {
       ...publish,
       signingKey: hide(settings.publish.signingKey),

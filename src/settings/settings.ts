@@ -9,9 +9,10 @@ import type { TrustMaterial } from '../sign/verify.js';
 export type BuilderKind = 'buildx' | 'buildah';
 /**
  * all: build, gate and publish in one job; build: this job's platforms only (matrix); publish: merge the build jobs;
- * promote: tag an existing signed release (`from`) with this ref's tags after re-scanning it.
+ * promote: tag an existing signed release (`from`) with this ref's tags after re-scanning it; check: build, scan and
+ * gate for a pull request, publish and sign nothing; rescan: re-scan the deployed releases.
  */
-export type RunMode = 'all' | 'build' | 'publish' | 'promote';
+export type RunMode = 'all' | 'build' | 'publish' | 'promote' | 'check' | 'rescan';
 export type QemuMode = 'auto' | 'always' | 'off';
 
 /** Everything the action was asked to do, read once from the step's inputs and validated. */
@@ -79,6 +80,21 @@ export interface Settings {
   gatePolicy: Policy;
   /** OpenVEX files of the `vex` input (given to Grype; their statements are in gatePolicy.vex). */
   vexFiles: string[];
+  /** `mode: rescan`: the channel tags re-scanned, and how many of the latest releases besides. */
+  rescan: { channels: string[]; releases: number };
+  /** The GitOps hand-off after a release; undefined when `gitops-repository` is not set. */
+  gitops?: GitOpsSettings;
+}
+
+/** Where a release is handed to the fleet: one pull request per channel in this repository. */
+export interface GitOpsSettings {
+  /** `owner/name`, or a git URL ending in `/owner/name(.git)`. */
+  repository: string;
+  /** Files of the fleet repository whose references to the image are pinned; `{channel}` is replaced. */
+  paths: string[];
+  /** The branch the pull requests target. */
+  branch: string;
+  token: string;
 }
 
 export type SigningMode = 'keyless' | 'key' | 'off';

@@ -121,7 +121,7 @@ export function checkKeylessPermission(
   signing: SigningMode,
   env: Record<string, string | undefined> | undefined,
 ): void {
-  if (!env || mode === 'build' || signing !== 'keyless') return;
+  if (!env || mode === 'build' || mode === 'check' || signing !== 'keyless') return;
   if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
     throw new MissingIdTokenPermissionError();
 }

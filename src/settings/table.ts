@@ -71,7 +71,7 @@ const REMOTE_CONTEXT = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
 export const INPUTS = {
   mode: spec({
     default: 'all',
-    parse: (v) => oneOf('mode', v, ['all', 'build', 'publish', 'promote'] as const),
+    parse: (v) => oneOf('mode', v, ['all', 'build', 'publish', 'promote', 'check', 'rescan'] as const),
   }),
   from: spec({ parse: optional(parseFrom) }),
   'records-dir': spec({ parse: optional((v, c) => path.resolve(c.workspace, v)) }),
@@ -94,7 +94,7 @@ export const INPUTS = {
   'cache-from': spec({ parse: lines }),
   'cache-to': spec({ parse: lines }),
   target: spec({ parse: optional(parseTarget) }),
-  tags: spec({ parse: parseTags }),
+  tags: spec({ parse: (v) => parseTags(v) }),
   registry: spec({ parse: optional(parseRegistry) }),
   'registry-username': text,
   'registry-password': spec({ secret: true, mask: true, parse: (v) => v || undefined }),
@@ -179,6 +179,12 @@ export const INPUTS = {
     parse: (v) => oneOf('github-attestations', v, ['auto', 'off', 'required'] as const),
   }),
   'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
+  channels: spec({ default: 'production,staging', parse: (v) => parseTags(v, 'channels') }),
+  'rescan-releases': spec({ default: '0', parse: (v) => parseWholeNumber('rescan-releases', v, 0, 50) }),
+  'gitops-repository': spec({ parse: optional(parseGitOpsRepository) }),
+  'gitops-paths': spec({ parse: lines }),
+  'gitops-branch': spec({ default: 'main', parse: parseGitOpsBranch }),
+  'gitops-token': spec({ secret: true, mask: true, parse: (v) => v || undefined }),
 } as const;
 
 export type InputName = keyof typeof INPUTS;
@@ -335,4 +341,25 @@ function parseVexFiles(raw: string, ctx: ParseContext): Array<{ file: string; st
       throw new InputError('vex', line, `an OpenVEX v0.2.0 JSON document: ${(error as Error).message}`);
     }
   });
+}
+
+/** The fleet repository: `owner/name` on this GitHub server, or a git URL (https://, http://, file://). */
+function parseGitOpsRepository(raw: string): string {
+  if (/^[\w.-]+\/[\w.-]+$/.test(raw) || /^(https?|file):\/\/\S+\/[\w.-]+\/[\w.-]+?(\.git)?\/?$/.test(raw))
+    return raw;
+  throw new InputError(
+    'gitops-repository',
+    raw,
+    'the fleet repository as owner/name (e.g. acme/fleet) or a git URL ending in /owner/name(.git)',
+  );
+}
+
+/** A branch name git accepts (no spaces, `..`, `~^:?*[\\`, leading `-`). */
+function parseGitOpsBranch(raw: string): string {
+  if (/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+(?<![/.])$/.test(raw)) return raw;
+  throw new InputError(
+    'gitops-branch',
+    raw,
+    'the branch of the fleet repository pull requests target, e.g. main',
+  );
 }

@@ -19,6 +19,14 @@
  *            DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}  (204)
  * - uploads: POST   /repos/{owner}/{repo}/releases/{id}/assets?name=…  (raw body; 422 for a used name
  *                                                                      or an empty body, like GitHub)
+ * - pull requests and their comments (api server):
+ *            GET    /repos/{owner}/{repo}/issues/{number}/comments    (per_page ≤ 100, page, Link header)
+ *            POST   /repos/{owner}/{repo}/issues/{number}/comments    (201)
+ *            PATCH  /repos/{owner}/{repo}/issues/comments/{id}        (200)
+ *            GET    /repos/{owner}/{repo}/pulls?head=owner:branch&state=open
+ *            POST   /repos/{owner}/{repo}/pulls                       (422 when the head has an open one)
+ *            PATCH  /repos/{owner}/{repo}/pulls/{number}
+ *   With `forbidPullRequests`, their writes answer 403 with `x-accepted-github-permissions: pull_requests=write`.
  *
  * Every request needs `Authorization: Bearer <token>` (or `token <token>`), else 401 "Bad credentials".
  * Other repositories answer 404. Release objects carry `upload_url` templates pointing at the uploads
@@ -80,6 +88,8 @@ export interface StartGitHubApiStandInOptions {
    * integration" and `x-accepted-github-permissions: contents=write`, as for a token with `contents: read`.
    */
   forbidUploads?: boolean;
+  /** Answer writes to pull requests and their comments with 403, as for a token without pull-requests: write. */
+  forbidPullRequests?: boolean;
   /** `owner/name` the stand-in serves; others answer 404. Default `edgeship-test/widget`. */
   repository?: string;
   /** The accepted token. Default: a random `ghs_…` token. */
@@ -107,6 +117,21 @@ export interface StandInRelease {
   assets: StandInAsset[];
 }
 
+export interface StandInComment {
+  id: number;
+  issue_number: number;
+  body: string;
+}
+
+export interface StandInPull {
+  number: number;
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+}
+
 export interface RecordedRequest {
   method: string;
   /** Path and query as sent. */
@@ -129,6 +154,12 @@ export interface GitHubApiStandIn {
   requests(): RecordedRequest[];
   /** The bodies of `POST /repos/{owner}/{repo}/attestations` the stand-in stored (201), in order. */
   attestations(): Array<{ id: number; bundle: unknown }>;
+  /** Pull request (issue) comments, oldest first. */
+  comments(): StandInComment[];
+  /** Pull requests, oldest first. */
+  pulls(): StandInPull[];
+  /** Bodies of the JSON requests received (method, path, parsed body), in order. */
+  bodies(): Array<{ method: string; path: string; body: unknown }>;
   stop(): Promise<void>;
 }
 
@@ -180,6 +211,9 @@ export async function startGitHubApiStandIn(
   const immutableOnPublish = new Set<number>();
   const recorded: RecordedRequest[] = [];
   const attestations: Array<{ id: number; bundle: unknown }> = [];
+  const comments: StandInComment[] = [];
+  const pulls: StandInPull[] = [];
+  const bodies: Array<{ method: string; path: string; body: unknown }> = [];
   let nextId = 1;
   const newId = () => nextId++;
   const now = new Date('2026-01-02T03:04:05Z').toISOString();
@@ -271,6 +305,7 @@ export async function startGitHubApiStandIn(
       return;
     }
     recorded.push({ method, path: rawPath, server, headers: request.headers, bodyLength: body.length });
+    if (server === 'api' && method !== 'GET') bodies.push({ method, path: rawPath, body: parseObject(body) });
     let answer: HttpAnswer;
     try {
       answer = route(server, method, rawPath, request.headers, body);
@@ -486,6 +521,7 @@ export async function startGitHubApiStandIn(
     if (method === 'GET' && rest.length === 3 && rest[0] === 'releases' && rest[2] === 'assets') {
       return listAssets(rest[1], url);
     }
+    if (rest[0] === 'issues' || rest[0] === 'pulls') return pullRequests(method, rest, url, body);
     if (method === 'DELETE' && rest.length === 3 && rest[0] === 'releases' && rest[1] === 'assets') {
       const release = releases.find((entry) => entry.assets.some((asset) => String(asset.id) === rest[2]));
       if (!release) return notFound();
@@ -494,6 +530,98 @@ export async function startGitHubApiStandIn(
         return new HttpAnswer(422, errorBody(422, 'Cannot delete assets of an immutable release.'));
       release.assets = release.assets.filter((asset) => String(asset.id) !== rest[2]);
       return new HttpAnswer(204, undefined);
+    }
+    return notFound();
+  }
+
+  function pullRequests(method: string, rest: string[], url: URL, body: Buffer): HttpAnswer {
+    const notFound = () => new HttpAnswer(404, errorBody(404, 'Not Found'));
+    if (method !== 'GET' && options.forbidPullRequests) {
+      return new HttpAnswer(403, errorBody(403, 'Resource not accessible by integration'), {
+        'x-accepted-github-permissions': 'pull_requests=write',
+      });
+    }
+    const input = method === 'GET' ? {} : parseObject(body);
+    if (!input) return new HttpAnswer(400, errorBody(400, 'Problems parsing JSON'));
+    const commentJson = (c: StandInComment) => ({
+      id: c.id,
+      body: c.body,
+      html_url: `${apiUrl}/${owner}/${repo}/pull/${c.issue_number}#issuecomment-${c.id}`,
+      user: { login: 'github-actions[bot]', type: 'Bot' },
+    });
+    const pullJson = (p: StandInPull) => ({
+      number: p.number,
+      state: p.state,
+      title: p.title,
+      body: p.body,
+      head: { ref: p.head, label: `${owner}:${p.head}` },
+      base: { ref: p.base },
+      html_url: `${apiUrl}/${owner}/${repo}/pull/${p.number}`,
+    });
+    if (rest[0] === 'issues' && rest.length === 3 && rest[2] === 'comments' && /^\d+$/.test(rest[1] ?? '')) {
+      const issue = Number(rest[1]);
+      if (method === 'GET') {
+        const all = comments.filter((c) => c.issue_number === issue);
+        const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? '30') || 30));
+        const page = Math.max(1, Number(url.searchParams.get('page') ?? '1') || 1);
+        const lastPage = Math.max(1, Math.ceil(all.length / perPage));
+        const link = (n: number) =>
+          `${apiUrl}${repoPath}/issues/${issue}/comments?per_page=${perPage}&page=${n}`;
+        return new HttpAnswer(
+          200,
+          all.slice((page - 1) * perPage, page * perPage).map(commentJson),
+          page < lastPage ? { link: `<${link(page + 1)}>; rel="next", <${link(lastPage)}>; rel="last"` } : {},
+        );
+      }
+      if (method !== 'POST') return notFound();
+      if (typeof input.body !== 'string') return validationFailed('IssueComment', 'missing_field', 'body');
+      const comment = { id: newId(), issue_number: issue, body: input.body };
+      comments.push(comment);
+      return new HttpAnswer(201, commentJson(comment));
+    }
+    if (rest[0] === 'issues' && rest.length === 3 && rest[1] === 'comments' && method === 'PATCH') {
+      const comment = comments.find((c) => String(c.id) === rest[2]);
+      if (!comment) return notFound();
+      if (typeof input.body !== 'string') return validationFailed('IssueComment', 'missing_field', 'body');
+      comment.body = input.body;
+      return new HttpAnswer(200, commentJson(comment));
+    }
+    if (rest[0] === 'pulls' && rest.length === 1 && method === 'GET') {
+      const head = url.searchParams.get('head');
+      const state = url.searchParams.get('state') ?? 'open';
+      const found = pulls.filter(
+        (p) => (state === 'all' || p.state === state) && (!head || `${owner}:${p.head}` === head),
+      );
+      return new HttpAnswer(200, found.map(pullJson));
+    }
+    if (rest[0] === 'pulls' && rest.length === 1 && method === 'POST') {
+      for (const field of ['title', 'head', 'base'])
+        if (typeof input[field] !== 'string') return validationFailed('PullRequest', 'missing_field', field);
+      if (pulls.some((p) => p.state === 'open' && p.head === input.head))
+        return validationFailed(
+          'PullRequest',
+          'custom',
+          'head',
+          `A pull request already exists for ${owner}:${String(input.head)}.`,
+        );
+      const pull: StandInPull = {
+        number: newId(),
+        head: String(input.head),
+        base: String(input.base),
+        title: String(input.title),
+        body: typeof input.body === 'string' ? input.body : '',
+        state: 'open',
+      };
+      pulls.push(pull);
+      return new HttpAnswer(201, pullJson(pull));
+    }
+    if (rest[0] === 'pulls' && rest.length === 2 && method === 'PATCH') {
+      const pull = pulls.find((p) => String(p.number) === rest[1]);
+      if (!pull) return notFound();
+      if (typeof input.title === 'string') pull.title = input.title;
+      if (typeof input.body === 'string') pull.body = input.body;
+      if (input.state === 'open' || input.state === 'closed') pull.state = input.state;
+      return new HttpAnswer(200, pullJson(pull));
     }
     return notFound();
   }
@@ -579,6 +707,9 @@ export async function startGitHubApiStandIn(
       })),
     requests: () => recorded.map((entry) => ({ ...entry })),
     attestations: () => attestations.map((entry) => ({ ...entry })),
+    comments: () => comments.map((c) => ({ ...c })),
+    pulls: () => pulls.map((p) => ({ ...p })),
+    bodies: () => bodies.map((b) => ({ ...b })),
     stop: async () => {
       await Promise.all([close(apiServer), close(uploadServer)]);
     },

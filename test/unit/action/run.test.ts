@@ -81,7 +81,7 @@ describe('runAction', () => {
     const host = action({ mode: 'build', 'records-dir': records });
     const result = await runAction(host);
 
-    expect(result.gate.verdict.pass).toBe(true);
+    expect(result.gate?.verdict.pass).toBe(true);
     expect(result.images.map((i) => i.platform)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(groupsOf(host.log)).toEqual([
       'Check registry access',

@@ -35,7 +35,9 @@ describe('the shape of src/', () => {
     }
     expect(found.sort()).toEqual([
       'runBuildStage',
+      'runCheckStage',
       'runGateStage',
+      'runGitOpsStage',
       'runHandOverStage',
       'runMergeStage',
       'runPromoteStage',
@@ -43,6 +45,7 @@ describe('the shape of src/', () => {
       'runPublishStage',
       'runReadReleaseStage',
       'runReleaseStage',
+      'runRescanDeployedStage',
       'runRescanStage',
       'runScanStage',
     ]);

@@ -67,6 +67,8 @@ describe('shipped workflows', () => {
         'examples/release.yml',
         'examples/matrix.yml',
         'examples/self-hosted-buildah.yml',
+        'examples/rescan.yml',
+        'examples/pull-request.yml',
       ]),
     );
     expect(readmeWorkflows.length, 'the README shows workflows').toBeGreaterThanOrEqual(2);
