@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import { readRunnerContext } from '../runner/context.js';
+import type { RunnerContext } from '../runner/context.js';
 import type { ActionHost } from '../runner/host.js';
 import { maskSecretInputs, readSettings } from '../settings/inputs.js';
 import type { Settings } from '../settings/inputs.js';
@@ -45,42 +46,65 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const settings = readSettings(host.readInput, { workspace: context.workspace, env: host.env });
   const release = runReleaseStage(host, settings, context);
   const registry = registryClientFor(settings, host);
-  if (settings.mode === 'rescan')
-    return {
-      settings,
-      release,
-      images: [],
-      rescan: await runRescanDeployedStage(host, { settings, context, registry }),
-    };
-  if (settings.mode === 'promote') {
-    const source = await runReadReleaseStage(host, { settings, context, registry });
-    const scanned = await runRescanStage(host, {
-      settings,
-      sboms: source.sbomFiles,
-      tempDir: context.tempDir,
-    });
-    const gate = await runGateStage(host, { settings, images: source.images, scanned });
-    assertGatePassed(gate.verdict);
-    const published = await runPromoteStage(host, {
-      settings,
-      release,
-      images: source.images,
-      gate,
-      context,
-      registry,
-      source,
-    });
-    await runGitOpsStage(host, { settings, release, context, published });
-    return { settings, release, images: source.images, gate, published };
-  }
-  if (settings.mode === 'publish') {
-    const { images, gate, provenance } = await runMergeStage(host, { settings, context, registry });
-    assertGatePassed(gate.verdict);
-    const publish = { settings, release, images, gate, context, registry, provenance };
-    const published = await runPublishStage(host, publish);
-    await runGitOpsStage(host, { settings, release, context, published });
-    return { settings, release, images, gate, published };
-  }
+  const run: ModeRun = { host, context, settings, release, registry };
+  if (settings.mode === 'rescan') return rescanDeployed(run);
+  if (settings.mode === 'promote') return promote(run);
+  if (settings.mode === 'publish') return publishHandedOver(run);
+  return buildAndRelease(run);
+}
+
+interface ModeRun {
+  host: ActionHost;
+  context: RunnerContext;
+  settings: Settings;
+  release: ReleaseMetadata;
+  registry: ReturnType<typeof registryClientFor>;
+}
+
+/** `mode: rescan`: the deployed releases re-scanned with today's database; nothing is built or tagged. */
+async function rescanDeployed({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
+  const rescan = await runRescanDeployedStage(host, { settings, context, registry });
+  return { settings, release, images: [], rescan };
+}
+
+/** `mode: promote`: a published release, verified and re-scanned from its SBOMs, tagged again as this ref. */
+async function promote({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
+  const source = await runReadReleaseStage(host, { settings, context, registry });
+  const scanned = await runRescanStage(host, { settings, sboms: source.sbomFiles, tempDir: context.tempDir });
+  const images = source.images;
+  const gate = await runGateStage(host, { settings, images, scanned });
+  assertGatePassed(gate.verdict);
+  const promoted = { settings, release, images, gate, context, registry, source };
+  const published = await runPromoteStage(host, promoted);
+  await runGitOpsStage(host, { settings, release, context, published });
+  return { settings, release, images, gate, published };
+}
+
+/** `mode: publish`: the platforms the build jobs of this run handed over, merged and published. */
+async function publishHandedOver({
+  host,
+  context,
+  settings,
+  release,
+  registry,
+}: ModeRun): Promise<RunResult> {
+  const { images, gate, provenance } = await runMergeStage(host, { settings, context, registry });
+  assertGatePassed(gate.verdict);
+  const published = await runPublishStage(host, {
+    settings,
+    release,
+    images,
+    gate,
+    context,
+    registry,
+    provenance,
+  });
+  await runGitOpsStage(host, { settings, release, context, published });
+  return { settings, release, images, gate, published };
+}
+
+/** `mode: all`, `build` and `check`: build → provenance → scan → gate, then hand over, comment or publish. */
+async function buildAndRelease({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
   const startedOn = host.now();
   const images = await runBuildStage(host, { settings, release, context, registry });
   const provenance = await runProvenanceStage(host, { settings, context, registry, images, startedOn });
@@ -91,8 +115,15 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   if (settings.mode === 'check') await runCheckStage(host, { settings, context, registry, images, gate });
   assertGatePassed(gate.verdict);
   if (settings.mode === 'build' || settings.mode === 'check') return { settings, release, images, gate };
-  const publish = { settings, release, images, gate, context, registry, provenance };
-  const published = await runPublishStage(host, publish);
+  const published = await runPublishStage(host, {
+    settings,
+    release,
+    images,
+    gate,
+    context,
+    registry,
+    provenance,
+  });
   await runGitOpsStage(host, { settings, release, context, published });
   return { settings, release, images, gate, published };
 }
