@@ -12,8 +12,9 @@ export const LAYERS = {
   summary: ['publish', 'policy', 'scan', 'release', 'image'],
   publish: [
     ...['settings', 'deployment', 'sign', 'github', 'policy', 'scan', 'release', 'image', 'registry'],
-    'logging',
+    ...['logging', 'bundles'],
   ],
+  bundles: ['deployment', 'image', 'registry', 'logging'],
   records: ['settings', 'scan', 'image', 'registry'],
   settings: ['policy', 'scan', 'sign', 'tools', 'image', 'registry', 'runner'],
   deployment: ['policy', 'scan', 'release', 'image', 'registry', 'logging', 'validation'],

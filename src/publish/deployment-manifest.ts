@@ -7,6 +7,7 @@ import {
   manifestFileName,
   renderDeploymentManifest,
   type DeploymentManifest,
+  type ManifestOfflineBundle,
   type ManifestSbom,
 } from '../deployment/manifest.js';
 import { renderTemplate, renderedFileName } from '../deployment/templates.js';
@@ -40,6 +41,7 @@ export async function writeDeploymentManifest(
   ctx: PublishContext,
   tags: readonly string[],
   baseline: Baseline | undefined,
+  bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>,
 ): Promise<WrittenManifest> {
   const { req, deps, index, signatures } = ctx;
   const { settings, release, images } = req;
@@ -67,6 +69,7 @@ export async function writeDeploymentManifest(
     verdict: req.gate.verdict,
     policy: req.policy,
     deltas,
+    ...(bundles ? { bundles } : {}),
     baseline: baseline
       ? {
           channel: release.channel,

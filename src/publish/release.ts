@@ -6,8 +6,10 @@ import { readBaseline } from '../deployment/baseline.js';
 import { buildImageIndex } from '../image/image-index.js';
 import { adoptRelease, planOrAdopt } from './adopt-release.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
+import { bundleListing } from '../bundles/offline-bundles.js';
 import { gatedImages } from './gated-images.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
+import { offlineBundleAssets, offlineBundleSteps } from './offline-bundles.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
 import { signRelease } from './sign-release.js';
@@ -46,14 +48,22 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
   if (signer) await log.group('Sign and attest', () => signRelease(ctx, signer));
   else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
   const tags = plan.map((p) => p.tag);
-  const written = await log.group('Deployment manifest', () => writeDeploymentManifest(ctx, tags, baseline));
+  const offline = offlineBundleSteps(ctx, baseline);
+  const started = offline && (await log.group('Offline bundles: images', () => offline.start()));
+  const listing = started && bundleListing(started);
+  const written = await log.group('Deployment manifest', () =>
+    writeDeploymentManifest(ctx, tags, baseline, listing),
+  );
+  const bundles = started
+    ? await log.group('Offline bundles: signed sums', () => offline!.finish(started, written))
+    : [];
   if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
     await log.group('Verify signatures', () => verifyRelease(ctx, trust, expected));
   }
   if (stage) {
-    const assets = releaseAssetList(req.gate, written);
+    const assets = [...releaseAssetList(req.gate, written), ...offlineBundleAssets(req.reportsDir, bundles)];
     await log.group('Release assets (draft)', () => stageReleaseAssets(stage, assets, log));
   }
   const tagged = await log.group('Tag the release', () => writeTags(ctx, plan));
@@ -70,5 +80,6 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
     signatures: signatures.records,
     ...(releaseUrl ? { releaseUrl } : {}),
     renderedTemplates: written.renderedTemplates,
+    offlineBundles: bundles,
   };
 }

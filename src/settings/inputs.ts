@@ -158,6 +158,11 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
     allowDowngrade: v['allow-downgrade'],
     releaseAssets: v['release-assets'],
     deployTemplates: v['deploy-templates'],
+    offlineBundles: {
+      mode: v['offline-bundles'],
+      compression: v['offline-compression'],
+      ...(v['offline-bundle-max-size'] ? { maxSize: v['offline-bundle-max-size'] } : {}),
+    },
     ...(Object.fromEntries(
       Object.entries(optional).filter(([, value]) => value !== undefined),
     ) as Partial<PublishSettings>),

@@ -16,6 +16,7 @@ import {
   parseDuration,
   parseExistingFile,
   parseMaxDbAgeInput,
+  parseMaxSize,
   parsePlatforms,
   parseRegistryHosts,
   parseSbomFormats,
@@ -128,6 +129,16 @@ export const INPUTS = {
     parse: (v) => oneOf('release-assets', v, ['auto', 'off'] as const),
   }),
   'deploy-templates': spec({ parse: parseTemplates }),
+  // Offline bundles (issue 12).
+  'offline-bundles': spec({
+    default: 'off',
+    parse: (v) => oneOf('offline-bundles', v, ['off', 'full', 'delta', 'both'] as const),
+  }),
+  'offline-compression': spec({
+    default: 'zstd',
+    parse: (v) => oneOf('offline-compression', v, ['zstd', 'gzip'] as const),
+  }),
+  'offline-bundle-max-size': spec({ parse: optional((v) => parseMaxSize('offline-bundle-max-size', v)) }),
   'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
 } as const;
 

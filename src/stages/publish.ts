@@ -61,6 +61,7 @@ export async function runPublishStage(host: ActionHost, input: PublishStageInput
   host.setOutput('manifest-file', result.manifestFile);
   host.setOutput('manifest-digest', result.manifestDigest);
   host.setOutput('signatures', JSON.stringify(result.signatures));
+  host.setOutput('offline-bundles', JSON.stringify(result.offlineBundles ?? []));
   await host.appendSummary(publishSummary(settings.imageName, result));
   return result;
 }

@@ -1,0 +1,75 @@
+/**
+ * Writes bundle files as a compressed tar: one compressed frame per call (zstd frames and gzip members
+ * concatenate into one valid stream), so a bundle is written in two parts — the image and its signatures
+ * first, whose bytes and sha256 the deployment manifest pins, then the signed manifest and sums, which
+ * cannot name their own digest. Node's zlib does both compressions (zstd since Node 22.15/23.8).
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import type { BundleCompression, BundleFile } from './layout.js';
+import { TAR_END, tarHeader, tarPadding } from './tar.js';
+
+/** What one frame added to the file, and the sha256 of every file in it (hex, archive order). */
+export interface WrittenFrame {
+  bytes: number;
+  sha256: string;
+  files: Array<{ path: string; sha256: string }>;
+}
+
+function compressor(compression: BundleCompression): Transform {
+  if (compression === 'gzip') return zlib.createGzip({ level: 9 });
+  const zstd = (zlib as { createZstdCompress?: (o?: object) => Transform }).createZstdCompress;
+  if (!zstd)
+    throw new Error(`offline-compression zstd needs Node 22.15 or later (this is ${process.version})`);
+  const { ZSTD_c_compressionLevel, ZSTD_c_checksumFlag } = zlib.constants as unknown as {
+    ZSTD_c_compressionLevel: number;
+    ZSTD_c_checksumFlag: number;
+  };
+  return zstd({ params: { [ZSTD_c_compressionLevel]: 9, [ZSTD_c_checksumFlag]: 1 } });
+}
+
+/**
+ * Appends `files` (and, when `end`, the end-of-archive marker) to `file` as one compressed frame; each
+ * file is read when its turn comes, so only one blob is in memory at a time.
+ */
+export async function writeFrame(
+  file: string,
+  files: readonly BundleFile[],
+  options: { compression: BundleCompression; append: boolean; end: boolean },
+): Promise<WrittenFrame> {
+  const sums: WrittenFrame['files'] = [];
+  async function* tar() {
+    for (const entry of files) {
+      const data = await entry.read();
+      if (data.length !== entry.size)
+        throw new Error(`${entry.path}: expected ${entry.size} bytes, read ${data.length}`);
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      if (entry.sha256 && entry.sha256 !== sha256)
+        throw new Error(`${entry.path}: its content hashes to sha256:${sha256}, not sha256:${entry.sha256}`);
+      sums.push({ path: entry.path, sha256 });
+      yield tarHeader(entry.path, data.length);
+      yield data;
+      yield tarPadding(data.length);
+    }
+    if (options.end) yield TAR_END;
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(
+    Readable.from(tar()),
+    compressor(options.compression),
+    count,
+    createWriteStream(file, { flags: options.append ? 'a' : 'w' }),
+  );
+  return { bytes, sha256: hash.digest('hex'), files: sums };
+}
