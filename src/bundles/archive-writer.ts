@@ -20,15 +20,13 @@ export interface WrittenFrame {
 }
 
 function compressor(compression: BundleCompression): Transform {
-  if (compression === 'gzip') return zlib.createGzip({ level: 9 });
+  if (compression === 'gzip') return zlib.createGzip();
   const zstd = (zlib as { createZstdCompress?: (o?: object) => Transform }).createZstdCompress;
   if (!zstd)
     throw new Error(`offline-compression zstd needs Node 22.15 or later (this is ${process.version})`);
-  const { ZSTD_c_compressionLevel, ZSTD_c_checksumFlag } = zlib.constants as unknown as {
-    ZSTD_c_compressionLevel: number;
-    ZSTD_c_checksumFlag: number;
-  };
-  return zstd({ params: { [ZSTD_c_compressionLevel]: 9, [ZSTD_c_checksumFlag]: 1 } });
+  // zstd's default level (3), with a checksum per frame: layers are compressed already, a higher level buys little.
+  const { ZSTD_c_checksumFlag } = zlib.constants as unknown as { ZSTD_c_checksumFlag: number };
+  return zstd({ params: { [ZSTD_c_checksumFlag]: 1 } });
 }
 
 /**

@@ -60,8 +60,8 @@ export function renderInstaller(
 
 // The script's logic, the same for every release. Keep it POSIX (dash, busybox ash) and shellcheck-clean.
 const BODY = String.raw`
-NAME=${'$'}{REPO##*/} BUNDLE= ENGINE= DRY=no INSECURE=no PULL=no READONLY=no KEY=cosign.pub
-NETWORK= MEMORY= CPUS= RESTART=unless-stopped TIMEOUT=60
+NAME=${'$'}{REPO##*/} BUNDLE='' ENGINE='' DRY=no INSECURE=no PULL=no READONLY=no KEY=cosign.pub
+NETWORK='' MEMORY='' CPUS='' RESTART=unless-stopped TIMEOUT=60
 say() { printf '%s\n' "edgeship-install: $*" >&2; }
 die() { say "$*"; exit 1; }
 run() { if [ "$DRY" = yes ]; then say "would run: $*"; else "$@"; fi; }
@@ -73,7 +73,7 @@ Usage: $0 [--bundle FILE | --pull] [options]
   --name NAME     container name (default $NAME)
   --network NET   --memory BYTES   --cpus N   --read-only   --restart POLICY (default $RESTART)
   --timeout SEC   seconds to wait for the health check (default $TIMEOUT), then roll back
-  --key FILE      public key (key-signed releases)   --insecure  install without cosign verification
+  --key FILE      public key of a key-signed release (default $KEY)   --insecure  skip cosign verification
   --engine docker|podman   --dry-run  print what would be done
 EOF
 }
@@ -95,6 +95,7 @@ case $(uname -m) in
 esac
 ROW=$(printf '%s\n' "$PLATFORMS" | awk -v p="$ARCH" '$1 == p')
 [ -n "$ROW" ] || die "$REPO $VERSION has no image for $ARCH (it has: $(printf '%s\n' "$PLATFORMS" | awk '{print $1}' | tr '\n' ' '))"
+# shellcheck disable=SC2086 # fields of a row, split on purpose
 set -- $ROW
 DIGEST=$2 USER_=$3 HEALTH=$4
 
@@ -118,6 +119,7 @@ else
   [ -f "$BUNDLE" ] || die "bundle $BUNDLE not found (give --bundle FILE)"
   B=$(printf '%s\n' "$BUNDLES" | awk -v f="${'$'}{BUNDLE##*/}" '$1 == f')
   [ -n "$B" ] || die "$BUNDLE is not a bundle of $REPO $VERSION"
+  # shellcheck disable=SC2086 # fields of a row, split on purpose
   set -- $B
   [ "$2" = "$ARCH" ] || die "$BUNDLE is for $2; this device is $ARCH: refusing it"
   KIND=$3 HEAD_BYTES=$4 HEAD_SHA=${'$'}{5#sha256:} BASE_VERSION=$6 BASE_DIGEST=$7
