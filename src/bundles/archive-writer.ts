@@ -1,7 +1,7 @@
 /**
  * Writes bundle files as a compressed tar: one compressed frame per call (zstd frames and gzip members
- * concatenate into one valid stream), so a bundle is written in two parts — the image and its signatures
- * first, whose bytes and sha256 the deployment manifest pins, then the signed manifest and sums, which
+ * concatenate into one valid stream), so a bundle is written in two parts — the image
+ * first, whose bytes and sha256 the deployment manifest pins, then signatures, the signed manifest and sums, which
  * cannot name their own digest. Node's zlib does both compressions (zstd since Node 22.15/23.8).
  */
 import { createHash } from 'node:crypto';
@@ -40,8 +40,16 @@ export async function writeFrame(
 ): Promise<WrittenFrame> {
   const sums: WrittenFrame['files'] = [];
   async function* tar() {
-    for (const entry of files) {
-      const data = await entry.read();
+    // The next file is read while this one is compressed and written (at most two in memory).
+    const read = (i: number) => {
+      const reading = files[i]?.read();
+      reading?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      return reading;
+    };
+    let next = read(0);
+    for (const [i, entry] of files.entries()) {
+      const data = await next!;
+      next = read(i + 1);
       if (data.length !== entry.size)
         throw new Error(`${entry.path}: expected ${entry.size} bytes, read ${data.length}`);
       const sha256 = createHash('sha256').update(data).digest('hex');

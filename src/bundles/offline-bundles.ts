@@ -1,9 +1,9 @@
 /**
  * Offline bundles, per platform: `full` (the whole image) and `delta` (only the blobs the channel
- * baseline lacks), each one compressed tar written in two frames. The first (the image and its
- * signatures) is written before the deployment manifest, which pins its bytes and sha256; the second —
- * the signed manifest, the trusted root, the installer and a signed `SHA256SUMS` over every file — once the
- * manifest is signed. Then a bundle larger than `maxSize` is split into numbered parts.
+ * baseline lacks), each one compressed tar written in two frames. The first (the image) is written before
+ * the deployment manifest, which pins its bytes and sha256; the second — the platform's signatures and
+ * attestations, the signed manifest, the trusted root, the installer and a signed `SHA256SUMS` over every
+ * file — once the manifest is signed. Then a bundle larger than `maxSize` is split into numbered parts.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -21,6 +21,7 @@ import {
   sumsText,
   TRUSTED_ROOT_FILE,
   type BundleCompression,
+  type BundleFile,
   type BundleKind,
 } from './layout.js';
 
@@ -58,12 +59,14 @@ export interface BundleRequest {
 /** A bundle whose image part is written: what the deployment manifest lists of it. */
 export interface StartedBundle {
   platform: string;
+  /** The platform image's digest. */
+  digest: string;
   kind: BundleKind;
   file: string;
   compression: BundleCompression;
   /** Version and image digest of the baseline a delta is taken against. */
   baseline?: { version: string; digest: string };
-  /** Bytes and sha256 of the first frame (the image and its signatures). */
+  /** Bytes and sha256 of the first frame: the image (OCI layout + docker archive). */
   content: { bytes: number; sha256: string };
   /** Bytes of the image blobs inside. */
   imageBytes: number;
@@ -101,7 +104,6 @@ const platformOf = (image: BundleImage) => ({
 export async function writeBundleImages(req: BundleRequest): Promise<StartedBundle[]> {
   const started: StartedBundle[] = [];
   for (const image of req.images) {
-    const signatures = await signatureFiles(req.registry, req.repository, image.digest);
     const previous = req.baseline?.layersByPlatform.get(image.platform);
     const kinds: BundleKind[] = req.mode === 'both' ? ['full', 'delta'] : [req.mode];
     for (const wanted of kinds) {
@@ -127,7 +129,7 @@ export async function writeBundleImages(req: BundleRequest): Promise<StartedBund
         req.reference,
         skip,
       );
-      const frame = await writeFrame(file, [...content.files, ...signatures], {
+      const frame = await writeFrame(file, content.files, {
         compression: req.compression,
         append: false,
         end: false,
@@ -135,10 +137,11 @@ export async function writeBundleImages(req: BundleRequest): Promise<StartedBund
       req.log.info(
         `${name}: ${content.blobBytes} bytes of blobs` +
           (baseline ? ` (${content.skipped} blob(s) of ${baseline.version} left out)` : '') +
-          `, ${signatures.length} signature file(s), ${frame.bytes} bytes compressed`,
+          `, ${frame.bytes} bytes compressed`,
       );
       started.push({
         platform: image.platform,
+        digest: image.digest,
         kind,
         file,
         compression: req.compression,
@@ -171,6 +174,8 @@ export function bundleListing(started: readonly StartedBundle[]): Map<string, Li
 
 /** What goes into every bundle's second frame. */
 export interface BundleTrailer {
+  /** Where the platform's signatures and attestations are read from. */
+  signatures?: { registry: BundleRegistry; repository: string };
   /** The signed deployment manifest file and its Sigstore bundle (when signed). */
   manifest: { name: string; body: Buffer };
   manifestBundle?: { name: string; body: Buffer };
@@ -189,8 +194,13 @@ export async function finishBundles(
   trailer: BundleTrailer,
 ): Promise<OfflineBundle[]> {
   const done: OfflineBundle[] = [];
+  const signatures = new Map<string, BundleFile[]>();
   for (const b of started) {
+    const from = trailer.signatures;
+    if (from && !signatures.has(b.digest))
+      signatures.set(b.digest, await signatureFiles(from.registry, from.repository, b.digest));
     const extra = [
+      ...(signatures.get(b.digest) ?? []),
       memoryFile(trailer.manifest.name, trailer.manifest.body),
       ...(trailer.manifestBundle
         ? [memoryFile(trailer.manifestBundle.name, trailer.manifestBundle.body)]

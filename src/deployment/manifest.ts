@@ -101,9 +101,9 @@ export interface ManifestPlatform {
 }
 
 /**
- * An offline bundle of a platform. `bytes` and `sha256` are those of the bundle's first part, the image and its
- * signatures (`head -c <bytes> <file> | sha256sum`): the rest of the file holds this manifest, which cannot name
- * its own digest, and the signed SHA256SUMS over everything.
+ * An offline bundle of a platform. `bytes` and `sha256` are those of the bundle's first part, the image archive
+ * (`head -c <bytes> <file> | sha256sum`): the rest of the file holds the signatures, this manifest, which cannot
+ * name its own digest, and the signed SHA256SUMS over everything.
  */
 export interface ManifestOfflineBundle {
   kind: 'full' | 'delta';

@@ -261,7 +261,7 @@ const PLATFORM = object(
             title: 'a relative file name (no leading /, no .. segments)',
             description: 'The bundle file (release asset and reports-dir file).',
           },
-          bytes: bytes("Bytes of the bundle's first part: the image and its signatures."),
+          bytes: bytes("Bytes of the bundle's first part: the image (OCI layout + docker archive)."),
           sha256: digest(
             'sha256 of those first bytes (`head -c <bytes> <file> | sha256sum`); the rest holds this manifest and SHA256SUMS.',
           ),

@@ -46,7 +46,9 @@ function untar(data: Buffer): Map<string, Buffer> {
 /** Node's zstdDecompressSync stops after the first frame (the zstd CLI and Go's decoders read them all). */
 const unzstd = (data: Buffer, firstFrame: number) => {
   const one = (b: Buffer) =>
-    (zlib as unknown as { zstdDecompressSync: (b: Buffer) => Buffer }).zstdDecompressSync(b);
+    b.length === 0
+      ? Buffer.alloc(0)
+      : (zlib as unknown as { zstdDecompressSync: (b: Buffer) => Buffer }).zstdDecompressSync(b);
   return Buffer.concat([one(data.subarray(0, firstFrame)), one(data.subarray(firstFrame))]);
 };
 
@@ -257,6 +259,7 @@ describe('writeBundleImages and finishBundles', () => {
     ]);
     const signed: string[] = [];
     const done = await finishBundles(started, {
+      signatures: { registry: f.registry, repository: 'acme/agent' },
       manifest: { name: 'edgeship-deployment-2.0.0.yaml', body: Buffer.from('manifest') },
       manifestBundle: { name: 'edgeship-deployment-2.0.0.yaml.sigstore.json', body: Buffer.from('{}') },
       trustedRoot: Buffer.from('{"root":1}'),
@@ -283,6 +286,11 @@ describe('writeBundleImages and finishBundles', () => {
       if (name === 'SHA256SUMS' || name === 'SHA256SUMS.sigstore.json') continue;
       expect(sums).toContain(`${sha(content)}  ${name}\n`);
     }
+    expect(files.has(`signatures/blobs/sha256/${f.bundleLayer.digest.slice(7)}`)).toBe(true);
+    expect(sha(joined.subarray(0, listing[0]!.bytes))).toBe(listing[0]!.sha256.slice(7));
+    expect(
+      untar(unzstd(joined.subarray(0, listing[0]!.bytes), listing[0]!.bytes)).has('signatures/index.json'),
+    ).toBe(false);
     expect([...files.keys()].slice(-6)).toEqual([
       'edgeship-deployment-2.0.0.yaml',
       'edgeship-deployment-2.0.0.yaml.sigstore.json',
