@@ -44,7 +44,15 @@ export async function runAction(host: ActionHost): Promise<RunResult> {
   const scanned = await runScanStage(host, { settings, images, tempDir: context.tempDir });
   const gate = await runGateStage(host, { settings, images, scanned });
   if (settings.mode === 'build')
-    await runHandOverStage(host, { settings, context, images, gate, tools: scanned.tools });
+    await runHandOverStage(host, {
+      settings,
+      context,
+      images,
+      gate,
+      tools: scanned.tools,
+      registry,
+      version: release.version,
+    });
   assertGatePassed(gate.verdict);
   if (settings.mode === 'build') return { settings, release, images, gate };
   const published = await runPublishStage(host, { settings, release, images, gate, context, registry });

@@ -19,6 +19,8 @@ export interface WrittenFrame {
   files: Array<{ path: string; sha256: string }>;
 }
 
+const READ_AHEAD = 4;
+
 function compressor(compression: BundleCompression): Transform {
   if (compression === 'gzip') return zlib.createGzip();
   const zstd = (zlib as { createZstdCompress?: (o?: object) => Transform }).createZstdCompress;
@@ -40,16 +42,21 @@ export async function writeFrame(
 ): Promise<WrittenFrame> {
   const sums: WrittenFrame['files'] = [];
   async function* tar() {
-    // The next file is read while this one is compressed and written (at most two in memory).
+    // The next files are read (downloaded) while this one is compressed and written: at most
+    // READ_AHEAD + 1 in memory.
+    const reading: Array<Promise<Buffer>> = [];
     const read = (i: number) => {
-      const reading = files[i]?.read();
-      reading?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-      return reading;
+      const file = files[i];
+      if (!file) return;
+      const promise = file.read();
+      promise.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      reading[i] = promise;
     };
-    let next = read(0);
+    for (let i = 0; i < READ_AHEAD; i++) read(i);
     for (const [i, entry] of files.entries()) {
-      const data = await next!;
-      next = read(i + 1);
+      const data = await reading[i]!;
+      delete reading[i];
+      read(i + READ_AHEAD);
       if (data.length !== entry.size)
         throw new Error(`${entry.path}: expected ${entry.size} bytes, read ${data.length}`);
       const sha256 = createHash('sha256').update(data).digest('hex');

@@ -120,15 +120,19 @@ export async function signatureFiles(
       if (!files.has(b.digest)) files.set(b.digest, blob(registry, repository, b, SIGNATURES_DIR));
     }
   };
-  for (const referrer of referrers) await add(referrer.digest, { 'dev.edgeship.subject': digest }, referrer);
-  for (const suffix of ['sig', 'att']) {
-    const tag = `${fallbackTag(digest)}.${suffix}`;
-    await add(tag, { [REF_NAME]: tag });
-  }
+  await Promise.all([
+    ...referrers.map((r) => add(r.digest, { 'dev.edgeship.subject': digest }, r)),
+    ...['sig', 'att'].map((suffix) => {
+      const tag = `${fallbackTag(digest)}.${suffix}`;
+      return add(tag, { [REF_NAME]: tag });
+    }),
+  ]);
   if (entries.length === 0) return [];
+  const byDigest = <T extends { digest?: string; path?: string }>(a: T, b: T) =>
+    (a.digest ?? a.path)! < (b.digest ?? b.path)! ? -1 : 1;
   return [
     memoryFile(`${SIGNATURES_DIR}/oci-layout`, OCI_LAYOUT),
-    memoryFile(`${SIGNATURES_DIR}/index.json`, signaturesIndex(entries)),
-    ...files.values(),
+    memoryFile(`${SIGNATURES_DIR}/index.json`, signaturesIndex(entries.sort(byDigest))),
+    ...[...files.values()].sort(byDigest),
   ];
 }

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PhaseLog } from '../logging/phase-log.js';
 import { writeFrame } from './archive-writer.js';
@@ -122,6 +122,19 @@ export async function writeBundleImages(req: BundleRequest): Promise<StartedBund
           : undefined;
       const name = bundleFileName(req.version, image.platform, kind, req.compression, baseline?.version);
       const file = path.join(req.dir, name);
+      const handedOver = kind === 'full' ? await takeHandOver(file) : undefined;
+      if (handedOver) {
+        req.log.info(`${name}: the image part the build job wrote (${handedOver.content.bytes} bytes)`);
+        started.push({
+          platform: image.platform,
+          digest: image.digest,
+          kind,
+          file,
+          compression: req.compression,
+          ...handedOver,
+        });
+        continue;
+      }
       const content = await imageFiles(
         req.registry,
         req.repository,
@@ -281,4 +294,59 @@ export async function splitFile(
   }
   await rm(file);
   return parts;
+}
+
+/** The suffixes of a build job's hand-over: the image part of the full bundle, and its sums. */
+export const HAND_OVER_PART = '.image';
+export const HAND_OVER_SUMS = '.image.sha256';
+
+/**
+ * Matrix build job: writes the image part of the platform's full bundle (`<bundle>.image`) and the sums of the
+ * files in it (`<bundle>.image.sha256`) into `req.dir`, for the publish job to finish; returns their names.
+ */
+export async function writeHandOverPart(
+  req: Omit<BundleRequest, 'images' | 'mode' | 'baseline'>,
+  image: BundleImage,
+): Promise<string[]> {
+  const name = bundleFileName(req.version, image.platform, 'full', req.compression);
+  const content = await imageFiles(
+    req.registry,
+    req.repository,
+    { digest: image.digest, platform: platformOf(image) },
+    req.reference,
+  );
+  const part = path.join(req.dir, `${name}${HAND_OVER_PART}`);
+  const frame = await writeFrame(part, content.files, {
+    compression: req.compression,
+    append: false,
+    end: false,
+  });
+  await writeFile(path.join(req.dir, `${name}${HAND_OVER_SUMS}`), sumsText(frame.files));
+  req.log.info(`${name}: image part written for the publish job (${frame.bytes} bytes)`);
+  return [`${name}${HAND_OVER_PART}`, `${name}${HAND_OVER_SUMS}`];
+}
+
+/** A build job's image part of `file`, taken over (renamed to `file`), with its bytes, sha256 and sums. */
+async function takeHandOver(
+  file: string,
+): Promise<Pick<StartedBundle, 'content' | 'sums' | 'imageBytes'> | undefined> {
+  let sums: string;
+  try {
+    sums = await readFile(`${file}${HAND_OVER_SUMS}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  await rename(`${file}${HAND_OVER_PART}`, file);
+  await rm(`${file}${HAND_OVER_SUMS}`);
+  const content = await fileDigest(file);
+  const lines = sums
+    .trim()
+    .split('\n')
+    .map((line) => /^([a-f0-9]{64}) {2}(.+)$/.exec(line));
+  if (lines.some((m) => !m)) throw new Error(`${file}${HAND_OVER_SUMS} is not a sha256sum listing`);
+  return {
+    content,
+    sums: lines.map((m) => ({ path: m![2]!, sha256: m![1]! })),
+    imageBytes: content.bytes,
+  };
 }

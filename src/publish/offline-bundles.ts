@@ -3,13 +3,21 @@
  * lists them), the signed manifest, trusted root, installer and signed SHA256SUMS after it. Undefined when
  * `offline-bundles` is off.
  */
+import { readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
+import type { BundleRegistry } from '../bundles/collect.js';
 import type { Baseline } from '../deployment/baseline.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import type { PhaseLog } from '../logging/phase-log.js';
+import type { Settings } from '../settings/inputs.js';
 import { OFFLINE_BUNDLE_PREDICATE_TYPE, renderInstaller } from '../bundles/installer.js';
 import { INSTALLER_FILE, SUMS_FILE } from '../bundles/layout.js';
 import {
   finishBundles,
+  HAND_OVER_PART,
+  HAND_OVER_SUMS,
   writeBundleImages,
+  writeHandOverPart,
   type OfflineBundle,
   type StartedBundle,
 } from '../bundles/offline-bundles.js';
@@ -118,4 +126,37 @@ export function offlineBundleAssets(reportsDir: string, bundles: readonly Offlin
     ),
     { name: INSTALLER_FILE, file, contentType: 'text/x-shellscript' },
   ];
+}
+
+/**
+ * Matrix build job (`mode: build`): writes each gated platform's full-bundle image part into its record folder
+ * (the bytes are on this runner); returns the file names to upload with the record. None when off.
+ */
+export async function handOverBundleParts(
+  input: { settings: Settings; version: string; registry: BundleRegistry; log: PhaseLog },
+  image: PlatformImage,
+  dir: string,
+): Promise<string[]> {
+  const { settings } = input;
+  const { mode, compression } = settings.publish.offlineBundles;
+  if (mode === 'off') return [];
+  return writeHandOverPart(
+    {
+      registry: input.registry,
+      repository: settings.image.path,
+      reference: `${settings.imageName}:${input.version}`,
+      version: input.version,
+      compression,
+      dir,
+      log: input.log,
+    },
+    image,
+  );
+}
+
+/** Matrix publish job: moves the image parts a build record carries into the reports folder. */
+export function placeHandOverBundleParts(recordDir: string, reportsDir: string): void {
+  for (const file of readdirSync(recordDir))
+    if (file.endsWith(HAND_OVER_PART) || file.endsWith(HAND_OVER_SUMS))
+      renameSync(path.join(recordDir, file), path.join(reportsDir, file));
 }

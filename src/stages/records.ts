@@ -8,6 +8,7 @@ import type { PlatformImage } from '../image/pushed-image.js';
 import { evaluateScans } from '../policy/decide.js';
 import type { GateResult } from '../policy/decide.js';
 import { policyDigest } from '../policy/index.js';
+import { handOverBundleParts, placeHandOverBundleParts } from '../publish/offline-bundles.js';
 import { buildRecordPrefix } from '../records/build-record.js';
 import { writePlatformRecord } from '../records/hand-over.js';
 import { recordStoreFor } from '../records/record-store.js';
@@ -30,6 +31,8 @@ export async function runHandOverStage(
     images: readonly PlatformImage[];
     gate: GateResult;
     tools: ScannerVersions;
+    registry: RegistryClient;
+    version: string;
   },
 ): Promise<string[]> {
   const store = await recordStoreFor(input.settings, host.env);
@@ -74,6 +77,8 @@ async function uploadRecords(
       },
       context.tempDir,
     );
+    if (gate.verdict.pass)
+      files.push(...(await handOverBundleParts({ ...input, log: host.log }, image, dir)));
     await store.upload(name, files, dir);
     host.log.info(`${image.platform}: record ${name} (${record.gate.verdict}) → ${store.describe()}`);
     names.push(name);
@@ -104,6 +109,7 @@ async function mergeRecords(
   for (const one of chosen) {
     const repository = { path: settings.image.path, name: settings.imageName };
     restored.push(await restorePlatform(input.registry, repository, one, reportsDir));
+    placeHandOverBundleParts(one.dir, reportsDir);
     host.log.info(
       `${one.record.platform}: ${one.record.digest} verified in the registry (attempt ${one.record.run.attempt})`,
     );
