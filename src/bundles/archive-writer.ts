@@ -4,7 +4,7 @@
  * first, whose bytes and sha256 the deployment manifest pins, then signatures, the signed manifest and sums, which
  * cannot name their own digest. Node's zlib does both compressions (zstd since Node 22.15/23.8).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,7 +38,13 @@ function compressor(compression: BundleCompression): Transform {
 export async function writeFrame(
   file: string,
   files: readonly BundleFile[],
-  options: { compression: BundleCompression; append: boolean; end: boolean },
+  options: {
+    compression: BundleCompression;
+    append: boolean;
+    end: boolean;
+    /** Also fed every byte written (the whole file's hash across frames, without reading it back). */
+    whole?: Hash;
+  },
 ): Promise<WrittenFrame> {
   const sums: WrittenFrame['files'] = [];
   async function* tar() {
@@ -74,6 +80,7 @@ export async function writeFrame(
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
+      options.whole?.update(chunk);
       bytes += chunk.length;
       done(null, chunk);
     },

@@ -5,7 +5,7 @@
  * attestations, the signed manifest, the trusted root, the installer and a signed `SHA256SUMS` over every
  * file — once the manifest is signed. Then a bundle larger than `maxSize` is split into numbered parts.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -71,6 +71,8 @@ export interface StartedBundle {
   /** Bytes of the image blobs inside. */
   imageBytes: number;
   sums: Array<{ path: string; sha256: string }>;
+  /** The running sha256 of the file so far. */
+  whole: Hash;
 }
 
 /** The listing of a bundle in the deployment manifest. */
@@ -142,10 +144,12 @@ export async function writeBundleImages(req: BundleRequest): Promise<StartedBund
         req.reference,
         skip,
       );
+      const whole = createHash('sha256');
       const frame = await writeFrame(file, content.files, {
         compression: req.compression,
         append: false,
         end: false,
+        whole,
       });
       req.log.info(
         `${name}: ${content.blobBytes} bytes of blobs` +
@@ -162,6 +166,7 @@ export async function writeBundleImages(req: BundleRequest): Promise<StartedBund
         content: { bytes: frame.bytes, sha256: frame.sha256 },
         imageBytes: content.blobBytes,
         sums: frame.files,
+        whole,
       });
     }
   }
@@ -207,11 +212,20 @@ export async function finishBundles(
   trailer: BundleTrailer,
 ): Promise<OfflineBundle[]> {
   const done: OfflineBundle[] = [];
-  const signatures = new Map<string, BundleFile[]>();
+  // Every platform's signatures are read at once, blobs included (they are small).
+  const from = trailer.signatures;
+  const digests = [...new Set(started.map((b) => b.digest))];
+  const signatures = new Map(
+    from
+      ? await Promise.all(
+          digests.map(
+            async (d) =>
+              [d, await inMemory(await signatureFiles(from.registry, from.repository, d))] as const,
+          ),
+        )
+      : [],
+  );
   for (const b of started) {
-    const from = trailer.signatures;
-    if (from && !signatures.has(b.digest))
-      signatures.set(b.digest, await signatureFiles(from.registry, from.repository, b.digest));
     const extra = [
       ...(signatures.get(b.digest) ?? []),
       memoryFile(trailer.manifest.name, trailer.manifest.body),
@@ -224,12 +238,12 @@ export async function finishBundles(
     const sums = sumsText([...b.sums, ...extra.map((f) => ({ path: f.path, sha256: f.sha256! }))]);
     const sumsFile = memoryFile(SUMS_FILE, sums);
     const signed = trailer.signSums ? await trailer.signSums(sumsFile.sha256!, b) : undefined;
-    await writeFrame(
+    const trailerFrame = await writeFrame(
       b.file,
       [...extra, sumsFile, ...(signed ? [memoryFile(SUMS_BUNDLE_FILE, signed)] : [])],
-      { compression: b.compression, append: true, end: true },
+      { compression: b.compression, append: true, end: true, whole: b.whole },
     );
-    const whole = await fileDigest(b.file);
+    const whole = { bytes: b.content.bytes + trailerFrame.bytes, sha256: b.whole.digest('hex') };
     const files =
       trailer.maxSize && whole.bytes > trailer.maxSize
         ? await splitFile(b.file, trailer.maxSize)
@@ -251,11 +265,12 @@ export async function finishBundles(
   return done;
 }
 
-async function fileDigest(file: string): Promise<{ bytes: number; sha256: string }> {
+async function fileDigest(file: string, whole?: Hash): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of createReadStream(file)) {
     hash.update(chunk as Buffer);
+    whole?.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
   }
   return { bytes, sha256: hash.digest('hex') };
@@ -329,7 +344,7 @@ export async function writeHandOverPart(
 /** A build job's image part of `file`, taken over (renamed to `file`), with its bytes, sha256 and sums. */
 async function takeHandOver(
   file: string,
-): Promise<Pick<StartedBundle, 'content' | 'sums' | 'imageBytes'> | undefined> {
+): Promise<Pick<StartedBundle, 'content' | 'sums' | 'imageBytes' | 'whole'> | undefined> {
   let sums: string;
   try {
     sums = await readFile(`${file}${HAND_OVER_SUMS}`, 'utf8');
@@ -338,7 +353,8 @@ async function takeHandOver(
   }
   await rename(`${file}${HAND_OVER_PART}`, file);
   await rm(`${file}${HAND_OVER_SUMS}`);
-  const content = await fileDigest(file);
+  const whole = createHash('sha256');
+  const content = await fileDigest(file, whole);
   const lines = sums
     .trim()
     .split('\n')
@@ -348,5 +364,11 @@ async function takeHandOver(
     content,
     sums: lines.map((m) => ({ path: m![2]!, sha256: m![1]! })),
     imageBytes: content.bytes,
+    whole,
   };
+}
+
+/** The files read into memory, concurrently. */
+async function inMemory(files: readonly BundleFile[]): Promise<BundleFile[]> {
+  return Promise.all(files.map(async (f) => memoryFile(f.path, await f.read())));
 }
