@@ -234,7 +234,6 @@ async function main() {
       const started = await writeBundleImages(request(compression, dir));
       const imageMs = performance.now() - start;
       const [done] = await finishBundles(started, {
-        signatures: { registry: client, repository: REPO },
         manifest: { name: path.basename(second.result.manifestFile), body: manifestText },
         trustedRoot: Buffer.from(JSON.stringify(stack.trustedRoot)),
         installer: '#!/bin/sh\n',

@@ -73,6 +73,8 @@ export interface StartedBundle {
   sums: Array<{ path: string; sha256: string }>;
   /** The running sha256 of the file so far. */
   whole: Hash;
+  /** The platform's signatures and attestations (files of the trailer), being read. */
+  signatures: Promise<BundleFile[]>;
 }
 
 /** The listing of a bundle in the deployment manifest. */
@@ -106,6 +108,8 @@ const platformOf = (image: BundleImage) => ({
 export async function writeBundleImages(req: BundleRequest): Promise<StartedBundle[]> {
   const started: StartedBundle[] = [];
   for (const image of req.images) {
+    // Read while the image part is written (the platform is signed already); they go into the trailer.
+    const signatures = signaturesOf(req.registry, req.repository, image.digest);
     const previous = req.baseline?.layersByPlatform.get(image.platform);
     const kinds: BundleKind[] = req.mode === 'both' ? ['full', 'delta'] : [req.mode];
     for (const wanted of kinds) {
@@ -134,6 +138,7 @@ export async function writeBundleImages(req: BundleRequest): Promise<StartedBund
           file,
           compression: req.compression,
           ...handedOver,
+          signatures,
         });
         continue;
       }
@@ -167,6 +172,7 @@ export async function writeBundleImages(req: BundleRequest): Promise<StartedBund
         imageBytes: content.blobBytes,
         sums: frame.files,
         whole,
+        signatures,
       });
     }
   }
@@ -192,8 +198,6 @@ export function bundleListing(started: readonly StartedBundle[]): Map<string, Li
 
 /** What goes into every bundle's second frame. */
 export interface BundleTrailer {
-  /** Where the platform's signatures and attestations are read from. */
-  signatures?: { registry: BundleRegistry; repository: string };
   /** The signed deployment manifest file and its Sigstore bundle (when signed). */
   manifest: { name: string; body: Buffer };
   manifestBundle?: { name: string; body: Buffer };
@@ -212,22 +216,9 @@ export async function finishBundles(
   trailer: BundleTrailer,
 ): Promise<OfflineBundle[]> {
   const done: OfflineBundle[] = [];
-  // Every platform's signatures are read at once, blobs included (they are small).
-  const from = trailer.signatures;
-  const digests = [...new Set(started.map((b) => b.digest))];
-  const signatures = new Map(
-    from
-      ? await Promise.all(
-          digests.map(
-            async (d) =>
-              [d, await inMemory(await signatureFiles(from.registry, from.repository, d))] as const,
-          ),
-        )
-      : [],
-  );
   for (const b of started) {
     const extra = [
-      ...(signatures.get(b.digest) ?? []),
+      ...(await b.signatures),
       memoryFile(trailer.manifest.name, trailer.manifest.body),
       ...(trailer.manifestBundle
         ? [memoryFile(trailer.manifestBundle.name, trailer.manifestBundle.body)]
@@ -368,7 +359,11 @@ async function takeHandOver(
   };
 }
 
-/** The files read into memory, concurrently. */
-async function inMemory(files: readonly BundleFile[]): Promise<BundleFile[]> {
-  return Promise.all(files.map(async (f) => memoryFile(f.path, await f.read())));
+/** A platform's signature files, read into memory (they are small); a failure surfaces when awaited. */
+function signaturesOf(registry: BundleRegistry, repository: string, digest: string): Promise<BundleFile[]> {
+  const reading = signatureFiles(registry, repository, digest).then((files) =>
+    Promise.all(files.map(async (f) => memoryFile(f.path, await f.read()))),
+  );
+  reading.catch(() => undefined);
+  return reading;
 }

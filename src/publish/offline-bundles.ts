@@ -61,7 +61,6 @@ export function offlineBundleSteps(
       await deps.writeText(path.join(req.reportsDir, INSTALLER_FILE), installer);
       const signer = deps.signer;
       return finishBundles(started, {
-        signatures: { registry: deps.registry, repository: req.settings.image.path },
         manifest: { name: path.basename(written.file), body: Buffer.from(await deps.readText(written.file)) },
         ...(written.bundleFile
           ? {

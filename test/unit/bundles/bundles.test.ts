@@ -259,7 +259,6 @@ describe('writeBundleImages and finishBundles', () => {
     ]);
     const signed: string[] = [];
     const done = await finishBundles(started, {
-      signatures: { registry: f.registry, repository: 'acme/agent' },
       manifest: { name: 'edgeship-deployment-2.0.0.yaml', body: Buffer.from('manifest') },
       manifestBundle: { name: 'edgeship-deployment-2.0.0.yaml.sigstore.json', body: Buffer.from('{}') },
       trustedRoot: Buffer.from('{"root":1}'),
