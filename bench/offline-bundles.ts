@@ -35,7 +35,7 @@ import { startSigstoreStack } from '../test/e2e/harness/sigstore-stack.js';
 const REPO = 'acme/edge-agent';
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/tags/v1.0.0';
-const RUNS = 3;
+const RUNS = 5;
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 function tarWithFile(name: string, content: Buffer): Buffer {
