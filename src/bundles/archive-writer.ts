@@ -22,13 +22,15 @@ export interface WrittenFrame {
 const READ_AHEAD = 4;
 
 function compressor(compression: BundleCompression): Transform {
-  if (compression === 'gzip') return zlib.createGzip();
+  // Large chunks: the default 16 kB makes one thread-pool round trip per 16 kB of a layer.
+  const chunkSize = 1 << 20;
+  if (compression === 'gzip') return zlib.createGzip({ chunkSize });
   const zstd = (zlib as { createZstdCompress?: (o?: object) => Transform }).createZstdCompress;
   if (!zstd)
     throw new Error(`offline-compression zstd needs Node 22.15 or later (this is ${process.version})`);
   // zstd's default level (3), with a checksum per frame: layers are compressed already, a higher level buys little.
   const { ZSTD_c_checksumFlag } = zlib.constants as unknown as { ZSTD_c_checksumFlag: number };
-  return zstd({ params: { [ZSTD_c_checksumFlag]: 1 } });
+  return zstd({ chunkSize, params: { [ZSTD_c_checksumFlag]: 1 } });
 }
 
 /**
