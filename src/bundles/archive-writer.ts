@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
 import type { BundleCompression, BundleFile } from './layout.js';
 import { TAR_END, tarHeader, tarPadding } from './tar.js';
 
-/** What one frame added to the file, and the sha256 of every file in it (hex, archive order). */
+/** What one frame added to the file, its sha256 (see `whole`), and the sha256 of every file in it (hex). */
 export interface WrittenFrame {
   bytes: number;
   sha256: string;
@@ -44,7 +44,10 @@ export async function writeFrame(
     compression: BundleCompression;
     append: boolean;
     end: boolean;
-    /** Also fed every byte written (the whole file's hash across frames, without reading it back). */
+    /**
+     * The file's running hash across frames (no read-back): `sha256` is then of everything it was fed, which
+     * for a first frame is the frame itself.
+     */
     whole?: Hash;
   },
 ): Promise<WrittenFrame> {
@@ -67,9 +70,8 @@ export async function writeFrame(
       read(i + READ_AHEAD);
       if (data.length !== entry.size)
         throw new Error(`${entry.path}: expected ${entry.size} bytes, read ${data.length}`);
-      const sha256 = createHash('sha256').update(data).digest('hex');
-      if (entry.sha256 && entry.sha256 !== sha256)
-        throw new Error(`${entry.path}: its content hashes to sha256:${sha256}, not sha256:${entry.sha256}`);
+      // A known sha256 was checked where the data came from (RegistryClient.getBlob, memoryFile).
+      const sha256 = entry.sha256 ?? createHash('sha256').update(data).digest('hex');
       sums.push({ path: entry.path, sha256 });
       yield tarHeader(entry.path, data.length);
       yield data;
@@ -77,12 +79,11 @@ export async function writeFrame(
     }
     if (options.end) yield TAR_END;
   }
-  const hash = createHash('sha256');
+  const hash = options.whole ?? createHash('sha256');
   let bytes = 0;
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
-      options.whole?.update(chunk);
       bytes += chunk.length;
       done(null, chunk);
     },
@@ -93,5 +94,5 @@ export async function writeFrame(
     count,
     createWriteStream(file, { flags: options.append ? 'a' : 'w' }),
   );
-  return { bytes, sha256: hash.digest('hex'), files: sums };
+  return { bytes, sha256: hash.copy().digest('hex'), files: sums };
 }
