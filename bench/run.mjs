@@ -14,6 +14,11 @@
 //     real buildah (bench/builders.ts); one SKIP line when the engine cannot start.
 //   promotion: a full release (buildah, 2 platforms) and its promotion (mode: promote) through a request-counting
 //     proxy (bench/promotion.ts): layer blobs the promotion read (0), its wall time against the release's.
+//     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
+//     (bench/publish-requests.ts); blobs uploaded again that the registry already had.
+//   offline bundles: delta bundle bytes against the physical minimum, full bundle creation time against
+//     `skopeo copy docker://… oci-archive:…` + `zstd` of the same image, zstd against gzip size
+//     (bench/offline-bundles.ts).
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -91,6 +96,7 @@ try {
       'gate-concurrency': 'bench/gate-concurrency.ts',
       'publish-requests': 'bench/publish-requests.ts',
       promotion: 'bench/promotion.ts',
+      'offline-bundles': 'bench/offline-bundles.ts',
     },
     outdir: work,
     bundle: true,
@@ -360,6 +366,46 @@ try {
       true,
     );
   }
+
+  // ---- offline bundles ----
+  const offline = JSON.parse(
+    execFileSync(process.execPath, [path.join(work, 'offline-bundles.js')], {
+      maxBuffer: 16e6,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  report(
+    'delta bundle bytes / physical minimum (new blobs + manifests + signatures)',
+    offline.delta.bytes / offline.delta.minimum,
+    '',
+    undefined,
+    '≤ 1.02',
+    offline.delta.bytes <= 1.02 * offline.delta.minimum,
+  );
+  console.log(
+    `  delta ${offline.delta.bytes} bytes, minimum ${offline.delta.minimum} bytes (uncompressed overhead files ${offline.delta.overhead} bytes)`,
+  );
+  report(
+    'full bundle creation (linux/amd64, zstd) / skopeo copy docker:// oci-archive: + zstd',
+    offline.create.ms,
+    'ms',
+    offline.create.baselineMs,
+    '≤ 1.0× the baseline',
+    offline.create.ms <= offline.create.baselineMs,
+  );
+  report(
+    'full bundle size zstd / gzip (sample image)',
+    offline.sizes.zstd / offline.sizes.gzip,
+    '',
+    undefined,
+    'printed',
+    true,
+  );
+  console.log(`  zstd ${offline.sizes.zstd} bytes, gzip ${offline.sizes.gzip} bytes`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

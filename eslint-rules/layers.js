@@ -12,8 +12,9 @@ export const LAYERS = {
   summary: ['publish', 'policy', 'scan', 'release', 'image'],
   publish: [
     ...['settings', 'lifecycle', 'deployment', 'sign', 'github', 'policy', 'scan', 'release', 'image'],
-    ...['registry', 'logging', 'provenance'],
+    ...['registry', 'logging', 'provenance', 'bundles'],
   ],
+  bundles: ['deployment', 'image', 'registry', 'logging'],
   lifecycle: ['deployment', 'sign', 'scan', 'policy', 'release', 'image', 'registry', 'logging'],
   records: ['settings', 'scan', 'image', 'registry', 'provenance'],
   settings: ['policy', 'scan', 'sign', 'tools', 'image', 'registry', 'runner'],

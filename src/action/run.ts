@@ -111,7 +111,16 @@ async function buildAndRelease({ host, context, settings, release, registry }: M
   const scanned = await runScanStage(host, { settings, images, tempDir: context.tempDir });
   const gate = await runGateStage(host, { settings, images, scanned });
   if (settings.mode === 'build')
-    await runHandOverStage(host, { settings, context, images, gate, tools: scanned.tools, provenance });
+    await runHandOverStage(host, {
+      settings,
+      context,
+      images,
+      gate,
+      tools: scanned.tools,
+      provenance,
+      registry,
+      version: release.version,
+    });
   if (settings.mode === 'check') await runCheckStage(host, { settings, context, registry, images, gate });
   assertGatePassed(gate.verdict);
   if (settings.mode === 'build' || settings.mode === 'check') return { settings, release, images, gate };

@@ -96,6 +96,22 @@ export interface ManifestPlatform {
   healthcheck: boolean;
   sbom: ManifestSbom;
   vulnerabilities: VulnerabilityCounts;
+  /** The offline bundles of this platform, when offline-bundles is on. */
+  bundles?: ManifestOfflineBundle[];
+}
+
+/**
+ * An offline bundle of a platform. `bytes` and `sha256` are those of the bundle's first part, the image archive
+ * (`head -c <bytes> <file> | sha256sum`): the rest of the file holds the signatures, this manifest, which cannot
+ * name its own digest, and the signed SHA256SUMS over everything.
+ */
+export interface ManifestOfflineBundle {
+  kind: 'full' | 'delta';
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** A delta's baseline version (the release the device must already have). */
+  baseline?: string;
 }
 
 export interface ManifestWaiver {
@@ -237,6 +253,8 @@ export interface DeploymentManifestInput {
    * `baseline.platforms`.
    */
   deltas?: ReadonlyMap<string, PlatformDelta>;
+  /** Offline bundles per platform (keys compared in normalised form); none when not given. */
+  bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>;
 }
 
 export interface ManifestProblem {
@@ -362,6 +380,7 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
     input.baseline?.platforms ?? new Map<string, PreviousImageBlobs & { digest: string }>(),
   );
   const deltas = input.deltas ? byPlatform(input.deltas) : undefined;
+  const bundles = byPlatform(input.bundles ?? new Map<string, readonly ManifestOfflineBundle[]>());
 
   const images = [...input.images].sort((a, b) =>
     compareStrings(platformKey(a.platform), platformKey(b.platform)),
@@ -427,6 +446,7 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
       vulnerabilities: verdict
         ? lowerCounts(verdict.counts)
         : { critical: 0, high: 0, medium: 0, low: 0, negligible: 0, unknown: 0 },
+      ...(bundles.has(key) ? { bundles: bundles.get(key)!.map((b) => ({ ...b })) } : {}),
     };
   });
 
@@ -689,6 +709,9 @@ function ordered(m: DeploymentManifest): DeploymentManifest {
       vulnerabilities: Object.fromEntries(
         VULNERABILITY_KEYS.map((k) => [k, p.vulnerabilities[k]]),
       ) as VulnerabilityCounts,
+      bundles: p.bundles?.map((b) =>
+        compact({ kind: b.kind, file: b.file, bytes: b.bytes, sha256: b.sha256, baseline: b.baseline }),
+      ),
     })),
     gate: {
       verdict: m.gate.verdict,

@@ -246,7 +246,33 @@ const PLATFORM = object(
       ['format', 'file', 'packages'],
     ),
     vulnerabilities: VULNERABILITIES,
+    // Offline bundles (issue 12): one block, optional.
+    bundles: {
+      type: 'array',
+      title: 'a list of offline bundles',
+      description: 'The offline bundles of this platform (offline-bundles input); absent when off.',
+      items: object(
+        'a bundle mapping with kind, file, bytes and sha256',
+        'One offline bundle: an OCI layout + docker archive with signatures, manifest and SHA256SUMS.',
+        {
+          kind: oneOfNames(['full', 'delta'], 'full: the whole image; delta: the blobs the baseline lacks.'),
+          file: {
+            type: 'string',
+            pattern: RELATIVE_FILE_PATTERN,
+            title: 'a relative file name (no leading /, no .. segments)',
+            description: 'The bundle file (release asset and reports-dir file).',
+          },
+          bytes: bytes("Bytes of the bundle's first part: the image (OCI layout + docker archive)."),
+          sha256: digest(
+            'sha256 of those first bytes (`head -c <bytes> <file> | sha256sum`); the rest holds this manifest and SHA256SUMS.',
+          ),
+          baseline: text('For a delta: the version of the release the device must already have.'),
+        },
+        ['kind', 'file', 'bytes', 'sha256'],
+      ),
+    },
   },
+  ['platform', 'digest', 'size', 'delta', 'user', 'healthcheck', 'sbom', 'vulnerabilities'],
 );
 
 const WAIVER = object(

@@ -7,6 +7,7 @@ import {
   manifestFileName,
   renderDeploymentManifest,
   type DeploymentManifest,
+  type ManifestOfflineBundle,
   type ManifestPromotion,
   type ManifestSbom,
   type ManifestTagDecision,
@@ -42,7 +43,11 @@ export async function writeDeploymentManifest(
   ctx: PublishContext,
   tags: readonly string[],
   baseline: Baseline | undefined,
-  record: { tagPlan?: readonly ManifestTagDecision[]; promotedFrom?: ManifestPromotion } = {},
+  record: {
+    tagPlan?: readonly ManifestTagDecision[];
+    promotedFrom?: ManifestPromotion;
+    bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>;
+  } = {},
 ): Promise<WrittenManifest> {
   const { req, deps, index, signatures } = ctx;
   const { settings, release, images } = req;
@@ -70,6 +75,7 @@ export async function writeDeploymentManifest(
     verdict: req.gate.verdict,
     policy: req.policy,
     deltas,
+    ...(record.bundles ? { bundles: record.bundles } : {}),
     baseline: baseline
       ? {
           channel: release.channel,

@@ -1,4 +1,5 @@
 /** What the publish phase takes, returns and shares between its steps. */
+import type { OfflineBundle } from '../bundles/offline-bundles.js';
 import type { DeploymentManifest } from '../deployment/manifest.js';
 import type { BuiltIndex } from '../image/image-index.js';
 import type { PlatformImage } from '../image/pushed-image.js';
@@ -78,6 +79,8 @@ export interface PublishResult {
   signatures: SignatureRecord[];
   releaseUrl?: string;
   renderedTemplates: string[];
+  /** Offline bundles written (empty when offline-bundles is off). */
+  offlineBundles?: OfflineBundle[];
 }
 
 /** One tag to point at the new index, with what it pointed at before (for the guard and rollback). */

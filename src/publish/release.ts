@@ -9,6 +9,7 @@ import { buildImageIndex } from '../image/image-index.js';
 import { adoptRelease, planOrAdopt } from './adopt-release.js';
 import { attestBuildAndTriage } from './attest-build.js';
 import { writeDeploymentManifest } from './deployment-manifest.js';
+import { bundleListing } from '../bundles/offline-bundles.js';
 import { gatedImages } from './gated-images.js';
 import { storeGitHubAttestations } from './github-attestations.js';
 import {
@@ -19,6 +20,7 @@ import {
   type PublishResult,
   type TagPlanEntry,
 } from './model.js';
+import { offlineBundleAssets, offlineBundleSteps } from './offline-bundles.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
 import { signRelease } from './sign-release.js';
@@ -92,9 +94,19 @@ export async function completeRelease(
     reason,
     ...(previous ? { previous } : {}),
   }));
+  const offline = offlineBundleSteps(ctx, baseline);
+  const started = offline && (await log.group('Offline bundles: images', () => offline.start()));
+  const listing = started ? { bundles: bundleListing(started) } : {};
   const written = await log.group('Deployment manifest', () =>
-    writeDeploymentManifest(ctx, tags, baseline, { tagPlan, ...(promotedFrom ? { promotedFrom } : {}) }),
+    writeDeploymentManifest(ctx, tags, baseline, {
+      tagPlan,
+      ...(promotedFrom ? { promotedFrom } : {}),
+      ...listing,
+    }),
   );
+  const bundles = started
+    ? await log.group('Offline bundles: signed sums', () => offline!.finish(started, written))
+    : [];
   if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
@@ -105,7 +117,7 @@ export async function completeRelease(
     await log.group('GitHub artifact attestations', () => storeGitHubAttestations(ctx, github));
   }
   if (stage) {
-    const assets = releaseAssetList(req.gate, written);
+    const assets = [...releaseAssetList(req.gate, written), ...offlineBundleAssets(req.reportsDir, bundles)];
     await log.group('Release assets (draft)', () => stageReleaseAssets(stage, assets, log));
   }
   const tagged = await log.group('Tag the release', () => writeTags(ctx, lines.plan));
@@ -122,5 +134,6 @@ export async function completeRelease(
     signatures: signatures.records,
     ...(releaseUrl ? { releaseUrl } : {}),
     renderedTemplates: written.renderedTemplates,
+    offlineBundles: bundles,
   };
 }

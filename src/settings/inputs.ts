@@ -225,6 +225,11 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
     releaseAssets: v['release-assets'],
     githubAttestations: v['github-attestations'],
     deployTemplates: v['deploy-templates'],
+    offlineBundles: {
+      mode: v['offline-bundles'],
+      compression: v['offline-compression'],
+      ...(v['offline-bundle-max-size'] ? { maxSize: v['offline-bundle-max-size'] } : {}),
+    },
     ...(Object.fromEntries(
       Object.entries(optional).filter(([, value]) => value !== undefined),
     ) as Partial<PublishSettings>),

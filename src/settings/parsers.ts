@@ -6,6 +6,7 @@ import path from 'node:path';
 import { formatPlatform, parsePlatform, PlatformError, PLATFORM_FORM, splitList } from '../image/platform.js';
 import type { Platform } from '../image/platform.js';
 import { isValidTag } from '../registry/reference.js';
+import { parseSize, SIZE_FORM } from '../policy/size.js';
 import { parseMaxDbAge, MAX_DB_AGE_FORM } from '../scan/grype-db.js';
 import { DEFAULT_SBOM_FORMATS, SBOM_FORMATS, SBOM_FORMATS_FORM } from '../scan/syft.js';
 import type { SbomFormat } from '../scan/syft.js';
@@ -189,4 +190,13 @@ export function parseExistingFile(
   const resolved = path.resolve(ctx.workspace, raw);
   if (ctx.fileExists(resolved) !== 'file') throw new InputError(name, raw, expected(resolved));
   return resolved;
+}
+
+/** A size such as 4GiB or 2000MB (policy's size grammar), e.g. `offline-bundle-max-size`. */
+export function parseMaxSize(name: string, raw: string): number {
+  try {
+    return parseSize(raw);
+  } catch {
+    throw new InputError(name, raw, SIZE_FORM);
+  }
 }

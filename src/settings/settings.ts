@@ -135,6 +135,8 @@ export interface PublishSettings {
   githubAttestations: 'auto' | 'off' | 'required';
   /** Kubernetes/K3s/compose files whose references to the image are pinned to the index digest. */
   deployTemplates: string[];
+  /** Offline bundles per platform (issue 12); max size splits them into numbered parts. */
+  offlineBundles: { mode: 'off' | 'full' | 'delta' | 'both'; compression: 'zstd' | 'gzip'; maxSize?: number };
 }
 
 /** How the supply-chain gate scans. */

@@ -27,6 +27,7 @@ import {
   parseExistingFile,
   parseGrypeDbUrl,
   parseMaxDbAgeInput,
+  parseMaxSize,
   parsePlatforms,
   parseRegistryHosts,
   parseSbomFormats,
@@ -178,6 +179,16 @@ export const INPUTS = {
     default: 'auto',
     parse: (v) => oneOf('github-attestations', v, ['auto', 'off', 'required'] as const),
   }),
+  // Offline bundles (issue 12).
+  'offline-bundles': spec({
+    default: 'off',
+    parse: (v) => oneOf('offline-bundles', v, ['off', 'full', 'delta', 'both'] as const),
+  }),
+  'offline-compression': spec({
+    default: 'zstd',
+    parse: (v) => oneOf('offline-compression', v, ['zstd', 'gzip'] as const),
+  }),
+  'offline-bundle-max-size': spec({ parse: optional((v) => parseMaxSize('offline-bundle-max-size', v)) }),
   'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
   channels: spec({ default: 'production,staging', parse: (v) => parseTags(v, 'channels') }),
   'rescan-releases': spec({ default: '0', parse: (v) => parseWholeNumber('rescan-releases', v, 0, 50) }),

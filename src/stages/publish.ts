@@ -102,5 +102,6 @@ async function reportPublished(host: ActionHost, settings: Settings, result: Pub
   host.setOutput('manifest-file', result.manifestFile);
   host.setOutput('manifest-digest', result.manifestDigest);
   host.setOutput('signatures', JSON.stringify(result.signatures));
+  host.setOutput('offline-bundles', JSON.stringify(result.offlineBundles ?? []));
   await host.appendSummary(publishSummary(settings.imageName, result));
 }

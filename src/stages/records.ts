@@ -9,6 +9,7 @@ import { evaluateScans } from '../policy/decide.js';
 import type { GateResult } from '../policy/decide.js';
 import { policyDigest } from '../policy/index.js';
 import type { PlatformProvenance } from '../provenance/slsa.js';
+import { handOverBundleParts, placeHandOverBundleParts } from '../publish/offline-bundles.js';
 import { buildRecordPrefix } from '../records/build-record.js';
 import { writePlatformRecord } from '../records/hand-over.js';
 import { recordStoreFor } from '../records/record-store.js';
@@ -32,6 +33,8 @@ export async function runHandOverStage(
     gate: GateResult;
     tools: ScannerVersions;
     provenance?: readonly PlatformProvenance[];
+    registry: RegistryClient;
+    version: string;
   },
 ): Promise<string[]> {
   const store = await recordStoreFor(input.settings, host.env);
@@ -77,6 +80,8 @@ async function uploadRecords(
       },
       context.tempDir,
     );
+    if (gate.verdict.pass)
+      files.push(...(await handOverBundleParts({ ...input, log: host.log }, image, dir)));
     await store.upload(name, files, dir);
     host.log.info(`${image.platform}: record ${name} (${record.gate.verdict}) → ${store.describe()}`);
     names.push(name);
@@ -107,6 +112,7 @@ async function mergeRecords(
   for (const one of chosen) {
     const repository = { path: settings.image.path, name: settings.imageName };
     restored.push(await restorePlatform(input.registry, repository, one, reportsDir));
+    placeHandOverBundleParts(one.dir, reportsDir);
     host.log.info(
       `${one.record.platform}: ${one.record.digest} verified in the registry (attempt ${one.record.run.attempt})`,
     );

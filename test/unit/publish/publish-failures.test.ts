@@ -587,6 +587,36 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(releases[0]!.assets.map((a) => a.name)).toContain('edgeship-deployment-1.2.3.yaml');
   });
 
+  // Offline bundles (issue 12): part of the publish, before any tag.
+  it('offline-bundles: both → full bundles listed in the manifest, uploaded with the installer; complete', async () => {
+    const w = await world({ inputs: { 'offline-bundles': 'both', 'offline-bundle-max-size': '1MiB' } });
+    const outcome = await publish(w);
+    expectEveryReleaseTagOnTheIndex(w, outcome);
+    const bundles = outcome.result!.offlineBundles!;
+    expect(bundles.map((b) => `${b.platform} ${b.kind} ${b.file}`)).toEqual([
+      'linux/amd64 full edgeship-1.2.3-linux-amd64.oci.tar.zst',
+      'linux/arm64 full edgeship-1.2.3-linux-arm64.oci.tar.zst',
+    ]);
+    expect(outcome.result!.manifest.platforms.map((p) => p.bundles?.map((b) => b.file))).toEqual(
+      bundles.map((b) => [b.file]),
+    );
+    const assets = w.github.releases()[0]!.assets.map((a) => a.name);
+    expect(assets).toEqual(expect.arrayContaining([...bundles.map((b) => b.file), 'edgeship-install.sh']));
+  });
+
+  it('offline-bundles: a layer read failing forever → no release tag', async () => {
+    const w = await world({ inputs: { 'offline-bundles': 'full' } });
+    const layer = w.images[0]!.layers[0]!.digest;
+    injectRegistry(
+      w.registry,
+      (r) => r.method === 'GET' && r.url.includes(`/blobs/${layer}`),
+      faults.status(500),
+    );
+    const outcome = await publish(w);
+    expectNoReleaseTagButFallbackTagsMayExist(w, outcome);
+    expectClearError(outcome, w, new RegExp(layer.slice(7, 19)));
+  });
+
   it('registry 500 forever on the 3rd tag PUT, previous release present → rolled back: old tags unchanged, no tag of this release', async () => {
     const w = await world();
     const old = seedRelease(w, '1.2.2', ['1.2.2', '1.2', '1', 'latest', 'production']);

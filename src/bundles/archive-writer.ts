@@ -1,0 +1,98 @@
+/**
+ * Writes bundle files as a compressed tar: one compressed frame per call (zstd frames and gzip members
+ * concatenate into one valid stream), so a bundle is written in two parts — the image
+ * first, whose bytes and sha256 the deployment manifest pins, then signatures, the signed manifest and sums, which
+ * cannot name their own digest. Node's zlib does both compressions (zstd since Node 22.15/23.8).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import type { BundleCompression, BundleFile } from './layout.js';
+import { TAR_END, tarHeader, tarPadding } from './tar.js';
+
+/** What one frame added to the file, its sha256 (see `whole`), and the sha256 of every file in it (hex). */
+export interface WrittenFrame {
+  bytes: number;
+  sha256: string;
+  files: Array<{ path: string; sha256: string }>;
+}
+
+const READ_AHEAD = 4;
+
+function compressor(compression: BundleCompression): Transform {
+  // Large chunks: the default 16 kB makes one thread-pool round trip per 16 kB of a layer.
+  const chunkSize = 1 << 20;
+  if (compression === 'gzip') return zlib.createGzip({ chunkSize });
+  const zstd = (zlib as { createZstdCompress?: (o?: object) => Transform }).createZstdCompress;
+  if (!zstd)
+    throw new Error(`offline-compression zstd needs Node 22.15 or later (this is ${process.version})`);
+  // zstd's default level (3), with a checksum per frame: layers are compressed already, a higher level buys little.
+  const { ZSTD_c_checksumFlag } = zlib.constants as unknown as { ZSTD_c_checksumFlag: number };
+  return zstd({ chunkSize, params: { [ZSTD_c_checksumFlag]: 1 } });
+}
+
+/**
+ * Appends `files` (and, when `end`, the end-of-archive marker) to `file` as one compressed frame; each
+ * file is read when its turn comes, so only one blob is in memory at a time.
+ */
+export async function writeFrame(
+  file: string,
+  files: readonly BundleFile[],
+  options: {
+    compression: BundleCompression;
+    append: boolean;
+    end: boolean;
+    /**
+     * The file's running hash across frames (no read-back): `sha256` is then of everything it was fed, which
+     * for a first frame is the frame itself.
+     */
+    whole?: Hash;
+  },
+): Promise<WrittenFrame> {
+  const sums: WrittenFrame['files'] = [];
+  async function* tar() {
+    // The next files are read (downloaded) while this one is compressed and written: at most
+    // READ_AHEAD + 1 in memory.
+    const reading: Array<Promise<Buffer>> = [];
+    const read = (i: number) => {
+      const file = files[i];
+      if (!file) return;
+      const promise = file.read();
+      promise.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      reading[i] = promise;
+    };
+    for (let i = 0; i < READ_AHEAD; i++) read(i);
+    for (const [i, entry] of files.entries()) {
+      const data = await reading[i]!;
+      delete reading[i];
+      read(i + READ_AHEAD);
+      if (data.length !== entry.size)
+        throw new Error(`${entry.path}: expected ${entry.size} bytes, read ${data.length}`);
+      // A known sha256 was checked where the data came from (RegistryClient.getBlob, memoryFile).
+      const sha256 = entry.sha256 ?? createHash('sha256').update(data).digest('hex');
+      sums.push({ path: entry.path, sha256 });
+      yield tarHeader(entry.path, data.length);
+      yield data;
+      yield tarPadding(data.length);
+    }
+    if (options.end) yield TAR_END;
+  }
+  const hash = options.whole ?? createHash('sha256');
+  let bytes = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(
+    Readable.from(tar()),
+    compressor(options.compression),
+    count,
+    createWriteStream(file, { flags: options.append ? 'a' : 'w' }),
+  );
+  return { bytes, sha256: hash.copy().digest('hex'), files: sums };
+}
