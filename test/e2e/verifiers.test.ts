@@ -53,12 +53,17 @@ import {
 
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/tags/v1.2.3';
 const OTHER_IDENTITY = 'https://github.com/mallory/fork/.github/workflows/release.yml@refs/tags/v1.2.3';
+/** An e-mail identity (what containers/image's `fulcio.subjectEmail` pins), from an e-mail OIDC issuer. */
+const EMAIL = 'release@acme.example';
+const OTHER_EMAIL = 'mallory@acme.example';
+const EMAIL_ISSUER = 'https://oauth2.sigstore.dev/auth';
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 const SBOM_FIXTURE = 'syft/spdx-json/alpine-latest_syft-0.57.0_spdx-2.2.json';
 const REPORT_FIXTURE = 'grype/json/klass-web_wolfi_arm64_grype-0.114.0_zero-matches.json';
 const SIGN_TYPE = 'https://sigstore.dev/cosign/sign/v1';
 
-type Signing = { kind: 'keyless'; identity: string } | { kind: 'key'; pem: string };
+/** Keyless with `issuer`: an e-mail identity (the token's verified `email` claim), pinned by certificate-identity. */
+type Signing = { kind: 'keyless'; identity: string; issuer?: string } | { kind: 'key'; pem: string };
 
 interface Release {
   repo: string;
@@ -119,6 +124,8 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
       ['acme/keyed-classic', 'classic', { kind: 'key', pem: keyPem }],
       ['acme/other-key', 'classic', { kind: 'key', pem: otherKeyPem }],
       ['acme/other-identity', 'classic', { kind: 'keyless', identity: OTHER_IDENTITY }],
+      ['acme/email', 'both', { kind: 'keyless', identity: EMAIL, issuer: EMAIL_ISSUER }],
+      ['acme/other-email', 'classic', { kind: 'keyless', identity: OTHER_EMAIL, issuer: EMAIL_ISSUER }],
     ];
     for (const [repo, format, signing, provenance] of plan) {
       releases.set(repo, await publish(repo, format, signing, provenance));
@@ -149,7 +156,13 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
     const gate = await passingGate(images, dir);
     await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\n');
     const oidc = await startOidcTokenEndpoint(() =>
-      stack.oidcToken(signing.kind === 'keyless' ? signing.identity : IDENTITY),
+      signing.kind === 'keyless' && signing.issuer
+        ? stack.oidcToken(signing.identity, {
+            iss: signing.issuer,
+            email: signing.identity,
+            email_verified: true,
+          })
+        : stack.oidcToken(signing.kind === 'keyless' ? signing.identity : IDENTITY),
     );
     stops.push(() => oidc.stop());
     const inputs: Record<string, string> = {
@@ -160,6 +173,10 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
       'registry-ca-file': reg.caFile,
       signing: signing.kind,
       ...(signing.kind === 'key' ? { 'signing-key': signing.pem } : {}),
+      // Verify-after-publish pins the e-mail identity and its issuer.
+      ...(signing.kind === 'keyless' && signing.issuer
+        ? { 'certificate-identity': signing.identity, 'certificate-oidc-issuer': signing.issuer }
+        : {}),
       'signature-format': format,
       'fulcio-url': stack.fulcioURL,
       'rekor-url': stack.rekorURL,
@@ -397,19 +414,30 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
   // -------------------------------------------------------------------------------------------------
   // skopeo 1.18 (containers/image: podman, CRI-O, bootc read the same policy)
 
-  /** policy.json requiring a sigstore signature by `keyFile` for the whole registry, and registries.d. */
-  async function containersPolicy(keyFile: string): Promise<string[]> {
+  /** A sigstoreSigned requirement for a signature by the key in `keyFile`. */
+  const keyRequirement = (keyFile: string) => ({
+    type: 'sigstoreSigned',
+    keyPath: keyFile,
+    signedIdentity: { type: 'matchRepository' },
+  });
+
+  /** A keyless sigstoreSigned requirement: a local Fulcio certificate from `oidcIssuer`, logged in the local Rekor. */
+  const fulcioRequirement = (oidcIssuer: string, subjectEmail?: string) => ({
+    type: 'sigstoreSigned',
+    fulcio: { caPath: trust.fulcioRootPem, oidcIssuer, ...(subjectEmail ? { subjectEmail } : {}) },
+    rekorPublicKeyPath: trust.rekorKeyPem,
+    signedIdentity: { type: 'matchRepository' },
+  });
+
+  /** policy.json requiring `requirement` for the whole registry, and registries.d. */
+  async function containersPolicy(requirement: object): Promise<string[]> {
     const dir = await mkdtemp(path.join(scratch, 'policy-'));
     const policy = {
       default: [{ type: 'reject' }],
       transports: {
         // cosign's simple signing payload names the repository without tag or digest, which the default
         // matchRepoDigestOrExact refuses: matchRepository accepts it.
-        docker: {
-          [reg.host]: [
-            { type: 'sigstoreSigned', keyPath: keyFile, signedIdentity: { type: 'matchRepository' } },
-          ],
-        },
+        docker: { [reg.host]: [requirement] },
         oci: { '': [{ type: 'insecureAcceptAnything' }] },
       },
     };
@@ -421,11 +449,11 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
     return ['--policy', path.join(dir, 'policy.json'), '--registries.d', dir];
   }
 
-  async function skopeoCopy(reference: string, keyFile: string): Promise<{ ok: boolean; text: string }> {
+  async function skopeoCopy(reference: string, requirement: object): Promise<{ ok: boolean; text: string }> {
     const target = await mkdtemp(path.join(scratch, 'copy-'));
     const argv = [
       ...tools.skopeo,
-      ...(await containersPolicy(keyFile)),
+      ...(await containersPolicy(requirement)),
       'copy',
       '--all',
       // The policy is checked on the source; an OCI layout cannot store the signatures themselves.
@@ -444,68 +472,64 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2) over Edgeship relea
   it('skopeo 1.18 with a sigstoreSigned keyPath policy copies the key-signed release (--all), classic alone and both', async () => {
     for (const repo of ['acme/keyed-classic', 'acme/keyed']) {
       const r = release(repo);
-      const copy = await skopeoCopy(`${r.image}@${r.result.indexDigest}`, publicKeyFile);
+      const copy = await skopeoCopy(`${r.image}@${r.result.indexDigest}`, keyRequirement(publicKeyFile));
       expect(copy.ok, copy.text).toBe(true);
     }
   });
 
-  it('skopeo 1.18 refuses an unsigned image and one signed by another key', async () => {
+  /** An unsigned image (pushed once, by digest). */
+  let unsignedImage: string | undefined;
+  async function unsigned(): Promise<string> {
+    if (unsignedImage) return unsignedImage;
     const ca = await readFile(reg.caFile, 'utf8');
     const credentials = resolverFromInputs(reg.host, reg.username, reg.password);
     const client = new RegistryClient({ registry: reg.host, credentials, ca });
-    const unsigned = await pushImage(client, 'acme/unsigned', 'linux/amd64');
-    await client.close();
+    try {
+      unsignedImage = `${reg.host}/acme/unsigned@${await pushImage(client, 'acme/unsigned', 'linux/amd64')}`;
+    } finally {
+      await client.close();
+    }
+    return unsignedImage;
+  }
+
+  it('skopeo 1.18 refuses an unsigned image and one signed by another key', async () => {
     const refusals = [
-      `${reg.host}/acme/unsigned@${unsigned}`,
+      await unsigned(),
       `${release('acme/other-key').image}@${release('acme/other-key').result.indexDigest}`,
     ];
     for (const reference of refusals) {
-      const copy = await skopeoCopy(reference, publicKeyFile);
+      const copy = await skopeoCopy(reference, keyRequirement(publicKeyFile));
       expect(copy.ok, copy.text).toBe(false);
       expect(copy.text).toMatch(/Source image rejected/);
     }
   });
 
+  it('skopeo 1.18 with a keyless fulcio + rekorPublicKeyPath policy copies a release signed by an e-mail identity (--all), and refuses an unsigned image and another identity', async () => {
+    const requirement = fulcioRequirement(EMAIL_ISSUER, EMAIL);
+    const r = release('acme/email');
+    // Edgeship's own verify-after-publish accepted it with certificate-identity set to the e-mail address.
+    expect(r.manifest.signatures).toMatchObject({ mode: 'keyless', identity: EMAIL, issuer: EMAIL_ISSUER });
+    const good = await skopeoCopy(`${r.image}@${r.result.indexDigest}`, requirement);
+    expect(good.ok, good.text).toBe(true);
+    const other = release('acme/other-email');
+    const refusals = [await unsigned(), `${other.image}@${other.result.indexDigest}`];
+    for (const reference of refusals) {
+      const copy = await skopeoCopy(reference, requirement);
+      expect(copy.ok, copy.text).toBe(false);
+      expect(copy.text).toMatch(/Source image rejected/);
+      // The other identity's certificate is refused for its e-mail address.
+      if (reference === refusals[1]) expect(copy.text).toContain(OTHER_EMAIL);
+    }
+  });
+
   it('skopeo 1.18 cannot pin a keyless workflow identity: its fulcio requirement needs subjectEmail', async () => {
     const r = release('acme/classic');
-    const dir = await mkdtemp(path.join(scratch, 'policy-keyless-'));
-    const requirement = {
-      type: 'sigstoreSigned',
-      fulcio: { caPath: trust.fulcioRootPem, oidcIssuer: GITHUB_ACTIONS_ISSUER },
-      rekorPublicKeyPath: trust.rekorKeyPem,
-      signedIdentity: { type: 'matchRepository' },
-    };
-    await writeFile(
-      path.join(dir, 'policy.json'),
-      JSON.stringify({
-        default: [{ type: 'reject' }],
-        transports: { docker: { [reg.host]: [requirement] } },
-      }),
+    const copy = await skopeoCopy(
+      `${r.image}@${r.result.indexDigest}`,
+      fulcioRequirement(GITHUB_ACTIONS_ISSUER),
     );
-    await writeFile(
-      path.join(dir, 'registries.yaml'),
-      `docker:\n  ${reg.host}:\n    use-sigstore-attachments: true\n`,
-    );
-    const target = await mkdtemp(path.join(scratch, 'copy-'));
-    const argv = [
-      ...tools.skopeo,
-      '--policy',
-      path.join(dir, 'policy.json'),
-      '--registries.d',
-      dir,
-      'copy',
-      '--all',
-      '--remove-signatures',
-      '--src-cert-dir',
-      reg.certDir,
-      '--src-authfile',
-      reg.authFile,
-      `docker://${r.image}@${r.result.indexDigest}`,
-      `oci:${target}:release`,
-    ];
-    const result = await runTool(argv);
-    expect(result.exitCode, describeRun(argv, result)).not.toBe(0);
-    expect(describeRun(argv, result)).toMatch(/subjectEmail/);
+    expect(copy.ok, copy.text).toBe(false);
+    expect(copy.text).toMatch(/subjectEmail/);
   });
 
   // -------------------------------------------------------------------------------------------------

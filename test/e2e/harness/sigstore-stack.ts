@@ -11,12 +11,21 @@
  *   Rekor canonicalises it to `{envelopeHash, payloadHash, signatures[{signature, verifier}]}`, the body
  *   verifiers compare with the bundle; requests are canonicalised before the mock sees them;
  * - the mock TSA encodes milliseconds into its GeneralizedTime, which verifiers reject; it gets a clock
- *   that always reads the current whole second.
+ *   that always reads the current whole second;
+ * - the mock CA writes every identity as a URI SAN, where the real Fulcio writes an e-mail identity as an
+ *   rfc822Name SAN (what containers/image's `fulcio.subjectEmail` pins): a token whose subject is an e-mail
+ *   address gets an e-mail SAN (see withEmailIdentities).
  */
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+// @peculiar/x509 (the mock's certificate library, used for e-mail certificates) needs the Reflect polyfill first.
+import 'reflect-metadata';
+
+import * as x509 from '@peculiar/x509';
+import type { CA, CertificateRequestOptions } from '@sigstore/mock/dist/fulcio/ca.js';
+import type { CTLog } from '@sigstore/mock/dist/fulcio/ctlog.js';
 import { fulcioHandler, initializeCA, initializeCTLog } from '@sigstore/mock/dist/fulcio/index.js';
 import { initializeTLog, rekorHandler } from '@sigstore/mock/dist/rekor/index.js';
 import type { Handler } from '@sigstore/mock/dist/shared.types.js';
@@ -37,7 +46,8 @@ export interface SigstoreStack {
   trustedRoot: Record<string, unknown>;
   /**
    * An OIDC token (JWT, unsigned: the mock Fulcio does not check signatures) whose `sub` the mock
-   * Fulcio writes into the certificate's URI SAN. `claims` are added (`iss` defaults to GitHub's).
+   * Fulcio writes into the certificate's SAN: an e-mail SAN for an e-mail address, else a URI SAN.
+   * `claims` are added (`iss` defaults to GitHub's).
    */
   oidcToken(identity: string, claims?: Record<string, unknown>): string;
   /** Requests served so far, per service. */
@@ -82,7 +92,7 @@ export async function startSigstoreStack(): Promise<SigstoreStack> {
     const tlog = await initializeTLog(rekor.url, tlogKeys);
     const timestampAuthority = await initializeTSA(tsaKeys, wholeSecondClock());
 
-    fulcio.setHandler(fulcioHandler(ca));
+    fulcio.setHandler(fulcioHandler(withEmailIdentities(ca, caKeys, ctlog)));
     rekor.setHandler(rekorHandler(tlog), canonicaliseDsseEntry);
     tsa.setHandler(tsaHandler(timestampAuthority));
 
@@ -190,6 +200,90 @@ export function canonicaliseDsseEntry(body: string): string {
       })),
     },
   });
+}
+
+/**
+ * The mock CA, except that a subject that is an e-mail address is issued with an e-mail SAN (rfc822Name), as
+ * the real Fulcio does for e-mail issuers. Issued the way the mock issues the rest: the same root key and
+ * issuer name, key usage, code signing, the claims' extensions, and an embedded SCT from the same CT log.
+ */
+function withEmailIdentities(ca: CA, caKeys: KeyPair, ctlog: CTLog): CA {
+  return {
+    rootCertificate: ca.rootCertificate,
+    issueCertificate: (request) =>
+      EMAIL.test(request.subjectAltName)
+        ? issueEmailCertificate(ca, caKeys, ctlog, request)
+        : ca.issueCertificate(request),
+  };
+}
+
+const EMAIL = /^[^\s@/:]+@[^\s@/:]+$/;
+const OID_SCT_LIST = '1.3.6.1.4.1.11129.2.4.2';
+const CERTIFICATE_LIFETIME_MS = 10 * 60_000;
+
+type KeyPair = { publicKey: KeyObject; privateKey: KeyObject };
+
+async function issueEmailCertificate(
+  ca: CA,
+  caKeys: KeyPair,
+  ctlog: CTLog,
+  request: CertificateRequestOptions,
+): Promise<ArrayBufferView<ArrayBuffer>> {
+  const crypto = globalThis.crypto;
+  const ecdsa = { name: 'ECDSA', namedCurve: 'P-256' };
+  const caSpki = caKeys.publicKey.export({ format: 'der', type: 'spki' });
+  const signingKey = await crypto.subtle.importKey(
+    'pkcs8',
+    caKeys.privateKey.export({ format: 'der', type: 'pkcs8' }),
+    ecdsa,
+    false,
+    ['sign'],
+  );
+  const caPublicKey = await crypto.subtle.importKey('spki', caSpki, ecdsa, true, ['verify']);
+  const publicKey = await crypto.subtle.importKey('spki', request.publicKey, ecdsa, true, ['verify']);
+  const root = new x509.X509Certificate(new Uint8Array(ca.rootCertificate.buffer));
+  const now = new Date();
+  const extensions: x509.Extension[] = [
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
+    new x509.SubjectAlternativeNameExtension([{ type: 'email', value: request.subjectAltName }], true),
+    await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
+    await x509.AuthorityKeyIdentifierExtension.create(caPublicKey, false, crypto),
+    ...(request.extensions ?? []).map(
+      (e) =>
+        new x509.Extension(
+          e.oid,
+          false,
+          new Uint8Array(e.legacy ? Buffer.from(e.value) : der(0x0c, Buffer.from(e.value))),
+        ),
+    ),
+  ];
+  const params = {
+    serialNumber: randomBytes(8).toString('hex'),
+    notBefore: now,
+    notAfter: new Date(now.getTime() + CERTIFICATE_LIFETIME_MS),
+    issuer: root.subject,
+    publicKey,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' },
+    signingKey,
+    extensions,
+  };
+  // The precertificate goes to the CT log; its SCT is embedded in the certificate (SignedCertificateTimestampList).
+  const precertificate = await x509.X509CertificateGenerator.create(params, crypto);
+  const issuerID = await crypto.subtle.digest('SHA-256', caSpki);
+  const sct = Buffer.from(await ctlog.log(precertificate.rawData, issuerID));
+  const sctList = Buffer.concat([Buffer.from([sct.length >> 8, sct.length & 0xff]), sct]);
+  extensions.push(new x509.Extension(OID_SCT_LIST, false, new Uint8Array(der(0x04, sctList))));
+  const certificate = await x509.X509CertificateGenerator.create(params, crypto);
+  return new Uint8Array(certificate.rawData);
+}
+
+/** One DER element: tag, definite length, contents. */
+function der(tag: number, contents: Buffer): Buffer {
+  const n = contents.length;
+  const length =
+    n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), length, contents]);
 }
 
 /** A Date whose every method reads the current time truncated to the whole second. */
