@@ -16,6 +16,7 @@
 //   --platforms LIST  default linux/amd64,linux/arm64
 //   --tag TAG         the git tag released (default v1.0.0)
 //   --builder NAME    auto (default) or buildx: buildx when the Docker engine starts, else buildah; buildah
+//                     (the engine has no bridge: with --context and buildx, RUN steps need --network=none)
 import { copyFile, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
