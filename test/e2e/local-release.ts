@@ -73,7 +73,9 @@ async function buildxOrBuildah(reg: TestRegistry): Promise<Builder> {
   try {
     engine = await startDockerEngine();
   } catch (error) {
-    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    // The harness's first line, then dockerd's last word (its own log follows that first line).
+    const lines = (error instanceof Error ? error.message : String(error)).split('\n').filter(Boolean);
+    const reason = lines.length > 1 ? `${lines[0]} ${lines.at(-1)!.trim()}` : lines[0];
     const fallback = await buildah();
     return { ...fallback, line: `buildah: no Docker engine could be started here (${reason})` };
   }
