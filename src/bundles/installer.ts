@@ -4,6 +4,7 @@
  * as a release asset. Pure: text in, text out; `shellcheck` runs on the output in the tests.
  */
 import type { DeploymentManifest } from '../deployment/manifest.js';
+import type { RunSettings } from '../image/run-settings.js';
 import { INSTALLER_FILE, SUMS_BUNDLE_FILE, SUMS_FILE, TRUSTED_ROOT_FILE } from './layout.js';
 
 /** The predicate type of a bundle's signed SHA256SUMS (an in-toto statement naming the file). */
@@ -54,14 +55,27 @@ export function renderInstaller(
     `verify_args() { cosign "$@" ${who}; }`,
     `PLATFORMS=${quote(rows.join('\n'))}`,
     `BUNDLES=${quote(bundles.join('\n'))}`,
+    ...runDefaults(m.run ?? {}),
   ];
   return `${head.join('\n')}\n${BODY}`;
 }
 
+/**
+ * The container's settings from the manifest's `run` block (`device-run`), as the script's defaults: its flags
+ * override them. Absent ones keep the installer's own defaults (restart unless-stopped, 60 s health timeout,
+ * the image's USER, no limits, writable root filesystem).
+ */
+function runDefaults(run: RunSettings): string[] {
+  return [
+    `RESTART=${quote(run.restart ?? 'unless-stopped')} TIMEOUT=${run.healthTimeout ?? 60}`,
+    `MEMORY=${quote(run.memory ?? '')} CPUS=${quote(run.cpus === undefined ? '' : String(run.cpus))}`,
+    `READONLY=${run.readOnly ? 'yes' : 'no'} RUNAS=${quote(run.user ?? '')}`,
+  ];
+}
+
 // The script's logic, the same for every release. Keep it POSIX (dash, busybox ash) and shellcheck-clean.
 const BODY = String.raw`
-NAME=${'$'}{REPO##*/} BUNDLE='' ENGINE='' DRY=no INSECURE=no PULL=no READONLY=no KEY=cosign.pub
-NETWORK='' MEMORY='' CPUS='' RESTART=unless-stopped TIMEOUT=60
+NAME=${'$'}{REPO##*/} BUNDLE='' ENGINE='' DRY=no INSECURE=no PULL=no KEY=cosign.pub NETWORK=''
 say() { printf '%s\n' "edgeship-install: $*" >&2; }
 die() { say "$*"; exit 1; }
 run() { if [ "$DRY" = yes ]; then say "would run: $*"; else "$@"; fi; }
@@ -71,7 +85,8 @@ Usage: $0 [--bundle FILE | --pull] [options]
   --bundle FILE   offline bundle to install (default: this device's bundle next to the script)
   --pull          pull $REPO by digest instead of loading a bundle
   --name NAME     container name (default $NAME)
-  --network NET   --memory BYTES   --cpus N   --read-only   --restart POLICY (default $RESTART)
+  --network NET   --memory BYTES   --cpus N   --read-only | --no-read-only   --user USER
+  --restart POLICY (default $RESTART); limits, user and read-only default to the release's settings
   --timeout SEC   seconds to wait for the health check (default $TIMEOUT), then roll back
   --key FILE      public key of a key-signed release (default $KEY)   --insecure  skip cosign verification
   --engine docker|podman   --dry-run  print what would be done
@@ -82,6 +97,7 @@ while [ $# -gt 0 ]; do
     --bundle) BUNDLE=$2; shift ;; --name) NAME=$2; shift ;; --network) NETWORK=$2; shift ;;
     --memory) MEMORY=$2; shift ;; --cpus) CPUS=$2; shift ;; --restart) RESTART=$2; shift ;;
     --timeout) TIMEOUT=$2; shift ;; --key) KEY=$2; shift ;; --engine) ENGINE=$2; shift ;;
+    --user) RUNAS=$2; shift ;; --no-read-only) READONLY=no ;;
     --pull) PULL=yes ;; --read-only) READONLY=yes ;; --insecure) INSECURE=yes ;; --dry-run) DRY=yes ;;
     -h|--help) usage; exit 0 ;; *) usage; die "unknown option $1" ;;
   esac
@@ -97,7 +113,7 @@ ROW=$(printf '%s\n' "$PLATFORMS" | awk -v p="$ARCH" '$1 == p')
 [ -n "$ROW" ] || die "$REPO $VERSION has no image for $ARCH (it has: $(printf '%s\n' "$PLATFORMS" | awk '{print $1}' | tr '\n' ' '))"
 # shellcheck disable=SC2086 # fields of a row, split on purpose
 set -- $ROW
-DIGEST=$2 USER_=$3 HEALTH=$4
+DIGEST=$2 USER_=${'$'}{RUNAS:-$3} HEALTH=$4
 
 if [ -z "$ENGINE" ]; then
   for e in docker podman; do

@@ -10,6 +10,7 @@
  * Kept as one file: build, render and parse of one versioned document and its consistency rules, which must agree
  * with each other field by field.
  */
+import { RUN_SETTING_FIELDS, type RunSettings } from '../image/run-settings.js';
 import semver from 'semver';
 import { lineOf } from '../validation/yaml-position.js';
 import { Document, LineCounter, parse, parseDocument, visit } from 'yaml';
@@ -193,6 +194,8 @@ export interface DeploymentManifest {
   tagPlan?: ManifestTagDecision[];
   /** Set when the release is a promotion of another one (same index). */
   promotedFrom?: ManifestPromotion;
+  /** How devices run the container (`device-run`); the installer starts it with these settings. */
+  run?: RunSettings;
 }
 
 /** The previous release of the channel, as read from the registry (the channel tag's index). */
@@ -255,6 +258,8 @@ export interface DeploymentManifestInput {
   deltas?: ReadonlyMap<string, PlatformDelta>;
   /** Offline bundles per platform (keys compared in normalised form); none when not given. */
   bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>;
+  /** How devices run the container (`device-run`). */
+  run?: RunSettings;
 }
 
 export interface ManifestProblem {
@@ -514,6 +519,7 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
       : null,
     ...(input.tagPlan ? { tagPlan: input.tagPlan.map((d) => ({ ...d })) } : {}),
     ...(input.promotedFrom ? { promotedFrom: { ...input.promotedFrom } } : {}),
+    ...(input.run ? { run: runSettings(input.run) } : {}),
   };
 
   if (problems.length > 0) {
@@ -776,7 +782,15 @@ function ordered(m: DeploymentManifest): DeploymentManifest {
           },
         }
       : {}),
+    ...(m.run ? { run: runSettings(m.run) } : {}),
   };
+}
+
+/** The run settings in their fixed key order, absent ones left out. */
+function runSettings(r: RunSettings): RunSettings {
+  return Object.fromEntries(
+    RUN_SETTING_FIELDS.filter((k) => r[k] !== undefined).map((k) => [k, r[k]]),
+  ) as RunSettings;
 }
 
 function plainIsSameString(value: string): boolean {

@@ -9,6 +9,7 @@
  *
  * Kept as one file: the schema is one document, and its messages are written against its own titles.
  */
+import { RUN_MAX_CPUS, RUN_MAX_HEALTH_TIMEOUT, RUN_SETTING_PATTERNS } from '../image/run-settings.js';
 import type { ErrorObject } from 'ajv';
 import { TAG_PATTERN_SOURCE } from '../registry/reference.js';
 import { lazyValidator } from '../validation/ajv.js';
@@ -491,6 +492,48 @@ const PROMOTED_FROM = object(
   },
 );
 
+// Device run settings (issue 12, `device-run`): one block, optional; the same bounds as the input.
+const RUN = object(
+  'a mapping with any of restart, memory, cpus, readOnly, user and healthTimeout',
+  'How devices run the container: the installer starts it with these settings (its flags override them).',
+  {
+    restart: {
+      type: 'string',
+      pattern: RUN_SETTING_PATTERNS.restart,
+      title: 'no, always, unless-stopped, on-failure or on-failure:N',
+      description: 'Restart policy.',
+    },
+    memory: {
+      type: 'string',
+      pattern: RUN_SETTING_PATTERNS.memory,
+      title: 'bytes with an optional b, k, m or g suffix (e.g. 256m)',
+      description: 'Memory limit.',
+    },
+    cpus: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: RUN_MAX_CPUS,
+      title: `a number of CPUs above 0, at most ${RUN_MAX_CPUS}`,
+      description: 'CPU limit.',
+    },
+    readOnly: { type: 'boolean', title: 'true or false', description: 'Read-only root filesystem.' },
+    user: {
+      type: 'string',
+      pattern: RUN_SETTING_PATTERNS.user,
+      title: 'a user name or uid, optionally :group or :gid',
+      description: "The user to run as, instead of the image's USER.",
+    },
+    healthTimeout: {
+      type: 'integer',
+      minimum: 1,
+      maximum: RUN_MAX_HEALTH_TIMEOUT,
+      title: `whole seconds from 1 to ${RUN_MAX_HEALTH_TIMEOUT}`,
+      description: 'Seconds to wait for the container to become healthy before rolling back.',
+    },
+  },
+  [],
+);
+
 /** The JSON schema of a deployment manifest (draft-07). Also in `deployment-manifest.schema.json`. */
 export const DEPLOYMENT_MANIFEST_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -529,6 +572,7 @@ export const DEPLOYMENT_MANIFEST_SCHEMA = {
     baseline: BASELINE,
     tagPlan: TAG_PLAN,
     promotedFrom: PROMOTED_FROM,
+    run: RUN,
   },
 } as const;
 

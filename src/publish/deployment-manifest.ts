@@ -76,6 +76,7 @@ export async function writeDeploymentManifest(
     policy: req.policy,
     deltas,
     ...(record.bundles ? { bundles: record.bundles } : {}),
+    ...(settings.publish.deviceRun ? { run: settings.publish.deviceRun } : {}),
     baseline: baseline
       ? {
           channel: release.channel,

@@ -230,6 +230,7 @@ function publishSettings(v: InputValues, read: InputReader, ctx: ParseContext): 
       compression: v['offline-compression'],
       ...(v['offline-bundle-max-size'] ? { maxSize: v['offline-bundle-max-size'] } : {}),
     },
+    ...(v['device-run'] ? { deviceRun: v['device-run'] } : {}),
     ...(Object.fromEntries(
       Object.entries(optional).filter(([, value]) => value !== undefined),
     ) as Partial<PublishSettings>),

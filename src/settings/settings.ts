@@ -5,6 +5,7 @@ import type { ImageRepository } from '../registry/reference.js';
 import type { SbomFormat } from '../scan/syft.js';
 import type { SigningKey } from '../sign/signer.js';
 import type { TrustMaterial } from '../sign/verify.js';
+import type { DeviceRunSettings } from './device-run.js';
 
 export type BuilderKind = 'buildx' | 'buildah';
 /**
@@ -137,6 +138,8 @@ export interface PublishSettings {
   deployTemplates: string[];
   /** Offline bundles per platform (issue 12); max size splits them into numbered parts. */
   offlineBundles: { mode: 'off' | 'full' | 'delta' | 'both'; compression: 'zstd' | 'gzip'; maxSize?: number };
+  /** `device-run`: how devices run the container; carried by the deployment manifest (`run`). */
+  deviceRun?: DeviceRunSettings;
 }
 
 /** How the supply-chain gate scans. */

@@ -17,6 +17,7 @@ import {
   parseSsh,
   parseToolImage,
 } from './build-inputs.js';
+import { parseDeviceRun } from './device-run.js';
 import { InputError } from './errors.js';
 import {
   keyValueLines,
@@ -189,6 +190,7 @@ export const INPUTS = {
     parse: (v) => oneOf('offline-compression', v, ['zstd', 'gzip'] as const),
   }),
   'offline-bundle-max-size': spec({ parse: optional((v) => parseMaxSize('offline-bundle-max-size', v)) }),
+  'device-run': spec({ parse: parseDeviceRun }),
   'github-token': spec({ runnerDefault: '${{ github.token }}', mask: true, parse: (v) => v || undefined }),
   channels: spec({ default: 'production,staging', parse: (v) => parseTags(v, 'channels') }),
   'rescan-releases': spec({ default: '0', parse: (v) => parseWholeNumber('rescan-releases', v, 0, 50) }),

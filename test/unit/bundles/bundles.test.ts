@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -404,6 +406,90 @@ describe('names and installer', () => {
     expect(script).toContain(`linux/arm64 sha256:${'c'.repeat(64)} - yes`);
     expect(script).toContain(
       `f.zst linux/arm64 delta 10 sha256:${'e'.repeat(64)} 1.0.0 sha256:${'d'.repeat(64)}`,
+    );
+  });
+
+  describe('run settings from the manifest (device-run)', () => {
+    const manifest = (run?: object) =>
+      ({
+        image: { repository: 'r.test/acme/agent' },
+        release: { version: '2.0.0' },
+        signatures: { mode: 'none' },
+        platforms: ['linux/amd64', 'linux/arm64'].map((platform) => ({
+          platform,
+          digest: 'sha256:' + 'c'.repeat(64),
+          user: '1000',
+          healthcheck: false,
+          delta: { baseline: null },
+        })),
+        ...(run ? { run } : {}),
+      }) as never;
+    const files = { manifest: 'm.yaml', manifestBundle: 'm.yaml.sigstore.json', predicateType: 'https://t' };
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'edgeship-installer-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** Runs the script with --pull --dry-run under dash against a docker stand-in; returns what it would run. */
+    async function dryRun(script: string, ...args: string[]): Promise<string> {
+      await writeFile(path.join(dir, 'install.sh'), script);
+      // `info` succeeds (a running engine), `inspect` finds no container: a fresh install.
+      await writeFile(path.join(dir, 'docker'), '#!/bin/sh\ncase $1 in info) exit 0 ;; *) exit 1 ;; esac\n', {
+        mode: 0o755,
+      });
+      const { stderr } = await promisify(execFile)(
+        'dash',
+        [path.join(dir, 'install.sh'), '--pull', '--dry-run', '--engine', 'docker', ...args],
+        { env: { PATH: `${dir}:${process.env.PATH ?? ''}` } },
+      );
+      return stderr.split('\n').find((l) => l.includes('would run: docker run')) ?? stderr;
+    }
+
+    it('renders the defaults when the manifest has none', () => {
+      const script = renderInstaller(manifest(), files);
+      expect(script).toContain(`RESTART='unless-stopped' TIMEOUT=60`);
+      expect(script).toContain(`MEMORY='' CPUS=''`);
+      expect(script).toContain(`READONLY=no RUNAS=''`);
+    });
+
+    it('renders the manifest run block as the defaults, shell-quoted', () => {
+      const script = renderInstaller(
+        manifest({
+          restart: 'on-failure:3',
+          memory: '256m',
+          cpus: 1.5,
+          readOnly: true,
+          user: '65532:65532',
+          healthTimeout: 90,
+        }),
+        files,
+      );
+      expect(script).toContain(`RESTART='on-failure:3' TIMEOUT=90`);
+      expect(script).toContain(`MEMORY='256m' CPUS='1.5'`);
+      expect(script).toContain(`READONLY=yes RUNAS='65532:65532'`);
+    });
+
+    it.runIf(process.arch === 'x64' || process.arch === 'arm64')(
+      'starts the container with them, and flags override them',
+      async () => {
+        const script = renderInstaller(
+          manifest({ restart: 'always', memory: '256m', cpus: 0.5, readOnly: true, user: '65532' }),
+          files,
+        );
+        expect(await dryRun(script)).toMatch(
+          / docker run -d --name agent --restart always --user 65532 --memory 256m --cpus 0\.5 --read-only r\.test\/acme\/agent@sha256:c{64}$/,
+        );
+        expect(
+          await dryRun(script, '--restart', 'no', '--memory', '1g', '--user', '1000', '--no-read-only'),
+        ).toMatch(/ docker run -d --name agent --restart no --user 1000 --memory 1g --cpus 0\.5 r\.test/);
+        // Without a run block: the image's USER, unless-stopped, no limits.
+        expect(await dryRun(renderInstaller(manifest(), files))).toMatch(
+          / docker run -d --name agent --restart unless-stopped --user 1000 r\.test\/acme\/agent@sha256:c{64}$/,
+        );
+      },
     );
   });
 });

@@ -554,3 +554,36 @@ describe('names', () => {
     expect(image('linux/amd64', AMD64, ['a1'], 'c1').size).toBe(1500);
   });
 });
+
+describe('run settings (device-run)', () => {
+  const run = {
+    user: '65532',
+    healthTimeout: 90,
+    restart: 'on-failure:3',
+    memory: '256m',
+    cpus: 1.5,
+    readOnly: true,
+  };
+
+  it('carries them in a fixed order, through render and parse', () => {
+    const m = buildDeploymentManifest({ ...input(), run });
+    expect(Object.keys(m.run!)).toEqual(['restart', 'memory', 'cpus', 'readOnly', 'user', 'healthTimeout']);
+    const text = renderDeploymentManifest(m);
+    expect(parseDeploymentManifest(text)).toEqual(m);
+    expect(validateDeploymentManifest(m)).toEqual([]);
+    expect(buildDeploymentManifest(input()).run).toBeUndefined();
+  });
+
+  it.each([
+    ['restart', 'sometimes'],
+    ['memory', '256 MB'],
+    ['cpus', 0],
+    ['readOnly', 'yes'],
+    ['user', 'root; rm -rf /'],
+    ['healthTimeout', 1.5],
+    ['extra', 1],
+  ])('the schema refuses run.%s = %j', (key, value) => {
+    const document = { ...buildDeploymentManifest(input()), run: { [key]: value } };
+    expect(validateDeploymentManifest(document).map((p) => p.path)).toContain(`run.${key}`);
+  });
+});
