@@ -286,10 +286,22 @@ function der(tag: number, contents: Buffer): Buffer {
   return Buffer.concat([Buffer.from([tag]), length, contents]);
 }
 
-/** A Date whose every method reads the current time truncated to the whole second. */
+/**
+ * A Date whose every method reads the current time truncated to the whole second. A reading holds until the
+ * current synchronous run ends: the mock TSA encodes its TSTInfo twice (the signed content, then the digest it
+ * signs) and asn1js reads a date field by field, so a clock that moved on between reads could sign a digest of
+ * a different genTime (or encode a genTime a minute early) when a second boundary falls in between.
+ */
 export function wholeSecondClock(): Date {
   const clock = new Date(0);
-  const now = () => new Date(Math.floor(Date.now() / 1000) * 1000);
+  let reading: Date | undefined;
+  const now = () => {
+    if (!reading) {
+      reading = new Date(Math.floor(Date.now() / 1000) * 1000);
+      queueMicrotask(() => (reading = undefined));
+    }
+    return reading;
+  };
   const proto = Date.prototype as unknown as Record<string | symbol, unknown>;
   const names: (string | symbol)[] = [...Object.getOwnPropertyNames(Date.prototype), Symbol.toPrimitive];
   for (const name of names) {
