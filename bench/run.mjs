@@ -73,6 +73,16 @@ function report(name, value, unit, baseline, target, pass) {
   console.log(`${pass ? 'PASS' : 'FAIL'} ${name}: ${value.toFixed(1)} ${unit}${ratio} (target ${target})`);
 }
 
+/** Runs a bench child (Node with the given args) and parses the JSON of its last stdout line; its stderr shows. */
+function lastJsonLine(args, options = {}) {
+  const out = execFileSync(process.execPath, args, {
+    maxBuffer: 16e6,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...options,
+  });
+  return JSON.parse(out.toString().trim().split('\n').pop());
+}
+
 const baseline = await measure(['-e', ''], false);
 const cold = await measure([path.join('dist', 'main.js')], true);
 report('cold start of dist/main.js to first log line', cold, 'ms', baseline, '≤ 200 ms', cold <= 200);
@@ -222,16 +232,7 @@ try {
   console.log(`  serial ${serial.toFixed(0)} ms, concurrent ${concurrent.toFixed(0)} ms`);
 
   // ---- scan concurrency with the real Syft and Grype (run with tsx: it reads the committed Grype database) ----
-  const real = JSON.parse(
-    execFileSync(process.execPath, ['--import', 'tsx', path.join('bench', 'scan-real.ts')], {
-      maxBuffer: 16e6,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop(),
-  );
+  const real = lastJsonLine(['--import', 'tsx', path.join('bench', 'scan-real.ts')]);
   if (real.skipped) {
     console.log(`SKIP SBOM + scan with the real Syft and Grype: ${real.skipped}`);
   } else {
@@ -253,16 +254,7 @@ try {
   }
 
   // ---- publish requests ----
-  const published = JSON.parse(
-    execFileSync(process.execPath, [path.join(work, 'publish-requests.js')], {
-      maxBuffer: 16e6,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop(),
-  );
+  const published = lastJsonLine([path.join(work, 'publish-requests.js')]);
   for (const run of published.runs) {
     report(
       `registry requests of publishRelease ${run.release}, signature-format ${run.format}, 2 platforms (${run.baseline ? 'over a baseline' : 'first release'})`,
@@ -299,16 +291,7 @@ try {
   if (reUploads.length) console.log(`  ${reUploads.join(', ')}`);
 
   // ---- promotion ----
-  const promoted = JSON.parse(
-    execFileSync(process.execPath, [path.join(work, 'promotion.js')], {
-      maxBuffer: 16e6,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop(),
-  );
+  const promoted = lastJsonLine([path.join(work, 'promotion.js')]);
   report(
     'layer blobs read by a promotion (mode: promote, 2 platforms, real registry)',
     promoted.layerBlobReads.length,
@@ -334,17 +317,9 @@ try {
   );
 
   // ---- real builders: a 2-platform release of the sample with buildx against buildah ----
-  const builders = JSON.parse(
-    execFileSync(process.execPath, ['--import', 'tsx', path.join('bench', 'builders.ts')], {
-      maxBuffer: 16e6,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      timeout: 60 * 60_000,
-    })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop(),
-  );
+  const builders = lastJsonLine(['--import', 'tsx', path.join('bench', 'builders.ts')], {
+    timeout: 60 * 60_000,
+  });
   if (builders.skipped) {
     console.log(`SKIP 2-platform release with real buildx vs real buildah: ${builders.skipped}`);
   } else {
@@ -368,16 +343,7 @@ try {
   }
 
   // ---- offline bundles ----
-  const offline = JSON.parse(
-    execFileSync(process.execPath, [path.join(work, 'offline-bundles.js')], {
-      maxBuffer: 16e6,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop(),
-  );
+  const offline = lastJsonLine([path.join(work, 'offline-bundles.js')]);
   report(
     'delta bundle bytes / physical minimum (new blobs + manifests + signatures)',
     offline.delta.bytes / offline.delta.minimum,
