@@ -69,7 +69,7 @@ try {
     schema: '6',
     now: () => new Date(),
     restoreCache: async () => undefined,
-    saveCache: async () => undefined,
+    saveCache: async () => -1,
     log: memoryLog(),
   });
 

@@ -150,6 +150,7 @@ export async function compareAndAttest(
         reportText: await deps.readText(scan.reportFile),
         grypeVersion: scan.report.grypeVersion,
         dbBuilt: scan.report.dbBuilt,
+        dbSource: scan.report.dbSource,
         workflowRun: req.workflowRun,
         scannedAt: deps.now(),
       });

@@ -22,6 +22,7 @@ export async function signRelease(ctx: PublishContext, signer: SignerConfig): Pr
       reportText: await deps.readText(scan.reportFile),
       grypeVersion: scan.report.grypeVersion,
       dbBuilt: scan.report.dbBuilt,
+      dbSource: scan.report.dbSource,
       workflowRun: req.git.workflowRun,
       scannedAt: deps.now(),
     });

@@ -183,8 +183,8 @@ export interface GrypeDbDeps {
   now(): Date;
   /** @actions/cache restoreCache: the key that was restored, or undefined on a miss. */
   restoreCache(paths: string[], primaryKey: string, restoreKeys: string[]): Promise<string | undefined>;
-  /** @actions/cache saveCache. */
-  saveCache(paths: string[], key: string): Promise<unknown>;
+  /** @actions/cache saveCache: the cache id, or -1 when nothing was saved (the reason is already logged). */
+  saveCache(paths: string[], key: string): Promise<number>;
   log: { info(message: string): void; warning(message: string): void };
   statusTimeoutMs?: number;
   updateTimeoutMs?: number;
@@ -315,9 +315,10 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
   const buildChanged = !before.present || before.built.getTime() !== after.built.getTime();
   if (buildChanged && restoredKey !== key) {
     try {
-      await deps.saveCache(paths, key);
-      savedKey = key;
-      deps.log.info(`Saved the grype database (built ${after.built.toISOString()}) under cache key ${key}`);
+      if ((await deps.saveCache(paths, key)) !== -1) {
+        savedKey = key;
+        deps.log.info(`Saved the grype database (built ${after.built.toISOString()}) under cache key ${key}`);
+      }
     } catch (error) {
       deps.log.warning(
         `Could not save the grype database to the Actions cache under ${key}: ${errorText(error)}`,

@@ -87,6 +87,8 @@ export interface GrypeReport {
   ignoredMatches: number;
   grypeVersion?: string;
   dbBuilt?: string;
+  /** Where the database came from (`descriptor.db.status.from`: the archive URL Grype imported). */
+  dbSource?: string;
   source?: { type: string; target: string };
 }
 
@@ -356,6 +358,8 @@ class Scanner {
       const db = asObject(descriptor.db);
       const built = db?.built ?? asObject(db?.status)?.built;
       if (typeof built === 'string' && built) report.dbBuilt = built;
+      const from = asObject(db?.status)?.from;
+      if (typeof from === 'string' && from) report.dbSource = from;
     }
     const source = asObject(top.source);
     if (source && typeof source.type === 'string') {

@@ -69,6 +69,7 @@ export async function setUpScanners(gate: ScannerChoice, deps: ScannerSetupDeps)
       restoreCache: async () => undefined,
       saveCache: async () => {
         deps.log.info('The Actions cache is not available here; the grype database is not saved');
+        return -1;
       },
     };
     const db = await ensureGrypeDb({

@@ -20,6 +20,7 @@ export const DEPLOYMENT_PREDICATE_TYPE = 'https://edgeship.dev/deployment-manife
 /** The builder cosign's vulnerability predicate names. */
 const BUILDER_ID = 'https://github.com/edgeship/edgeship';
 const GRYPE_PURL = 'pkg:github/anchore/grype';
+/** Anchore's database listing: named only when the report does not say where its database came from. */
 const GRYPE_DB_URI = 'https://grype.anchore.io/databases';
 
 /** The SBOM attested on an image and the predicate type it is attested under. */
@@ -49,6 +50,8 @@ export interface VulnerabilityScan {
   grypeVersion?: string | undefined;
   /** When the vulnerability database was built; 'unknown' when absent. */
   dbBuilt?: string | undefined;
+  /** Where Grype's database came from (the report's `descriptor.db.status.from`). */
+  dbSource?: string | undefined;
   /** The URL of the workflow run that scanned. */
   workflowRun: string;
   /** When the scan is recorded as started and finished. */
@@ -67,7 +70,7 @@ export function vulnerabilityPredicate(scan: VulnerabilityScan): unknown {
     scanner: {
       uri: GRYPE_PURL,
       version: scan.grypeVersion ?? 'unknown',
-      db: { uri: GRYPE_DB_URI, version: scan.dbBuilt ?? 'unknown' },
+      db: { uri: scan.dbSource ?? GRYPE_DB_URI, version: scan.dbBuilt ?? 'unknown' },
       result: JSON.parse(scan.reportText) as unknown,
     },
     metadata: { scanStartedOn: scan.scannedAt.toISOString(), scanFinishedOn: scan.scannedAt.toISOString() },

@@ -424,6 +424,14 @@ describe('ensureGrypeDb', () => {
     expect(world.logs.filter((l) => l.startsWith('warning:'))).toHaveLength(2);
   });
 
+  it('says nothing was saved when the cache saves nothing (no Actions cache here: the id is -1)', async () => {
+    const world = newWorld({ published: '2026-10-05T04:30:00Z' });
+    const result = await ensureGrypeDb(depsFor(world, { saveCache: async () => -1 }));
+    expect(result.updated).toBe(true);
+    expect(result.savedKey).toBeUndefined();
+    expect(world.logs.filter((l) => l.startsWith('Saved the grype database'))).toEqual([]);
+  });
+
   it('names the max-db-age input before touching anything', async () => {
     const world = newWorld();
     await expect(ensureGrypeDb(depsFor(world, { maxDbAge: '1 week' }))).rejects.toThrow(

@@ -197,6 +197,9 @@ describe.skipIf(!fixturesPresent)('fixture contract: every grype -o json file', 
     const report = parseGrypeReport(readFileSync(fixturePath(rel)), rel);
     expect(report.source).toEqual({ type: 'directory', target: '.' });
     expect(report.dbBuilt).toBe('2025-08-14T04:13:56Z');
+    expect(report.dbSource).toMatch(
+      /^https:\/\/grype\.anchore\.io\/databases\/v6\/vulnerability-db_v6\.0\.3_2025-08-14T01:31:21Z_1755144836\.tar\.zst\?checksum=sha256%3A49d5/,
+    );
     const axios = report.matches.find((m) => m.id === 'GHSA-8hc4-vh64-cxmj')!;
     expect(axios).toMatchObject({
       relatedIds: ['CVE-2024-39338'],

@@ -68,7 +68,7 @@ describe('predicates', () => {
     });
   });
 
-  it('says unknown for a scanner or database version the report does not give, and refuses a report that is not JSON', () => {
+  it('says unknown for a scanner or database version the report does not give', () => {
     const predicate = vulnerabilityPredicate({
       reportText: '{"matches":[]}',
       workflowRun: '',
@@ -76,6 +76,19 @@ describe('predicates', () => {
     }) as { scanner: { version: string; db: { version: string } } };
     expect(predicate.scanner.version).toBe('unknown');
     expect(predicate.scanner.db.version).toBe('unknown');
+  });
+
+  it('names the database Grype says it imported (a mirror given by grype-db-url, for instance)', () => {
+    const predicate = vulnerabilityPredicate({
+      reportText: '{"matches":[]}',
+      dbSource: 'https://mirror.example/grype/v6/vulnerability-db_v6.1.9.tar.zst',
+      workflowRun: '',
+      scannedAt: new Date(0),
+    }) as { scanner: { db: { uri: string } } };
+    expect(predicate.scanner.db.uri).toBe('https://mirror.example/grype/v6/vulnerability-db_v6.1.9.tar.zst');
+  });
+
+  it('refuses a report that is not JSON', () => {
     expect(() =>
       vulnerabilityPredicate({ reportText: 'nope', workflowRun: '', scannedAt: new Date(0) }),
     ).toThrow();
