@@ -13,12 +13,15 @@ import { arm64Busybox } from './base-images.js';
 import { HOST_BUSYBOX } from './host-tools.js';
 import { makeSampleWorkspace, SAMPLE_DOCKERFILE } from './workspace.js';
 
-export const DEBIAN_BUSYBOX_DOCKERFILE = `${SAMPLE_DOCKERFILE}ARG TARGETARCH
+/** The lines that make the base image's busybox Debian's package: append them to any Dockerfile FROM that base. */
+export const DEBIAN_BUSYBOX_LINES = `ARG TARGETARCH
 COPY dpkg/os-release /etc/os-release
 COPY dpkg/status-\${TARGETARCH} /var/lib/dpkg/status
 COPY dpkg/busybox-static.list /var/lib/dpkg/info/busybox-static.list
 COPY dpkg/md5sums-\${TARGETARCH} /var/lib/dpkg/info/busybox-static.md5sums
 `;
+
+export const DEBIAN_BUSYBOX_DOCKERFILE = `${SAMPLE_DOCKERFILE}${DEBIAN_BUSYBOX_LINES}`;
 
 /** Writes the dpkg files of this machine's busybox-static (per arch) into `dir`. */
 export async function writeBusyboxDpkgFiles(dir: string): Promise<void> {
@@ -41,9 +44,12 @@ export async function writeBusyboxDpkgFiles(dir: string): Promise<void> {
   await writeFile(path.join(dir, 'os-release'), await readFile('/etc/os-release', 'utf8'));
 }
 
-/** A sample workspace whose busybox belongs to Debian's busybox-static package. */
-export async function makeDebianBusyboxWorkspace(): Promise<string> {
-  const dir = await makeSampleWorkspace(DEBIAN_BUSYBOX_DOCKERFILE);
+/**
+ * A sample workspace whose busybox belongs to Debian's busybox-static package; `dockerfile` (FROM the busybox base,
+ * default the sample's) gets DEBIAN_BUSYBOX_LINES appended.
+ */
+export async function makeDebianBusyboxWorkspace(dockerfile = SAMPLE_DOCKERFILE): Promise<string> {
+  const dir = await makeSampleWorkspace(`${dockerfile}${DEBIAN_BUSYBOX_LINES}`);
   await writeBusyboxDpkgFiles(path.join(dir, 'dpkg'));
   return dir;
 }
