@@ -13,7 +13,7 @@ import { arm64Busybox } from './base-images.js';
 import { HOST_BUSYBOX } from './host-tools.js';
 import { makeSampleWorkspace, SAMPLE_DOCKERFILE } from './workspace.js';
 
-/** The lines that make the base image's busybox Debian's package: append them to any Dockerfile FROM that base. */
+/** The Dockerfile lines that install the dpkg files of `writeBusyboxDpkgFiles` (append to any Dockerfile FROM the base). */
 export const DEBIAN_BUSYBOX_LINES = `ARG TARGETARCH
 COPY dpkg/os-release /etc/os-release
 COPY dpkg/status-\${TARGETARCH} /var/lib/dpkg/status
@@ -45,8 +45,8 @@ export async function writeBusyboxDpkgFiles(dir: string): Promise<void> {
 }
 
 /**
- * A sample workspace whose busybox belongs to Debian's busybox-static package; `dockerfile` (FROM the busybox base,
- * default the sample's) gets DEBIAN_BUSYBOX_LINES appended.
+ * A sample workspace whose busybox belongs to Debian's busybox-static package. Another Dockerfile FROM the base
+ * image may be given: the dpkg lines are appended to it.
  */
 export async function makeDebianBusyboxWorkspace(dockerfile = SAMPLE_DOCKERFILE): Promise<string> {
   const dir = await makeSampleWorkspace(`${dockerfile}${DEBIAN_BUSYBOX_LINES}`);
