@@ -1,14 +1,17 @@
 import path from 'node:path';
 import os from 'node:os';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBundled } from './harness/action-runner.js';
 import type { ActionRun } from './harness/action-runner.js';
+import { PINNED_TOOLS } from '../../src/tools/pinned.js';
 import { publishBaseImage } from './harness/base-images.js';
+import { makeDebianBusyboxWorkspace } from './harness/debian-busybox.js';
 import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
+import { realScannerTools, startRealScanners } from './harness/real-scanners.js';
+import type { RealScanners } from './harness/real-scanners.js';
 import { startRegistry } from './harness/registry.js';
-import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from './harness/scanner-doubles.js';
 import type { TestRegistry } from './harness/registry.js';
 import {
   buildahEnvironment,
@@ -18,13 +21,18 @@ import {
   skopeo,
 } from './harness/workspace.js';
 
+const scannerTools = await realScannerTools('release e2e');
+
 /**
  * The foundation end to end, for real: a distribution registry with htpasswd auth and TLS, buildah
- * building linux/amd64 and linux/arm64 (the arm64 RUN step under QEMU), the bundled dist/main.js and
- * dist/post.js run as the runner runs them; the registry is then checked with skopeo, not with Edgeship.
+ * building linux/amd64 and linux/arm64 (the arm64 RUN step under QEMU), the real Syft and Grype
+ * (harness/real-scanners.ts) scanning the pushed images against the loopback database, the bundled
+ * dist/main.js and dist/post.js run as the runner runs them; the registry is then checked with skopeo,
+ * not with Edgeship. The sample's busybox belongs to Debian's busybox-static package, so the gate passes.
  */
-describe('release on a tag with buildah, real registry', () => {
+describe.skipIf('reason' in scannerTools)('release on a tag with buildah, real registry', () => {
   let reg: TestRegistry;
+  let scanners: RealScanners;
   let base: string;
   let workspace: string;
   let storage: { env: Record<string, string>; dir: string };
@@ -39,28 +47,25 @@ describe('release on a tag with buildah, real registry', () => {
     'registry-username': reg.username,
     'registry-password': reg.password,
     'registry-ca-file': reg.caFile,
-    ...SCANNERS_FROM_PATH,
+    ...scanners.inputs,
     ...extra,
   });
-  const cleanScans = () => ({
-    ...storage.env,
-    ...scannerDoubleEnv({
-      reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
-    }),
-  });
+  const withScanners = () => ({ ...storage.env, ...scanners.env });
 
   beforeAll(async () => {
     await ensureHostTools();
     await ensureBinfmt();
+    scanners = await startRealScanners(scannerTools);
     reg = await startRegistry();
     base = await publishBaseImage(reg);
-    workspace = await makeSampleWorkspace();
+    workspace = await makeDebianBusyboxWorkspace();
     storage = await buildahEnvironment();
-    run = await runBundled('main', { inputs: inputs(), workspace, env: cleanScans() });
+    run = await runBundled('main', { inputs: inputs(), workspace, env: withScanners() });
   });
 
   afterAll(async () => {
     await reg?.stop();
+    await scanners?.stop();
     if (workspace) await rm(workspace, { recursive: true, force: true });
     if (storage) await rm(storage.dir, { recursive: true, force: true });
   });
@@ -82,6 +87,46 @@ describe('release on a tag with buildah, real registry', () => {
     expect(run.outputs.channel).toBe('production');
     expect(run.stdout).toContain('::group::Build linux/arm64 (buildah)');
     expect(run.summary).toContain('| linux/arm64 |');
+  });
+
+  it('the real Syft read each pushed image by digest and the real Grype found nothing in it: the gate passed', async () => {
+    expect(run.outputs.gate).toBe('pass');
+    const counts = JSON.parse(run.outputs.vulnerabilities!) as Record<string, Record<string, number>>;
+    expect(Object.keys(counts)).toEqual(['linux/amd64', 'linux/arm64']);
+    for (const perSeverity of Object.values(counts))
+      expect(Object.values(perSeverity).every((n) => n === 0)).toBe(true);
+    // The version of busybox-static Syft read from the image's dpkg status is the one this machine installed.
+    const status = await readFile('/var/lib/dpkg/status', 'utf8');
+    const stanza = status.split(/\n\n/).find((s) => /^Package: busybox-static$/m.test(s))!;
+    const version = /^Version: (.*)$/m.exec(stanza)![1]!;
+    const digests = JSON.parse(run.outputs.digests!) as Array<{ platform: string; digest: string }>;
+    const sboms = JSON.parse(run.outputs['sbom-files']!) as string[];
+    expect(sboms).toHaveLength(2);
+    for (const [i, file] of sboms.entries()) {
+      const sbom = JSON.parse(await readFile(file, 'utf8')) as {
+        creationInfo: { creators: string[] };
+        packages: Array<{ name: string; versionInfo?: string }>;
+      };
+      expect(sbom.creationInfo.creators).toContain(`Tool: syft-${PINNED_TOOLS.syft.version}`);
+      // The image Syft read is the manifest pushed for that platform (its root package carries the digest).
+      expect(sbom.packages).toContainEqual(
+        expect.objectContaining({
+          checksums: [{ algorithm: 'SHA256', checksumValue: digests[i]!.digest.slice(7) }],
+        }),
+      );
+      expect(sbom.packages).toContainEqual(
+        expect.objectContaining({ name: 'busybox-static', versionInfo: version }),
+      );
+    }
+    for (const sarif of JSON.parse(run.outputs['sarif-files']!) as string[]) {
+      const report = JSON.parse(await readFile(sarif.replace(/\.sarif$/, '.json'), 'utf8')) as {
+        matches: unknown[];
+        descriptor: { name: string; version: string };
+      };
+      expect(report.descriptor).toMatchObject({ name: 'grype', version: PINNED_TOOLS.grype.version });
+      expect(report.matches).toEqual([]);
+    }
+    expect(scanners.db.requests).toContain('GET /v6/latest.json');
   });
 
   it('pushed both manifests by digest with the right architecture (checked with skopeo)', async () => {
@@ -137,7 +182,7 @@ describe('release on a tag with buildah, real registry', () => {
     };
     expect(paths.paths.length).toBeGreaterThan(0);
     expect(paths.paths.some((p) => existsSync(p))).toBe(true);
-    const post = await runBundled('post', { inputs: {}, workspace, env: storage.env, state: run.state });
+    const post = await runBundled('post', { inputs: {}, workspace, env: withScanners(), state: run.state });
     expect(post.exitCode).toBe(0);
     expect(paths.paths.filter((p) => existsSync(p))).toEqual([]);
     expect(post.stdout).toContain(`removed ${paths.buildahImages.length} local buildah image(s)`);
@@ -147,7 +192,7 @@ describe('release on a tag with buildah, real registry', () => {
     const failed = await runBundled('main', {
       inputs: inputs({ 'registry-password': 'wrong-password', platforms: 'linux/amd64' }),
       workspace,
-      env: storage.env,
+      env: withScanners(),
     });
     expect(failed.exitCode).not.toBe(0);
     expect(failed.errors.join('\n')).toMatch(
@@ -169,7 +214,7 @@ describe('release on a tag with buildah, real registry', () => {
       const failed = await runBundled('main', {
         inputs: inputs({ platforms: 'linux/amd64' }),
         workspace: broken,
-        env: storage.env,
+        env: withScanners(),
       });
       expect(failed.exitCode).not.toBe(0);
       expect(failed.errors.join('\n')).toMatch(
