@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,17 +8,25 @@ import { buildRecordName } from '../../src/records/build-record.js';
 import { runBundled } from './harness/action-runner.js';
 import type { ActionRun } from './harness/action-runner.js';
 import { publishBaseImage } from './harness/base-images.js';
+import { makeDebianBusyboxWorkspace } from './harness/debian-busybox.js';
 import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
+import { verifyBundleIndependently } from './harness/independent-verify.js';
 import { startOidcTokenEndpoint } from './harness/oidc-issuer.js';
-import { startRegistry } from './harness/registry.js';
+import { realScannerTools, startRealScanners } from './harness/real-scanners.js';
+import type { RealScanners } from './harness/real-scanners.js';
+import { basicAuth, httpsGet, startRegistry } from './harness/registry.js';
 import type { TestRegistry } from './harness/registry.js';
-import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from './harness/scanner-doubles.js';
-import { startSigstoreStack } from './harness/sigstore-stack.js';
+import { GITHUB_ACTIONS_ISSUER, startSigstoreStack } from './harness/sigstore-stack.js';
 import type { SigstoreStack } from './harness/sigstore-stack.js';
 import { buildahEnvironment, listTagsRaw, makeSampleWorkspace, skopeo } from './harness/workspace.js';
 
-const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/tags/v2.0.0';
+const WORKFLOW_REF = 'acme/edge-agent/.github/workflows/release.yml@refs/tags/v2.0.0';
+const IDENTITY = `https://github.com/${WORKFLOW_REF}`;
 const EPOCH = '1700000000';
+const SLSA = 'https://slsa.dev/provenance/v1';
+const SIGSTORE_BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+const scannerTools = await realScannerTools('matrix e2e');
 
 interface Index {
   manifests: Array<{ digest: string; platform: Record<string, string> }>;
@@ -27,11 +35,17 @@ interface Index {
 
 /**
  * Matrix mode for real: two `mode: build` jobs (amd64, arm64) as separate processes with separate
- * buildah stores and runner temp dirs, handing their records over through a directory, then a
- * `mode: publish` job. The result is compared with a `mode: all` release of the same commit.
+ * buildah stores and runner temp dirs, each scanned by the REAL Syft and Grype (harness/real-scanners.ts),
+ * handing their records over through a directory, then a `mode: publish` job. The result is compared with a
+ * `mode: all` release of the same commit, and its SLSA provenance read back from the registry. The sample's
+ * busybox is Debian's package (clean); the failing build job builds the bare busybox binary (Critical).
+ * The refusal cases start from copies of the matrix run's records, so they build nothing again.
  */
-describe('matrix: mode build per platform, then mode publish', () => {
+describe.skipIf('reason' in scannerTools)('matrix: mode build per platform, then mode publish', () => {
   let reg: TestRegistry;
+  let scanners: RealScanners;
+  let bareWorkspace: string;
+  let pristineRecords: string;
   let stack: SigstoreStack;
   let oidc: Awaited<ReturnType<typeof startOidcTokenEndpoint>>;
   let base: string;
@@ -49,11 +63,12 @@ describe('matrix: mode build per platform, then mode publish', () => {
     platforms: string,
     recordsDir: string,
     extraEnv: Record<string, string> = {},
+    dir = workspace,
   ) => {
     const store = await buildahEnvironment();
     stores.push(store);
     return runBundled('main', {
-      workspace,
+      workspace: dir,
       inputs: {
         mode,
         image: `${reg.host}/${repo}`,
@@ -69,15 +84,14 @@ describe('matrix: mode build per platform, then mode publish', () => {
         'tsa-url': stack.tsaURL,
         'trusted-root': trustedRootFile,
         'release-assets': 'off',
-        ...SCANNERS_FROM_PATH,
+        ...scanners.inputs,
       },
       env: {
         ...store.env,
-        ...scannerDoubleEnv({
-          reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
-        }),
+        ...scanners.env,
         ...oidc.env,
         GITHUB_REF: 'refs/tags/v2.0.0',
+        GITHUB_WORKFLOW_REF: WORKFLOW_REF,
         SOURCE_DATE_EPOCH: EPOCH,
         ...extraEnv,
       },
@@ -95,11 +109,13 @@ describe('matrix: mode build per platform, then mode publish', () => {
   beforeAll(async () => {
     await ensureHostTools();
     await ensureBinfmt();
+    scanners = await startRealScanners(scannerTools);
     reg = await startRegistry();
     stack = await startSigstoreStack();
     oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
     base = await publishBaseImage(reg);
-    workspace = await makeSampleWorkspace();
+    workspace = await makeDebianBusyboxWorkspace();
+    bareWorkspace = await makeSampleWorkspace();
     scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-matrix-'));
     trustedRootFile = path.join(scratch, 'trusted_root.json');
     await writeFile(trustedRootFile, JSON.stringify(stack.trustedRoot));
@@ -110,13 +126,16 @@ describe('matrix: mode build per platform, then mode publish', () => {
       await run('acme/matrix', 'build', 'linux/arm64', records),
     ];
     publish = await run('acme/matrix', 'publish', 'linux/amd64,linux/arm64', records);
+    pristineRecords = path.join(scratch, 'pristine-records');
+    await cp(records, pristineRecords, { recursive: true });
   });
 
   afterAll(async () => {
     await reg?.stop();
     await stack?.stop();
     await oidc?.stop();
-    for (const dir of [workspace, scratch, ...stores.map((s) => s.dir)])
+    await scanners?.stop();
+    for (const dir of [workspace, bareWorkspace, scratch, ...stores.map((s) => s.dir)])
       if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -161,6 +180,61 @@ describe('matrix: mode build per platform, then mode publish', () => {
     ).toBe(publish.outputs.digest);
   });
 
+  /** The in-toto statements of the Sigstore bundles referring to a digest, each verified with @sigstore/verify. */
+  const verifiedStatements = async (repo: string, digest: string) => {
+    const ca = await readFile(reg.caFile, 'utf8');
+    const get = async (urlPath: string, accept: string) => {
+      const response = await httpsGet(`https://${reg.host}/v2/${repo}${urlPath}`, {
+        ca,
+        headers: { authorization: basicAuth(reg.username, reg.password), accept },
+        timeoutMs: 15_000,
+      });
+      expect(response.status, urlPath).toBe(200);
+      return JSON.parse(response.body) as {
+        manifests?: Array<{ digest: string; artifactType?: string }>;
+        layers?: Array<{ digest: string }>;
+        subject?: { digest: string };
+      };
+    };
+    const manifestTypes =
+      'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json';
+    const referrers = await get(`/manifests/sha256-${digest.slice(7)}`, manifestTypes);
+    const statements = [];
+    for (const entry of (referrers.manifests ?? []).filter((m) => m.artifactType === SIGSTORE_BUNDLE)) {
+      const referrer = await get(`/manifests/${entry.digest}`, manifestTypes);
+      expect(referrer.subject?.digest).toBe(digest);
+      const bundle = await get(`/blobs/${referrer.layers![0]!.digest}`, '*/*');
+      const { statement } = verifyBundleIndependently(bundle, stack.trustedRoot, {
+        identity: IDENTITY,
+        issuer: GITHUB_ACTIONS_ISSUER,
+      });
+      statements.push(
+        statement as typeof statement & { predicate: { buildDefinition: { externalParameters: any } } }, // eslint-disable-line @typescript-eslint/no-explicit-any
+      );
+    }
+    return statements;
+  };
+
+  it('each platform image and the index carry a signed SLSA v1 provenance with their own digest as subject', async () => {
+    const digests = JSON.parse(publish.outputs.digests!) as Array<{ platform: string; digest: string }>;
+    for (const { platform, digest } of digests) {
+      const provenance = (await verifiedStatements('acme/matrix', digest)).filter(
+        (s) => s.predicateType === SLSA,
+      );
+      expect(provenance, platform).toHaveLength(1);
+      expect(provenance[0]!.subject).toEqual([
+        { name: `${reg.host}/acme/matrix`, digest: { sha256: digest.slice(7) } },
+      ]);
+      // Made by that platform's own build job: it names that one platform only.
+      expect(provenance[0]!.predicate.buildDefinition.externalParameters.build.platforms).toEqual([platform]);
+    }
+    const index = (await verifiedStatements('acme/matrix', publish.outputs.digest!)).filter(
+      (s) => s.predicateType === SLSA,
+    );
+    expect(index).toHaveLength(1);
+    expect(index[0]!.subject.map((s) => `sha256:${s.digest.sha256}`)).toEqual([publish.outputs.digest]);
+  });
+
   it('re-running the publish job is idempotent: same index, same tags', async () => {
     const records = path.join(scratch, 'records');
     const again = await run('acme/matrix', 'publish', 'linux/amd64,linux/arm64', records, {
@@ -194,50 +268,84 @@ describe('matrix: mode build per platform, then mode publish', () => {
       SOURCE_DATE_EPOCH: String(Number(EPOCH) + 1),
     });
     expect(other.errors).toEqual([]);
+    // Outside a workflow (no GITHUB_WORKFLOW_REF) the signer of the existing release is not known: refused.
     const again = await run('acme/matrix', 'publish', 'linux/amd64,linux/arm64', records, {
       GITHUB_RUN_ATTEMPT: '4',
+      GITHUB_WORKFLOW_REF: '',
     });
     expect(again.exitCode).not.toBe(0);
     expect(again.errors.join('\n')).toMatch(/2\.0\.0 already exists and points at .*overwrite: true/s);
+    // In the workflow, the release tag holds this commit's release signed by this workflow: that release is
+    // adopted, and the other image is not published under the release tag either.
+    const adopted = await run('acme/matrix', 'publish', 'linux/amd64,linux/arm64', records, {
+      GITHUB_RUN_ATTEMPT: '5',
+    });
+    expect(adopted.errors, adopted.stdout.slice(-3000)).toEqual([]);
+    expect(adopted.stdout).toContain(
+      `is this commit's signed release ${publish.outputs.digest}: adopting it`,
+    );
+    expect(adopted.outputs.digest).toBe(publish.outputs.digest);
+    const [otherArm] = JSON.parse(other.outputs.digests!) as Array<{ digest: string }>;
+    const released = await index('acme/matrix', publish.outputs.digest!);
+    expect(released.manifests.map((m) => m.digest)).not.toContain(otherArm!.digest);
   });
 
+  /** A copy of the matrix run's records (both platforms, gate passed) to change for one refusal case. */
+  const recordsCopy = async (name: string) => {
+    const dir = path.join(scratch, name);
+    await cp(pristineRecords, dir, { recursive: true });
+    return dir;
+  };
+  const releaseTags = async () =>
+    (await listTagsRaw(reg, 'acme/matrix')).filter((t) => !t.startsWith('sha256-')).sort();
+  const recordFile = (records: string, slug: string) =>
+    path.join(records, buildRecordName(`${reg.host}/acme/matrix`, slug), 'build-record.json');
+
   it('a tampered record (digest not in the registry) is refused', async () => {
-    const records = path.join(scratch, 'tampered');
-    const b1 = await run('acme/tampered', 'build', 'linux/amd64', records);
-    const b2 = await run('acme/tampered', 'build', 'linux/arm64', records);
-    expect([b1.exitCode, b2.exitCode]).toEqual([0, 0]);
-    const dir = readdirSync(records).find((n) => n.endsWith('linux-arm64'))!;
-    const file = path.join(records, dir, 'build-record.json');
+    const records = await recordsCopy('tampered');
+    const tagsBefore = await releaseTags();
+    const file = recordFile(records, 'linux-arm64');
     const record = JSON.parse(readFileSync(file, 'utf8')) as { digest: string };
     record.digest = `sha256:${'0'.repeat(64)}`;
     writeFileSync(file, JSON.stringify(record));
-    const p = await run('acme/tampered', 'publish', 'linux/amd64,linux/arm64', records);
+    const p = await run('acme/matrix', 'publish', 'linux/amd64,linux/arm64', records, {
+      GITHUB_RUN_ATTEMPT: '5',
+    });
     expect(p.exitCode).not.toBe(0);
     expect(p.errors.join('\n')).toMatch(
       /the record for linux\/arm64 names .*sha256:0{64}, which the registry does not have/,
     );
-    expect((await listTagsRaw(reg, 'acme/tampered')).filter((t) => !t.startsWith('sha256-'))).toEqual([]);
+    expect(await releaseTags()).toEqual(tagsBefore);
   });
 
-  it('a gate failure in one build job stops the publish: no tag', async () => {
-    const records = path.join(scratch, 'gate-fail');
-    const ok = await run('acme/gatefail', 'build', 'linux/amd64', records);
-    const bad = await run('acme/gatefail', 'build', 'linux/arm64', records, {
-      DOUBLE_GRYPE_REPORT_linux_arm64: FIXTURES.reportCriticals,
-    });
-    expect(ok.exitCode).toBe(0);
+  it('a gate failure in one build job (the real Critical of a bare busybox) stops the publish: no tag moves', async () => {
+    const records = await recordsCopy('gate-fail');
+    const tagsBefore = await releaseTags();
+    const bad = await run(
+      'acme/matrix',
+      'build',
+      'linux/arm64',
+      records,
+      { GITHUB_RUN_ATTEMPT: '6' },
+      bareWorkspace,
+    );
     expect(bad.exitCode).not.toBe(0);
     expect(bad.outputs.gate).toBe('fail');
-    const p = await run('acme/gatefail', 'publish', 'linux/amd64,linux/arm64', records);
+    expect(bad.errors.join('\n')).toContain('CVE-2022-48174');
+    const p = await run('acme/matrix', 'publish', 'linux/amd64,linux/arm64', records, {
+      GITHUB_RUN_ATTEMPT: '6',
+    });
     expect(p.exitCode).not.toBe(0);
     expect(p.errors.join('\n')).toMatch(/the build job for linux\/arm64 failed its gate/);
-    expect((await listTagsRaw(reg, 'acme/gatefail')).filter((t) => !t.startsWith('sha256-'))).toEqual([]);
+    expect(await releaseTags()).toEqual(tagsBefore);
   });
 
   it('a missing platform record stops the publish', async () => {
-    const records = path.join(scratch, 'missing');
-    await run('acme/missing', 'build', 'linux/amd64', records);
-    const p = await run('acme/missing', 'publish', 'linux/amd64,linux/arm64', records);
+    const records = await recordsCopy('missing');
+    await rm(path.dirname(recordFile(records, 'linux-arm64')), { recursive: true });
+    const p = await run('acme/matrix', 'publish', 'linux/amd64,linux/arm64', records, {
+      GITHUB_RUN_ATTEMPT: '7',
+    });
     expect(p.exitCode).not.toBe(0);
     expect(p.errors.join('\n')).toMatch(/no build record for linux\/arm64/);
   });
