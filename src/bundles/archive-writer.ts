@@ -6,6 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -19,7 +20,8 @@ export interface WrittenFrame {
   files: Array<{ path: string; sha256: string }>;
 }
 
-const READ_AHEAD = 4;
+/** Files opened (reading ahead) while one is written. */
+const READ_AHEAD = 1;
 
 function compressor(compression: BundleCompression): Transform {
   // Large chunks: the default 16 kB makes one thread-pool round trip per 16 kB of a layer.
@@ -39,8 +41,11 @@ function compressor(compression: BundleCompression): Transform {
 }
 
 /**
- * Appends `files` (and, when `end`, the end-of-archive marker) to `file` as one compressed frame; each
- * file is read when its turn comes, so only one blob is in memory at a time.
+ * Appends `files` (and, when `end`, the end-of-archive marker) to `file` as one compressed frame. Blobs
+ * stream from where they are read through the tar writer and the compressor into the file; the next
+ * READ_AHEAD files are opened while one is written, each reading at most its stream's read-ahead (a few
+ * MB) before it is written, so memory stays bounded whatever the blob sizes. A file that fails (a broken
+ * download given up, a digest mismatch) fails the frame; a first frame that fails is removed.
  */
 export async function writeFrame(
   file: string,
@@ -58,31 +63,39 @@ export async function writeFrame(
 ): Promise<WrittenFrame> {
   const sums: WrittenFrame['files'] = [];
   async function* tar() {
-    // The next files are read (downloaded) while this one is compressed and written: at most
-    // READ_AHEAD + 1 in memory.
-    const reading: Array<Promise<Buffer>> = [];
-    const read = (i: number) => {
-      const file = files[i];
-      if (!file) return;
-      const promise = file.read();
-      promise.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-      reading[i] = promise;
+    const opened: Array<Buffer | Readable | undefined> = [];
+    const open = (i: number) => {
+      const entry = files[i];
+      if (!entry || i in opened) return;
+      const content = entry.content();
+      // Read by the loop below when its turn comes; a failure meanwhile must not go unhandled.
+      if (!Buffer.isBuffer(content)) content.on('error', () => undefined);
+      opened[i] = content;
     };
-    for (let i = 0; i < READ_AHEAD; i++) read(i);
-    for (const [i, entry] of files.entries()) {
-      const data = await reading[i]!;
-      delete reading[i];
-      read(i + READ_AHEAD);
-      if (data.length !== entry.size)
-        throw new Error(`${entry.path}: expected ${entry.size} bytes, read ${data.length}`);
-      // A known sha256 was checked where the data came from (RegistryClient.getBlob, memoryFile).
-      const sha256 = entry.sha256 ?? createHash('sha256').update(data).digest('hex');
-      sums.push({ path: entry.path, sha256 });
-      yield tarHeader(entry.path, data.length);
-      yield data;
-      yield tarPadding(data.length);
+    try {
+      for (const [i, entry] of files.entries()) {
+        for (let next = i; next <= i + READ_AHEAD; next++) open(next);
+        const content = opened[i]!;
+        opened[i] = undefined;
+        yield tarHeader(entry.path, entry.size);
+        // A known sha256 was checked where the data came from (RegistryClient.blobStream, memoryFile).
+        const hash = entry.sha256 ? undefined : createHash('sha256');
+        let bytes = 0;
+        for await (const chunk of Buffer.isBuffer(content) ? [content] : content) {
+          const data = chunk as Buffer;
+          bytes += data.length;
+          hash?.update(data);
+          yield data;
+        }
+        if (bytes !== entry.size)
+          throw new Error(`${entry.path}: expected ${entry.size} bytes, read ${bytes}`);
+        sums.push({ path: entry.path, sha256: entry.sha256 ?? hash!.digest('hex') });
+        yield tarPadding(entry.size);
+      }
+      if (options.end) yield TAR_END;
+    } finally {
+      for (const content of opened) if (content && !Buffer.isBuffer(content)) content.destroy();
     }
-    if (options.end) yield TAR_END;
   }
   const hash = options.whole ?? createHash('sha256');
   let bytes = 0;
@@ -93,11 +106,16 @@ export async function writeFrame(
       done(null, chunk);
     },
   });
-  await pipeline(
-    Readable.from(tar()),
-    compressor(options.compression),
-    count,
-    createWriteStream(file, { flags: options.append ? 'a' : 'w' }),
-  );
+  try {
+    await pipeline(
+      Readable.from(tar()),
+      compressor(options.compression),
+      count,
+      createWriteStream(file, { flags: options.append ? 'a' : 'w' }),
+    );
+  } catch (error) {
+    if (!options.append) await rm(file, { force: true });
+    throw error;
+  }
   return { bytes, sha256: hash.copy().digest('hex'), files: sums };
 }

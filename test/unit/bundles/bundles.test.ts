@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -10,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFrame } from '../../../src/bundles/archive-writer.js';
 import { imageFiles, signatureFiles, type BundleRegistry } from '../../../src/bundles/collect.js';
 import { renderInstaller } from '../../../src/bundles/installer.js';
-import { bundleFileName, memoryFile, sumsText } from '../../../src/bundles/layout.js';
+import { bundleFileName, memoryFile, readWhole, sumsText } from '../../../src/bundles/layout.js';
 import {
   bundleListing,
   finishBundles,
@@ -106,6 +107,7 @@ function fakeRegistry() {
       };
     },
     getBlob: async (_repo, d) => blobs.get(d)!,
+    blobStream: (_repo, d) => Readable.from([blobs.get(d)!]),
     putManifest: async () => '',
     uploadBlob: async () => ({}) as never,
   };
@@ -169,13 +171,13 @@ describe('collect', () => {
       `blobs/sha256/${f.base.digest.slice(7)}`,
       `blobs/sha256/${f.top.digest.slice(7)}`,
     ]);
-    const index = JSON.parse((await full.files[1]!.read()).toString());
+    const index = JSON.parse((await readWhole(full.files[1]!)).toString());
     expect(index.manifests[0].annotations).toEqual({
       'io.containerd.image.name': 'r.test/acme/agent:2.0.0',
       'org.opencontainers.image.ref.name': 'r.test/acme/agent:2.0.0',
     });
     expect(index.manifests[0].platform).toEqual({ os: 'linux', architecture: 'arm64' });
-    const docker = JSON.parse((await full.files[2]!.read()).toString());
+    const docker = JSON.parse((await readWhole(full.files[2]!)).toString());
     expect(docker).toEqual([
       {
         Config: `blobs/sha256/${f.config.digest.slice(7)}`,
@@ -204,7 +206,7 @@ describe('collect', () => {
         .map((d) => `signatures/blobs/sha256/${d.slice(7)}`)
         .sort(),
     );
-    const index = JSON.parse((await files[1]!.read()).toString());
+    const index = JSON.parse((await readWhole(files[1]!)).toString());
     expect(index.manifests[0].annotations['dev.edgeship.subject']).toBe(f.image);
   });
 });
