@@ -9,17 +9,19 @@
 //   - create: wall time of writing + finishing the full linux/amd64 bundle (zstd) against `skopeo copy
 //     docker://… oci-archive:…` plus `zstd` (the CLI at its defaults) of the same image, in paired rounds
 //     after a warm-up (9, BENCH_BUNDLE_ROUNDS; which side goes first alternates): the median of the rounds'
-//     ratios, every ratio, the medians of the times and the 1-minute load average before and after;
+//     ratios, every ratio, the medians of the times and the 1-minute load average before and after, and the
+//     median ratio of CPU time (this process with its thread pool against skopeo + zstd; the registry's
+//     own CPU is left out on both sides);
 //   - sizes: the full bundle with zstd and with gzip; its image frame against skopeo's archive through the
 //     `zstd` CLI; and one input (skopeo's archive) through the bundle's compressor and through the CLI.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { compressor } from '../src/bundles/archive-writer.js';
 import { finishBundles, writeBundleImages, type BundleRequest } from '../src/bundles/offline-bundles.js';
 import { parsePlatform } from '../src/image/platform.js';
@@ -253,29 +255,37 @@ async function main() {
         frameBytes: started[0]!.content.bytes,
       };
     };
-    const skopeoZstd = (i: number) => {
-      const out = path.join(scratch, `skopeo-${i}.tar`);
-      const start = performance.now();
-      execFileSync(
-        'skopeo',
-        [
-          'copy',
-          '--src-cert-dir',
-          reg.certDir,
-          '--authfile',
-          reg.authFile,
-          `docker://${reg.host}/${REPO}@${amd64.digest}`,
-          `oci-archive:${out}`,
-        ],
-        { stdio: 'ignore' },
+    // Run without blocking this process: the registry's log pipe is read here, and a full pipe stalls it.
+    const run = (tool: string, args: string[]) =>
+      new Promise<void>((resolve, reject) =>
+        execFile(tool, args, (error) => (error ? reject(error) : resolve())),
       );
+    /** CPU ms of this process (and its thread pool) and of its finished children, from /proc. */
+    const cpu = () => {
+      const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+      const ticks = (i: number) => Number(fields[i]) * 10;
+      return { own: ticks(11) + ticks(12), children: ticks(13) + ticks(14) };
+    };
+    const skopeoZstd = async (i: number) => {
+      const out = path.join(scratch, `skopeo-${i}.tar`);
+      const before = cpu();
+      const start = performance.now();
+      await run('skopeo', [
+        'copy',
+        '--src-cert-dir',
+        reg.certDir,
+        '--authfile',
+        reg.authFile,
+        `docker://${reg.host}/${REPO}@${amd64.digest}`,
+        `oci-archive:${out}`,
+      ]);
       // The CLI at its defaults (level 3, one thread), said explicitly.
-      execFileSync('zstd', ['-q', '-f', '-3', '-T1', out, '-o', `${out}.zst`]);
-      return { ms: performance.now() - start, tar: out };
+      await run('zstd', ['-q', '-f', '-3', '-T1', out, '-o', `${out}.zst`]);
+      return { ms: performance.now() - start, cpuMs: cpu().children - before.children, tar: out };
     };
     // Warm-up (not counted): the first round of either side pays for cold caches and connections.
     await create('zstd');
-    const warm = skopeoZstd(-1);
+    const warm = await skopeoZstd(-1);
     // Same input, both compressors: the bundle's (Node's zstd, the settings bundles use) against the CLI's.
     const ourCompressed = path.join(scratch, 'ours.tar.zst');
     await pipeline(createReadStream(warm.tar), compressor('zstd'), createWriteStream(ourCompressed));
@@ -286,16 +296,30 @@ async function main() {
     // Paired rounds, alternating which side goes first: each round's ratio compares two runs a few hundred
     // ms apart, so load from other processes that comes and goes hits both sides of a ratio alike; the
     // median of the rounds' ratios is the result.
-    const rounds: Array<{ ms: number; imageMs: number; baselineMs: number; ratio: number }> = [];
+    const rounds: Array<{
+      ms: number;
+      imageMs: number;
+      baselineMs: number;
+      ratio: number;
+      cpuRatio: number;
+    }> = [];
     const load = [os.loadavg()[0]!];
     let zstdBytes = 0;
     let frameBytes = 0;
     for (let i = 0; i < RUNS; i++) {
       const theirsFirst = i % 2 === 1;
-      const before = theirsFirst ? skopeoZstd(i).ms : 0;
+      const before = theirsFirst ? await skopeoZstd(i) : undefined;
+      const cpuBefore = cpu().own;
       const mine = await create('zstd');
-      const baselineMs = theirsFirst ? before : skopeoZstd(i).ms;
-      rounds.push({ ms: mine.ms, imageMs: mine.imageMs, baselineMs, ratio: mine.ms / baselineMs });
+      const mineCpu = cpu().own - cpuBefore;
+      const theirs = before ?? (await skopeoZstd(i));
+      rounds.push({
+        ms: mine.ms,
+        imageMs: mine.imageMs,
+        baselineMs: theirs.ms,
+        ratio: mine.ms / theirs.ms,
+        cpuRatio: mineCpu / theirs.cpuMs,
+      });
       zstdBytes = mine.bytes;
       frameBytes = mine.frameBytes;
     }
@@ -313,6 +337,8 @@ async function main() {
           ms: middle((r) => r.ms),
           imageMs: middle((r) => r.imageMs),
           baselineMs: middle((r) => r.baselineMs),
+          // CPU time (registry excluded on both sides): less sensitive to other load than wall time.
+          cpuRatio: middle((r) => r.cpuRatio),
           load,
         },
         sizes: { zstd: zstdBytes, gzip: gzip.bytes, frame: frameBytes, skopeoZstd: skopeoBytes, sameInput },

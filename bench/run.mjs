@@ -365,7 +365,7 @@ try {
     create.ratio <= 1,
   );
   console.log(
-    `  ratios ${create.ratios.join(' ')}; medians: bundle ${create.ms.toFixed(0)} ms (image part ${create.imageMs.toFixed(0)} ms), skopeo + zstd ${create.baselineMs.toFixed(0)} ms; load ${create.load.map((l) => l.toFixed(2)).join(' → ')}`,
+    `  ratios ${create.ratios.join(' ')}; medians: bundle ${create.ms.toFixed(0)} ms (image part ${create.imageMs.toFixed(0)} ms), skopeo + zstd ${create.baselineMs.toFixed(0)} ms; CPU time ratio ${create.cpuRatio.toFixed(2)}; load ${create.load.map((l) => l.toFixed(2)).join(' → ')}`,
   );
   report(
     "bundle compressor / zstd CLI at its defaults, output bytes for the same input (skopeo's archive)",
