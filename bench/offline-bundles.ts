@@ -6,15 +6,23 @@
 //     layer), the image manifest, the signatures and attestations, the deployment manifest and its bundle, and
 //     the SHA256SUMS bundle (everything a device needs that is not derived: tar headers, index.json,
 //     manifest.json, oci-layout, the trusted root, the installer and SHA256SUMS are overhead);
-//   - create: median (7 interleaved rounds after a warm-up) wall time of writing + finishing the full linux/amd64 bundle (zstd), against
-//     `skopeo copy docker://… oci-archive:…` plus `zstd` of the same image, measured in the same run;
-//   - sizes: the full bundle with zstd and with gzip.
+//   - create: wall time of writing + finishing the full linux/amd64 bundle (zstd) against `skopeo copy
+//     docker://… oci-archive:…` plus `zstd` (the CLI at its defaults) of the same image, in paired rounds
+//     after a warm-up (9, BENCH_BUNDLE_ROUNDS; which side goes first alternates): the median of the rounds'
+//     ratios, every ratio, the medians of the times and the 1-minute load average before and after, and the
+//     median ratio of CPU time (this process with its thread pool against skopeo + zstd; the registry's
+//     own CPU is left out on both sides);
+//   - sizes: the full bundle with zstd and with gzip; its image frame against skopeo's archive through the
+//     `zstd` CLI; and one input (skopeo's archive) through the bundle's compressor and through the CLI.
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { compressor } from '../src/bundles/archive-writer.js';
 import { finishBundles, writeBundleImages, type BundleRequest } from '../src/bundles/offline-bundles.js';
 import { parsePlatform } from '../src/image/platform.js';
 import { resolvePlatformImage, type PlatformImage } from '../src/image/pushed-image.js';
@@ -35,8 +43,8 @@ import { startSigstoreStack } from '../test/e2e/harness/sigstore-stack.js';
 const REPO = 'acme/edge-agent';
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/tags/v1.0.0';
-/** Timed rounds per side (the median is reported), after one warm-up round of each that is not counted. */
-const RUNS = 7;
+/** Paired rounds (the median ratio is reported), after one warm-up round of each side that is not counted. */
+const RUNS = Number(process.env.BENCH_BUNDLE_ROUNDS ?? 9);
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 function tarWithFile(name: string, content: Buffer): Buffer {
@@ -240,52 +248,100 @@ async function main() {
         installer: '#!/bin/sh\n',
         log: memoryLog(),
       });
-      return { ms: performance.now() - start, imageMs, bytes: done!.bytes };
+      return {
+        ms: performance.now() - start,
+        imageMs,
+        bytes: done!.bytes,
+        frameBytes: started[0]!.content.bytes,
+      };
     };
-    const ours: number[] = [];
-    const imageParts: number[] = [];
-    const theirs: number[] = [];
-    let zstdBytes = 0;
-    const skopeoZstd = (i: number) => {
-      const out = path.join(scratch, `skopeo-${i}.tar`);
-      const start = performance.now();
-      execFileSync(
-        'skopeo',
-        [
-          'copy',
-          '--src-cert-dir',
-          reg.certDir,
-          '--authfile',
-          reg.authFile,
-          `docker://${reg.host}/${REPO}@${amd64.digest}`,
-          `oci-archive:${out}`,
-        ],
-        { stdio: 'ignore' },
+    // Run without blocking this process: the registry's log pipe is read here, and a full pipe stalls it.
+    const run = (tool: string, args: string[]) =>
+      new Promise<void>((resolve, reject) =>
+        execFile(tool, args, (error) => (error ? reject(error) : resolve())),
       );
-      // -3 and one thread: the CLI's defaults, said explicitly; the bundle uses level 3 with one thread too.
-      execFileSync('zstd', ['-q', '-f', '-3', '-T1', out, '-o', `${out}.zst`]);
-      return performance.now() - start;
+    /** CPU ms of this process (and its thread pool) and of its finished children, from /proc. */
+    const cpu = () => {
+      const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+      const ticks = (i: number) => Number(fields[i]) * 10;
+      return { own: ticks(11) + ticks(12), children: ticks(13) + ticks(14) };
+    };
+    const skopeoZstd = async (i: number) => {
+      const out = path.join(scratch, `skopeo-${i}.tar`);
+      const before = cpu();
+      const start = performance.now();
+      await run('skopeo', [
+        'copy',
+        '--src-cert-dir',
+        reg.certDir,
+        '--authfile',
+        reg.authFile,
+        `docker://${reg.host}/${REPO}@${amd64.digest}`,
+        `oci-archive:${out}`,
+      ]);
+      // The CLI at its defaults (level 3, one thread), said explicitly.
+      await run('zstd', ['-q', '-f', '-3', '-T1', out, '-o', `${out}.zst`]);
+      return { ms: performance.now() - start, cpuMs: cpu().children - before.children, tar: out };
     };
     // Warm-up (not counted): the first round of either side pays for cold caches and connections.
     await create('zstd');
-    skopeoZstd(-1);
-    // Interleaved, alternating which side goes first, so a burst of load elsewhere hits both alike.
+    const warm = await skopeoZstd(-1);
+    // Same input, both compressors: the bundle's (Node's zstd, the settings bundles use) against the CLI's.
+    const ourCompressed = path.join(scratch, 'ours.tar.zst');
+    await pipeline(createReadStream(warm.tar), compressor('zstd'), createWriteStream(ourCompressed));
+    const sameInput = {
+      node: (await stat(ourCompressed)).size,
+      cli: (await stat(`${warm.tar}.zst`)).size,
+    };
+    // Paired rounds, alternating which side goes first: each round's ratio compares two runs a few hundred
+    // ms apart, so load from other processes that comes and goes hits both sides of a ratio alike; the
+    // median of the rounds' ratios is the result.
+    const rounds: Array<{
+      ms: number;
+      imageMs: number;
+      baselineMs: number;
+      ratio: number;
+      cpuRatio: number;
+    }> = [];
+    const load = [os.loadavg()[0]!];
+    let zstdBytes = 0;
+    let frameBytes = 0;
     for (let i = 0; i < RUNS; i++) {
       const theirsFirst = i % 2 === 1;
-      if (theirsFirst) theirs.push(skopeoZstd(i));
+      const before = theirsFirst ? await skopeoZstd(i) : undefined;
+      const cpuBefore = cpu().own;
       const mine = await create('zstd');
-      ours.push(mine.ms);
-      imageParts.push(mine.imageMs);
+      const mineCpu = cpu().own - cpuBefore;
+      const theirs = before ?? (await skopeoZstd(i));
+      rounds.push({
+        ms: mine.ms,
+        imageMs: mine.imageMs,
+        baselineMs: theirs.ms,
+        ratio: mine.ms / theirs.ms,
+        cpuRatio: mineCpu / theirs.cpuMs,
+      });
       zstdBytes = mine.bytes;
-      if (!theirsFirst) theirs.push(skopeoZstd(i));
+      frameBytes = mine.frameBytes;
     }
+    load.push(os.loadavg()[0]!);
+    const skopeoBytes = (await stat(path.join(scratch, `skopeo-${RUNS - 1}.tar.zst`))).size;
     const gzip = await create('gzip');
     await client.close();
+    const middle = (pick: (r: (typeof rounds)[number]) => number) => median(rounds.map(pick));
     console.log(
       JSON.stringify({
         delta: { bytes: delta.bytes, minimum, overhead: overheadBytes },
-        create: { ms: median(ours), imageMs: median(imageParts), baselineMs: median(theirs) },
-        sizes: { zstd: zstdBytes, gzip: gzip.bytes },
+        create: {
+          ratio: middle((r) => r.ratio),
+          ratios: rounds.map((r) => Number(r.ratio.toFixed(3))),
+          ms: middle((r) => r.ms),
+          imageMs: middle((r) => r.imageMs),
+          baselineMs: middle((r) => r.baselineMs),
+          // CPU time (registry excluded on both sides): less sensitive to other load than wall time.
+          cpuRatio: middle((r) => r.cpuRatio),
+          load,
+        },
+        sizes: { zstd: zstdBytes, gzip: gzip.bytes, frame: frameBytes, skopeoZstd: skopeoBytes, sameInput },
       }),
     );
   } finally {

@@ -2,8 +2,9 @@
  * Reads what one platform's bundle holds from the registry: the image (manifest, config, layers; for a
  * delta only the blobs the channel baseline lacks) and its signatures and attestations in both formats —
  * the OCI referrers of the image digest (referrers API or `sha256-<hex>` fallback index) and the classic
- * `sha256-<hex>.sig` / `.att` tags when present. Blobs are read lazily, when the archive writes them.
+ * `sha256-<hex>.sig` / `.att` tags when present. Blobs are read lazily, streamed as the archive writes them.
  */
+import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import { fallbackTag, type OciDescriptor } from '../registry/referrer-manifest.js';
 import { listReferrers, type ReferrersRegistry } from '../registry/referrers.js';
@@ -20,7 +21,7 @@ import {
   type BundleFile,
 } from './layout.js';
 
-export type BundleRegistry = ReferrersRegistry;
+export type BundleRegistry = ReferrersRegistry & Pick<RegistryClient, 'blobStream'>;
 
 interface ImageManifestJson {
   config: BlobRef;
@@ -32,7 +33,7 @@ function blob(registry: BundleRegistry, repository: string, ref: BlobRef, dir = 
     path: blobFile(ref.digest, dir),
     size: ref.size,
     sha256: ref.digest.slice('sha256:'.length),
-    read: () => registry.getBlob(repository, ref.digest),
+    content: () => registry.blobStream(repository, ref.digest, { size: ref.size }),
   };
 }
 

@@ -8,6 +8,7 @@
  * Pure: file lists, names and JSON documents; reading blobs is the caller's.
  */
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { OCI_IMAGE_INDEX } from '../registry/media-types.js';
 
 /** One file of a bundle: its path inside the archive, its size and how to read it. */
@@ -16,7 +17,11 @@ export interface BundleFile {
   size: number;
   /** sha256 hex when known without reading (blobs are named by it). */
   sha256?: string;
-  read: () => Promise<Buffer>;
+  /**
+   * Its bytes: held in memory (small files), or a stream read when the archive writes it (a registry blob,
+   * checked against its digest where it is read).
+   */
+  content: () => Buffer | Readable;
 }
 
 export type BundleKind = 'full' | 'delta';
@@ -50,7 +55,13 @@ export const sha256Hex = (data: Buffer): string => createHash('sha256').update(d
 /** A file held in memory. */
 export function memoryFile(path: string, body: Buffer | string): BundleFile {
   const data = Buffer.isBuffer(body) ? body : Buffer.from(body);
-  return { path, size: data.length, sha256: sha256Hex(data), read: () => Promise.resolve(data) };
+  return { path, size: data.length, sha256: sha256Hex(data), content: () => data };
+}
+
+/** A file's bytes, read whole into memory (for small files: signatures and attestations). */
+export async function readWhole(file: BundleFile): Promise<Buffer> {
+  const content = file.content();
+  return Buffer.isBuffer(content) ? content : Buffer.concat((await content.toArray()) as Buffer[]);
 }
 
 /** `edgeship-1.8.2-linux-arm64-v8.oci.tar.zst`, `…-delta-from-1.8.1.oci.tar.gz`. */

@@ -16,6 +16,7 @@ import {
   bundleFileName,
   INSTALLER_FILE,
   memoryFile,
+  readWhole,
   SUMS_BUNDLE_FILE,
   SUMS_FILE,
   sumsText,
@@ -362,7 +363,7 @@ async function takeHandOver(
 /** A platform's signature files, read into memory (they are small); a failure surfaces when awaited. */
 function signaturesOf(registry: BundleRegistry, repository: string, digest: string): Promise<BundleFile[]> {
   const reading = signatureFiles(registry, repository, digest).then((files) =>
-    Promise.all(files.map(async (f) => memoryFile(f.path, await f.read()))),
+    Promise.all(files.map(async (f) => memoryFile(f.path, await readWhole(f)))),
   );
   reading.catch(() => undefined);
   return reading;

@@ -6,6 +6,7 @@
  * Kept as one file: every endpoint goes through the same request path (auth, scheme, retries, error mapping), and
  * each method is a thin use of it.
  */
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import {
@@ -20,6 +21,7 @@ import {
   type AuthChallenge,
   type RepositoryAccess,
 } from './auth.js';
+import { BlobCheck, BlobCheckError } from './blob-check.js';
 import type { CredentialResolver, RegistryCredential } from './credentials.js';
 import { digestOf, matchesDigest } from './digest.js';
 import {
@@ -30,6 +32,7 @@ import {
 } from './endpoint.js';
 import { describeHttpFailure, RegistryAuthError, RegistryError } from './errors.js';
 import {
+  describeNetworkFailure,
   HttpTransport,
   type FetchLike,
   type HttpRequest,
@@ -48,6 +51,7 @@ import {
 } from './reference.js';
 import { DEFAULT_RETRY, DEFAULT_RETRY_BUDGET_MS } from './retry-policy.js';
 import {
+  classifyNetworkError,
   isRetryableStatus,
   parseRetryAfterMs,
   retrying,
@@ -128,6 +132,8 @@ export interface BlobUploadResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** Bytes a blob stream reads ahead of its reader (blobStream). */
+const DEFAULT_READ_AHEAD = 4 * 1024 * 1024;
 const DEFAULT_USER_AGENT = 'edgeship';
 const TOKEN_CLIENT_ID = 'edgeship';
 /** Registries commonly refuse manifests above 4 MiB; anything larger is not a manifest. */
@@ -174,6 +180,7 @@ export class RegistryClient {
   /** The retry policy's settings, for the upload loop (the transport has its own copy). */
   readonly #retry: { retry: RetryOptions; sleep: (ms: number) => Promise<void>; random: () => number };
   readonly #now: () => number;
+  readonly #timeoutMs: number;
 
   constructor(options: RegistryClientOptions) {
     this.#insecure = options.insecure ?? false;
@@ -182,6 +189,7 @@ export class RegistryClient {
     this.#credentials = options.credentials;
     const now = options.now ?? Date.now;
     this.#now = now;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#tokens = new TokenCache(now);
     this.#agent =
       options.ca === undefined
@@ -201,7 +209,7 @@ export class RegistryClient {
       unreachableHint:
         options.unreachableHint ??
         `Check that the registry ${this.#endpoint.registry} is running and reachable from this machine`,
-      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      timeoutMs: this.#timeoutMs,
       userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
       mayUsePlainHttp: (url) =>
         isLoopbackHost(url.host) || (this.#insecure && sameHostname(url.host, this.#endpoint.host)),
@@ -316,6 +324,79 @@ export class RegistryClient {
     }
     this.#knownBlobs.add(blobKey(path, digest));
     return response.body;
+  }
+
+  /**
+   * Reads a blob as a stream, for blobs too large to hold whole (layers): the bytes pass on as they arrive,
+   * at most about `readAhead` bytes ahead of the reader, checked against the digest (and `size`) on the way
+   * (BlobCheck); a wrong blob fails the stream (DIGEST_MISMATCH) before its end. A read that breaks off
+   * midway (connection reset, no data within the timeout) starts again from the first byte under the one
+   * retry policy, in the operation's time budget, and the reader gets each byte once. Destroying the stream
+   * stops the read.
+   */
+  blobStream(path: string, digest: string, options: { size?: number; readAhead?: number } = {}): Readable {
+    const context = this.#blobContext('get blob', path, digest);
+    const out = new PassThrough({ highWaterMark: options.readAhead ?? DEFAULT_READ_AHEAD });
+    this.#pumpBlob(path, digest, new BlobCheck(digest, options.size), context, out).then(
+      () => {
+        if (!out.destroyed) out.end();
+      },
+      (error: unknown) => out.destroy(error as Error),
+    );
+    return out;
+  }
+
+  async #pumpBlob(
+    path: string,
+    digest: string,
+    check: BlobCheck,
+    context: RequestContext,
+    out: PassThrough,
+  ): Promise<void> {
+    const run = await retrying(
+      async () => {
+        check.restart();
+        const response = await this.#authorizedSend(
+          { method: 'GET', url: `/v2/${path}/blobs/${digest}`, headers: {}, stream: true },
+          context,
+          path,
+          'pull',
+        );
+        if (response.status !== 200 || !response.stream) throw this.#statusError(response, context);
+        for await (const chunk of response.stream) {
+          if (out.destroyed) throw new ReaderGone();
+          const part = check.take(chunk);
+          if (part.length > 0 && !out.write(part)) await drained(out);
+        }
+        check.finish();
+      },
+      (settled): AttemptEnd => {
+        if (settled.ok) return { kind: 'answer', status: 200 };
+        const { error } = settled;
+        // What the request itself met was retried by the transport already; a wrong blob is final.
+        if (error instanceof RegistryError || error instanceof BlobCheckError || error instanceof ReaderGone)
+          return { kind: 'answer', status: 0, retryable: false };
+        return { kind: 'network-error', failure: classifyNetworkError(error, this.#timeoutMs) };
+      },
+      { ...this.#retry, ...(context.budget ? { budget: context.budget } : {}) },
+    );
+    if (run.settled.ok) {
+      this.#knownBlobs.add(blobKey(path, digest));
+      return;
+    }
+    const { error } = run.settled;
+    if (error instanceof BlobCheckError) throw digestMismatch(context, error.message);
+    if (error instanceof RegistryError || error instanceof ReaderGone) throw error;
+    const failure = classifyNetworkError(error, this.#timeoutMs);
+    throw new RegistryError({
+      ...context,
+      reason: `the download broke off after ${check.passed} bytes: ${describeNetworkFailure(failure)}`,
+      code: 'CONNECTION_FAILED',
+      retryable: failure.kind === 'transient',
+      attempts: run.attempts,
+      ...(run.why === 'out-of-time' && context.budget ? { elapsedMs: context.budget.spentMs } : {}),
+      cause: error,
+    });
   }
 
   /** Downloads a blob holding JSON (an image config, for example) and parses it. */
@@ -1044,6 +1125,27 @@ type PutOutcome =
 /** The key of a blob in a repository, for the blobs a client knows the registry has. */
 function blobKey(path: string, digest: string): string {
   return `${path}@${digest}`;
+}
+
+/** The reader of a blob stream destroyed it: the read stops. */
+class ReaderGone extends Error {
+  override name = 'ReaderGone';
+  constructor() {
+    super('the blob stream was closed by its reader');
+  }
+}
+
+/** Resolves when `out` takes more writes again, or is closed. */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
 }
 
 function sameAlgorithm(a: string, b: string): boolean {

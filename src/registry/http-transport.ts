@@ -19,6 +19,8 @@ export interface FetchResponseLike {
   status: number;
   headers: HeaderReader;
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** The body as it arrives (undici's fetch has it); read whole through arrayBuffer() when absent. */
+  body?: AsyncIterable<Uint8Array> | null;
 }
 
 /** What the client passes to fetch. Redirects are always followed by the client itself. */
@@ -49,12 +51,23 @@ export interface HttpRequest {
    * session may be gone after a lost reply).
    */
   once?: boolean;
+  /**
+   * A 200 answer's body is left unread, for the caller to read from `stream` (a blob); other
+   * answers (errors, redirects) are read whole as usual.
+   */
+  stream?: boolean;
 }
 
 export interface HttpResponse {
   status: number;
   headers: HeaderReader;
   body: Buffer;
+  /**
+   * The unread body of a streamed request's 200 answer (then `body` is empty); it errors when the
+   * connection breaks off or the request's timeout passes. Whoever gets it must read it to the end or
+   * stop iterating (which cancels it).
+   */
+  stream?: AsyncIterable<Uint8Array>;
   /** The URL that gave this response, after redirects. */
   url: string;
   /** Attempts made for the request that gave this response. */
@@ -89,6 +102,41 @@ export interface HttpTransportOptions {
 }
 
 const MAX_REDIRECTS = 5;
+const EMPTY = Buffer.alloc(0);
+
+function timeoutError(timeoutMs: number): Error {
+  return new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError');
+}
+
+/** `body`, aborted when one wait for its next chunk lasts longer than `timeoutMs`; stopping early cancels it. */
+async function* idleTimed(
+  body: AsyncIterable<Uint8Array>,
+  abort: AbortController,
+  timeoutMs: number,
+): AsyncIterable<Uint8Array> {
+  const chunks = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const timer = setTimeout(() => abort.abort(timeoutError(timeoutMs)), timeoutMs);
+      timer.unref();
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await chunks.next();
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await chunks.return?.();
+  }
+}
+
+/** A body read whole, as a stream of one chunk (a fetch without `body`). */
+async function* wholeBody(fetched: FetchResponseLike): AsyncIterable<Uint8Array> {
+  yield new Uint8Array(await fetched.arrayBuffer());
+}
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
@@ -137,7 +185,12 @@ export class HttpTransport {
       const keepsBody = response.status === 307 || response.status === 308;
       current = keepsBody
         ? { ...current, url: to.toString(), headers }
-        : { method: current.method === 'HEAD' ? 'HEAD' : 'GET', url: to.toString(), headers };
+        : {
+            method: current.method === 'HEAD' ? 'HEAD' : 'GET',
+            url: to.toString(),
+            headers,
+            ...(current.stream ? { stream: true } : {}),
+          };
     }
   }
 
@@ -166,16 +219,32 @@ export class HttpTransport {
     const run = await retrying(
       async () => {
         this.#requestCount++;
-        const fetched = await options.fetchImpl(url.toString(), {
-          method: request.method,
-          headers: { 'user-agent': options.userAgent, ...request.headers },
-          ...(request.body ? { body: request.body } : {}),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(options.timeoutMs),
-          ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-        });
-        const body = Buffer.from(await fetched.arrayBuffer());
-        return { status: fetched.status, headers: fetched.headers, body, url: url.toString() };
+        // A streamed body is read at its reader's pace: its timeout is for each wait on the network
+        // (nothing arrived for timeoutMs), not for the whole body.
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(timeoutError(options.timeoutMs)), options.timeoutMs);
+        timer.unref();
+        let streaming = false;
+        try {
+          const fetched = await options.fetchImpl(url.toString(), {
+            method: request.method,
+            headers: { 'user-agent': options.userAgent, ...request.headers },
+            ...(request.body ? { body: request.body } : {}),
+            redirect: 'manual',
+            signal: abort.signal,
+            ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+          });
+          const answer = { status: fetched.status, headers: fetched.headers, url: url.toString() };
+          if (request.stream && fetched.status === 200) {
+            streaming = true;
+            clearTimeout(timer);
+            const body = fetched.body ?? wholeBody(fetched);
+            return { ...answer, body: EMPTY, stream: idleTimed(body, abort, options.timeoutMs) };
+          }
+          return { ...answer, body: Buffer.from(await fetched.arrayBuffer()) };
+        } finally {
+          if (!streaming) clearTimeout(timer);
+        }
       },
       (settled): AttemptEnd =>
         settled.ok

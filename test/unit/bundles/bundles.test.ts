@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { PassThrough, Readable } from 'node:stream';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -10,7 +11,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFrame } from '../../../src/bundles/archive-writer.js';
 import { imageFiles, signatureFiles, type BundleRegistry } from '../../../src/bundles/collect.js';
 import { renderInstaller } from '../../../src/bundles/installer.js';
-import { bundleFileName, memoryFile, sumsText } from '../../../src/bundles/layout.js';
+import {
+  bundleFileName,
+  memoryFile,
+  readWhole,
+  sumsText,
+  type BundleFile,
+} from '../../../src/bundles/layout.js';
 import {
   bundleListing,
   finishBundles,
@@ -19,7 +26,9 @@ import {
   writeHandOverPart,
 } from '../../../src/bundles/offline-bundles.js';
 import { tarHeader, TarError } from '../../../src/bundles/tar.js';
+import { RegistryClient } from '../../../src/registry/client.js';
 import { RegistryError } from '../../../src/registry/errors.js';
+import { FakeRegistry } from '../registry/fake-registry.js';
 import { memoryLog } from '../helpers/memory-host.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -106,6 +115,7 @@ function fakeRegistry() {
       };
     },
     getBlob: async (_repo, d) => blobs.get(d)!,
+    blobStream: (_repo, d) => Readable.from([blobs.get(d)!]),
     putManifest: async () => '',
     uploadBlob: async () => ({}) as never,
   };
@@ -151,6 +161,176 @@ describe('writeFrame', () => {
   });
 });
 
+describe('writeFrame with streamed files', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'bundles-unit-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const streamed = (name: string, data: Buffer, fail?: Error): BundleFile => ({
+    path: name,
+    size: data.length,
+    sha256: sha(data),
+    content: () =>
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i < data.length; i += 100_000) {
+            if (fail && i >= data.length / 2) throw fail;
+            yield data.subarray(i, i + 100_000);
+          }
+        })(),
+      ),
+  });
+
+  it('streams blobs through tar and compressor: the same archive as whole files', async () => {
+    const big = randomBytes(1_500_000);
+    const file = path.join(dir, 'b.zst');
+    const frame = await writeFrame(file, [memoryFile('a.txt', 'alpha'), streamed('blob', big)], {
+      compression: 'zstd',
+      append: false,
+      end: true,
+    });
+    const files = untar(unzstd(await readFile(file), frame.bytes));
+    expect(files.get('blob')!.equals(big)).toBe(true);
+    expect(frame.files).toEqual([
+      { path: 'a.txt', sha256: sha('alpha') },
+      { path: 'blob', sha256: sha(big) },
+    ]);
+  });
+
+  it('a stream failing midway fails the frame and removes the file; streams opened ahead are destroyed', async () => {
+    const file = path.join(dir, 'b.zst');
+    let ahead: Readable | undefined;
+    const next: BundleFile = {
+      ...streamed('next', randomBytes(1000)),
+      content: () => (ahead = Readable.from([randomBytes(1000)])),
+    };
+    const failing = streamed('blob', randomBytes(1_000_000), new Error('digest mismatch (test)'));
+    await expect(
+      writeFrame(file, [failing, next], { compression: 'gzip', append: false, end: true }),
+    ).rejects.toThrow('digest mismatch (test)');
+    await expect(readdir(dir)).resolves.toEqual([]);
+    expect(ahead?.destroyed).toBe(true);
+  });
+
+  it('a file read ahead that fails before its turn surfaces when its turn comes (not unhandled)', async () => {
+    const file = path.join(dir, 'b.zst');
+    const broken: BundleFile = {
+      path: 'broken',
+      size: 10,
+      content: () => {
+        const stream = new PassThrough();
+        setImmediate(() => stream.destroy(new Error('read ahead failed (test)')));
+        return stream;
+      },
+    };
+    const slow = streamed('slow', randomBytes(500_000));
+    await expect(
+      writeFrame(file, [slow, broken], { compression: 'zstd', append: false, end: true }),
+    ).rejects.toThrow('read ahead failed (test)');
+  });
+});
+
+describe('bundles through the registry client (loopback fake registry)', () => {
+  let dir: string;
+  let registry: FakeRegistry;
+  let client: RegistryClient;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'bundles-unit-'));
+    registry = await new FakeRegistry().start();
+    client = new RegistryClient({
+      registry: `http://${registry.host}`,
+      sleep: async () => undefined,
+      random: () => 1,
+    });
+  });
+  afterEach(async () => {
+    await client.close();
+    await registry.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function pushImage() {
+    const layer = randomBytes(2_000_000);
+    const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+    const ref = (b: Buffer, mediaType: string) => ({
+      mediaType,
+      digest: registry.addBlob('acme/agent', b),
+      size: b.length,
+    });
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: ref(config, 'application/vnd.oci.image.config.v1+json'),
+        layers: [ref(layer, 'application/vnd.oci.image.layer.v1.tar+gzip')],
+      }),
+    );
+    const image = registry.addManifest(
+      'acme/agent',
+      undefined,
+      manifest,
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    return { layer, layerDigest: digest(layer), image };
+  }
+
+  const request = (image: string) => ({
+    registry: client,
+    repository: 'acme/agent',
+    reference: 'r.test/acme/agent:1.0.0',
+    version: '1.0.0',
+    images: [{ platform: 'linux/amd64', digest: image, config: { os: 'linux', architecture: 'amd64' } }],
+    mode: 'full' as const,
+    compression: 'zstd' as const,
+    dir,
+    log: memoryLog(),
+  });
+
+  const layerGets = (d: string) =>
+    registry.registryRequests().filter((r) => r.endsWith(`/blobs/${d}`)).length;
+
+  it('a layer download cut midway is read again: the bundle holds the layer once, intact', async () => {
+    const { layer, layerDigest, image } = pushImage();
+    registry.failNext(
+      1,
+      (r) => r.method === 'GET' && r.url.endsWith(`/blobs/${layerDigest}`),
+      (res) => {
+        res.writeHead(200, { 'content-length': String(layer.length) });
+        res.write(layer.subarray(0, 700_000), () => setTimeout(() => res.socket?.destroy(), 20));
+      },
+    );
+    const [started] = await writeBundleImages(request(image));
+    const files = untar(unzstd(await readFile(started!.file), started!.content.bytes));
+    expect(files.get(`blobs/sha256/${layerDigest.slice(7)}`)!.equals(layer)).toBe(true);
+    expect(layerGets(layerDigest)).toBe(2);
+  });
+
+  it('a layer that does not match its digest fails the bundle (DIGEST_MISMATCH) and leaves no file', async () => {
+    const { layer, layerDigest, image } = pushImage();
+    const tampered = Buffer.from(layer);
+    tampered[1_000_000] = tampered[1_000_000]! ^ 1;
+    registry.failNext(
+      1,
+      (r) => r.method === 'GET' && r.url.endsWith(`/blobs/${layerDigest}`),
+      (res) => {
+        res.writeHead(200, { 'content-length': String(tampered.length) });
+        res.end(tampered);
+      },
+    );
+    const error = await writeBundleImages(request(image)).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as RegistryError).code).toBe('DIGEST_MISMATCH');
+    expect((error as RegistryError).message).toContain(layerDigest);
+    await expect(readdir(dir)).resolves.toEqual([]);
+    expect(layerGets(layerDigest)).toBe(1);
+  });
+});
+
 describe('collect', () => {
   it('the image as OCI layout + docker archive, named for every loader; a delta leaves out the baseline blobs', async () => {
     const f = fakeRegistry();
@@ -169,13 +349,13 @@ describe('collect', () => {
       `blobs/sha256/${f.base.digest.slice(7)}`,
       `blobs/sha256/${f.top.digest.slice(7)}`,
     ]);
-    const index = JSON.parse((await full.files[1]!.read()).toString());
+    const index = JSON.parse((await readWhole(full.files[1]!)).toString());
     expect(index.manifests[0].annotations).toEqual({
       'io.containerd.image.name': 'r.test/acme/agent:2.0.0',
       'org.opencontainers.image.ref.name': 'r.test/acme/agent:2.0.0',
     });
     expect(index.manifests[0].platform).toEqual({ os: 'linux', architecture: 'arm64' });
-    const docker = JSON.parse((await full.files[2]!.read()).toString());
+    const docker = JSON.parse((await readWhole(full.files[2]!)).toString());
     expect(docker).toEqual([
       {
         Config: `blobs/sha256/${f.config.digest.slice(7)}`,
@@ -204,7 +384,7 @@ describe('collect', () => {
         .map((d) => `signatures/blobs/sha256/${d.slice(7)}`)
         .sort(),
     );
-    const index = JSON.parse((await files[1]!.read()).toString());
+    const index = JSON.parse((await readWhole(files[1]!)).toString());
     expect(index.manifests[0].annotations['dev.edgeship.subject']).toBe(f.image);
   });
 });
