@@ -871,10 +871,17 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2, cosign 3, gh) over 
         SSL_CERT_FILE: reg.caFile,
       };
     }
-    async function gh(args: string[]): Promise<{ ok: boolean; text: string }> {
+    async function gh(
+      args: string[],
+    ): Promise<{ ok: boolean; text: string; stdout: string; output: string }> {
       const argv = ['gh', 'attestation', 'verify', ...args, '--custom-trusted-root', trust.trustedRootJsonl];
       const result = await runTool(argv, await ghEnv());
-      return { ok: result.exitCode === 0, text: describeRun(argv, result) };
+      return {
+        ok: result.exitCode === 0,
+        text: describeRun(argv, result),
+        stdout: result.stdout,
+        output: `${result.stdout}\n${result.stderr}`,
+      };
     }
 
     it('the stand-in holds the provenance and SBOM bundles of the release, one subject each', () => {
@@ -890,19 +897,52 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2, cosign 3, gh) over 
     it('gh verifies the provenance of the index and of each platform, and the SBOMs, with --owner and --repo', async () => {
       const r = release('acme/both');
       const image = (digest: string) => `oci://${r.image}@${digest}`;
-      const runs = await Promise.all([
-        ...subjects(r).map((digest) => gh([image(digest), '--owner', 'acme'])),
-        ...subjects(r).map((digest) => gh([image(digest), '--repo', GITHUB_REPOSITORY])),
-        ...r.manifest.platforms.map((p) =>
-          gh([image(p.digest), '--owner', 'acme', '--predicate-type', 'https://spdx.dev/Document']),
-        ),
+      // [argv, subject, predicate type]; --format json prints what was verified (gh is silent without a TTY).
+      const cases: Array<[string[], string, string]> = [
+        ...subjects(r).map((d): [string[], string, string] => [[image(d), '--owner', 'acme'], d, SLSA]),
+        ...subjects(r).map((d): [string[], string, string] => [
+          [image(d), '--repo', GITHUB_REPOSITORY],
+          d,
+          SLSA,
+        ]),
+        ...r.manifest.platforms.map((p): [string[], string, string] => [
+          [image(p.digest), '--owner', 'acme', '--predicate-type', SPDX_PREDICATE_TYPE],
+          p.digest,
+          SPDX_PREDICATE_TYPE,
+        ]),
         // The same bundles from the registry (the referrers Edgeship stores), without the GitHub API.
-        ...subjects(r).map((digest) => gh([image(digest), '--owner', 'acme', '--bundle-from-oci'])),
-      ]);
-      for (const run of runs) {
+        ...subjects(r).map((d): [string[], string, string] => [
+          [image(d), '--owner', 'acme', '--bundle-from-oci'],
+          d,
+          SLSA,
+        ]),
+      ];
+      const runs = await Promise.all(cases.map(([args]) => gh([...args, '--format', 'json'])));
+      cases.forEach(([, subject, predicateType], i) => {
+        const run = runs[i]!;
         expect(run.ok, run.text).toBe(true);
-        expect(run.text).toMatch(/Verification succeeded/);
-      }
+        const verified = JSON.parse(run.stdout) as Array<{
+          verificationResult: {
+            statement: { predicateType: string; subject: Array<{ digest: Record<string, string> }> };
+            signature: { certificate: Record<string, string> };
+          };
+        }>;
+        expect(verified.length, run.text).toBeGreaterThan(0);
+        for (const { verificationResult: v } of verified) {
+          expect(v.statement.predicateType).toBe(predicateType);
+          expect(v.statement.subject.map((s) => `sha256:${s.digest.sha256}`)).toContain(subject);
+          expect(v.signature.certificate).toMatchObject({
+            subjectAlternativeName: IDENTITY,
+            issuer: GITHUB_ACTIONS_ISSUER,
+            sourceRepositoryOwnerURI: 'https://github.com/acme',
+            sourceRepositoryURI: `https://github.com/${GITHUB_REPOSITORY}`,
+          });
+        }
+      });
+      // gh asked the API by owner and by repository, as GitHub serves them.
+      const asked = github.requests().map((q) => new URL(q.path, 'http://x').pathname);
+      expect(asked).toContain(`/orgs/acme/attestations/${r.result.indexDigest}`);
+      expect(asked).toContain(`/repos/${GITHUB_REPOSITORY}/attestations/${r.result.indexDigest}`);
     });
 
     it('a wrong owner fails: the API has no attestation of it, and its owner refuses the release’s own bundles', async () => {
@@ -910,7 +950,7 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2, cosign 3, gh) over 
       const index = `oci://${r.image}@${r.result.indexDigest}`;
       const none = await gh([index, '--owner', 'mallory']);
       expect(none.ok, none.text).toBe(false);
-      expect(none.text).toMatch(/no attestations found/i);
+      expect(none.output, none.text).toMatch(/no attestations found/i);
       // The same bundles offline (--bundle, no API): the certificate names acme's workflow, not mallory's.
       const file = path.join(r.dir, 'github-attestations.jsonl');
       await writeFile(
@@ -922,8 +962,16 @@ describe('real verifiers (cosign 2.5, skopeo 1.18, oras 1.2, cosign 3, gh) over 
       );
       const own = await gh([index, '--owner', 'acme', '--bundle', file]);
       expect(own.ok, own.text).toBe(true);
+      // Refused by the identity policy (SAN ^https://github.com/mallory/) inside the Sigstore verification…
       const refused = await gh([index, '--owner', 'mallory', '--bundle', file]);
       expect(refused.ok, refused.text).toBe(false);
+      expect(refused.output, refused.text).toMatch(/verifying with issuer "sigstore\.mock"/);
+      // …and, with the exact signer identity given, by the certificate's source repository owner extension.
+      const owner = await gh([index, '--owner', 'mallory', '--cert-identity', IDENTITY, '--bundle', file]);
+      expect(owner.ok, owner.text).toBe(false);
+      expect(owner.output, owner.text).toMatch(
+        /expected SourceRepositoryOwnerURI to be https:\/\/github\.com\/mallory, got https:\/\/github\.com\/acme/,
+      );
       const otherRepo = await gh([index, '--repo', 'acme/other', '--bundle', file]);
       expect(otherRepo.ok, otherRepo.text).toBe(false);
       const fromRegistry = await gh([index, '--owner', 'mallory', '--bundle-from-oci']);
