@@ -19,6 +19,17 @@
  *            DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}  (204)
  * - uploads: POST   /repos/{owner}/{repo}/releases/{id}/assets?name=…  (raw body; 422 for a used name
  *                                                                      or an empty body, like GitHub)
+ * - artifact attestations (api server):
+ *            POST   /repos/{owner}/{repo}/attestations                ({ bundle } → 201 { id })
+ *            GET    /repos/{owner}/{repo}/attestations/{digest}       (what `gh attestation verify --repo` asks;
+ *            GET    /orgs/{owner}/attestations/{digest}                `--owner`: the stored bundles whose in-toto
+ *                                                                      subject has that digest, `predicate_type`
+ *                                                                      filter, `{ attestations: [{ bundle,
+ *                                                                      repository_id, bundle_url, initiator }] }`;
+ *                                                                      another owner has none)
+ *   The api server also answers as an HTTP proxy would (absolute request URLs, e.g.
+ *   `GET http://api.github.localhost/orgs/…`), so gh with `GH_HOST=github.localhost` and `HTTP_PROXY=<apiUrl>`
+ *   reaches it.
  * - pull requests and their comments (api server):
  *            GET    /repos/{owner}/{repo}/issues/{number}/comments    (per_page ≤ 100, page, Link header)
  *            POST   /repos/{owner}/{repo}/issues/{number}/comments    (201)
@@ -352,6 +363,30 @@ export async function startGitHubApiStandIn(
     return new HttpAnswer(201, { id });
   }
 
+  /** The stored attestations of a subject digest (`sha256:<hex>`), as GitHub lists them (no pages here). */
+  function listAttestations(ours: boolean, digest: string, url: URL): HttpAnswer {
+    const [algorithm = '', hex = ''] = digest.split(':');
+    const predicateType = url.searchParams.get('predicate_type');
+    const matching = ours
+      ? attestations.filter(({ bundle }) => {
+          const statement = inTotoStatement(bundle);
+          return (
+            statement !== undefined &&
+            (!predicateType || statement.predicateType === predicateType) &&
+            (statement.subject ?? []).some((s) => s.digest?.[algorithm] === hex)
+          );
+        })
+      : [];
+    return new HttpAnswer(200, {
+      attestations: matching.map(({ bundle }) => ({
+        bundle,
+        repository_id: REPOSITORY_ID,
+        bundle_url: '',
+        initiator: 'user',
+      })),
+    });
+  }
+
   function route(
     server: 'api' | 'uploads',
     method: string,
@@ -454,6 +489,14 @@ export async function startGitHubApiStandIn(
     }
 
     // API server.
+    if (
+      method === 'GET' &&
+      segments.length === 4 &&
+      segments[0] === 'orgs' &&
+      segments[2] === 'attestations'
+    ) {
+      return listAttestations(segments[1]?.toLowerCase() === owner.toLowerCase(), segments[3] ?? '', url);
+    }
     if (segments[0] === 'repositories' && method === 'GET') {
       // /repositories/{repo_id}/releases (pagination links)
       if (segments.length === 3 && segments[1] === String(REPOSITORY_ID) && segments[2] === 'releases') {
@@ -473,6 +516,9 @@ export async function startGitHubApiStandIn(
     if (segments[0] !== 'repos' || !sameRepo(segments[1], segments[2])) return notFound();
     const rest = segments.slice(3);
     if (method === 'POST' && rest.length === 1 && rest[0] === 'attestations') return storeAttestation(body);
+    if (method === 'GET' && rest.length === 2 && rest[0] === 'attestations') {
+      return listAttestations(true, rest[1] ?? '', url);
+    }
     if (method === 'GET' && rest.length === 3 && rest[0] === 'releases' && rest[1] === 'tags') {
       const release = releases.find((entry) => entry.tag_name === rest[2] && !entry.draft);
       return release ? new HttpAnswer(200, releaseJson(release)) : notFound();
@@ -714,6 +760,22 @@ export async function startGitHubApiStandIn(
       await Promise.all([close(apiServer), close(uploadServer)]);
     },
   };
+}
+
+interface InTotoStatement {
+  predicateType?: string;
+  subject?: Array<{ digest?: Record<string, string> }>;
+}
+
+/** The in-toto statement a stored bundle's DSSE envelope carries. */
+function inTotoStatement(bundle: unknown): InTotoStatement | undefined {
+  const payload = (bundle as { dsseEnvelope?: { payload?: unknown } }).dsseEnvelope?.payload;
+  if (typeof payload !== 'string') return undefined;
+  try {
+    return JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as InTotoStatement;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseObject(body: Buffer): Record<string, unknown> | undefined {

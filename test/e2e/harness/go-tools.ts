@@ -26,12 +26,26 @@ export const GO_TOOLS_DIR = process.env.EDGESHIP_GO_TOOLS_DIR ?? '/var/cache/edg
 /** The BuildKit release whose `buildkitd`/`buildctl` the builder tests use. */
 export const BUILDKIT_VERSION = '0.34.2';
 
-export type GoToolName = 'syft' | 'grype' | 'buildkitd' | 'buildctl';
+/** cosign 3 (the verifier devices get from Sigstore's releases; Debian 13 ships cosign 2.5). */
+export const COSIGN3_VERSION = '3.1.3';
+
+/** GitHub CLI with `gh attestation verify` (Debian 13's gh 2.46 has no `attestation` command). */
+export const GH_VERSION = '2.83.0';
+
+export type GoToolName = 'syft' | 'grype' | 'buildkitd' | 'buildctl' | 'cosign3' | 'gh';
 
 export interface GoToolSpec {
   name: GoToolName;
-  /** Module path (`go install <module>/cmd/<name>@v<version>`). */
+  /** Module path (`go install <module>/<cmd>@v<version>`). */
   module: string;
+  /** Package of the command inside the module (default `cmd/<name>`); the binary is named after its last element. */
+  cmd?: string;
+  /**
+   * `install` (default): `go install <module>/<cmd>@v<version>`. `module-dir`: `go mod download -json` of the
+   * module, then `go build ./<cmd>` inside its folder, for a module `go install` refuses (a `replace` directive,
+   * or a proxy that refuses the module's version list, which `go install` reads for deprecations).
+   */
+  via?: 'install' | 'module-dir';
   /** Version without `v`. */
   version: string;
   ldflags: string[];
@@ -84,12 +98,51 @@ function buildkit(name: 'buildkitd' | 'buildctl'): GoToolSpec {
   };
 }
 
+// cosign's version package (sigs.k8s.io/release-utils) prints `gitVersion` as set by upstream's .goreleaser.yml.
+const cosign3: GoToolSpec = {
+  name: 'cosign3',
+  module: 'github.com/sigstore/cosign/v3',
+  cmd: 'cmd/cosign',
+  version: COSIGN3_VERSION,
+  ldflags: ['-s', '-w', `-X sigs.k8s.io/release-utils/version.gitVersion=v${COSIGN3_VERSION}`],
+  tags: [],
+  versionArgs: ['version', '--json'],
+  readVersion: (stdout) => {
+    try {
+      const doc = JSON.parse(stdout) as { gitVersion?: unknown };
+      return typeof doc.gitVersion === 'string' ? doc.gitVersion.replace(/^v/, '') : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+// gh's Makefile sets internal/build.Version; `gh --version` prints "gh version 2.83.0 (…)". The proxy refuses
+// this module's version list (403), which `go install …@v` reads for deprecations: built inside the module.
+const gh: GoToolSpec = {
+  name: 'gh',
+  module: 'github.com/cli/cli/v2',
+  via: 'module-dir',
+  version: GH_VERSION,
+  ldflags: ['-s', '-w', `-X github.com/cli/cli/v2/internal/build.Version=v${GH_VERSION}`],
+  tags: [],
+  versionArgs: ['--version'],
+  readVersion: (stdout) => /^gh version (\S+)/m.exec(stdout)?.[1],
+};
+
 export const GO_TOOLS: Readonly<Record<GoToolName, GoToolSpec>> = {
   syft: anchore('syft'),
   grype: anchore('grype'),
   buildkitd: buildkit('buildkitd'),
   buildctl: buildkit('buildctl'),
+  cosign3,
+  gh,
 };
+
+/** The binary `go install` writes for a tool (the last element of its command package). */
+export function goToolBinary(spec: GoToolSpec): string {
+  return path.basename(spec.cmd ?? `cmd/${spec.name}`);
+}
 
 export function isGoToolName(name: string): name is GoToolName {
   return Object.hasOwn(GO_TOOLS, name);
@@ -113,8 +166,40 @@ export function goInstallArgs(spec: GoToolSpec): string[] {
     ...(spec.tags.length > 0 ? ['-tags', spec.tags.join(',')] : []),
     '-ldflags',
     spec.ldflags.join(' '),
-    `${spec.module}/cmd/${spec.name}@v${spec.version}`,
+    `${spec.module}/${spec.cmd ?? `cmd/${spec.name}`}@v${spec.version}`,
   ];
+}
+
+/** `go build` argv for a tool, run inside its module's folder (`-o` the binary). */
+export function goBuildArgs(spec: GoToolSpec, output: string): string[] {
+  return [
+    'build',
+    '-trimpath',
+    ...(spec.tags.length > 0 ? ['-tags', spec.tags.join(',')] : []),
+    '-ldflags',
+    spec.ldflags.join(' '),
+    '-o',
+    output,
+    `./${spec.cmd ?? `cmd/${spec.name}`}`,
+  ];
+}
+
+/** The folder of `module@v<version>` in the module cache, downloaded first when missing. */
+async function moduleDir(spec: GoToolSpec, log: (line: string) => void): Promise<string> {
+  const ref = `${spec.module}@v${spec.version}`;
+  const result = await execProcess('go', ['mod', 'download', '-json', ref], { timeoutMs: BUILD_TIMEOUT_MS });
+  const dir = (() => {
+    try {
+      return (JSON.parse(result.stdout) as { Dir?: unknown }).Dir;
+    } catch {
+      return undefined;
+    }
+  })();
+  if (result.exitCode !== 0 || result.failure || typeof dir !== 'string') {
+    throw new Error(`go mod download -json ${ref} failed: ${describeFailure('go', result, 20)}`);
+  }
+  log(`${ref} is in ${dir}`);
+  return dir;
 }
 
 /** The Go version (`go1.26.8`), or undefined when Go is not installed. */
@@ -234,22 +319,25 @@ export async function ensureGoTool(
     const gobin = await mkdtemp(path.join(GO_TOOLS_DIR, `.build-${name}-`));
     try {
       log(`building ${name} ${spec.version} with ${go} from ${spec.module} (Go module proxy)`);
-      const args = goInstallArgs(spec);
+      const built = path.join(gobin, goToolBinary(spec));
+      const inModule = spec.via === 'module-dir';
+      const args = inModule ? goBuildArgs(spec, built) : goInstallArgs(spec);
       const result = await execProcess('nice', ['-n', '10', 'go', ...args], {
         env: { CGO_ENABLED: '0', GOBIN: gobin },
         timeoutMs: BUILD_TIMEOUT_MS,
         onLine: log,
+        ...(inModule ? { cwd: await moduleDir(spec, log) } : {}),
       });
       if (result.exitCode !== 0 || result.failure) {
         throw new Error(`go ${args.join(' ')} failed: ${describeFailure('go', result, 20)}`);
       }
-      const reported = await reportedVersion(spec, path.join(gobin, name));
+      const reported = await reportedVersion(spec, built);
       if (!('version' in reported) || reported.version !== spec.version) {
         throw new Error(
           `${name} built from ${spec.module}@v${spec.version} reports ${'version' in reported ? reported.version : reported.error}, not ${spec.version}`,
         );
       }
-      await rename(path.join(gobin, name), bin);
+      await rename(built, bin);
       return { path: bin, seconds: (Date.now() - started) / 1000, built: true };
     } finally {
       await rm(gobin, { recursive: true, force: true });

@@ -4,6 +4,10 @@
  * (it needs glibc 2.38). Plus what they need to trust a local Sigstore and a TLS + htpasswd registry: PEM
  * files of the Rekor and CT log keys and the Fulcio root (cosign reads them from SIGSTORE_* variables
  * instead of TUF), a Docker config with the registry's credentials, and a private TUF root.
+ *
+ * cosign 3 and the GitHub CLI (`gh attestation verify`) are not in Debian 13 at versions that verify bundles
+ * stored as OCI referrers / artifact attestations: they are built from their Go modules (see go-tools.ts) and
+ * read the local Sigstore's trusted root from a file (`--trusted-root`, `--custom-trusted-root`).
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,6 +16,7 @@ import path from 'node:path';
 
 import { execProcess, type ExecResult } from '../../../src/process/exec.js';
 import { debianRoot } from './debian-packages.js';
+import { goToolsOrReason } from './go-tools.js';
 import type { TestRegistry } from './registry.js';
 
 /** Where the unpacked tools stay between runs of the suite (re-unpacked from the .deb cache when missing). */
@@ -53,10 +58,57 @@ export async function verifierTools(): Promise<VerifierTools> {
   };
 }
 
+/** cosign 3 or gh built from its Go module, or why it is missing (outside CI the suite skips what needs it). */
+export async function goVerifier(
+  name: 'cosign3' | 'gh',
+  log?: (line: string) => void,
+): Promise<{ path: string } | { reason: string }> {
+  const tools = await goToolsOrReason([name], log);
+  return 'reason' in tools ? tools : { path: tools.paths[name]! };
+}
+
+/**
+ * The claims GitHub Actions puts into a workflow's OIDC token, for a workflow identity
+ * `https://github.com/OWNER/REPO/.github/workflows/FILE@REF`: the local Fulcio (@sigstore/mock) turns them
+ * into the certificate extensions (1.3.6.1.4.1.57264.1.x) that `gh attestation verify --owner/--repo` checks
+ * (source repository owner URI, source repository URI, build signer and build config URIs, issuer).
+ */
+export function githubActionsClaims(identity: string): Record<string, string> {
+  const match = /^https:\/\/github\.com\/(([^/]+)\/[^/]+)\/(\.github\/workflows\/[^@]+)@(.+)$/.exec(identity);
+  if (!match) throw new Error(`not a GitHub workflow identity: ${identity}`);
+  const [, repository, owner, , ref] = match as unknown as [string, string, string, string, string];
+  const workflowRef = identity.slice('https://github.com/'.length);
+  const sha = '0123456789abcdef0123456789abcdef01234567';
+  return {
+    repository,
+    repository_owner: owner,
+    repository_id: '700001',
+    repository_owner_id: '9001',
+    repository_visibility: 'public',
+    ref,
+    sha,
+    event_name: 'push',
+    workflow: 'release',
+    workflow_ref: workflowRef,
+    workflow_sha: sha,
+    job_workflow_ref: workflowRef,
+    job_workflow_sha: sha,
+    runner_environment: 'github-hosted',
+  };
+}
+
 /** What cosign needs to verify against the local Sigstore and read the registry. */
 export interface CosignTrust {
   dir: string;
   trustedRootFile: string;
+  /**
+   * The same root as one JSON line ending in a newline: gh's `--custom-trusted-root` reads a JSON Lines file
+   * and ignores a last line that has no newline (pkg/cmd/attestation/verification/sigstore.go,
+   * createCustomVerifiers).
+   */
+  trustedRootJsonl: string;
+  dockerConfigDir: string;
+  tufRoot: string;
   fulcioRootPem: string;
   rekorKeyPem: string;
   /** Environment for cosign 2.5: SIGSTORE_*, TUF_ROOT, DOCKER_CONFIG. */
@@ -86,6 +138,7 @@ export async function cosignTrust(
   const ctKeyPem = path.join(dir, 'ctlog.pub');
   const fulcioRootPem = path.join(dir, 'fulcio-root.pem');
   const trustedRootFile = path.join(dir, 'trusted_root.json');
+  const trustedRootJsonl = path.join(dir, 'trusted_root.jsonl');
   await writeFile(rekorKeyPem, keyPem(root.tlogs[0]!.publicKey.rawBytes));
   await writeFile(ctKeyPem, keyPem(root.ctlogs[0]!.publicKey.rawBytes));
   await writeFile(
@@ -96,6 +149,7 @@ export async function cosignTrust(
       .join(''),
   );
   await writeFile(trustedRootFile, JSON.stringify(trustedRoot));
+  await writeFile(trustedRootJsonl, `${JSON.stringify(trustedRoot)}\n`);
   const auth = Buffer.from(`${reg.username}:${reg.password}`).toString('base64');
   await writeFile(
     path.join(dir, 'docker', 'config.json'),
@@ -104,6 +158,9 @@ export async function cosignTrust(
   return {
     dir,
     trustedRootFile,
+    trustedRootJsonl,
+    dockerConfigDir: path.join(dir, 'docker'),
+    tufRoot: path.join(dir, 'tuf'),
     fulcioRootPem,
     rekorKeyPem,
     env: {
