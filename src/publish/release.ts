@@ -23,9 +23,9 @@ import {
 import { offlineBundleAssets, offlineBundleSteps } from './offline-bundles.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
-import { signRelease } from './sign-release.js';
+import { attestRescan, signRelease } from './sign-release.js';
 import { planLineTags, releaseTagList } from './tags.js';
-import { verifyRelease } from './verify-release.js';
+import { verifyRelease, verifyWritten } from './verify-release.js';
 import { writeTags } from './write-tags.js';
 
 export type { AssetUpload, PublishDeps, PublishRequest, PublishResult, ReleaseAssetsStage } from './model.js';
@@ -74,6 +74,7 @@ export function readChannelBaseline({ req, deps }: PublishContext): Promise<Base
 /**
  * The publish steps once the index is in the registry: signatures and attestations, the deployment manifest (with
  * the tag decisions and, for a promotion, its origin), verification, release assets (draft), the tags, the release.
+ * A promotion signs only what is new (the rescan's attestations, the manifest) and verifies only what it wrote.
  */
 export async function completeRelease(
   ctx: PublishContext,
@@ -83,7 +84,8 @@ export async function completeRelease(
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
-  if (signer) {
+  if (signer && promotedFrom) await log.group('Attest the rescan', () => attestRescan(ctx, signer));
+  else if (signer) {
     await log.group('Sign and attest', () => signRelease(ctx, signer));
     await log.group('Attest provenance and VEX', () => attestBuildAndTriage(ctx, signer));
   } else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
@@ -110,7 +112,8 @@ export async function completeRelease(
   if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
-    await log.group('Verify signatures', () => verifyRelease(ctx, trust, expected));
+    const verify = promotedFrom ? verifyWritten : verifyRelease;
+    await log.group('Verify signatures', () => verify(ctx, trust, expected));
   }
   if (signer && deps.githubAttestations) {
     const github = deps.githubAttestations;

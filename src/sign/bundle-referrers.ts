@@ -112,6 +112,8 @@ export class AttachedVerificationError extends Error {
 export interface VerifyAttachedOptions extends VerificationThresholds {
   /** Predicate types that must be among the verified bundles (e.g. the signature and the SBOM). */
   requiredPredicateTypes?: string[];
+  /** Verify only these referrers (by manifest digest), e.g. the ones this run attached; default every one. */
+  onlyReferrers?: ReadonlySet<string>;
 }
 
 /** Failure codes that only mean "someone else signed this" (see verifyBundle). */
@@ -150,6 +152,7 @@ export async function verifyAttached(
       descriptor.artifactType === OCI_EMPTY_JSON ||
       isBundleV03MediaType(descriptor.artifactType);
     if (!maybeBundle || descriptor.mediaType !== OCI_IMAGE_MANIFEST) continue;
+    if (options.onlyReferrers && !options.onlyReferrers.has(descriptor.digest)) continue;
     const outcome = await verifyReferrer(client, path, digest, descriptor, trustMaterial, expected, options);
     if (outcome === undefined) continue;
     if (!('code' in outcome)) result.verified.push(outcome);

@@ -17,6 +17,11 @@ import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-de
 import { publishRelease, type PublishDeps } from '../../../src/publish/release.js';
 import { releaseMetadata } from '../../../src/release/metadata.js';
 import { AttachedVerificationError } from '../../../src/sign/bundle-referrers.js';
+import {
+  COSIGN_SIGN_PREDICATE_TYPE,
+  COSIGN_VULN_PREDICATE_TYPE,
+  DEPLOYMENT_PREDICATE_TYPE,
+} from '../../../src/sign/predicates.js';
 import { trustMaterialFromJSON, type ExpectedSigner } from '../../../src/sign/verify.js';
 import { startOidcTokenEndpoint } from '../../e2e/harness/oidc-issuer.js';
 import {
@@ -190,6 +195,16 @@ describe('read a release back and promote it', () => {
       w.deps(settings),
     );
     expect(result.indexDigest).toBe(w.rc.indexDigest);
+    // Only what is new is signed: each platform's rescan and the index's new deployment manifest (the signatures
+    // and SBOM attestations of the rc stay as they are); the release itself signed everything.
+    const signedBy = (signatures: typeof result.signatures) =>
+      [...new Set(signatures.map((s) => `${s.platform} ${s.predicateType}`))].sort();
+    expect(signedBy(result.signatures)).toEqual([
+      `index ${DEPLOYMENT_PREDICATE_TYPE}`,
+      `linux/amd64 ${COSIGN_VULN_PREDICATE_TYPE}`,
+      `linux/arm64 ${COSIGN_VULN_PREDICATE_TYPE}`,
+    ]);
+    expect(signedBy(w.rc.signatures)).toContain(`index ${COSIGN_SIGN_PREDICATE_TYPE}`);
     const tags = Object.fromEntries(releaseTags(w.registry));
     for (const tag of ['1.2.3', '1.2', '1', 'latest', 'production', '1.2.3-rc.1', 'staging'])
       expect(tags[tag], tag).toBe(w.rc.indexDigest);
