@@ -1,14 +1,20 @@
 // Child process of bench/run.mjs: a full release against a promotion of the same image, in the same run. A real
 // registry (Debian docker-registry, htpasswd + TLS) behind the request-counting proxy of the e2e harness, the
-// local Sigstore stack, buildah building linux/amd64 and linux/arm64 (QEMU), the scanner doubles; the bundled
-// dist/main.js run as the runner runs it: v1.8.2-rc.1 released (build, scan, gate, publish), then promoted to
-// v1.8.2 (mode: promote). Prints one JSON line: both wall times, the promotion's registry requests by kind, and
-// the layer blobs it read (there must be none).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// local Sigstore stack, buildah building linux/amd64 and linux/arm64 (QEMU); the bundled dist/main.js run as the
+// runner runs it: v1.8.2-rc.1 released (build, scan, gate, publish), then promoted to v1.8.2 (mode: promote).
+// Scanners: real Syft and Grype when they are available (test/e2e/harness/go-tools.ts; given as tools on PATH,
+// the Grype database of test/fixtures/grype-db from a loopback listing server, the image Debian's busybox-static
+// so the gate passes), for the release and the promotion's re-scan alike; otherwise the scanner doubles (and the
+// output says so). Prints one JSON line: both wall times, which scanners ran, the promotion's registry requests
+// by kind, and the layer blobs it read (there must be none).
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runBundled, type ActionRun } from '../test/e2e/harness/action-runner.js';
 import { publishBaseImage } from '../test/e2e/harness/base-images.js';
+import { makeDebianBusyboxWorkspace } from '../test/e2e/harness/debian-busybox.js';
+import { goToolsOrReason } from '../test/e2e/harness/go-tools.js';
+import { maxDbAgeAccepting, startGrypeDbServer } from '../test/e2e/harness/grype-db-server.js';
 import { startFaultProxy } from '../test/e2e/harness/fault-proxy.js';
 import { ensureBinfmt, ensureHostTools } from '../test/e2e/harness/host-tools.js';
 import { startOidcTokenEndpoint } from '../test/e2e/harness/oidc-issuer.js';
@@ -20,6 +26,7 @@ import { buildahEnvironment, makeSampleWorkspace, skopeo } from '../test/e2e/har
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
 const REPO = 'acme/edge-agent';
 
+const tools = await goToolsOrReason(['syft', 'grype']);
 await ensureHostTools();
 await ensureBinfmt();
 const reg = await startRegistry();
@@ -27,9 +34,35 @@ const proxy = await startFaultProxy(reg);
 const stack = await startSigstoreStack();
 const oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
 const storage = await buildahEnvironment();
-const workspace = await makeSampleWorkspace();
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-bench-promotion-'));
+const db = 'reason' in tools ? undefined : await startGrypeDbServer();
+const workspace = db ? await makeDebianBusyboxWorkspace() : await makeSampleWorkspace();
 try {
+  /** Inputs and environment of the scanners: the real ones on PATH, or the doubles. */
+  let scanners: { name: string; inputs: Record<string, string>; env: Record<string, string> };
+  if ('reason' in tools || !db) {
+    scanners = {
+      name: `scanner doubles (real Syft/Grype unavailable: ${'reason' in tools ? tools.reason : 'no database'})`,
+      inputs: SCANNERS_FROM_PATH,
+      env: scannerDoubleEnv({
+        reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
+      }),
+    };
+  } else {
+    const bin = path.join(scratch, 'bin');
+    await mkdir(bin);
+    for (const [name, file] of Object.entries(tools.paths)) await symlink(file, path.join(bin, name));
+    scanners = {
+      name: 'real Syft and Grype (pinned versions, Grype database fixture)',
+      inputs: {
+        'syft-version': 'path',
+        'grype-version': 'path',
+        'grype-db-url': db.url,
+        'max-db-age': maxDbAgeAccepting(db.built),
+      },
+      env: { PATH: `${bin}:${process.env.PATH}` },
+    };
+  }
   const trustedRoot = path.join(scratch, 'trusted_root.json');
   await writeFile(trustedRoot, JSON.stringify(stack.trustedRoot));
   const base = (await publishBaseImage(reg)).replace(reg.host, proxy.host);
@@ -57,14 +90,12 @@ try {
         'certificate-identity': IDENTITY,
         'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
         'release-assets': 'off',
-        ...SCANNERS_FROM_PATH,
+        ...scanners.inputs,
         ...inputs,
       },
       env: {
         ...storage.env,
-        ...scannerDoubleEnv({
-          reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
-        }),
+        ...scanners.env,
         ...oidc.env,
         GITHUB_REF: `refs/tags/${tag}`,
       },
@@ -93,6 +124,7 @@ try {
     .filter((d): d is string => d !== undefined);
   console.log(
     JSON.stringify({
+      scanners: scanners.name,
       releaseMs: release.ms,
       promotionMs: promotion.ms,
       sameIndex: promotion.run.outputs.digest === release.run.outputs.digest,
@@ -106,5 +138,6 @@ try {
   await reg.stop();
   await stack.stop();
   await oidc.stop();
+  await db?.stop();
   for (const dir of [storage.dir, workspace, scratch]) await rm(dir, { recursive: true, force: true });
 }
