@@ -188,15 +188,17 @@ export async function verifyReleaseSignatures(
       requiredPredicateTypes: required,
     });
   const provenance = (digest: string) => (provenanceFor.has(digest) ? [SLSA_PROVENANCE_PREDICATE_TYPE] : []);
-  const index = await check(release.index.digest, [
-    COSIGN_SIGN_PREDICATE_TYPE,
-    DEPLOYMENT_PREDICATE_TYPE,
-    ...provenance(release.index.digest),
+  // The index and the platforms are read and verified at once (registry round trips), kept in index order.
+  const [index, ...checked] = await Promise.all([
+    check(release.index.digest, [
+      COSIGN_SIGN_PREDICATE_TYPE,
+      DEPLOYMENT_PREDICATE_TYPE,
+      ...provenance(release.index.digest),
+    ]),
+    ...release.platforms.map((p) => check(p.digest, [COSIGN_SIGN_PREDICATE_TYPE, ...provenance(p.digest)])),
   ]);
   const platforms = new Map<string, VerifyAttachedResult>();
-  for (const p of release.platforms) {
-    platforms.set(p.digest, await check(p.digest, [COSIGN_SIGN_PREDICATE_TYPE, ...provenance(p.digest)]));
-  }
+  for (const [i, p] of release.platforms.entries()) platforms.set(p.digest, checked[i]!);
   return { index, platforms };
 }
 

@@ -1,5 +1,5 @@
 import { preferredSbom, vulnerabilityPredicate, COSIGN_VULN_PREDICATE_TYPE } from '../sign/predicates.js';
-import type { SignerConfig } from '../sign/signer.js';
+import { attest, type SignerConfig } from '../sign/signer.js';
 import { indexSubject, type GatedImage, type PublishContext } from './model.js';
 
 /**
@@ -28,29 +28,39 @@ export async function signRelease(ctx: PublishContext, signer: SignerConfig): Pr
 
 /**
  * Promotion: the index and platform images keep the signatures and SBOM/provenance attestations of the release
- * they come from (verified when it was read); only each platform's fresh scan is attested.
+ * they come from (verified when it was read); only each platform's fresh scan is attested. The platforms are
+ * signed at once (each a Fulcio, Rekor and timestamp round trip) and stored in platform order.
  */
 export async function attestRescan(ctx: PublishContext, signer: SignerConfig): Promise<void> {
-  for (const gated of ctx.gated) {
-    await attestScan(ctx, signer, gated);
-    ctx.deps.log.info(`${gated.image.platform}: vulnerability attestation of the rescan stored`);
+  const signed = await Promise.all(
+    ctx.gated.map(async (gated) => {
+      const predicate = await scanPredicate(ctx, gated);
+      return attest(signer, gated.image.digest, COSIGN_VULN_PREDICATE_TYPE, predicate);
+    }),
+  );
+  for (const [i, { image }] of ctx.gated.entries()) {
+    await ctx.signatures.attach(imageSubject(image), image.platform, signed[i]!);
+    ctx.deps.log.info(`${image.platform}: vulnerability attestation of the rescan stored`);
   }
 }
 
 /** The platform's Grype report in cosign's vuln predicate, scan date inside. */
-async function attestScan(
-  ctx: PublishContext,
-  signer: SignerConfig,
-  { image, scan }: GatedImage,
-): Promise<void> {
-  const { req, deps, signatures } = ctx;
-  const subject = { mediaType: image.mediaType, digest: image.digest, size: image.manifestSize };
-  const vuln = vulnerabilityPredicate({
+async function attestScan(ctx: PublishContext, signer: SignerConfig, gated: GatedImage): Promise<void> {
+  const { image } = gated;
+  const vuln = await scanPredicate(ctx, gated);
+  await ctx.signatures.attest(signer, imageSubject(image), image.platform, COSIGN_VULN_PREDICATE_TYPE, vuln);
+}
+
+async function scanPredicate({ req, deps }: PublishContext, { scan }: GatedImage): Promise<unknown> {
+  return vulnerabilityPredicate({
     reportText: await deps.readText(scan.reportFile),
     grypeVersion: scan.report.grypeVersion,
     dbBuilt: scan.report.dbBuilt,
     workflowRun: req.git.workflowRun,
     scannedAt: deps.now(),
   });
-  await signatures.attest(signer, subject, image.platform, COSIGN_VULN_PREDICATE_TYPE, vuln);
+}
+
+function imageSubject(image: GatedImage['image']) {
+  return { mediaType: image.mediaType, digest: image.digest, size: image.manifestSize };
 }
