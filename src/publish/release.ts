@@ -4,6 +4,7 @@
  */
 import { readBaseline, type Baseline } from '../deployment/baseline.js';
 import type { ManifestPromotion } from '../deployment/manifest.js';
+import type { CarriedSignatures } from '../lifecycle/carried-signatures.js';
 import type { TagDecision } from '../deployment/tag-lines.js';
 import { buildImageIndex } from '../image/image-index.js';
 import { adoptRelease, planOrAdopt } from './adopt-release.js';
@@ -80,11 +81,12 @@ export async function completeRelease(
   ctx: PublishContext,
   lines: { plan: TagPlanEntry[]; decisions: readonly TagDecision[] },
   baseline: Baseline | undefined,
-  promotedFrom?: ManifestPromotion,
+  /** A promotion: its origin, and the source's signatures the promoted digests keep. */
+  promotion?: { record: ManifestPromotion; carried: CarriedSignatures },
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
-  if (signer && promotedFrom) await log.group('Attest the rescan', () => attestRescan(ctx, signer));
+  if (signer && promotion) await log.group('Attest the rescan', () => attestRescan(ctx, signer));
   else if (signer) {
     await log.group('Sign and attest', () => signRelease(ctx, signer));
     await log.group('Attest provenance and VEX', () => attestBuildAndTriage(ctx, signer));
@@ -102,7 +104,7 @@ export async function completeRelease(
   const written = await log.group('Deployment manifest', () =>
     writeDeploymentManifest(ctx, tags, baseline, {
       tagPlan,
-      ...(promotedFrom ? { promotedFrom } : {}),
+      ...(promotion ? { promotedFrom: promotion.record, carried: promotion.carried } : {}),
       ...listing,
     }),
   );
@@ -112,7 +114,7 @@ export async function completeRelease(
   if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
-    const verify = promotedFrom ? verifyWritten : verifyRelease;
+    const verify = promotion ? verifyWritten : verifyRelease;
     await log.group('Verify signatures', () => verify(ctx, trust, expected));
   }
   if (signer && deps.githubAttestations) {
