@@ -72,24 +72,28 @@ export async function verifyWritten(
     dockerReference: req.settings.imageName,
   };
   const subjects = [...new Set(signatures.records.map((r) => r.subject))];
-  for (const digest of subjects) {
-    const records = signatures.records.filter((r) => r.subject === digest);
-    const only = {
-      referrers: new Set(records.flatMap((r) => (r.format === 'bundle' ? [r.referrer] : []))),
-      layers: new Set(records.flatMap((r) => (r.format === 'classic' ? [r.layer] : []))),
-    };
-    const required = [...new Set(records.map((r) => r.predicateType))];
-    const counts = await verifySignedDigest(
-      where,
-      signatures.format,
-      digest,
-      trust,
-      expected,
-      required,
-      only,
-    );
-    deps.log.info(`${records[0]!.platform}: ${counts} written by this run verified`);
-  }
+  // Every subject at once (its referrers and classic tags read back), reported in order.
+  const verified = await Promise.all(
+    subjects.map(async (digest) => {
+      const records = signatures.records.filter((r) => r.subject === digest);
+      const only = {
+        referrers: new Set(records.flatMap((r) => (r.format === 'bundle' ? [r.referrer] : []))),
+        layers: new Set(records.flatMap((r) => (r.format === 'classic' ? [r.layer] : []))),
+      };
+      const required = [...new Set(records.map((r) => r.predicateType))];
+      const counts = await verifySignedDigest(
+        where,
+        signatures.format,
+        digest,
+        trust,
+        expected,
+        required,
+        only,
+      );
+      return `${records[0]!.platform}: ${counts} written by this run verified`;
+    }),
+  );
+  for (const line of verified) deps.log.info(line);
 }
 
 export interface SignedRepository {

@@ -117,6 +117,11 @@ export interface VerifyAttachedOptions extends VerificationThresholds {
   requiredPredicateTypes?: string[];
   /** Verify only these referrers (by manifest digest), e.g. the ones this run attached; default every one. */
   onlyReferrers?: ReadonlySet<string>;
+  /**
+   * Read and verify up to 16 referrers at once (a release read back for promotion or rescan); default one after
+   * the other, which keeps a publish's requests in a fixed order.
+   */
+  concurrent?: boolean;
 }
 
 /** Failure codes that only mean "someone else signed this" (see verifyBundle). */
@@ -157,10 +162,11 @@ export async function verifyAttached(
     if (!maybeBundle || descriptor.mediaType !== OCI_IMAGE_MANIFEST) return false;
     return !options.onlyReferrers || options.onlyReferrers.has(descriptor.digest);
   });
-  // Referrers are read and verified VERIFY_AT_ONCE at a time (two registry round trips each), in listing order.
+  // Referrers are read and verified `atOnce` at a time (two registry round trips each), outcomes in listing order.
+  const atOnce = options.concurrent ? VERIFY_AT_ONCE : 1;
   const outcomes: Array<Awaited<ReturnType<typeof verifyReferrer>>> = [];
-  for (let i = 0; i < candidates.length; i += VERIFY_AT_ONCE) {
-    const batch = candidates.slice(i, i + VERIFY_AT_ONCE);
+  for (let i = 0; i < candidates.length; i += atOnce) {
+    const batch = candidates.slice(i, i + atOnce);
     outcomes.push(
       ...(await Promise.all(
         batch.map((descriptor) =>
