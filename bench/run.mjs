@@ -308,6 +308,7 @@ try {
       ` (${promoted.blobReads} blob reads: configs, bundles, manifests)`,
   );
   console.log(`  scanners in both runs: ${promoted.scanners}`);
+  console.log(`  the release: ${promoted.releaseIncludes}`);
   report(
     'promotion wall time against a full release of the same image',
     promoted.promotionMs,
