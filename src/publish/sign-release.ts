@@ -29,19 +29,20 @@ export async function signRelease(ctx: PublishContext, signer: SignerConfig): Pr
 /**
  * Promotion: the index and platform images keep the signatures and SBOM/provenance attestations of the release
  * they come from (verified when it was read); only each platform's fresh scan is attested. The platforms are
- * signed at once (each a Fulcio, Rekor and timestamp round trip) and stored in platform order.
+ * signed and stored at once (each a Fulcio, Rekor and timestamp round trip, then its own referrer and `.att` tag).
  */
 export async function attestRescan(ctx: PublishContext, signer: SignerConfig): Promise<void> {
-  const signed = await Promise.all(
+  const stored = await Promise.all(
     ctx.gated.map(async (gated) => {
+      const { image } = gated;
       const predicate = await scanPredicate(ctx, gated);
-      return attest(signer, gated.image.digest, COSIGN_VULN_PREDICATE_TYPE, predicate);
+      const signed = await attest(signer, image.digest, COSIGN_VULN_PREDICATE_TYPE, predicate);
+      await ctx.signatures.attach(imageSubject(image), image.platform, signed);
+      return image.platform;
     }),
   );
-  for (const [i, { image }] of ctx.gated.entries()) {
-    await ctx.signatures.attach(imageSubject(image), image.platform, signed[i]!);
-    ctx.deps.log.info(`${image.platform}: vulnerability attestation of the rescan stored`);
-  }
+  for (const platform of stored)
+    ctx.deps.log.info(`${platform}: vulnerability attestation of the rescan stored`);
 }
 
 /** The platform's Grype report in cosign's vuln predicate, scan date inside. */
