@@ -1,17 +1,24 @@
 // Child process of bench/run.mjs: a full release against a promotion of the same image, in the same run. A real
 // registry (Debian docker-registry, htpasswd + TLS) behind the request-counting proxy of the e2e harness, the
-// local Sigstore stack, buildah building linux/amd64 and linux/arm64 (QEMU), the scanner doubles; the bundled
-// dist/main.js run as the runner runs it: v1.8.2-rc.1 released (build, scan, gate, publish), then promoted to
-// v1.8.2 (mode: promote). Prints one JSON line: both wall times, the promotion's registry requests by kind, and
-// the layer blobs it read (there must be none).
+// local Sigstore stack, buildah building linux/amd64 and linux/arm64 (QEMU); the bundled action run as the runner
+// runs it: v1.8.2-rc.1 released (build, scan, gate, publish), then promoted to v1.8.2 (mode: promote).
+// Scanners: the real Syft and Grype when they are available (test/e2e/harness/real-scanners.ts: the Grype
+// database of test/fixtures/grype-db from a loopback listing server, the image with Debian's busybox-static so
+// the gate passes), for the release and the promotion's re-scan alike; otherwise the scanner doubles (and the
+// output says so). Prints one JSON line: both wall times, what the release included, which scanners ran, the
+// promotion's registry requests by kind, and the layer blobs it read (there must be none).
+// BENCH_PROMOTION_LOG=<prefix> writes each run's log with ms timestamps; BENCH_PROMOTION_PROF=<dir> writes a CPU
+// profile of the promotion's process there.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runBundled, type ActionRun } from '../test/e2e/harness/action-runner.js';
 import { publishBaseImage } from '../test/e2e/harness/base-images.js';
+import { makeDebianBusyboxWorkspace } from '../test/e2e/harness/debian-busybox.js';
 import { startFaultProxy } from '../test/e2e/harness/fault-proxy.js';
 import { ensureBinfmt, ensureHostTools } from '../test/e2e/harness/host-tools.js';
 import { startOidcTokenEndpoint } from '../test/e2e/harness/oidc-issuer.js';
+import { realScannerTools, startRealScanners } from '../test/e2e/harness/real-scanners.js';
 import { startRegistry } from '../test/e2e/harness/registry.js';
 import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from '../test/e2e/harness/scanner-doubles.js';
 import { GITHUB_ACTIONS_ISSUER, startSigstoreStack } from '../test/e2e/harness/sigstore-stack.js';
@@ -20,6 +27,7 @@ import { buildahEnvironment, makeSampleWorkspace, skopeo } from '../test/e2e/har
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
 const REPO = 'acme/edge-agent';
 
+const tools = await realScannerTools('bench promotion');
 await ensureHostTools();
 await ensureBinfmt();
 const reg = await startRegistry();
@@ -27,9 +35,24 @@ const proxy = await startFaultProxy(reg);
 const stack = await startSigstoreStack();
 const oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
 const storage = await buildahEnvironment();
-const workspace = await makeSampleWorkspace();
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-bench-promotion-'));
+const real = 'reason' in tools ? undefined : await startRealScanners(tools);
+const workspace = real ? await makeDebianBusyboxWorkspace() : await makeSampleWorkspace();
 try {
+  /** Inputs and environment of the scanners: the real ones on PATH, or the doubles. */
+  const scanners = real
+    ? {
+        name: 'real Syft and Grype (pinned versions, Grype database fixture)',
+        inputs: real.inputs,
+        env: real.env,
+      }
+    : {
+        name: `scanner doubles (real Syft/Grype unavailable: ${'reason' in tools ? tools.reason : ''})`,
+        inputs: SCANNERS_FROM_PATH,
+        env: scannerDoubleEnv({
+          reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
+        }),
+      };
   const trustedRoot = path.join(scratch, 'trusted_root.json');
   await writeFile(trustedRoot, JSON.stringify(stack.trustedRoot));
   const base = (await publishBaseImage(reg)).replace(reg.host, proxy.host);
@@ -57,16 +80,17 @@ try {
         'certificate-identity': IDENTITY,
         'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
         'release-assets': 'off',
-        ...SCANNERS_FROM_PATH,
+        ...scanners.inputs,
         ...inputs,
       },
       env: {
         ...storage.env,
-        ...scannerDoubleEnv({
-          reports: { linux_amd64: FIXTURES.reportClean, linux_arm64: FIXTURES.reportClean },
-        }),
+        ...scanners.env,
         ...oidc.env,
         GITHUB_REF: `refs/tags/${tag}`,
+        ...(process.env.BENCH_PROMOTION_PROF && inputs.mode === 'promote'
+          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROMOTION_PROF}` }
+          : {}),
       },
     });
     if (process.env.BENCH_PROMOTION_LOG)
@@ -93,6 +117,12 @@ try {
     .filter((d): d is string => d !== undefined);
   console.log(
     JSON.stringify({
+      scanners: scanners.name,
+      releaseIncludes:
+        'buildah build of linux/amd64 and linux/arm64 (QEMU) FROM a base in the registry, push by digest, ' +
+        'SBOM + scan of both platforms, gate, index push, keyless signatures and SBOM/vulnerability ' +
+        'attestations in both formats, signed deployment manifest, read-back verification, tags ' +
+        '(no SLSA provenance outside a workflow run, no release assets)',
       releaseMs: release.ms,
       promotionMs: promotion.ms,
       sameIndex: promotion.run.outputs.digest === release.run.outputs.digest,
@@ -106,5 +136,6 @@ try {
   await reg.stop();
   await stack.stop();
   await oidc.stop();
+  await real?.stop();
   for (const dir of [storage.dir, workspace, scratch]) await rm(dir, { recursive: true, force: true });
 }

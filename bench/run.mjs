@@ -307,6 +307,8 @@ try {
         .join(', ') +
       ` (${promoted.blobReads} blob reads: configs, bundles, manifests)`,
   );
+  console.log(`  scanners in both runs: ${promoted.scanners}`);
+  console.log(`  the release: ${promoted.releaseIncludes}`);
   report(
     'promotion wall time against a full release of the same image',
     promoted.promotionMs,

@@ -116,11 +116,12 @@ export async function readReleaseImages(
   repository: ReleaseRepository,
   release: PublishedRelease,
 ): Promise<PlatformImage[]> {
-  const images: PlatformImage[] = [];
-  for (const p of release.platforms) {
-    images.push(await resolvePlatformImage(registry, repository.path, p.digest, parsePlatform(p.platform)));
-  }
-  return images;
+  // Every platform at once (a manifest and a config each), in index order.
+  return Promise.all(
+    release.platforms.map((p) =>
+      resolvePlatformImage(registry, repository.path, p.digest, parsePlatform(p.platform)),
+    ),
+  );
 }
 
 /** One deployment manifest attached to a release index. */
@@ -145,23 +146,32 @@ export async function readDeploymentManifests(
   const artifacts = (await listReferrers(registry, repository.path, indexDigest)).filter(
     (r) => r.artifactType === DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,
   );
-  const found: PublishedManifest[] = [];
-  for (const artifact of artifacts) {
-    const doc = (await registry.getManifest(repository.path, artifact.digest)).json as {
-      layers?: Array<{ digest: string; annotations?: Record<string, string> }>;
-    };
-    const [yaml, bundle] = await Promise.all(
-      (doc.layers ?? []).slice(0, 2).map(async (layer) => ({
-        name: path.basename(layer.annotations?.[TITLE] ?? layer.digest),
-        body: await registry.getBlob(repository.path, layer.digest),
-        digest: layer.digest,
-      })),
-    );
-    if (!yaml) continue;
-    const manifest = parseDeploymentManifest(yaml.body.toString('utf8'), `${yaml.name} (${artifact.digest})`);
-    found.push({ manifest, file: yaml, ...(bundle ? { bundle } : {}), artifact: artifact.digest });
-  }
+  const read = await Promise.all(
+    artifacts.map((artifact) => readManifestArtifact(registry, repository, artifact)),
+  );
+  const found = read.filter((m): m is PublishedManifest => m !== undefined);
   return found.sort((a, b) => b.manifest.release.created.localeCompare(a.manifest.release.created));
+}
+
+/** One deployment manifest artifact: its YAML and (when signed) its bundle; undefined when it carries no file. */
+async function readManifestArtifact(
+  registry: ReleaseRegistry,
+  repository: ReleaseRepository,
+  artifact: { digest: string },
+): Promise<PublishedManifest | undefined> {
+  const doc = (await registry.getManifest(repository.path, artifact.digest)).json as {
+    layers?: Array<{ digest: string; annotations?: Record<string, string> }>;
+  };
+  const [yaml, bundle] = await Promise.all(
+    (doc.layers ?? []).slice(0, 2).map(async (layer) => ({
+      name: path.basename(layer.annotations?.[TITLE] ?? layer.digest),
+      body: await registry.getBlob(repository.path, layer.digest),
+      digest: layer.digest,
+    })),
+  );
+  if (!yaml) return undefined;
+  const manifest = parseDeploymentManifest(yaml.body.toString('utf8'), `${yaml.name} (${artifact.digest})`);
+  return { manifest, file: yaml, ...(bundle ? { bundle } : {}), artifact: artifact.digest };
 }
 
 /** The bundles verified on the index and on each platform image. */
@@ -186,17 +196,20 @@ export async function verifyReleaseSignatures(
   const check = (digest: string, required: string[]) =>
     verifyAttached(registry, repository.path, digest, trust.material, trust.expected, {
       requiredPredicateTypes: required,
+      concurrent: true,
     });
   const provenance = (digest: string) => (provenanceFor.has(digest) ? [SLSA_PROVENANCE_PREDICATE_TYPE] : []);
-  const index = await check(release.index.digest, [
-    COSIGN_SIGN_PREDICATE_TYPE,
-    DEPLOYMENT_PREDICATE_TYPE,
-    ...provenance(release.index.digest),
+  // The index and the platforms are read and verified at once (registry round trips), kept in index order.
+  const [index, ...checked] = await Promise.all([
+    check(release.index.digest, [
+      COSIGN_SIGN_PREDICATE_TYPE,
+      DEPLOYMENT_PREDICATE_TYPE,
+      ...provenance(release.index.digest),
+    ]),
+    ...release.platforms.map((p) => check(p.digest, [COSIGN_SIGN_PREDICATE_TYPE, ...provenance(p.digest)])),
   ]);
   const platforms = new Map<string, VerifyAttachedResult>();
-  for (const p of release.platforms) {
-    platforms.set(p.digest, await check(p.digest, [COSIGN_SIGN_PREDICATE_TYPE, ...provenance(p.digest)]));
-  }
+  for (const [i, p] of release.platforms.entries()) platforms.set(p.digest, checked[i]!);
   return { index, platforms };
 }
 
@@ -318,7 +331,11 @@ export async function readRelease(
   const release = await resolveRelease(registry, repository, reference);
   const what = `${repository.name}@${release.index.digest} (${reference})`;
   log.info(`${reference} → ${release.index.digest}: ${release.platforms.map((p) => p.platform).join(', ')}`);
-  const manifests = await readDeploymentManifests(registry, repository, release.index.digest);
+  // The manifests and the images' manifests and configs at once; verification needs the manifests' listings.
+  const [manifests, images] = await Promise.all([
+    readDeploymentManifests(registry, repository, release.index.digest),
+    readReleaseImages(registry, repository, release),
+  ]);
   const provenance = new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
   const verified = await verifyReleaseSignatures(registry, repository, release, trust, provenance);
   const manifest = signedManifest(manifests, verified.index, what);
@@ -328,6 +345,5 @@ export async function readRelease(
       `${manifest.file.name} (${manifest.manifest.release.version}, ${manifest.file.digest})`,
   );
   const sboms = attestedSboms(release, verified, repository);
-  const images = await readReleaseImages(registry, repository, release);
   return { release, images, verified, manifest, sboms };
 }

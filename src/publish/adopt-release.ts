@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseDeploymentManifest } from '../deployment/manifest.js';
 import type { BuiltIndex } from '../image/image-index.js';
 import { digestOf } from '../registry/digest.js';
-import { listReferrers } from '../registry/referrers.js';
+import { readDeploymentManifests } from '../lifecycle/read-release.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   COSIGN_VULN_PREDICATE_TYPE,
@@ -17,7 +17,6 @@ import {
 import { verifySignedDigest } from './verify-release.js';
 import type { ExpectedSigner } from '../sign/verify.js';
 import { renderTemplates } from './deployment-manifest.js';
-import { DEPLOYMENT_MANIFEST_ARTIFACT_TYPE } from './manifest-artifact.js';
 import type { PublishContext, PublishResult, TagPlanEntry } from './model.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
 import { assertNoTagConflict, readTagPlan, TagConflictError } from './tags.js';
@@ -25,7 +24,6 @@ import { writeTags } from './write-tags.js';
 
 const REVISION = 'org.opencontainers.image.revision';
 const SOURCE = 'org.opencontainers.image.source';
-const TITLE = 'org.opencontainers.image.title';
 
 /** A published release of this commit found under the release tag. */
 export interface AdoptableRelease {
@@ -100,22 +98,18 @@ async function adoptable(ctx: PublishContext, digest: string): Promise<Adoptable
     const onImage = [COSIGN_SIGN_PREDICATE_TYPE, COSIGN_VULN_PREDICATE_TYPE];
     await verifySignedDigest(where, format, image.digest, trust, expected, onImage);
   }
-  const artifact = (await listReferrers(registry, repository, digest)).find(
-    (r) => r.artifactType === DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,
+  // An index promoted later carries a manifest per release it was published as: this version's, the newest.
+  const manifests = await readDeploymentManifests(
+    registry,
+    { path: repository, name: req.settings.imageName },
+    digest,
   );
-  if (!artifact) return 'it has no deployment manifest artifact';
-  const manifest = JSON.parse(
-    (await registry.getManifest(repository, artifact.digest)).body.toString('utf8'),
-  ) as {
-    layers?: Array<{ digest: string; annotations?: Record<string, string> }>;
-  };
-  const files = [];
-  for (const layer of manifest.layers ?? []) {
-    const name = path.basename(layer.annotations?.[TITLE] ?? '');
-    if (!name) return `its deployment manifest artifact ${artifact.digest} has an untitled layer`;
-    files.push({ name, body: await registry.getBlob(repository, layer.digest) });
-  }
-  if (!files[0]) return `its deployment manifest artifact ${artifact.digest} is empty`;
+  if (manifests.length === 0) return 'it has no deployment manifest artifact';
+  const version = req.release.version;
+  const own = manifests.find((m) => m.manifest.release.version === version);
+  if (!own)
+    return `none of its ${manifests.length} deployment manifest(s) is of version ${version} (${manifests.map((m) => m.manifest.release.version).join(', ')})`;
+  const files = [own.file, ...(own.bundle ? [own.bundle] : [])].map((f) => ({ name: f.name, body: f.body }));
   return { index: { body: fetched.body, mediaType: fetched.mediaType, digest }, files };
 }
 

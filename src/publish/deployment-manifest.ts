@@ -7,12 +7,16 @@ import {
   manifestFileName,
   renderDeploymentManifest,
   type DeploymentManifest,
+  type ManifestBundle,
+  type ManifestClassicSignature,
   type ManifestOfflineBundle,
   type ManifestPromotion,
   type ManifestSbom,
   type ManifestTagDecision,
 } from '../deployment/manifest.js';
 import { renderTemplate, renderedFileName } from '../deployment/templates.js';
+import type { PlatformImage } from '../image/pushed-image.js';
+import type { CarriedSignatures } from '../lifecycle/carried-signatures.js';
 import { digestOf } from '../registry/digest.js';
 import type { GateResult } from '../policy/decide.js';
 import { DEPLOYMENT_PREDICATE_TYPE, preferredSbom } from '../sign/predicates.js';
@@ -46,6 +50,8 @@ export async function writeDeploymentManifest(
   record: {
     tagPlan?: readonly ManifestTagDecision[];
     promotedFrom?: ManifestPromotion;
+    /** A promotion: the source's signatures the promoted digests keep, listed beside this run's. */
+    carried?: CarriedSignatures;
     bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>;
   } = {},
 ): Promise<WrittenManifest> {
@@ -63,6 +69,8 @@ export async function writeDeploymentManifest(
     baseline?.layersByPlatform ?? new Map(),
   );
   const first = signatures.first;
+  const { carried, ...recorded } = record;
+  const listed = signatureListings(signatures.records, carried);
   const manifest = buildDeploymentManifest({
     release,
     git: req.git,
@@ -71,7 +79,7 @@ export async function writeDeploymentManifest(
     index: indexSubject(index),
     tags,
     images,
-    sboms: manifestSboms(req.gate, signatures.records),
+    sboms: manifestSboms(req.gate, images, listed.bundles),
     verdict: req.gate.verdict,
     policy: req.policy,
     deltas,
@@ -85,29 +93,17 @@ export async function writeDeploymentManifest(
           platforms: baseline.layersByPlatform,
         }
       : null,
-    ...record,
+    ...recorded,
     signatures: {
       mode: settings.publish.signing === 'off' ? 'none' : settings.publish.signing,
       ...(first?.identity ? { identity: first.identity } : {}),
       ...(first?.issuer ? { issuer: first.issuer } : {}),
-      bundles: signatures.records.flatMap((s) =>
-        s.format === 'bundle'
-          ? [{ subject: s.subject, predicateType: s.predicateType, referrer: s.referrer }]
-          : [],
-      ),
+      bundles: listed.bundles,
       ...(settings.publish.signing === 'off'
         ? {}
         : {
             format: signatures.format,
-            ...(signatures.storesClassic
-              ? {
-                  classic: signatures.records.flatMap((s) =>
-                    s.format === 'classic'
-                      ? [{ subject: s.subject, predicateType: s.predicateType, tag: s.tag }]
-                      : [],
-                  ),
-                }
-              : {}),
+            ...(signatures.storesClassic || listed.classic.length > 0 ? { classic: listed.classic } : {}),
           }),
     },
   });
@@ -169,19 +165,47 @@ export async function renderTemplates({ req, deps, index }: PublishContext): Pro
   return rendered;
 }
 
+/**
+ * The bundles and classic signatures of the manifest: this run's, then those a promotion carries over (each once;
+ * a classic tag holds several layers, listed once per subject and predicate type).
+ */
+export function signatureListings(
+  records: readonly SignatureRecord[],
+  carried?: CarriedSignatures,
+): { bundles: ManifestBundle[]; classic: ManifestClassicSignature[] } {
+  const bundles = new Map<string, ManifestBundle>();
+  const classic = new Map<string, ManifestClassicSignature>();
+  for (const s of records) {
+    if (s.format === 'bundle')
+      bundles.set(s.referrer, { subject: s.subject, predicateType: s.predicateType, referrer: s.referrer });
+    else
+      classic.set(`${s.subject} ${s.predicateType} ${s.tag}`, {
+        subject: s.subject,
+        predicateType: s.predicateType,
+        tag: s.tag,
+      });
+  }
+  for (const b of carried?.bundles ?? []) if (!bundles.has(b.referrer)) bundles.set(b.referrer, { ...b });
+  for (const c of carried?.classic ?? []) {
+    const key = `${c.subject} ${c.predicateType} ${c.tag}`;
+    if (!classic.has(key)) classic.set(key, { ...c });
+  }
+  return { bundles: [...bundles.values()], classic: [...classic.values()] };
+}
+
 /** The SBOM entry of each platform for the manifest, with the referrer of its attestation when signed. */
-function manifestSboms(gate: GateResult, signatures: readonly SignatureRecord[]): Map<string, ManifestSbom> {
+function manifestSboms(
+  gate: GateResult,
+  images: readonly PlatformImage[],
+  bundles: readonly ManifestBundle[],
+): Map<string, ManifestSbom> {
   const map = new Map<string, ManifestSbom>();
   for (const scan of gate.scans) {
     const sbom = scan.sbomFiles[0]!;
     const preferred = preferredSbom(scan.sbomFiles);
+    const digest = images.find((i) => i.platform === scan.platform)?.digest;
     const attestation = preferred
-      ? signatures.find(
-          (s): s is Extract<SignatureRecord, { format: 'bundle' }> =>
-            s.format === 'bundle' &&
-            s.platform === scan.platform &&
-            s.predicateType === preferred.predicateType,
-        )
+      ? bundles.find((b) => b.subject === digest && b.predicateType === preferred.predicateType)
       : undefined;
     map.set(scan.platform, {
       format: sbom.format,

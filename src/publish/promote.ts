@@ -5,6 +5,7 @@
  * from. Everything that can fail happens before the first tag is written, as in a release.
  */
 import type { ManifestPromotion } from '../deployment/manifest.js';
+import type { ReleaseToPromote } from '../lifecycle/carried-signatures.js';
 import type { ReadRelease } from '../lifecycle/read-release.js';
 import { gatedImages } from './gated-images.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
@@ -12,8 +13,8 @@ import { completeRelease, readChannelBaseline } from './release.js';
 import { assertNoTagConflict, planLineTags, readTagPlan, releaseTagList } from './tags.js';
 
 export interface PromotionRequest extends PublishRequest {
-  /** The release being promoted, read back and verified. */
-  source: ReadRelease;
+  /** The release being promoted, read back and verified, with the signatures it carries over. */
+  source: ReleaseToPromote;
 }
 
 /** Tags the promoted index with this release's tags (maintenance lines apply) after signing its new manifest. */
@@ -28,7 +29,10 @@ export async function publishPromotion(req: PromotionRequest, deps: PublishDeps)
     return planLineTags(registry, settings.image.path, plan, release, ctx.index.digest, allowDowngrade, log);
   });
   const baseline = await log.group('Read the channel baseline', () => readChannelBaseline(ctx));
-  return completeRelease(ctx, lines, baseline, promotionRecord(source, deps.now()));
+  return completeRelease(ctx, lines, baseline, {
+    record: promotionRecord(source, deps.now()),
+    carried: source.carried,
+  });
 }
 
 /** The manifest's `promotedFrom`: the promoted release's version, index and signed manifest, and the rescan. */

@@ -4,6 +4,7 @@
  */
 import { readBaseline, type Baseline } from '../deployment/baseline.js';
 import type { ManifestPromotion } from '../deployment/manifest.js';
+import type { CarriedSignatures } from '../lifecycle/carried-signatures.js';
 import type { TagDecision } from '../deployment/tag-lines.js';
 import { buildImageIndex } from '../image/image-index.js';
 import { adoptRelease, planOrAdopt } from './adopt-release.js';
@@ -23,9 +24,9 @@ import {
 import { offlineBundleAssets, offlineBundleSteps } from './offline-bundles.js';
 import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
-import { signRelease } from './sign-release.js';
+import { attestRescan, signRelease } from './sign-release.js';
 import { planLineTags, releaseTagList } from './tags.js';
-import { verifyRelease } from './verify-release.js';
+import { verifyRelease, verifyWritten } from './verify-release.js';
 import { writeTags } from './write-tags.js';
 
 export type { AssetUpload, PublishDeps, PublishRequest, PublishResult, ReleaseAssetsStage } from './model.js';
@@ -74,16 +75,19 @@ export function readChannelBaseline({ req, deps }: PublishContext): Promise<Base
 /**
  * The publish steps once the index is in the registry: signatures and attestations, the deployment manifest (with
  * the tag decisions and, for a promotion, its origin), verification, release assets (draft), the tags, the release.
+ * A promotion signs only what is new (the rescan's attestations, the manifest) and verifies only what it wrote.
  */
 export async function completeRelease(
   ctx: PublishContext,
   lines: { plan: TagPlanEntry[]; decisions: readonly TagDecision[] },
   baseline: Baseline | undefined,
-  promotedFrom?: ManifestPromotion,
+  /** A promotion: its origin, and the source's signatures the promoted digests keep. */
+  promotion?: { record: ManifestPromotion; carried: CarriedSignatures },
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
-  if (signer) {
+  if (signer && promotion) await log.group('Attest the rescan', () => attestRescan(ctx, signer));
+  else if (signer) {
     await log.group('Sign and attest', () => signRelease(ctx, signer));
     await log.group('Attest provenance and VEX', () => attestBuildAndTriage(ctx, signer));
   } else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
@@ -100,7 +104,7 @@ export async function completeRelease(
   const written = await log.group('Deployment manifest', () =>
     writeDeploymentManifest(ctx, tags, baseline, {
       tagPlan,
-      ...(promotedFrom ? { promotedFrom } : {}),
+      ...(promotion ? { promotedFrom: promotion.record, carried: promotion.carried } : {}),
       ...listing,
     }),
   );
@@ -110,7 +114,8 @@ export async function completeRelease(
   if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
-    await log.group('Verify signatures', () => verifyRelease(ctx, trust, expected));
+    const verify = promotion ? verifyWritten : verifyRelease;
+    await log.group('Verify signatures', () => verify(ctx, trust, expected));
   }
   if (signer && deps.githubAttestations) {
     const github = deps.githubAttestations;

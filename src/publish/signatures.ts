@@ -20,7 +20,7 @@ export type SignatureRecord = {
   platform: string;
   /** Image signatures (either format): https://sigstore.dev/cosign/sign/v1. */
   predicateType: string;
-} & ({ format: 'bundle'; referrer: string } | { format: 'classic'; tag: string });
+} & ({ format: 'bundle'; referrer: string } | { format: 'classic'; tag: string; layer: string });
 
 /**
  * Signs and attests the release in the formats `signature-format` asks for, and records each. The same
@@ -75,7 +75,11 @@ export class ReleaseSignatures {
         'sig',
         classicSignatureLayer(payload, signed.bundle),
       );
-      this.#record(subject, platform, COSIGN_SIGN_PREDICATE_TYPE, { format: 'classic', tag: written.tag });
+      this.#record(subject, platform, COSIGN_SIGN_PREDICATE_TYPE, {
+        format: 'classic',
+        tag: written.tag,
+        layer: written.layer,
+      });
     }
   }
 
@@ -100,7 +104,11 @@ export class ReleaseSignatures {
       this.first ??= result;
       const layer = classicAttestationLayer(result.bundle, result.predicateType);
       const written = await this.#classic.append(subject.digest, 'att', layer);
-      this.#record(subject, platform, result.predicateType, { format: 'classic', tag: written.tag });
+      this.#record(subject, platform, result.predicateType, {
+        format: 'classic',
+        tag: written.tag,
+        layer: written.layer,
+      });
     }
   }
 
@@ -134,7 +142,7 @@ export class ReleaseSignatures {
     subject: SubjectDescriptor,
     platform: string,
     predicateType: string,
-    where: { format: 'bundle'; referrer: string } | { format: 'classic'; tag: string },
+    where: { format: 'bundle'; referrer: string } | { format: 'classic'; tag: string; layer: string },
   ): void {
     this.records.push({ subject: subject.digest, platform, predicateType, ...where });
   }

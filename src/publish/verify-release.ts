@@ -55,6 +55,47 @@ export async function verifyRelease(
   }
 }
 
+/**
+ * Promotion: verifies only what this run stored (the fresh vulnerability attestations, the new deployment
+ * manifest), each against the trust root and the expected signer, in every format it was stored in. What the
+ * promoted release already carried was verified when it was read (../lifecycle/read-release.ts).
+ */
+export async function verifyWritten(
+  ctx: PublishContext,
+  trust: TrustMaterial,
+  expected: ExpectedSigner,
+): Promise<void> {
+  const { req, deps, signatures } = ctx;
+  const where = {
+    registry: deps.registry,
+    repository: req.settings.image.path,
+    dockerReference: req.settings.imageName,
+  };
+  const subjects = [...new Set(signatures.records.map((r) => r.subject))];
+  // Every subject at once (its referrers and classic tags read back), reported in order.
+  const verified = await Promise.all(
+    subjects.map(async (digest) => {
+      const records = signatures.records.filter((r) => r.subject === digest);
+      const only = {
+        referrers: new Set(records.flatMap((r) => (r.format === 'bundle' ? [r.referrer] : []))),
+        layers: new Set(records.flatMap((r) => (r.format === 'classic' ? [r.layer] : []))),
+      };
+      const required = [...new Set(records.map((r) => r.predicateType))];
+      const counts = await verifySignedDigest(
+        where,
+        signatures.format,
+        digest,
+        trust,
+        expected,
+        required,
+        only,
+      );
+      return `${records[0]!.platform}: ${counts} written by this run verified`;
+    }),
+  );
+  for (const line of verified) deps.log.info(line);
+}
+
 export interface SignedRepository {
   registry: RegistryClient;
   repository: string;
@@ -73,18 +114,29 @@ export async function verifySignedDigest(
   trust: TrustMaterial,
   expected: ExpectedSigner,
   required: readonly string[],
+  /** Only these referrers and classic layers (see verifyWritten); default every one. */
+  only?: { referrers: ReadonlySet<string>; layers: ReadonlySet<string> },
 ): Promise<string> {
   const { registry, repository } = where;
   const counts: string[] = [];
   if (format !== 'classic') {
     const checked = await verifyAttached(registry, repository, digest, trust, expected, {
       requiredPredicateTypes: [...required],
+      ...(only ? { onlyReferrers: only.referrers } : {}),
     });
     counts.push(`${checked.verified.length} bundle(s)`);
   }
   if (format !== 'bundle') {
     const subject = `${registry.registry}/${repository}@${digest}`;
-    const result = await verifyClassic(registry, repository, digest, trust, expected, where.dockerReference);
+    const result = await verifyClassic(
+      registry,
+      repository,
+      digest,
+      trust,
+      expected,
+      where.dockerReference,
+      only?.layers,
+    );
     const summary = { verified: [], otherSigners: result.otherSigners };
     if (result.failures.length > 0) {
       const reasons = result.failures.map((f) => `${f.referrer}: ${f.code}: ${f.message}`).join('; ');

@@ -7,7 +7,7 @@
  * each method is a thin use of it.
  */
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import {
   basicAuthorization,
@@ -194,7 +194,12 @@ export class RegistryClient {
     this.#agent =
       options.ca === undefined
         ? undefined
-        : new Agent({ connect: { ca: [...rootCertificates, options.ca.toString()] } });
+        : // One TLS context for every connection: given `ca`, each connection would parse the ~150 roots anew.
+          new Agent({
+            connect: {
+              secureContext: createSecureContext({ ca: [...rootCertificates, options.ca.toString()] }),
+            },
+          });
     this.#retry = {
       retry: { ...DEFAULT_RETRY, ...options.retry },
       sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),

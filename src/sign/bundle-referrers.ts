@@ -39,6 +39,9 @@ export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 /** At most this many referrers of one digest are looked at. */
 export const MAX_REFERRERS = 500;
 
+/** Referrers read and verified at the same time. */
+const VERIFY_AT_ONCE = 16;
+
 /**
  * Attaches a bundle to `subject` in `repositoryPath` through `writer`: uploads the empty config `{}` and
  * the bundle blobs, then the writer PUTs the referrer manifest by digest and makes it discoverable
@@ -112,6 +115,13 @@ export class AttachedVerificationError extends Error {
 export interface VerifyAttachedOptions extends VerificationThresholds {
   /** Predicate types that must be among the verified bundles (e.g. the signature and the SBOM). */
   requiredPredicateTypes?: string[];
+  /** Verify only these referrers (by manifest digest), e.g. the ones this run attached; default every one. */
+  onlyReferrers?: ReadonlySet<string>;
+  /**
+   * Read and verify up to 16 referrers at once (a release read back for promotion or rescan); default one after
+   * the other, which keeps a publish's requests in a fixed order.
+   */
+  concurrent?: boolean;
 }
 
 /** Failure codes that only mean "someone else signed this" (see verifyBundle). */
@@ -143,14 +153,29 @@ export async function verifyAttached(
   }
   const result: VerifyAttachedResult = { verified: [], otherSigners: [] };
   const failures: ReferrerFailure[] = [];
-  for (const descriptor of descriptors) {
+  const candidates = descriptors.filter((descriptor) => {
     // cosign (go-containerregistry) lists its referrers with the config media type as artifactType.
     const maybeBundle =
       descriptor.artifactType === undefined ||
       descriptor.artifactType === OCI_EMPTY_JSON ||
       isBundleV03MediaType(descriptor.artifactType);
-    if (!maybeBundle || descriptor.mediaType !== OCI_IMAGE_MANIFEST) continue;
-    const outcome = await verifyReferrer(client, path, digest, descriptor, trustMaterial, expected, options);
+    if (!maybeBundle || descriptor.mediaType !== OCI_IMAGE_MANIFEST) return false;
+    return !options.onlyReferrers || options.onlyReferrers.has(descriptor.digest);
+  });
+  // Referrers are read and verified `atOnce` at a time (two registry round trips each), outcomes in listing order.
+  const atOnce = options.concurrent ? VERIFY_AT_ONCE : 1;
+  const outcomes: Array<Awaited<ReturnType<typeof verifyReferrer>>> = [];
+  for (let i = 0; i < candidates.length; i += atOnce) {
+    const batch = candidates.slice(i, i + atOnce);
+    outcomes.push(
+      ...(await Promise.all(
+        batch.map((descriptor) =>
+          verifyReferrer(client, path, digest, descriptor, trustMaterial, expected, options),
+        ),
+      )),
+    );
+  }
+  for (const outcome of outcomes) {
     if (outcome === undefined) continue;
     if (!('code' in outcome)) result.verified.push(outcome);
     else if (OTHER_SIGNER_CODES.has(outcome.code)) result.otherSigners.push(outcome);

@@ -39,6 +39,8 @@ export type ClassicRegistry = Pick<
 export interface ClassicWriteResult {
   tag: string;
   manifest: string;
+  /** The digest of the layer appended (what verification of only this signature looks for). */
+  layer: string;
 }
 
 /**
@@ -72,7 +74,7 @@ export class ClassicTagWriter {
     await client.uploadBlob(path, config, digestOf(config), { knownMissing: true });
     const digest = await client.putManifest(path, tag, manifest, OCI_IMAGE_MANIFEST);
     this.#layers.set(tag, layers);
-    return { tag, manifest: digest };
+    return { tag, manifest: digest, layer: descriptor.digest };
   }
 
   async #read(tag: string): Promise<ClassicDescriptor[]> {
@@ -119,6 +121,8 @@ export async function verifyClassic(
   trust: TrustMaterial,
   expected: ExpectedSigner,
   dockerReference: string,
+  /** Verify only these layers (by digest), e.g. the ones this run appended; default every one. */
+  onlyLayers?: ReadonlySet<string>,
 ): Promise<VerifyClassicResult> {
   const result: VerifyClassicResult = { verified: [], otherSigners: [], failures: [] };
   for (const kind of ['sig', 'att'] as const) {
@@ -133,6 +137,7 @@ export async function verifyClassic(
       continue;
     }
     for (const layer of layers) {
+      if (onlyLayers && !onlyLayers.has(layer.digest)) continue;
       const where = `${tag} layer ${layer.digest}`;
       const fail = (code: string, message: string): ReferrerFailure => ({
         referrer: where,

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { readRelease, writeSbomFiles, type ReadRelease } from '../lifecycle/read-release.js';
+import { carriedSignatures, type ReleaseToPromote } from '../lifecycle/carried-signatures.js';
+import { readRelease, writeSbomFiles } from '../lifecycle/read-release.js';
 import { expectedSourceSigner, trustMaterialFor } from '../publish/publish-deps.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { SbomToScan } from '../scan/rescan.js';
@@ -9,7 +10,7 @@ import type { Settings } from '../settings/inputs.js';
 import { reportsDirFor } from './scan.js';
 
 /** The release to promote, verified, with its SBOMs written where a scan writes them. */
-export interface PromotionSource extends ReadRelease {
+export interface PromotionSource extends ReleaseToPromote {
   sbomFiles: SbomToScan[];
 }
 
@@ -31,9 +32,13 @@ export async function runReadReleaseStage(
     };
     const repository = { path: settings.image.path, name: settings.imageName };
     const source = await readRelease(registry, repository, from, trust, host.log);
+    const carried = await carriedSignatures(registry, repository, source, trust);
+    host.log.info(
+      `carried over: ${carried.bundles.length} bundle(s) and ${carried.classic.length} classic signature(s) verified`,
+    );
     const reportsDir = reportsDirFor(settings, context.tempDir);
     await mkdir(reportsDir, { recursive: true });
     const sbomFiles = await writeSbomFiles(source.sboms, reportsDir, (f, text) => writeFile(f, text));
-    return { ...source, sbomFiles };
+    return { ...source, carried, sbomFiles };
   });
 }

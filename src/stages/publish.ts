@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { PlatformImage } from '../image/pushed-image.js';
-import type { ReadRelease } from '../lifecycle/read-release.js';
+import type { ReleaseToPromote } from '../lifecycle/carried-signatures.js';
 import type { GateResult } from '../policy/decide.js';
 import { publishPromotion } from '../publish/promote.js';
 import { githubAttestationsDeps, releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
@@ -40,7 +40,7 @@ export async function runPublishStage(host: ActionHost, input: PublishStageInput
  */
 export async function runPromoteStage(
   host: ActionHost,
-  input: PublishStageInput & { source: ReadRelease },
+  input: PublishStageInput & { source: ReleaseToPromote },
 ): Promise<PublishResult> {
   const request = publishRequest(input);
   // The bytes were built from the promoted release's commit: its manifest says which.

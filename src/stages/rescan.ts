@@ -66,7 +66,13 @@ async function rescanOne(
   const sbomDir = path.join(reportsDirFor(settings, context.tempDir), `rescan-${target.digest.slice(7, 19)}`);
   await mkdir(sbomDir, { recursive: true });
   const sboms = await writeSbomFiles(read.sboms, sbomDir, (f, text) => writeFile(f, text));
-  const { scans } = await runRescanStage(host, { settings, sboms, tempDir: context.tempDir });
+  // Each release's SBOMs and Grype reports in a folder of its own (releases share platform names).
+  const { scans } = await runRescanStage(host, {
+    settings,
+    sboms,
+    tempDir: context.tempDir,
+    reportsDir: sbomDir,
+  });
   const signer = signerConfig(settings, host.env);
   const workflowRun =
     context.workflowRunUrl ?? `${context.release.serverUrl}/${context.release.repository}/actions`;

@@ -47,12 +47,13 @@ export async function runScanStage(
  */
 export async function runRescanStage(
   host: ActionHost,
-  input: { settings: Settings; sboms: readonly SbomToScan[]; tempDir: string },
+  /** `reportsDir`: where the reports go when not the run's (one folder per release a rescan reads). */
+  input: { settings: Settings; sboms: readonly SbomToScan[]; tempDir: string; reportsDir?: string },
   sources?: ScannerSources,
 ): Promise<ScanStageResult> {
   const { settings, sboms, tempDir } = input;
   const scanners = await scannersFor(host, settings, tempDir, sources);
-  const reportsDir = reportsDirFor(settings, tempDir);
+  const reportsDir = input.reportsDir ?? reportsDirFor(settings, tempDir);
   const scans = await rescanSboms(
     { settings, sboms, reportsDir, scanners },
     { exec: host.exec, log: host.log, ...scanFiles },

@@ -10,6 +10,7 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import { carriedSignatures } from '../../../src/lifecycle/carried-signatures.js';
 import { readRelease, ReleaseReadError, writeSbomFiles } from '../../../src/lifecycle/read-release.js';
 import { loadPolicy } from '../../../src/policy/index.js';
 import { publishPromotion } from '../../../src/publish/promote.js';
@@ -17,6 +18,11 @@ import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-de
 import { publishRelease, type PublishDeps } from '../../../src/publish/release.js';
 import { releaseMetadata } from '../../../src/release/metadata.js';
 import { AttachedVerificationError } from '../../../src/sign/bundle-referrers.js';
+import {
+  COSIGN_SIGN_PREDICATE_TYPE,
+  COSIGN_VULN_PREDICATE_TYPE,
+  DEPLOYMENT_PREDICATE_TYPE,
+} from '../../../src/sign/predicates.js';
 import { trustMaterialFromJSON, type ExpectedSigner } from '../../../src/sign/verify.js';
 import { startOidcTokenEndpoint } from '../../e2e/harness/oidc-issuer.js';
 import {
@@ -174,7 +180,9 @@ describe('read a release back and promote it', () => {
   it('promotes the rc to 1.2.3: the same index gets the production tags and a manifest naming its origin, no layer read', async () => {
     const w = await world();
     w.registry.requests.splice(0);
-    const source = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    const named = { ...repository, name: `${w.registry.host}/${REPO_PATH}` };
+    const source = { ...read, carried: await carriedSignatures(w.client, named, read, trust()) };
     const dir = path.join(w.workspace, 'promote');
     const settings = await w.settingsWith(dir);
     const policy = loadPolicy(settings.policy);
@@ -190,6 +198,47 @@ describe('read a release back and promote it', () => {
       w.deps(settings),
     );
     expect(result.indexDigest).toBe(w.rc.indexDigest);
+    // Only what is new is signed: each platform's rescan and the index's new deployment manifest (the signatures
+    // and SBOM attestations of the rc stay as they are); the release itself signed everything.
+    const signedBy = (signatures: typeof result.signatures) =>
+      [...new Set(signatures.map((s) => `${s.platform} ${s.predicateType}`))].sort();
+    expect(signedBy(result.signatures)).toEqual([
+      `index ${DEPLOYMENT_PREDICATE_TYPE}`,
+      `linux/amd64 ${COSIGN_VULN_PREDICATE_TYPE}`,
+      `linux/arm64 ${COSIGN_VULN_PREDICATE_TYPE}`,
+    ]);
+    expect(signedBy(w.rc.signatures)).toContain(`index ${COSIGN_SIGN_PREDICATE_TYPE}`);
+    // The new manifest still lists every signature and attestation of the rc (both formats), beside the new ones;
+    // the SBOM entries point at the rc's SBOM attestations.
+    const listed = result.manifest.signatures;
+    for (const s of w.rc.signatures) {
+      if (s.format === 'bundle')
+        expect(listed.bundles, `${s.platform} ${s.predicateType}`).toContainEqual({
+          subject: s.subject,
+          predicateType: s.predicateType,
+          referrer: s.referrer,
+        });
+      else
+        expect(listed.classic, `${s.platform} ${s.predicateType}`).toContainEqual({
+          subject: s.subject,
+          predicateType: s.predicateType,
+          tag: s.tag,
+        });
+    }
+    expect(listed.bundles).toContainEqual({
+      subject: w.rc.indexDigest,
+      predicateType: DEPLOYMENT_PREDICATE_TYPE,
+      referrer: expect.any(String) as string,
+    });
+    expect(listed.bundles.filter((b) => b.predicateType === DEPLOYMENT_PREDICATE_TYPE)).toHaveLength(1);
+    for (const p of result.manifest.platforms) {
+      const sbom = w.rc.signatures.find(
+        (s) => s.format === 'bundle' && s.subject === p.digest && s.predicateType.includes('spdx'),
+      );
+      expect(p.sbom.attestation?.referrer, p.platform).toBe(
+        sbom && 'referrer' in sbom ? sbom.referrer : 'none',
+      );
+    }
     const tags = Object.fromEntries(releaseTags(w.registry));
     for (const tag of ['1.2.3', '1.2', '1', 'latest', 'production', '1.2.3-rc.1', 'staging'])
       expect(tags[tag], tag).toBe(w.rc.indexDigest);
