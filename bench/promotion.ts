@@ -7,8 +7,13 @@
 // the gate passes), for the release and the promotion's re-scan alike; otherwise the scanner doubles (and the
 // output says so). Prints one JSON line: both wall times, what the release included, which scanners ran, the
 // promotion's registry requests by kind, and the layer blobs it read (there must be none).
+// Both runs carry a workflow run's environment (GITHUB_WORKFLOW_REF, GITHUB_SHA, ...), as on a runner: the release
+// attests SLSA provenance for each platform and the index, and the promotion verifies and carries it over.
+// BENCH_PROMOTION_AGENT_MB=<n> adds an n MB agent binary (random bytes, one COPY layer) to the sample, the size of a
+// typical edge agent; a promotion reads no layer, so only the release grows with it.
 // BENCH_PROMOTION_LOG=<prefix> writes each run's log with ms timestamps; BENCH_PROMOTION_PROF=<dir> writes a CPU
 // profile of the promotion's process there.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +27,12 @@ import { realScannerTools, startRealScanners } from '../test/e2e/harness/real-sc
 import { startRegistry } from '../test/e2e/harness/registry.js';
 import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from '../test/e2e/harness/scanner-doubles.js';
 import { GITHUB_ACTIONS_ISSUER, startSigstoreStack } from '../test/e2e/harness/sigstore-stack.js';
-import { buildahEnvironment, makeSampleWorkspace, skopeo } from '../test/e2e/harness/workspace.js';
+import {
+  buildahEnvironment,
+  makeSampleWorkspace,
+  SAMPLE_DOCKERFILE,
+  skopeo,
+} from '../test/e2e/harness/workspace.js';
 
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
 const REPO = 'acme/edge-agent';
@@ -37,7 +47,11 @@ const oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
 const storage = await buildahEnvironment();
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'edgeship-bench-promotion-'));
 const real = 'reason' in tools ? undefined : await startRealScanners(tools);
-const workspace = real ? await makeDebianBusyboxWorkspace() : await makeSampleWorkspace();
+const agentMb = Number(process.env.BENCH_PROMOTION_AGENT_MB ?? 0);
+const dockerfile =
+  agentMb > 0 ? `${SAMPLE_DOCKERFILE}COPY agent.bin /opt/agent/agent.bin\n` : SAMPLE_DOCKERFILE;
+const workspace = real ? await makeDebianBusyboxWorkspace(dockerfile) : await makeSampleWorkspace(dockerfile);
+if (agentMb > 0) await writeFile(path.join(workspace, 'agent.bin'), randomBytes(agentMb * 1_000_000));
 try {
   /** Inputs and environment of the scanners: the real ones on PATH, or the doubles. */
   const scanners = real
@@ -80,6 +94,7 @@ try {
         'certificate-identity': IDENTITY,
         'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
         'release-assets': 'off',
+        'github-attestations': 'off',
         ...scanners.inputs,
         ...inputs,
       },
@@ -88,6 +103,12 @@ try {
         ...scanners.env,
         ...oidc.env,
         GITHUB_REF: `refs/tags/${tag}`,
+        GITHUB_REPOSITORY: REPO,
+        GITHUB_WORKFLOW_REF: `${REPO}/.github/workflows/release.yml@refs/tags/${tag}`,
+        GITHUB_SHA: '4f2c6d8e0a1b3c5d7e9f1a2b3c4d5e6f7a8b9c0d',
+        GITHUB_EVENT_NAME: 'push',
+        GITHUB_RUN_ID: tag === 'v1.8.2' ? '1002' : '1001',
+        GITHUB_RUN_ATTEMPT: '1',
         ...(process.env.BENCH_PROMOTION_PROF && inputs.mode === 'promote'
           ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROMOTION_PROF}` }
           : {}),
@@ -120,9 +141,11 @@ try {
       scanners: scanners.name,
       releaseIncludes:
         'buildah build of linux/amd64 and linux/arm64 (QEMU) FROM a base in the registry, push by digest, ' +
-        'SBOM + scan of both platforms, gate, index push, keyless signatures and SBOM/vulnerability ' +
-        'attestations in both formats, signed deployment manifest, read-back verification, tags ' +
-        '(no SLSA provenance outside a workflow run, no release assets)',
+        `${agentMb > 0 ? `with a ${agentMb} MB agent binary, ` : ''}` +
+        'SBOM + scan of both platforms, gate, index push, keyless signatures, SBOM/vulnerability attestations ' +
+        'and SLSA provenance (each platform and the index) in both formats, signed deployment manifest, ' +
+        'read-back verification, tags (no release assets, no GitHub attestations API)',
+      agentMb,
       releaseMs: release.ms,
       promotionMs: promotion.ms,
       sameIndex: promotion.run.outputs.digest === release.run.outputs.digest,
