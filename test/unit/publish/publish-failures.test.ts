@@ -32,6 +32,7 @@ import { buildImageIndex } from '../../../src/image/image-index.js';
 import { publishRelease, type PublishResult } from '../../../src/publish/release.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
 import { EMPTY_JSON_DIGEST } from '../../../src/registry/referrer-manifest.js';
+import { DEPLOYMENT_MANIFEST_ARTIFACT_TYPE } from '../../../src/deployment/manifest.js';
 import { releaseMetadata, type ReleaseMetadata } from '../../../src/release/metadata.js';
 import type { Settings } from '../../../src/settings/inputs.js';
 import { trustMaterialFromJSON } from '../../../src/sign/verify.js';
@@ -900,6 +901,61 @@ describe('publishRelease under injected failures: complete or no tag', () => {
     expect(outcome.result?.indexDigest).toBe(w.index.digest);
     expect(writes(w)).toEqual([]);
     expect(outcome.log.join('\n')).toMatch(/completed no tag \(all were in place\)/);
+  });
+
+  it('re-run of a release whose index was later promoted → adopts the deployment manifest of its own version, not the newest', async () => {
+    const w = await world();
+    expectEveryReleaseTagOnTheIndex(w, await publish(w));
+    // What a promotion adds to the index: a second deployment manifest artifact, of another version and newer.
+    const [key, artifact] = [...w.registry.manifests].find(([k, m]) => {
+      const doc = JSON.parse(m.body.toString('utf8')) as {
+        artifactType?: string;
+        subject?: { digest: string };
+      };
+      return (
+        k.startsWith(`${REPO_PATH}@`) &&
+        doc.artifactType === DEPLOYMENT_MANIFEST_ARTIFACT_TYPE &&
+        doc.subject?.digest === w.index.digest
+      );
+    })!;
+    expect(key).toBeDefined();
+    const doc = JSON.parse(artifact.body.toString('utf8')) as {
+      layers: Array<{ digest: string; size: number; annotations?: Record<string, string> }>;
+    };
+    const ownYaml = w.registry.blobs.get(`${REPO_PATH}@${doc.layers[0]!.digest}`)!.toString('utf8');
+    expect(ownYaml).toMatch(/version: "?1\.2\.3"?/);
+    const promotedYaml = Buffer.from(
+      ownYaml.replaceAll('1.2.3', '9.0.0').replace(/created: .*/, 'created: "2099-01-01T00:00:00.000Z"'),
+    );
+    const promotedDigest = w.registry.addBlob(REPO_PATH, promotedYaml);
+    const promoted = {
+      ...doc,
+      layers: [{ ...doc.layers[0]!, digest: promotedDigest, size: promotedYaml.length }],
+    };
+    const promotedBody = Buffer.from(JSON.stringify(promoted));
+    const promotedArtifact = w.registry.addManifest(REPO_PATH, undefined, promotedBody, artifact.mediaType);
+    // Listed in the referrers tag schema's index (this registry has no referrers API) before the release's own.
+    const fallbackTag = w.index.digest.replace(':', '-');
+    const fallback = w.registry.manifests.get(
+      `${REPO_PATH}@${w.registry.tags.get(REPO_PATH)!.get(fallbackTag)!}`,
+    )!;
+    const listing = JSON.parse(fallback.body.toString('utf8')) as { manifests: unknown[] };
+    expect(listing.manifests).toContainEqual(expect.objectContaining({ digest: key.split('@')[1] }));
+    listing.manifests.unshift({
+      mediaType: artifact.mediaType,
+      digest: promotedArtifact,
+      size: promotedBody.length,
+      artifactType: DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,
+    });
+    w.registry.addManifest(REPO_PATH, fallbackTag, Buffer.from(JSON.stringify(listing)), fallback.mediaType);
+    w.registry.requests.splice(0);
+    const outcome = await publish(w, { release: rebuilt(w) });
+    expect(outcome.error?.message).toBeUndefined();
+    expect(outcome.result?.indexDigest).toBe(w.index.digest);
+    expect(writes(w)).toEqual([]);
+    const adopted = await readFile(outcome.result!.manifestFile, 'utf8');
+    expect(adopted).toBe(ownYaml);
+    expect(adopted).not.toContain('9.0.0');
   });
 
   it('re-run for another commit while 1.2.3 is a signed release → refused (TagConflictError), nothing written, nothing signed', async () => {
