@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { PlatformImage } from '../image/pushed-image.js';
+import { backgroundGroup } from '../logging/background-group.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import { readRunnerContext } from '../runner/context.js';
 import type { RunnerContext } from '../runner/context.js';
@@ -21,7 +22,7 @@ import { registryClientFor } from '../stages/registry.js';
 import { runReleaseStage } from '../stages/release.js';
 import { runRescanDeployedStage } from '../stages/rescan.js';
 import type { RescannedRelease } from '../stages/rescan.js';
-import { runRescanStage, runScanStage } from '../stages/scan.js';
+import { runGrypeSetup, runRescanStage, runScanStage } from '../stages/scan.js';
 
 export interface RunResult {
   settings: Settings;
@@ -69,8 +70,18 @@ async function rescanDeployed({ host, context, settings, release, registry }: Mo
 
 /** `mode: promote`: a published release, verified and re-scanned from its SBOMs, tagged again as this ref. */
 async function promote({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
+  // Grype and today's database are made ready while the release is read and verified.
+  const grype = backgroundGroup(host.log, 'Install Grype and its database', (log) =>
+    runGrypeSetup(host, { settings, tempDir: context.tempDir }, log),
+  );
   const source = await runReadReleaseStage(host, { settings, context, registry });
-  const scanned = await runRescanStage(host, { settings, sboms: source.sbomFiles, tempDir: context.tempDir });
+  const sboms = source.sbomFiles;
+  const scanned = await runRescanStage(host, {
+    settings,
+    sboms,
+    tempDir: context.tempDir,
+    grype: await grype(),
+  });
   const images = source.images;
   const gate = await runGateStage(host, { settings, images, scanned });
   assertGatePassed(gate.verdict);

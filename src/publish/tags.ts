@@ -99,10 +99,12 @@ export function assertNoTagConflict(
 }
 
 /**
- * Points every planned tag at the index and reads each back. Protected (release) tags are written last,
- * so a reader that sees the version tag sees a complete release. Any failure from the first write on is
- * decided from the registry (see reconcileTags): complete when every tag points at the index, else the
- * tags this release moved are put back and the error reports each tag as read back.
+ * Points every planned tag at the index and reads each back. The first moving tag is written alone (a registry that
+ * refuses tag writes stops the release there, with nothing else moved), then the other moving tags all at once,
+ * then the protected (release) tags, so a reader that sees the version tag sees a complete release; the read-back
+ * is one round at once. Any failure from the first write on is decided from the registry once every write in
+ * flight has ended (see reconcileTags): complete when every tag points at the index, else the tags this release
+ * moved are put back and the error reports each tag as read back.
  */
 export async function applyTags(
   client: Pick<RegistryClient, 'putManifest' | 'deleteManifest' | 'headManifest'>,
@@ -112,31 +114,50 @@ export async function applyTags(
   previousBodies: (digest: string) => Promise<{ body: Buffer; mediaType: string } | undefined>,
   log: PhaseLog,
 ): Promise<string[]> {
-  const ordered = [...plan.filter((p) => !p.protected), ...plan.filter((p) => p.protected)];
+  const moving = plan.filter((p) => !p.protected);
+  const release = plan.filter((p) => p.protected);
+  const ordered = [...moving, ...release];
+  const write = async (entry: TagPlanEntry) => {
+    // Another release may have moved the tag since it was planned (a concurrent run): never undo it.
+    const now = await client.headManifest(repository, entry.tag);
+    if (now?.digest !== entry.previous) {
+      throw new TagConflictError(
+        `${entry.tag} moved while this release was being published (planned from ${entry.previous ?? 'absent'}, ` +
+          `now ${now?.digest ?? 'absent'}): another run is publishing to this repository. ` +
+          'Serialise releases of one image with a workflow concurrency group keyed on the image.',
+      );
+    }
+    await client.putManifest(repository, entry.tag, index.body, index.mediaType);
+  };
+  const readBack = async (entry: TagPlanEntry) => {
+    const now = await client.headManifest(repository, entry.tag);
+    if (now?.digest !== index.digest) {
+      throw new Error(
+        `${entry.tag} resolves to ${now?.digest ?? 'nothing'} after tagging, not to ${index.digest}`,
+      );
+    }
+  };
   try {
-    for (const entry of ordered) {
-      // Another release may have moved the tag since it was planned (a concurrent run): never undo it.
-      const now = await client.headManifest(repository, entry.tag);
-      if (now?.digest !== entry.previous) {
-        throw new TagConflictError(
-          `${entry.tag} moved while this release was being published (planned from ${entry.previous ?? 'absent'}, ` +
-            `now ${now?.digest ?? 'absent'}): another run is publishing to this repository. ` +
-            'Serialise releases of one image with a workflow concurrency group keyed on the image.',
-        );
-      }
-      await client.putManifest(repository, entry.tag, index.body, index.mediaType);
-      log.info(`tagged ${entry.tag}${entry.previous ? ` (was ${entry.previous})` : ''}`);
-    }
-    for (const entry of ordered) {
-      const now = await client.headManifest(repository, entry.tag);
-      if (now?.digest !== index.digest) {
-        throw new Error(
-          `${entry.tag} resolves to ${now?.digest ?? 'nothing'} after tagging, not to ${index.digest}`,
-        );
+    for (const group of [moving.slice(0, 1), moving.slice(1), release]) {
+      const written = await allSettledInOrder(group, write);
+      for (const entry of written) {
+        log.info(`tagged ${entry.tag}${entry.previous ? ` (was ${entry.previous})` : ''}`);
       }
     }
+    await allSettledInOrder(ordered, readBack);
   } catch (error) {
     return reconcileTags(client, repository, ordered, index, previousBodies, log, error);
   }
   return ordered.map((p) => p.tag);
+}
+
+/**
+ * Runs `fn` on every entry at once and waits for all of them to end; throws the first failure (in entry order)
+ * only then, so nothing is still in flight when the caller reconciles. Returns the entries, in order.
+ */
+async function allSettledInOrder<T>(entries: readonly T[], fn: (entry: T) => Promise<void>): Promise<T[]> {
+  const settled = await Promise.allSettled(entries.map(fn));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return [...entries];
 }

@@ -7,6 +7,7 @@ import { BufferedLog } from '../logging/buffered-log.js';
 import { mapSettledBounded } from '../process/concurrency.js';
 import { incompleteScans, scanFiles, scanSbom } from './scan-platforms.js';
 import type { PlatformScan, ScanDeps, ScanRequest } from './scan-platforms.js';
+import type { GrypePaths } from './scanners.js';
 import { SCANNER_CONFIG, ScanError } from './scanner-run.js';
 import type { SbomFormat } from './syft.js';
 
@@ -20,7 +21,7 @@ export interface SbomToScan {
 
 /** Scans each SBOM with Grype (report and SARIF beside it in `reportsDir`). */
 export async function rescanSboms(
-  req: Pick<ScanRequest, 'settings' | 'reportsDir' | 'scanners'> & { sboms: readonly SbomToScan[] },
+  req: Pick<ScanRequest, 'settings' | 'reportsDir'> & { scanners: GrypePaths; sboms: readonly SbomToScan[] },
   deps: ScanDeps,
 ): Promise<PlatformScan[]> {
   await deps.makeDir(req.reportsDir);

@@ -15,7 +15,7 @@ import type { GrypeReport } from './grype-report.js';
 import { categorizeSarif, sarifCategory } from './sarif.js';
 import { countSbomPackages } from './sbom.js';
 import { SCANNER_CONFIG, ScanError } from './scanner-run.js';
-import type { ScannerPaths } from './scanners.js';
+import type { GrypePaths, ScannerPaths } from './scanners.js';
 import { runSyft, sbomFileName } from './syft.js';
 import type { SbomFormat, SyftRegistryAccess } from './syft.js';
 
@@ -115,7 +115,7 @@ async function scanPlatform(image: PlatformImage, req: ScanRequest, deps: ScanDe
 export async function scanSbom(
   image: { platform: string; digest: string },
   files: ScanFiles,
-  req: Pick<ScanRequest, 'settings' | 'reportsDir' | 'scanners'>,
+  req: Pick<ScanRequest, 'settings' | 'reportsDir'> & { scanners: GrypePaths },
   deps: ScanDeps,
 ): Promise<PlatformScan> {
   const run = { timeoutMs: req.settings.gate.scanTimeoutMs, cwd: req.reportsDir, log: deps.log };

@@ -7,12 +7,16 @@ import type { GrypeDbDeps } from './grype-db.js';
 import { installTool } from '../tools/install.js';
 import type { InstallDeps } from '../tools/install.js';
 
-/** The scanners a scan runs with. */
-export interface ScannerPaths {
-  syft: string;
+/** Grype and the environment it runs with: all a re-scan of an existing SBOM needs. */
+export interface GrypePaths {
   grype: string;
   /** Environment grype runs with (DB cache dir, age validation, no update check). */
   grypeEnv: Record<string, string>;
+}
+
+/** The scanners a scan runs with. */
+export interface ScannerPaths extends GrypePaths {
+  syft: string;
 }
 
 /** Scanner versions a scan ran with (recorded in build records). */
@@ -48,52 +52,64 @@ export interface ScannerSetup extends ScannerPaths {
   versions: ScannerVersions;
 }
 
+/** Grype with a fresh database, for re-scans of SBOMs that already exist (no Syft). */
+export interface GrypeSetup extends GrypePaths {
+  versions: Omit<ScannerVersions, 'syft'>;
+}
+
 /** Installs (verified) syft and grype and makes sure grype has a fresh vulnerability database. */
 export async function setUpScanners(gate: ScannerChoice, deps: ScannerSetupDeps): Promise<ScannerSetup> {
   return deps.log.group('Install scanners', async () => {
-    const request = { platform: process.platform, arch: process.arch };
-    const syftTool = await installTool(
-      { tool: 'syft', version: gate.syftVersion, ...request },
-      deps.installDeps,
-    );
-    const grypeTool = await installTool(
-      { tool: 'grype', version: gate.grypeVersion, ...request },
-      deps.installDeps,
-    );
-    for (const t of [syftTool, grypeTool]) {
-      deps.log.info(
-        `${path.basename(t.path)} ${t.version} (${t.source}${t.pinned ? ', sha256 pinned in source' : ''}) at ${t.path}`,
-      );
-    }
-    const cache = deps.cache ?? {
-      restoreCache: async () => undefined,
-      saveCache: async () => {
-        deps.log.info('The Actions cache is not available here; the grype database is not saved');
-        return -1;
-      },
-    };
-    const db = await ensureGrypeDb({
-      exec: deps.exec,
-      grype: grypeTool.path,
-      dbCacheDir: deps.dbCacheDir,
-      maxDbAge: gate.maxDbAge,
-      ...(gate.grypeDbUrl ? { updateUrl: gate.grypeDbUrl } : {}),
-      platform: os.platform(),
-      arch: os.arch(),
-      schema: '6',
-      now: deps.now,
-      ...cache,
-      log: deps.log,
-    });
-    return {
-      syft: syftTool.path,
-      grype: grypeTool.path,
-      grypeEnv: db.env,
-      versions: {
-        syft: syftTool.version,
-        grype: grypeTool.version,
-        grypeDbBuilt: db.status.built.toISOString(),
-      },
-    };
+    const syft = await installScanner('syft', gate.syftVersion, deps);
+    const grype = await setUpGrype(gate, deps);
+    return { ...grype, syft: syft.path, versions: { syft: syft.version, ...grype.versions } };
   });
+}
+
+/**
+ * Installs (verified) grype and makes sure it has a fresh vulnerability database: all a re-scan of an SBOM taken
+ * from an attestation needs. Logs to `deps.log` without a group of its own (the caller names it).
+ */
+export async function setUpGrype(gate: ScannerChoice, deps: ScannerSetupDeps): Promise<GrypeSetup> {
+  const grypeTool = await installScanner('grype', gate.grypeVersion, deps);
+  const cache = deps.cache ?? {
+    restoreCache: async () => undefined,
+    saveCache: async () => {
+      deps.log.info('The Actions cache is not available here; the grype database is not saved');
+      return -1;
+    },
+  };
+  const db = await ensureGrypeDb({
+    exec: deps.exec,
+    grype: grypeTool.path,
+    dbCacheDir: deps.dbCacheDir,
+    maxDbAge: gate.maxDbAge,
+    ...(gate.grypeDbUrl ? { updateUrl: gate.grypeDbUrl } : {}),
+    platform: os.platform(),
+    arch: os.arch(),
+    schema: '6',
+    now: deps.now,
+    ...cache,
+    log: deps.log,
+  });
+  return {
+    grype: grypeTool.path,
+    grypeEnv: db.env,
+    versions: { grype: grypeTool.version, grypeDbBuilt: db.status.built.toISOString() },
+  };
+}
+
+async function installScanner(
+  tool: 'syft' | 'grype',
+  version: string,
+  deps: ScannerSetupDeps,
+): Promise<{ path: string; version: string }> {
+  const installed = await installTool(
+    { tool, version, platform: process.platform, arch: process.arch },
+    deps.installDeps,
+  );
+  deps.log.info(
+    `${path.basename(installed.path)} ${installed.version} (${installed.source}${installed.pinned ? ', sha256 pinned in source' : ''}) at ${installed.path}`,
+  );
+  return installed;
 }

@@ -13,9 +13,10 @@ import { loadTrustMaterial, releaseSigner, signerConfig } from '../publish/publi
 import type { RegistryClient } from '../registry/client.js';
 import type { RunnerContext } from '../runner/context.js';
 import type { ActionHost } from '../runner/host.js';
+import type { GrypeSetup } from '../scan/scanners.js';
 import type { Settings } from '../settings/inputs.js';
 import { rescanSummary } from '../summary/lifecycle.js';
-import { reportsDirFor, runRescanStage } from './scan.js';
+import { reportsDirFor, runGrypeSetup, runRescanStage } from './scan.js';
 
 export type { RescannedRelease } from '../lifecycle/rescan.js';
 
@@ -41,8 +42,11 @@ export async function runRescanDeployedStage(
   const targets = await host.log.group('Deployed releases', () =>
     rescanTargets(registry, repository, settings.rescan, host.log),
   );
+  const grype = await host.log.group('Install Grype and its database', () =>
+    runGrypeSetup(host, { settings, tempDir: context.tempDir }),
+  );
   const results: RescannedRelease[] = [];
-  for (const target of targets) results.push(await rescanOne(host, input, target, trust));
+  for (const target of targets) results.push(await rescanOne(host, input, target, trust, grype));
   const rows = results.flatMap((r) => r.platforms);
   host.setOutput('rescan', JSON.stringify(rows.map(rescanOutputRow)));
   await host.appendSummary(rescanSummary(settings.imageName, rows, host.now()));
@@ -56,6 +60,7 @@ async function rescanOne(
   input: { settings: Settings; context: RunnerContext; registry: RegistryClient },
   target: RescanTarget,
   trust: Parameters<typeof readReleaseToRescan>[3],
+  grype: GrypeSetup,
 ): Promise<RescannedRelease> {
   const { settings, context, registry } = input;
   const repository = { path: settings.image.path, name: settings.imageName };
@@ -71,6 +76,7 @@ async function rescanOne(
     settings,
     sboms,
     tempDir: context.tempDir,
+    grype,
     reportsDir: sbomDir,
   });
   const signer = signerConfig(settings, host.env);

@@ -1,12 +1,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlatformImage } from '../image/pushed-image.js';
+import type { PhaseLog } from '../logging/phase-log.js';
 import type { ActionHost } from '../runner/host.js';
 import { rescanSboms, type SbomToScan } from '../scan/rescan.js';
 import { scanPlatforms } from '../scan/scan-platforms.js';
 import type { ScanDeps, ScanResult } from '../scan/scan-platforms.js';
-import { setUpScanners } from '../scan/scanners.js';
-import type { GrypeDbCache, ScannerVersions } from '../scan/scanners.js';
+import { setUpGrype, setUpScanners } from '../scan/scanners.js';
+import type { GrypeDbCache, GrypeSetup, ScannerVersions } from '../scan/scanners.js';
 import type { Settings } from '../settings/inputs.js';
 import type { InstallDeps } from '../tools/install.js';
 import { toolCacheInstallDeps } from '../tools/runtime-deps.js';
@@ -42,23 +43,46 @@ export async function runScanStage(
 }
 
 /**
- * Re-scans SBOMs taken from a release's signed attestations with today's Grype database (no Syft, no image pull);
- * like runScanStage, it only finds.
+ * Re-scans SBOMs taken from a release's signed attestations with today's Grype database (no Syft, no image pull),
+ * with the Grype that runGrypeSetup made ready; like runScanStage, it only finds.
  */
 export async function runRescanStage(
   host: ActionHost,
   /** `reportsDir`: where the reports go when not the run's (one folder per release a rescan reads). */
-  input: { settings: Settings; sboms: readonly SbomToScan[]; tempDir: string; reportsDir?: string },
-  sources?: ScannerSources,
-): Promise<ScanStageResult> {
-  const { settings, sboms, tempDir } = input;
-  const scanners = await scannersFor(host, settings, tempDir, sources);
+  input: {
+    settings: Settings;
+    sboms: readonly SbomToScan[];
+    tempDir: string;
+    grype: GrypeSetup;
+    reportsDir?: string;
+  },
+): Promise<ScanResult> {
+  const { settings, sboms, tempDir, grype } = input;
   const reportsDir = input.reportsDir ?? reportsDirFor(settings, tempDir);
   const scans = await rescanSboms(
-    { settings, sboms, reportsDir, scanners },
+    { settings, sboms, reportsDir, scanners: grype },
     { exec: host.exec, log: host.log, ...scanFiles },
   );
-  return { scans, reportsDir, tools: scanners.versions };
+  return { scans, reportsDir };
+}
+
+/**
+ * Grype and a fresh database for re-scans of attested SBOMs: no Syft. Logs to `log` (a buffered one when it runs
+ * beside other work) without a group of its own; `sources` defaults to the runner's tool cache and Actions cache.
+ */
+export async function runGrypeSetup(
+  host: ActionHost,
+  input: { settings: Settings; tempDir: string },
+  log: PhaseLog = host.log,
+  sources?: ScannerSources,
+): Promise<GrypeSetup> {
+  return setUpGrype(input.settings.gate, {
+    exec: host.exec,
+    log,
+    ...(sources ?? (await runnerScannerSources(host, input.tempDir, log))),
+    dbCacheDir: path.join(input.tempDir, 'edgeship-grype-db'),
+    now: host.now,
+  });
 }
 
 /** Where SBOMs, reports and SARIF go: `reports-dir`, else a folder of the run's temp dir. */
@@ -85,11 +109,15 @@ async function scannersFor(host: ActionHost, settings: Settings, tempDir: string
 }
 
 /** The runner's tool cache (@actions/tool-cache) and, when the runner offers it, the Actions cache. */
-async function runnerScannerSources(host: ActionHost, tempDir: string): Promise<ScannerSources> {
+async function runnerScannerSources(
+  host: ActionHost,
+  tempDir: string,
+  log: PhaseLog = host.log,
+): Promise<ScannerSources> {
   // @actions/tool-cache needs RUNNER_TOOL_CACHE, which every runner sets; give runs elsewhere one too.
   process.env.RUNNER_TOOL_CACHE ??= path.join(tempDir, 'edgeship-tool-cache');
   const cache = await actionsCache(host.env);
-  return { installDeps: toolCacheInstallDeps(host.log), ...(cache ? { cache } : {}) };
+  return { installDeps: toolCacheInstallDeps(log), ...(cache ? { cache } : {}) };
 }
 
 /** @actions/cache when the runner offers the cache service; loaded only then (it is large). */

@@ -86,11 +86,61 @@ describe('tags', () => {
     expect(Object.fromEntries(table)).toEqual({ latest: d('n'), '1.2.3': d('n') });
   });
 
+  it('writes in rounds: the first moving tag alone, the other moving tags at once, then the release tags, then reads all back at once', async () => {
+    const { client } = tagTable({});
+    const events: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const traced =
+      <A extends unknown[], R>(kind: string, fn: (repo: string, tag: string, ...rest: A) => Promise<R>) =>
+      async (repo: string, tag: string, ...rest: A): Promise<R> => {
+        events.push(`${kind} ${tag}`);
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        inFlight--;
+        return fn(repo, tag, ...rest);
+      };
+    const slow = {
+      headManifest: traced('HEAD', client.headManifest),
+      putManifest: traced('PUT', client.putManifest),
+      deleteManifest: client.deleteManifest,
+    };
+    const wanted = ['1.2', '1', 'latest', 'production'].map((tag) => ({ tag, protected: false }));
+    const plan = await planTags(
+      slow,
+      'r',
+      'reg/r',
+      [...wanted, { tag: '1.2.3', protected: true }],
+      d('n'),
+      false,
+    );
+    events.length = 0;
+    most = 0;
+    const log = memoryLog();
+    await applyTags(slow, 'r', plan, index, async () => undefined, log);
+    expect(events).toEqual([
+      'HEAD 1.2',
+      'PUT 1.2',
+      'HEAD 1',
+      'HEAD latest',
+      'HEAD production',
+      'PUT 1',
+      'PUT latest',
+      'PUT production',
+      'HEAD 1.2.3',
+      'PUT 1.2.3',
+      ...['1.2', '1', 'latest', 'production', '1.2.3'].map((t) => `HEAD ${t}`),
+    ]);
+    expect(most).toBe(5);
+    expect(log.lines).toEqual(['1.2', '1', 'latest', 'production', '1.2.3'].map((t) => `tagged ${t}`));
+  });
+
   it('stops, and puts back what it wrote, when another run moved a tag after planning', async () => {
     let moved = false;
+    let planned = false;
     const { client, table } = tagTable({ latest: d('o'), production: d('o') }, (tag, t) => {
       // A concurrent release moves `production` between our plan and our write.
-      if (tag === 'production' && !moved && t.get('latest') === d('n')) {
+      if (tag === 'production' && planned && !moved) {
         t.set('production', d('c'));
         moved = true;
       }
@@ -106,6 +156,7 @@ describe('tags', () => {
       d('n'),
       false,
     );
+    planned = true;
     const error = await applyTags(
       client,
       'r',

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SCANNER_CONFIG } from '../../../src/scan/scanner-run.js';
-import { runScanStage } from '../../../src/stages/scan.js';
+import { runGrypeSetup, runRescanStage, runScanStage } from '../../../src/stages/scan.js';
+import { writeFileSync } from 'node:fs';
 import { platformImage } from '../helpers/images.js';
 import { fakeExec, groupsOf, linesOfGroup, memoryHost } from '../helpers/memory-host.js';
 import type { MemoryHost } from '../helpers/memory-host.js';
@@ -217,5 +218,35 @@ describe('scan stage', () => {
     const result = await run();
     expect(result.reportsDir).toBe(reportsDir);
     expect(readFileSync(path.join(reportsDir, 'sbom-linux-amd64.spdx.json'), 'utf8')).toContain('SPDX-2.3');
+  });
+});
+
+describe('re-scan stage (SBOMs from attestations)', () => {
+  it('installs Grype alone (no Syft) with a fresh database, then scans each SBOM with it', async () => {
+    const { host, settings } = scanStage({ scanners: { packages: { 'linux/amd64': 2, 'linux/arm64': 2 } } });
+    const asked: string[] = [];
+    const installDeps = scannersOnPath(host.log);
+    const which = installDeps.which;
+    installDeps.which = async (name) => (asked.push(name), which(name));
+    const grype = await runGrypeSetup(host, { settings, tempDir }, host.log, { installDeps });
+    expect(asked).toEqual(['grype']);
+    expect(grype).toMatchObject({
+      grype: '/opt/scanners/grype',
+      versions: { grype: 'path', grypeDbBuilt: NOW.toISOString() },
+    });
+    expect(grype).not.toHaveProperty('syft');
+
+    const sboms = PLATFORMS.map((platform) => {
+      const file = path.join(tempDir, `sbom-${platform.replace('/', '-')}.spdx.json`);
+      writeFileSync(
+        file,
+        JSON.stringify({ spdxVersion: 'SPDX-2.3', packages: [{ name: 'a' }, { name: 'b' }] }),
+      );
+      return { platform, digest: `sha256:${'1'.repeat(64)}`, format: 'spdx-json' as const, file };
+    });
+    const result = await runRescanStage(host, { settings, sboms, tempDir, grype });
+    expect(result.scans.map((s) => s.platform)).toEqual(PLATFORMS);
+    expect(callsOf(host, 'syft', '')).toEqual([]);
+    expect(callsOf(host, 'grype', 'sbom:').map((c) => c.args[0])).toEqual(sboms.map((s) => `sbom:${s.file}`));
   });
 });
