@@ -13,6 +13,7 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
+  generateKeyPairSync,
   sign as cryptoSign,
   type KeyObject,
 } from 'node:crypto';
@@ -287,6 +288,59 @@ class KeySigner implements Signer {
   }
 }
 
+/** A Fulcio certificate is reused while it has at least this long to live (Fulcio issues 10-minute ones). */
+const CERTIFICATE_REUSE_MARGIN_MS = 3 * 60_000;
+
+/**
+ * Keyless signing with one ephemeral key and one Fulcio certificate for every signature of the run (both
+ * signature formats, every subject), as `cosign` does per invocation: one OIDC token and one Fulcio round trip
+ * instead of one per signature. A new key and certificate are made once the certificate has less than
+ * CERTIFICATE_REUSE_MARGIN_MS to live, so every signature stays inside its certificate's validity.
+ */
+class RunCertificateSigner implements Signer {
+  readonly #options: ConstructorParameters<typeof FulcioSigner>[0];
+  #current: { key: KeyObject; certificate: Promise<{ pem: string; notAfter: number }> } | undefined;
+
+  constructor(options: ConstructorParameters<typeof FulcioSigner>[0]) {
+    this.#options = options;
+  }
+
+  async sign(data: Buffer): Promise<Signature> {
+    const current = this.#current;
+    if (current) {
+      const certificate = await current.certificate.catch(() => undefined);
+      if (certificate && certificate.notAfter - Date.now() > CERTIFICATE_REUSE_MARGIN_MS) {
+        return {
+          signature: cryptoSign('sha256', data, current.key),
+          key: { $case: 'x509Certificate', certificate: certificate.pem },
+        };
+      }
+    }
+    // A new ephemeral key certified by Fulcio; its first signature comes back with the certificate.
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const publicKeyPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const keyHolder: Signer = {
+      sign: (bytes: Buffer) =>
+        Promise.resolve({
+          signature: cryptoSign('sha256', bytes, privateKey),
+          key: { $case: 'publicKey', publicKey: publicKeyPem },
+        }),
+    };
+    const signed = new FulcioSigner({ ...this.#options, keyHolder }).sign(data);
+    const certificate = signed.then((s) => {
+      if (s.key.$case !== 'x509Certificate') throw new Error('Fulcio returned no certificate');
+      const pem = s.key.certificate;
+      return { pem, notAfter: X509Certificate.parse(pem).notAfter.getTime() };
+    });
+    certificate.catch(() => undefined); // the failure is the caller's (signed); the next signature starts anew
+    this.#current = { key: privateKey, certificate };
+    return signed;
+  }
+}
+
+/** The keyless signer of each configuration (one certificate per run, see RunCertificateSigner). */
+const runSigners = new WeakMap<KeylessIdentity, Signer>();
+
 /** The bundle builder for a configuration: the signer plus the Rekor and TSA witnesses asked for. */
 export function bundleBuilder(config: SignerConfig): DSSEBundleBuilder {
   return new DSSEBundleBuilder(builderOptions(config, true));
@@ -303,11 +357,7 @@ function builderOptions(config: SignerConfig, timestamp: boolean): { signer: Sig
   };
   const signer: Signer =
     config.identity.kind === 'keyless'
-      ? new FulcioSigner({
-          identityProvider: config.identity.tokenProvider,
-          fulcioBaseURL: trimSlash(config.identity.fulcioURL ?? PUBLIC_FULCIO_URL),
-          ...fetchOptions,
-        })
+      ? keylessSigner(config.identity, fetchOptions)
       : new KeySigner(config.identity.key);
   const witnesses: Witness[] = [];
   const rekorURL = config.rekorURL ?? PUBLIC_REKOR_URL;
@@ -326,6 +376,19 @@ function builderOptions(config: SignerConfig, timestamp: boolean): { signer: Sig
     witnesses.push(new TSAWitness({ tsaBaseURL: trimSlash(tsaURL), ...fetchOptions }));
   }
   return { signer, witnesses };
+}
+
+function keylessSigner(identity: KeylessIdentity, fetchOptions: { timeout: number; retry: number }): Signer {
+  let signer = runSigners.get(identity);
+  if (!signer) {
+    signer = new RunCertificateSigner({
+      identityProvider: identity.tokenProvider,
+      fulcioBaseURL: trimSlash(identity.fulcioURL ?? PUBLIC_FULCIO_URL),
+      ...fetchOptions,
+    });
+    runSigners.set(identity, signer);
+  }
+  return signer;
 }
 
 /**
