@@ -1,9 +1,3 @@
 import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);
-
-// src/main.ts
-process.stdout.write("Edgeship: multi-arch edge release\n");
-var [{ coreHost, failStep }, { runAction }] = await Promise.all([
-  import("./chunks/core-host-GGGIMHW5.js"),
-  import("./chunks/run-HHA6S24B.js")
-]);
-await runAction(coreHost()).catch(failStep);
+process.stdout.write(`Edgeship: multi-arch edge release
+`);var[{coreHost:t,failStep:e},{runAction:i}]=await Promise.all([import("./chunks/core-host-SCHLJYYL.js"),import("./chunks/run-OV33JJUT.js")]);await i(t()).catch(e);
