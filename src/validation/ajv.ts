@@ -51,8 +51,16 @@ export function succeeds(fn: () => unknown): boolean {
 
 const SHARED_FORMATS: Record<string, FormatCheck> = { date: isDate, 'date-time': isDateTime, uri: isUri };
 
-/** A validator for `schema`, compiled on first use. */
+/** Every schema given to lazyValidator: the unit tests check each against Ajv's meta-schema. */
+export const SCHEMAS: object[] = [];
+
+/**
+ * A validator for `schema`, compiled on first use. The schemas are the project's own and fixed, so the action does
+ * not validate them against the meta-schema on every run (compiling it costs about as much as the schema itself);
+ * the unit tests do, for every schema in SCHEMAS, and strict mode still refuses unknown keywords at compile time.
+ */
 export function lazyValidator(schema: object, options: ValidatorOptions = {}): () => ValidateFunction {
+  SCHEMAS.push(schema);
   let compiled: ValidateFunction | undefined;
   return () => {
     if (compiled) return compiled;
@@ -61,6 +69,8 @@ export function lazyValidator(schema: object, options: ValidatorOptions = {}): (
       verbose: true,
       allowUnionTypes: true,
       strict: true,
+      validateSchema: false,
+      code: { optimize: false },
       ...(options.strictRequired === false ? { strictRequired: false } : {}),
     });
     for (const [name, validate] of Object.entries({ ...SHARED_FORMATS, ...options.formats })) {

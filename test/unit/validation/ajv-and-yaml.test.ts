@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LineCounter, parseDocument } from 'yaml';
-import { isDate, isDateTime, isUri, lazyValidator } from '../../../src/validation/ajv.js';
+import { Ajv } from 'ajv';
+import { isDate, isDateTime, isUri, lazyValidator, SCHEMAS } from '../../../src/validation/ajv.js';
 import { isRecord } from '../../../src/validation/json.js';
 import { lineOf } from '../../../src/validation/yaml-position.js';
 
@@ -33,6 +34,22 @@ describe('the shared Ajv set-up', () => {
       'format',
     ]);
     expect(calls).toBe(1);
+  });
+});
+
+describe("the project's schemas", () => {
+  it("are each valid against Ajv's meta-schema (the action skips that check at run time)", async () => {
+    // Loading the modules registers their schemas.
+    await import('../../../src/policy/schema.js');
+    await import('../../../src/policy/vex.js');
+    await import('../../../src/deployment/schema.js');
+    expect(SCHEMAS.length).toBeGreaterThanOrEqual(3);
+    const ajv = new Ajv({ strict: true, allowUnionTypes: true, strictRequired: false });
+    for (const schema of SCHEMAS) {
+      expect(ajv.validateSchema(schema), JSON.stringify(ajv.errors)).toBe(true);
+    }
+    // And the check can fail: a misspelt type is refused.
+    expect(ajv.validateSchema({ type: 'strin' })).toBe(false);
   });
 });
 
