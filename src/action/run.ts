@@ -13,7 +13,7 @@ import { runCheckStage } from '../stages/check.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
 import { runGitOpsStage } from '../stages/gitops.js';
-import { runReadReleaseStage } from '../stages/promote.js';
+import { runCarryOverStage, runReadReleaseStage } from '../stages/promote.js';
 import { runPromoteStage, runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
 import { runProvenanceStage } from '../stages/provenance.js';
@@ -75,6 +75,10 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
     runGrypeSetup(host, { settings, tempDir: context.tempDir }, log),
   );
   const source = await runReadReleaseStage(host, { settings, context, registry });
+  // What the promotion only carries over is verified while the platforms are re-scanned.
+  const carryOver = backgroundGroup(host.log, 'Verify what the promotion carries over', (log) =>
+    runCarryOverStage({ settings, registry, source }, log),
+  );
   const sboms = source.sbomFiles;
   const scanned = await runRescanStage(host, {
     settings,
@@ -84,8 +88,9 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
   });
   const images = source.images;
   const gate = await runGateStage(host, { settings, images, scanned });
+  const carried = await carryOver();
   assertGatePassed(gate.verdict);
-  const promoted = { settings, release, images, gate, context, registry, source };
+  const promoted = { settings, release, images, gate, context, registry, source: { ...source, carried } };
   const published = await runPromoteStage(host, promoted);
   await runGitOpsStage(host, { settings, release, context, published });
   return { settings, release, images, gate, published };

@@ -2,14 +2,39 @@
  * What a promotion carries over from the release it promotes: the promoted digests keep their signatures and
  * attestations (image signatures, SBOM, vulnerability, SLSA provenance, OpenVEX, the source's deployment manifest),
  * so the new deployment manifest lists every one that exists and verifies against the expected signer, with its
- * format, predicate type, subject and where it is stored, beside the ones the promotion makes. Bundles were verified
- * when the release was read (./read-release.ts); the classic `.sig`/`.att` layers the source's signed manifest lists
- * are verified here. A listed signature that is gone or does not verify refuses the promotion.
+ * format, predicate type, subject and where it is stored, beside the ones the promotion makes. The bundles a
+ * promotion relies on (image signatures, SBOMs, SLSA provenance) were verified when the release was read
+ * (./read-release.ts); the ones it only carries (PROMOTION_DEFERS) and the classic `.sig`/`.att` layers the source's
+ * signed manifest lists are verified here, while the platforms are re-scanned. A listed signature that is gone or
+ * does not verify refuses the promotion.
  */
 import type { ManifestBundle, ManifestClassicSignature } from '../deployment/manifest.js';
+import type { ReferrersRegistry } from '../registry/referrers.js';
+import { verifyAttached, type VerifyAttachedResult } from '../sign/bundle-referrers.js';
 import { verifyClassic, type ClassicRegistry } from '../sign/classic-tags.js';
+import {
+  COSIGN_SIGN_PREDICATE_TYPE,
+  CYCLONEDX_PREDICATE_TYPE,
+  SPDX_PREDICATE_TYPE,
+} from '../sign/predicates.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import { ReleaseReadError, type ReadRelease, type ReleaseRepository } from './read-release.js';
+import {
+  ReleaseReadError,
+  SLSA_PROVENANCE_PREDICATE_TYPE,
+  type ReadRelease,
+  type ReleaseRepository,
+} from './read-release.js';
+
+/** What a promotion relies on, verified before anything else: image signatures, SBOMs and SLSA provenance. */
+const RELIED_ON: ReadonlySet<string> = new Set([
+  COSIGN_SIGN_PREDICATE_TYPE,
+  SPDX_PREDICATE_TYPE,
+  CYCLONEDX_PREDICATE_TYPE,
+  SLSA_PROVENANCE_PREDICATE_TYPE,
+]);
+
+/** The platform bundles a promotion only carries over (vulnerability, OpenVEX, …): verified by carriedSignatures. */
+export const PROMOTION_DEFERS = (predicateType: string): boolean => !RELIED_ON.has(predicateType);
 
 /** The source's signatures and attestations, as a deployment manifest lists them. */
 export interface CarriedSignatures {
@@ -28,19 +53,33 @@ export interface ReleaseToPromote extends ReadRelease {
  * missing or does not verify.
  */
 export async function carriedSignatures(
-  registry: ClassicRegistry,
+  registry: ClassicRegistry & ReferrersRegistry,
   repository: ReleaseRepository,
   source: ReadRelease,
   trust: { material: TrustMaterial; expected: ExpectedSigner },
 ): Promise<CarriedSignatures> {
   const { release, verified } = source;
   const listed = source.manifest.manifest.signatures;
+  // The bundles left for now when the release was read, and the classic signatures, at once.
+  const [later, classic] = await Promise.all([
+    verifiedDeferred(registry, repository, source, trust),
+    verifiedClassic(registry, repository, source, trust),
+  ]);
   const bySubject = [
-    { subject: release.index.digest, result: verified.index },
-    ...release.platforms.map((p) => ({ subject: p.digest, result: verified.platforms.get(p.digest) })),
+    { subject: release.index.digest, results: [verified.index] },
+    ...release.platforms.map((p) => ({
+      subject: p.digest,
+      results: [verified.platforms.get(p.digest), later.get(p.digest)],
+    })),
   ];
-  const bundles = bySubject.flatMap(({ subject, result }) =>
-    (result?.verified ?? []).map((v) => ({ subject, predicateType: v.predicateType, referrer: v.referrer })),
+  const bundles = bySubject.flatMap(({ subject, results }) =>
+    results.flatMap((result) =>
+      (result?.verified ?? []).map((v) => ({
+        subject,
+        predicateType: v.predicateType,
+        referrer: v.referrer,
+      })),
+    ),
   );
   const missing = listed.bundles.filter(
     (b) => !bundles.some((v) => v.subject === b.subject && v.referrer === b.referrer),
@@ -51,8 +90,26 @@ export async function carriedSignatures(
         `lists are gone or do not verify: ${missing.map((b) => `${b.subject} ${b.predicateType} (referrer ${b.referrer})`).join('; ')}`,
     );
   }
-  const classic = await verifiedClassic(registry, repository, source, trust);
   return { bundles, classic };
+}
+
+/** The referrers readRelease left unverified (`deferred`), verified now, by image digest. */
+async function verifiedDeferred(
+  registry: ReferrersRegistry,
+  repository: ReleaseRepository,
+  source: ReadRelease,
+  trust: { material: TrustMaterial; expected: ExpectedSigner },
+): Promise<Map<string, VerifyAttachedResult>> {
+  const subjects = [...source.deferred.entries()];
+  const results = await Promise.all(
+    subjects.map(([digest, referrers]) =>
+      verifyAttached(registry, repository.path, digest, trust.material, trust.expected, {
+        onlyReferrers: referrers,
+        concurrent: true,
+      }),
+    ),
+  );
+  return new Map(subjects.map(([digest], i) => [digest, results[i]!]));
 }
 
 /** The classic signatures the source's manifest lists, each verified (by subject, predicate type and tag). */

@@ -183,8 +183,9 @@ export interface VerifiedRelease {
 
 /**
  * Verifies the bundles attached to the index (its signature and a deployment manifest attestation) and to each
- * platform image (its signature, and SLSA provenance when `provenanceFor` names the image), all by `expected`.
- * Refuses an unsigned release and one signed by someone else (AttachedVerificationError says which digest).
+ * platform image (its signature, and SLSA provenance when `provenanceFor` names the image), all by `expected`,
+ * except the referrers `deferred` lists by subject (the caller verifies those later). Refuses an unsigned release
+ * and one signed by someone else (AttachedVerificationError says which digest).
  */
 export async function verifyReleaseSignatures(
   registry: ReleaseRegistry,
@@ -192,11 +193,13 @@ export async function verifyReleaseSignatures(
   release: PublishedRelease,
   trust: { material: TrustMaterial; expected: ExpectedSigner },
   provenanceFor: ReadonlySet<string> = new Set(),
+  deferred: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
 ): Promise<VerifiedRelease> {
   const check = (digest: string, required: string[]) =>
     verifyAttached(registry, repository.path, digest, trust.material, trust.expected, {
       requiredPredicateTypes: required,
       concurrent: true,
+      ...(deferred.has(digest) ? { exceptReferrers: deferred.get(digest)! } : {}),
     });
   const provenance = (digest: string) => (provenanceFor.has(digest) ? [SLSA_PROVENANCE_PREDICATE_TYPE] : []);
   // The index and the platforms are read and verified at once (registry round trips), kept in index order.
@@ -314,12 +317,19 @@ export interface ReadRelease {
   /** Its newest signed deployment manifest. */
   manifest: PublishedManifest;
   sboms: AttestedSbom[];
+  /**
+   * Referrers of the platform images left unverified (see `defer`), by image digest: the caller verifies them
+   * before it relies on them. Empty unless asked for.
+   */
+  deferred: Map<string, Set<string>>;
 }
 
 /**
  * Resolves `reference`, reads its deployment manifests, verifies every signature (and SLSA provenance the manifest
  * lists) against `expected`, picks the newest signed manifest and the SBOM attestations, and reads the images'
  * manifests and configs. Throws ReleaseReadError (or AttachedVerificationError) for anything unsigned or foreign.
+ * `defer` picks predicate types whose bundles on the platform images, as the manifests list them, are left out of
+ * this verification (returned in `deferred`): a promotion verifies what it only carries over while it re-scans.
  */
 export async function readRelease(
   registry: RegistryClient,
@@ -327,6 +337,7 @@ export async function readRelease(
   reference: string,
   trust: { material: TrustMaterial; expected: ExpectedSigner },
   log: PhaseLog,
+  defer: (predicateType: string) => boolean = () => false,
 ): Promise<ReadRelease> {
   const release = await resolveRelease(registry, repository, reference);
   const what = `${repository.name}@${release.index.digest} (${reference})`;
@@ -337,7 +348,8 @@ export async function readRelease(
     readReleaseImages(registry, repository, release),
   ]);
   const provenance = new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
-  const verified = await verifyReleaseSignatures(registry, repository, release, trust, provenance);
+  const deferred = deferredReferrers(manifests, release, defer);
+  const verified = await verifyReleaseSignatures(registry, repository, release, trust, provenance, deferred);
   const manifest = signedManifest(manifests, verified.index, what);
   log.info(
     `verified: the index and ${release.platforms.length} image(s) are signed by the expected signer` +
@@ -345,5 +357,28 @@ export async function readRelease(
       `${manifest.file.name} (${manifest.manifest.release.version}, ${manifest.file.digest})`,
   );
   const sboms = attestedSboms(release, verified, repository);
-  return { release, images, verified, manifest, sboms };
+  return { release, images, verified, manifest, sboms, deferred };
+}
+
+/**
+ * The platform images' referrers that any of the (not yet verified) manifests lists with a predicate type `defer`
+ * picks, by image digest. Taking them from an unverified listing is safe: they are only verified later, never
+ * skipped, and a referrer no manifest lists is verified at once.
+ */
+function deferredReferrers(
+  manifests: readonly PublishedManifest[],
+  release: PublishedRelease,
+  defer: (predicateType: string) => boolean,
+): Map<string, Set<string>> {
+  const deferred = new Map<string, Set<string>>();
+  const platforms = new Set(release.platforms.map((p) => p.digest));
+  for (const { manifest } of manifests) {
+    for (const b of manifest.signatures.bundles) {
+      if (!platforms.has(b.subject) || !defer(b.predicateType)) continue;
+      const set = deferred.get(b.subject) ?? new Set<string>();
+      set.add(b.referrer);
+      deferred.set(b.subject, set);
+    }
+  }
+  return deferred;
 }

@@ -117,6 +117,8 @@ export interface VerifyAttachedOptions extends VerificationThresholds {
   requiredPredicateTypes?: string[];
   /** Verify only these referrers (by manifest digest), e.g. the ones this run attached; default every one. */
   onlyReferrers?: ReadonlySet<string>;
+  /** Leave these referrers out (by manifest digest): verified later by the caller, e.g. what a promotion carries. */
+  exceptReferrers?: ReadonlySet<string>;
   /**
    * Read and verify up to 16 referrers at once (a release read back for promotion or rescan); default one after
    * the other, which keeps a publish's requests in a fixed order.
@@ -160,6 +162,7 @@ export async function verifyAttached(
       descriptor.artifactType === OCI_EMPTY_JSON ||
       isBundleV03MediaType(descriptor.artifactType);
     if (!maybeBundle || descriptor.mediaType !== OCI_IMAGE_MANIFEST) return false;
+    if (options.exceptReferrers?.has(descriptor.digest)) return false;
     return !options.onlyReferrers || options.onlyReferrers.has(descriptor.digest);
   });
   // Referrers are read and verified `atOnce` at a time (two registry round trips each), outcomes in listing order.

@@ -35,6 +35,7 @@ describe('the shape of src/', () => {
     }
     expect(found.sort()).toEqual([
       'runBuildStage',
+      'runCarryOverStage',
       'runCheckStage',
       'runGateStage',
       'runGitOpsStage',

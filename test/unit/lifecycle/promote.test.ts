@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { carriedSignatures } from '../../../src/lifecycle/carried-signatures.js';
+import { carriedSignatures, PROMOTION_DEFERS } from '../../../src/lifecycle/carried-signatures.js';
 import { readRelease, ReleaseReadError, writeSbomFiles } from '../../../src/lifecycle/read-release.js';
 import { loadPolicy } from '../../../src/policy/index.js';
 import { publishPromotion } from '../../../src/publish/promote.js';
@@ -154,6 +154,57 @@ describe('read a release back and promote it', () => {
     // By digest too.
     const byDigest = await readRelease(w.client, repository, w.rc.indexDigest, trust(), memoryLog());
     expect(byDigest.manifest.artifact).toBe(read.manifest.artifact);
+  });
+
+  it('reads for a promotion with the bundles it only carries left for later; the carry-over verifies them', async () => {
+    const w = await world();
+    const read = await readRelease(
+      w.client,
+      repository,
+      '1.2.3-rc.1',
+      trust(),
+      memoryLog(),
+      PROMOTION_DEFERS,
+    );
+    // Each platform's vulnerability attestation waits; its signature and SBOM were verified at once.
+    expect([...read.deferred.keys()].sort()).toEqual(w.images.map((i) => i.digest).sort());
+    for (const [digest, referrers] of read.deferred) {
+      const listed = read.manifest.manifest.signatures.bundles.filter(
+        (b) => b.subject === digest && referrers.has(b.referrer),
+      );
+      expect(listed.map((b) => b.predicateType)).toEqual([COSIGN_VULN_PREDICATE_TYPE]);
+      const now = read.verified.platforms.get(digest)!.verified;
+      expect(now.some((v) => referrers.has(v.referrer))).toBe(false);
+      expect(now.map((v) => v.predicateType).sort()).toEqual(
+        [COSIGN_SIGN_PREDICATE_TYPE, 'https://spdx.dev/Document'].sort(),
+      );
+    }
+    // The carry-over lists what a read that verifies everything at once lists.
+    const named = { ...repository, name: `${w.registry.host}/${REPO_PATH}` };
+    const all = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    expect(all.deferred.size).toBe(0);
+    const key = (b: { subject: string; predicateType: string; referrer: string }) =>
+      `${b.subject} ${b.predicateType} ${b.referrer}`;
+    const carried = await carriedSignatures(w.client, named, read, trust());
+    const carriedAll = await carriedSignatures(w.client, named, all, trust());
+    expect(carried.bundles.map(key).sort()).toEqual(carriedAll.bundles.map(key).sort());
+    expect(carried.bundles.filter((b) => b.predicateType === COSIGN_VULN_PREDICATE_TYPE)).toHaveLength(2);
+    // A deferred bundle that no longer verifies (its blob altered in the registry) refuses the promotion there.
+    const [digest, referrers] = [...read.deferred][0]!;
+    const referrer = [...referrers][0]!;
+    const layer = (
+      JSON.parse(w.registry.manifests.get(`${REPO_PATH}@${referrer}`)!.body.toString('utf8')) as {
+        layers: Array<{ digest: string }>;
+      }
+    ).layers[0]!;
+    const blob = w.registry.blobs.get(`${REPO_PATH}@${layer.digest}`)!;
+    w.registry.blobs.set(
+      `${REPO_PATH}@${layer.digest}`,
+      Buffer.from(blob.toString('utf8').replace('"', ' "')),
+    );
+    await expect(carriedSignatures(w.client, named, read, trust())).rejects.toThrow(
+      new RegExp(`attached to .*${digest}.*${referrer}`),
+    );
   });
 
   it('refuses a release signed by another identity, an unsigned one, and a missing tag', async () => {
