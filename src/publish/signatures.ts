@@ -96,24 +96,38 @@ export class ReleaseSignatures {
     return result;
   }
 
-  /** Stores a signed in-toto statement about `subject` (a DSSE bundle) in each format. */
+  /**
+   * Stores a signed in-toto statement about `subject` (a DSSE bundle) in each format: the referrer and the `.att`
+   * layer are independent writes, made at once; both end before this returns or throws (the first failure).
+   */
   async attach(subject: SubjectDescriptor, platform: string, result: SignResult): Promise<void> {
     this.#keep(subject, platform, result);
-    if (this.storesBundles) await this.#attachBundle(subject, platform, result);
-    if (this.storesClassic) {
-      this.first ??= result;
-      const layer = classicAttestationLayer(result.bundle, result.predicateType);
-      const written = await this.#classic.append(subject.digest, 'att', layer);
-      this.#record(subject, platform, result.predicateType, {
-        format: 'classic',
-        tag: written.tag,
-        layer: written.layer,
-      });
+    this.first ??= result;
+    const layer = classicAttestationLayer(result.bundle, result.predicateType);
+    const [referrer, classic] = await Promise.allSettled([
+      this.storesBundles ? this.#storeBundle(subject, result) : undefined,
+      this.storesClassic ? this.#classic.append(subject.digest, 'att', layer) : undefined,
+    ]);
+    if (referrer.status === 'rejected') throw referrer.reason;
+    if (classic.status === 'rejected') throw classic.reason;
+    // Recorded in a fixed order (bundle, then classic), whichever write ended first.
+    if (referrer.value) {
+      this.#record(subject, platform, result.predicateType, { format: 'bundle', referrer: referrer.value });
+    }
+    if (classic.value) {
+      const { tag, layer: written } = classic.value;
+      this.#record(subject, platform, result.predicateType, { format: 'classic', tag, layer: written });
     }
   }
 
   async #attachBundle(subject: SubjectDescriptor, platform: string, result: SignResult): Promise<void> {
     this.first ??= result;
+    const referrer = await this.#storeBundle(subject, result);
+    this.#record(subject, platform, result.predicateType, { format: 'bundle', referrer });
+  }
+
+  /** Stores the bundle as a referrer of `subject`; returns the referrer manifest's digest. */
+  async #storeBundle(subject: SubjectDescriptor, result: SignResult): Promise<string> {
     const attached = await attachBundle(
       this.referrers,
       this.repository,
@@ -122,10 +136,7 @@ export class ReleaseSignatures {
       result.predicateType,
       this.now(),
     );
-    this.#record(subject, platform, result.predicateType, {
-      format: 'bundle',
-      referrer: attached.referrer.digest,
-    });
+    return attached.referrer.digest;
   }
 
   /** The bundle, for GitHub artifact attestations (in every format: the DSSE bundle exists either way). */

@@ -68,10 +68,13 @@ export class ClassicTagWriter {
     };
     // A simple signing payload is the same for every signature of a digest: known when the tag lists it.
     const stored = existing.some((l) => l.digest === descriptor.digest);
-    if (!stored) await client.uploadBlob(path, layer.body, descriptor.digest, { knownMissing: true });
     const layers = [...existing, descriptor];
     const { manifest, config } = classicManifest(layers);
-    await client.uploadBlob(path, config, digestOf(config), { knownMissing: true });
+    // The layer and the config blob at once; the manifest names both, so it waits for both.
+    await Promise.all([
+      stored ? undefined : client.uploadBlob(path, layer.body, descriptor.digest, { knownMissing: true }),
+      client.uploadBlob(path, config, digestOf(config), { knownMissing: true }),
+    ]);
     const digest = await client.putManifest(path, tag, manifest, OCI_IMAGE_MANIFEST);
     this.#layers.set(tag, layers);
     return { tag, manifest: digest, layer: descriptor.digest };
