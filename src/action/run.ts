@@ -1,19 +1,19 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { PlatformImage } from '../image/pushed-image.js';
-import { backgroundGroup } from '../logging/background-group.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import { readRunnerContext } from '../runner/context.js';
 import type { RunnerContext } from '../runner/context.js';
 import type { ActionHost } from '../runner/host.js';
 import { maskSecretInputs, readSettings } from '../settings/inputs.js';
 import type { Settings } from '../settings/inputs.js';
+import { inBackground } from '../stages/background.js';
 import { runBuildStage } from '../stages/build.js';
 import { runCheckStage } from '../stages/check.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
 import { runGitOpsStage } from '../stages/gitops.js';
-import { runCarryOverStage, runReadReleaseStage } from '../stages/promote.js';
+import { runCarryOverStage, runOpenReleaseStage, runReadReleaseStage } from '../stages/promote.js';
 import { runPromoteStage, runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
 import { runProvenanceStage } from '../stages/provenance.js';
@@ -70,25 +70,25 @@ async function rescanDeployed({ host, context, settings, release, registry }: Mo
 
 /** `mode: promote`: a published release, verified and re-scanned from its SBOMs, tagged again as this ref. */
 async function promote({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
-  // Grype and today's database are made ready while the release is read and verified.
-  const grype = backgroundGroup(host.log, 'Install Grype and its database', (log) =>
-    runGrypeSetup(host, { settings, tempDir: context.tempDir }, log),
+  const { tempDir } = context;
+  // Grype and today's database are made ready while the release is read; the SBOMs are re-scanned while the
+  // release's signatures are verified, and what it only carries over is verified while the scans end.
+  const grype = inBackground(host, 'Install Grype and its database', (log) =>
+    runGrypeSetup(host, { settings, tempDir }, log),
   );
-  const source = await runReadReleaseStage(host, { settings, context, registry });
-  // What the promotion only carries over is verified while the platforms are re-scanned.
-  const carryOver = backgroundGroup(host.log, 'Verify what the promotion carries over', (log) =>
+  const opened = await runOpenReleaseStage(host, { settings, context, registry });
+  const rescan = inBackground(host, 'Re-scan the SBOM attestations', async (log) =>
+    runRescanStage(host, { settings, sboms: opened.sbomFiles, tempDir, grype: await grype.result }, log),
+  );
+  const source = await runReadReleaseStage(host, { settings, registry, opened });
+  const carryOver = inBackground(host, 'Verify what the promotion carries over', (log) =>
     runCarryOverStage({ settings, registry, source }, log),
   );
-  const sboms = source.sbomFiles;
-  const scanned = await runRescanStage(host, {
-    settings,
-    sboms,
-    tempDir: context.tempDir,
-    grype: await grype(),
-  });
+  await grype.done();
+  const scanned = await rescan.done();
   const images = source.images;
   const gate = await runGateStage(host, { settings, images, scanned });
-  const carried = await carryOver();
+  const carried = await carryOver.done();
   assertGatePassed(gate.verdict);
   const promoted = { settings, release, images, gate, context, registry, source: { ...source, carried } };
   const published = await runPromoteStage(host, promoted);

@@ -18,12 +18,8 @@ import {
   SPDX_PREDICATE_TYPE,
 } from '../sign/predicates.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import {
-  ReleaseReadError,
-  SLSA_PROVENANCE_PREDICATE_TYPE,
-  type ReadRelease,
-  type ReleaseRepository,
-} from './read-release.js';
+import { ReleaseReadError, SLSA_PROVENANCE_PREDICATE_TYPE, type ReleaseRepository } from './read-release.js';
+import type { ReadRelease } from './release-reader.js';
 
 /** What a promotion relies on, verified before anything else: image signatures, SBOMs and SLSA provenance. */
 const RELIED_ON: ReadonlySet<string> = new Set([

@@ -14,13 +14,13 @@ import type { BuiltIndex } from '../image/image-index.js';
 import { formatPlatform, parsePlatform, platformSlug } from '../image/platform.js';
 import { isAttestationEntry, resolvePlatformImage, type IndexEntry } from '../image/pushed-image.js';
 import type { PlatformImage } from '../image/pushed-image.js';
-import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { isIndexMediaType } from '../registry/media-types.js';
 import { isDigest } from '../registry/reference.js';
 import { listReferrers } from '../registry/referrers.js';
 import { sbomFileName, type SbomFormat } from '../scan/syft.js';
 import {
+  assertVerifiedAttached,
   verifyAttached,
   type VerifiedReferrer,
   type VerifyAttachedResult,
@@ -45,6 +45,12 @@ export type ReleaseRegistry = Pick<
   'registry' | 'getManifest' | 'headManifest' | 'getBlob' | 'getJsonBlob' | 'putManifest' | 'uploadBlob'
 > &
   Partial<Pick<RegistryClient, 'getReferrers' | 'referrersApi'>>;
+
+/** What a release must verify against: the trust root and the expected signer. */
+export interface ReleaseTrust {
+  material: TrustMaterial;
+  expected: ExpectedSigner;
+}
 
 /** The release's repository: its path in the registry (`acme/agent`) and its name in messages. */
 export interface ReleaseRepository {
@@ -194,26 +200,47 @@ export async function verifyReleaseSignatures(
   trust: { material: TrustMaterial; expected: ExpectedSigner },
   provenanceFor: ReadonlySet<string> = new Set(),
   deferred: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+  /** What was verified before on the platform images (openRelease's SBOMs): not verified again, counted. */
+  earlier: ReadonlyMap<string, VerifyAttachedResult> = new Map(),
 ): Promise<VerifiedRelease> {
-  const check = (digest: string, required: string[]) =>
-    verifyAttached(registry, repository.path, digest, trust.material, trust.expected, {
-      requiredPredicateTypes: required,
-      concurrent: true,
-      ...(deferred.has(digest) ? { exceptReferrers: deferred.get(digest)! } : {}),
-    });
   const provenance = (digest: string) => (provenanceFor.has(digest) ? [SLSA_PROVENANCE_PREDICATE_TYPE] : []);
+  const { material, expected } = trust;
+  const platform = async (digest: string): Promise<VerifyAttachedResult> => {
+    const before = earlier.get(digest) ?? { verified: [], otherSigners: [] };
+    const skip = new Set([...(deferred.get(digest) ?? []), ...referrersOf(before)]);
+    const now = await verifyAttached(registry, repository.path, digest, material, expected, {
+      concurrent: true,
+      partial: true,
+      exceptReferrers: skip,
+    });
+    const all = {
+      verified: [...before.verified, ...now.verified],
+      otherSigners: [...before.otherSigners, ...now.otherSigners],
+    };
+    const subject = `${registry.registry}/${repository.path}@${digest}`;
+    assertVerifiedAttached(subject, all, expected, [COSIGN_SIGN_PREDICATE_TYPE, ...provenance(digest)]);
+    return all;
+  };
   // The index and the platforms are read and verified at once (registry round trips), kept in index order.
   const [index, ...checked] = await Promise.all([
-    check(release.index.digest, [
-      COSIGN_SIGN_PREDICATE_TYPE,
-      DEPLOYMENT_PREDICATE_TYPE,
-      ...provenance(release.index.digest),
-    ]),
-    ...release.platforms.map((p) => check(p.digest, [COSIGN_SIGN_PREDICATE_TYPE, ...provenance(p.digest)])),
+    verifyAttached(registry, repository.path, release.index.digest, material, expected, {
+      requiredPredicateTypes: [
+        COSIGN_SIGN_PREDICATE_TYPE,
+        DEPLOYMENT_PREDICATE_TYPE,
+        ...provenance(release.index.digest),
+      ],
+      concurrent: true,
+    }),
+    ...release.platforms.map((p) => platform(p.digest)),
   ]);
   const platforms = new Map<string, VerifyAttachedResult>();
   for (const [i, p] of release.platforms.entries()) platforms.set(p.digest, checked[i]!);
   return { index, platforms };
+}
+
+/** The referrers a verification looked at and kept (by the expected signer or another). */
+function referrersOf(result: VerifyAttachedResult): string[] {
+  return [...result.verified, ...result.otherSigners].map((v) => v.referrer);
 }
 
 /** The digests a manifest lists an SLSA provenance bundle for: they must verify with it. */
@@ -307,78 +334,4 @@ export async function writeSbomFiles(
     files.push({ platform: sbom.platform, digest: sbom.digest, format: sbom.format, file });
   }
   return files;
-}
-
-/** A release read back and verified: where promotion and rescans start. */
-export interface ReadRelease {
-  release: PublishedRelease;
-  images: PlatformImage[];
-  verified: VerifiedRelease;
-  /** Its newest signed deployment manifest. */
-  manifest: PublishedManifest;
-  sboms: AttestedSbom[];
-  /**
-   * Referrers of the platform images left unverified (see `defer`), by image digest: the caller verifies them
-   * before it relies on them. Empty unless asked for.
-   */
-  deferred: Map<string, Set<string>>;
-}
-
-/**
- * Resolves `reference`, reads its deployment manifests, verifies every signature (and SLSA provenance the manifest
- * lists) against `expected`, picks the newest signed manifest and the SBOM attestations, and reads the images'
- * manifests and configs. Throws ReleaseReadError (or AttachedVerificationError) for anything unsigned or foreign.
- * `defer` picks predicate types whose bundles on the platform images, as the manifests list them, are left out of
- * this verification (returned in `deferred`): a promotion verifies what it only carries over while it re-scans.
- */
-export async function readRelease(
-  registry: RegistryClient,
-  repository: ReleaseRepository,
-  reference: string,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
-  log: PhaseLog,
-  defer: (predicateType: string) => boolean = () => false,
-): Promise<ReadRelease> {
-  const release = await resolveRelease(registry, repository, reference);
-  const what = `${repository.name}@${release.index.digest} (${reference})`;
-  log.info(`${reference} → ${release.index.digest}: ${release.platforms.map((p) => p.platform).join(', ')}`);
-  // The manifests and the images' manifests and configs at once; verification needs the manifests' listings.
-  const [manifests, images] = await Promise.all([
-    readDeploymentManifests(registry, repository, release.index.digest),
-    readReleaseImages(registry, repository, release),
-  ]);
-  const provenance = new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
-  const deferred = deferredReferrers(manifests, release, defer);
-  const verified = await verifyReleaseSignatures(registry, repository, release, trust, provenance, deferred);
-  const manifest = signedManifest(manifests, verified.index, what);
-  log.info(
-    `verified: the index and ${release.platforms.length} image(s) are signed by the expected signer` +
-      `${provenance.size ? `, SLSA provenance of ${provenance.size} digest(s)` : ''}; deployment manifest ` +
-      `${manifest.file.name} (${manifest.manifest.release.version}, ${manifest.file.digest})`,
-  );
-  const sboms = attestedSboms(release, verified, repository);
-  return { release, images, verified, manifest, sboms, deferred };
-}
-
-/**
- * The platform images' referrers that any of the (not yet verified) manifests lists with a predicate type `defer`
- * picks, by image digest. Taking them from an unverified listing is safe: they are only verified later, never
- * skipped, and a referrer no manifest lists is verified at once.
- */
-function deferredReferrers(
-  manifests: readonly PublishedManifest[],
-  release: PublishedRelease,
-  defer: (predicateType: string) => boolean,
-): Map<string, Set<string>> {
-  const deferred = new Map<string, Set<string>>();
-  const platforms = new Set(release.platforms.map((p) => p.digest));
-  for (const { manifest } of manifests) {
-    for (const b of manifest.signatures.bundles) {
-      if (!platforms.has(b.subject) || !defer(b.predicateType)) continue;
-      const set = deferred.get(b.subject) ?? new Set<string>();
-      set.add(b.referrer);
-      deferred.set(b.subject, set);
-    }
-  }
-  return deferred;
 }

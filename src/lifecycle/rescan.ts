@@ -19,7 +19,8 @@ import { attachBundle } from '../sign/bundle-referrers.js';
 import { COSIGN_VULN_PREDICATE_TYPE, vulnerabilityPredicate } from '../sign/predicates.js';
 import { attest, type SignerConfig } from '../sign/signer.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import { readRelease, type ReadRelease, type ReleaseRepository } from './read-release.js';
+import type { ReleaseRepository } from './read-release.js';
+import { readRelease, type ReadRelease } from './release-reader.js';
 
 /** One release to rescan: its index and every reference (channel tag, version tag) that names it. */
 export interface RescanTarget {

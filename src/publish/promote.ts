@@ -6,7 +6,7 @@
  */
 import type { ManifestPromotion } from '../deployment/manifest.js';
 import type { ReleaseToPromote } from '../lifecycle/carried-signatures.js';
-import type { ReadRelease } from '../lifecycle/read-release.js';
+import type { ReadRelease } from '../lifecycle/release-reader.js';
 import { gatedImages } from './gated-images.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
 import { completeRelease, readChannelBaseline } from './release.js';

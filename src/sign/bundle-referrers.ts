@@ -120,6 +120,11 @@ export interface VerifyAttachedOptions extends VerificationThresholds {
   /** Leave these referrers out (by manifest digest): verified later by the caller, e.g. what a promotion carries. */
   exceptReferrers?: ReadonlySet<string>;
   /**
+   * The caller verifies `digest`'s other referrers elsewhere and checks the whole (assertVerifiedAttached): none
+   * verified here, or a required type missing, is not an error. A bundle that fails still is.
+   */
+  partial?: boolean;
+  /**
    * Read and verify up to 16 referrers at once (a release read back for promotion or rescan); default one after
    * the other, which keeps a publish's requests in a fixed order.
    */
@@ -184,7 +189,6 @@ export async function verifyAttached(
     else if (OTHER_SIGNER_CODES.has(outcome.code)) result.otherSigners.push(outcome);
     else failures.push(outcome);
   }
-  const signer = describeExpected(expected);
   if (failures.length > 0) {
     const reasons = failures
       .map(
@@ -198,26 +202,40 @@ export async function verifyAttached(
       result,
     );
   }
+  if (!options.partial) assertVerifiedAttached(subject, result, expected, options.requiredPredicateTypes);
+  return result;
+}
+
+/**
+ * Throws AttachedVerificationError when no bundle of `result` (all of a digest's referrers verified, at once or
+ * in parts) is by `expected`, or when a required predicate type is missing.
+ */
+export function assertVerifiedAttached(
+  subject: string,
+  result: VerifyAttachedResult,
+  expected: ExpectedSigner,
+  requiredPredicateTypes: readonly string[] = [],
+): void {
+  const signer = describeExpected(expected);
   if (result.verified.length === 0) {
     const others = result.otherSigners.map((f) => f.message).join('; ');
     throw new AttachedVerificationError(
       `no Sigstore bundle attached to ${subject} is signed by ${signer}` +
         (others ? ` (${result.otherSigners.length} by other signers: ${others})` : ''),
-      failures,
+      [],
       result,
     );
   }
-  const missing = (options.requiredPredicateTypes ?? []).filter(
+  const missing = requiredPredicateTypes.filter(
     (type) => !result.verified.some((entry) => entry.predicateType === type),
   );
   if (missing.length > 0) {
     throw new AttachedVerificationError(
       `${subject} has no bundle by ${signer} with predicate type ${missing.join(', ')}`,
-      failures,
+      [],
       result,
     );
   }
-  return result;
 }
 
 function describeExpected(expected: ExpectedSigner): string {

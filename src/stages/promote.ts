@@ -4,47 +4,84 @@ import {
   PROMOTION_DEFERS,
   type CarriedSignatures,
 } from '../lifecycle/carried-signatures.js';
-import { readRelease, writeSbomFiles, type ReadRelease } from '../lifecycle/read-release.js';
+import { writeSbomFiles, type ReleaseTrust } from '../lifecycle/read-release.js';
+import {
+  openRelease,
+  verifyOpenedRelease,
+  type OpenedRelease,
+  type ReadRelease,
+} from '../lifecycle/release-reader.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import { expectedSourceSigner, trustMaterialFor } from '../publish/publish-deps.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { SbomToScan } from '../scan/rescan.js';
 import type { RunnerContext } from '../runner/context.js';
 import type { ActionHost } from '../runner/host.js';
-import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
 import type { Settings } from '../settings/inputs.js';
 import { reportsDirFor } from './scan.js';
+
+/** The release to promote, resolved, its SBOM attestations verified and written where a scan writes them. */
+export interface OpenedSource extends OpenedRelease {
+  sbomFiles: SbomToScan[];
+  trust: ReleaseTrust;
+}
 
 /** The release to promote, verified as far as the promotion relies on it, with its SBOMs written for a scan. */
 export interface PromotionSource extends ReadRelease {
   sbomFiles: SbomToScan[];
-  trust: { material: TrustMaterial; expected: ExpectedSigner };
+  trust: ReleaseTrust;
 }
 
 /**
- * `mode: promote`, first step: the release named by `from` is resolved, its image signatures, SBOM attestations
- * and SLSA provenance (when its manifest lists one) verified against the expected signer, and its signed
- * deployment manifest read; nothing is pulled but manifests, configs and bundles. An unsigned or foreign release
- * stops here. What it only carries over is verified by runCarryOverStage.
+ * `mode: promote`, first step: the release named by `from` is resolved, its deployment manifests and its images'
+ * manifests and configs read, and its SBOM attestations verified against the expected signer and written where a
+ * scan writes them, so the re-scan can start; nothing is pulled but manifests, configs and bundles.
  */
-export async function runReadReleaseStage(
+export async function runOpenReleaseStage(
   host: ActionHost,
   input: { settings: Settings; context: RunnerContext; registry: RegistryClient },
-): Promise<PromotionSource> {
+): Promise<OpenedSource> {
   const { settings, context, registry } = input;
   const from = settings.from!;
-  return host.log.group(`Read and verify ${settings.imageName}:${from}`, async () => {
+  return host.log.group(`Read ${settings.imageName}:${from} and its SBOM attestations`, async () => {
     const trust = {
       material: await trustMaterialFor(settings),
       expected: expectedSourceSigner(settings, host.env),
     };
-    const repository = { path: settings.image.path, name: settings.imageName };
-    const source = await readRelease(registry, repository, from, trust, host.log, PROMOTION_DEFERS);
+    const opened = await openRelease(registry, repositoryOf(settings), from, trust, host.log);
     const reportsDir = reportsDirFor(settings, context.tempDir);
     await mkdir(reportsDir, { recursive: true });
-    const sbomFiles = await writeSbomFiles(source.sboms, reportsDir, (f, text) => writeFile(f, text));
-    return { ...source, sbomFiles, trust };
+    const sbomFiles = await writeSbomFiles(opened.sboms, reportsDir, (f, text) => writeFile(f, text));
+    return { ...opened, sbomFiles, trust };
   });
+}
+
+/**
+ * `mode: promote`, second step (beside the re-scan): the image signatures and the SLSA provenance its manifest
+ * lists verified against the expected signer, and its signed deployment manifest picked. An unsigned or foreign
+ * release stops here. What it only carries over is verified by runCarryOverStage.
+ */
+export async function runReadReleaseStage(
+  host: ActionHost,
+  input: { settings: Settings; registry: RegistryClient; opened: OpenedSource },
+): Promise<PromotionSource> {
+  const { settings, registry, opened } = input;
+  return host.log.group(`Verify ${settings.imageName}:${settings.from!}`, async () => {
+    const repository = repositoryOf(settings);
+    const source = await verifyOpenedRelease(
+      registry,
+      repository,
+      opened,
+      opened.trust,
+      host.log,
+      PROMOTION_DEFERS,
+    );
+    return { ...source, sbomFiles: opened.sbomFiles, trust: opened.trust };
+  });
+}
+
+function repositoryOf(settings: Settings) {
+  return { path: settings.image.path, name: settings.imageName };
 }
 
 /**
@@ -57,8 +94,7 @@ export async function runCarryOverStage(
   log: PhaseLog,
 ): Promise<CarriedSignatures> {
   const { settings, registry, source } = input;
-  const repository = { path: settings.image.path, name: settings.imageName };
-  const carried = await carriedSignatures(registry, repository, source, source.trust);
+  const carried = await carriedSignatures(registry, repositoryOf(settings), source, source.trust);
   log.info(
     `carried over: ${carried.bundles.length} bundle(s) and ${carried.classic.length} classic signature(s) verified`,
   );

@@ -56,12 +56,14 @@ export async function runRescanStage(
     grype: GrypeSetup;
     reportsDir?: string;
   },
+  /** Where the scans log: a buffered log when they run beside other work. */
+  log: PhaseLog = host.log,
 ): Promise<ScanResult> {
   const { settings, sboms, tempDir, grype } = input;
   const reportsDir = input.reportsDir ?? reportsDirFor(settings, tempDir);
   const scans = await rescanSboms(
     { settings, sboms, reportsDir, scanners: grype },
-    { exec: host.exec, log: host.log, ...scanFiles },
+    { exec: host.exec, log, ...scanFiles },
   );
   return { scans, reportsDir };
 }

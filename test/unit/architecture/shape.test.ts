@@ -41,6 +41,7 @@ describe('the shape of src/', () => {
       'runGitOpsStage',
       'runHandOverStage',
       'runMergeStage',
+      'runOpenReleaseStage',
       'runPromoteStage',
       'runProvenanceStage',
       'runPublishStage',

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { carriedSignatures, PROMOTION_DEFERS } from '../../../src/lifecycle/carried-signatures.js';
-import { readRelease, ReleaseReadError, writeSbomFiles } from '../../../src/lifecycle/read-release.js';
+import { ReleaseReadError, writeSbomFiles } from '../../../src/lifecycle/read-release.js';
+import { readRelease } from '../../../src/lifecycle/release-reader.js';
 import { loadPolicy } from '../../../src/policy/index.js';
 import { publishPromotion } from '../../../src/publish/promote.js';
 import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-deps.js';

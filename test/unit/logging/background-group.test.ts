@@ -19,8 +19,10 @@ describe('backgroundGroup', () => {
     });
     expect(started).toBe(true);
     expect(log.lines.join('\n')).not.toContain('grype 0.119.0');
-    expect(await done()).toBe(42);
-    expect(await done()).toBe(42);
+    expect(await done.result).toBe(42);
+    expect(log.lines.join('\n')).not.toContain('grype 0.119.0');
+    expect(await done.done()).toBe(42);
+    expect(await done.done()).toBe(42);
     expect(log.lines).toEqual([
       '::group::Read the release',
       'verified',
@@ -38,7 +40,7 @@ describe('backgroundGroup', () => {
       bg.warning('download failed');
       throw new Error('no database');
     });
-    await expect(failing()).rejects.toThrow('no database');
+    await expect(failing.done()).rejects.toThrow('no database');
     expect(log.lines).toEqual(['::group::Install Grype', 'warning: download failed', '::endgroup::']);
 
     const unhandled: unknown[] = [];
