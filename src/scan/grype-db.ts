@@ -269,16 +269,18 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
     }
   };
 
-  const before = (await readStatus()).status;
+  // Nothing restored: the directory is this run's, so only the update can fill it, and what it holds is read after
+  // the update (before it only when the update fails: a runner that keeps its temp dir may hold an older build).
+  let before = restoredKey ? (await readStatus()).status : undefined;
   const exactHit = restoredKey === key;
   let after = before;
   let updated = false;
 
-  if (!exactHit || !before.present || !before.valid) {
+  if (!exactHit || !before?.present || !before.valid) {
     deps.log.info(
-      before.present
+      before?.present
         ? `Updating the grype database (current build ${before.built.toISOString()}${exactHit ? ', not valid' : `, cache not from today`})`
-        : 'Downloading the grype database (none installed)',
+        : `Downloading the grype database (${before ? 'none installed' : 'none restored'})`,
     );
     const result = await deps.exec(deps.grype, grypeDbUpdateArgs(), {
       env,
@@ -287,6 +289,7 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
     updated = true;
     if (result.exitCode !== 0 || result.failure) {
       const why = describeFailure(deps.grype, result);
+      before ??= (await readStatus()).status;
       if (!before.present) {
         throw new GrypeDbError(
           `Could not download the grype vulnerability database and none was cached: ${why}\n` +
@@ -304,15 +307,15 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
     );
   }
 
-  if (!after.present) {
+  if (!after?.present) {
     throw new GrypeDbError(
-      `No grype vulnerability database is installed after the update${after.error ? ` (${after.error})` : ''}. ` +
+      `No grype vulnerability database is installed after the update${after?.error ? ` (${after.error})` : ''}. ` +
         'Check that the runner can reach the grype database host and that the cache directory is writable, then re-run',
     );
   }
 
   let savedKey: string | undefined;
-  const buildChanged = !before.present || before.built.getTime() !== after.built.getTime();
+  const buildChanged = !before?.present || before.built.getTime() !== after.built.getTime();
   if (buildChanged && restoredKey !== key) {
     try {
       if ((await deps.saveCache(paths, key)) !== -1) {

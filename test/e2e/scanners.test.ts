@@ -126,7 +126,7 @@ describe.skipIf('reason' in tools)('real Syft and Grype (pinned versions, built 
     // The real database download: Grype fetched the listing and the archive it names from the loopback server.
     expect(db.requests).toContain('GET /v6/latest.json');
     expect(db.requests).toContain(`GET /v6/${db.listing.path}`);
-    expect(run.stdout).toContain('Downloading the grype database (none installed)');
+    expect(run.stdout).toContain('Downloading the grype database (none restored)');
     expect(run.stdout).toContain(`grype database: schema v6.1.9, built ${db.built.toISOString()}`);
     expect(tags).toEqual([]);
   });

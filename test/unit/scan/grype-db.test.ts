@@ -346,9 +346,10 @@ describe('ensureGrypeDb', () => {
     const world = newWorld({ published: '2026-10-05T04:30:00Z' });
     const result = await ensureGrypeDb(depsFor(world));
     expect(result.restoredKey).toBeUndefined();
-    expect(verbs(world)).toEqual(['db status', 'db update', 'db status']);
+    // Nothing restored: no status before the update (the directory is this run's), one after it.
+    expect(verbs(world)).toEqual(['db update', 'db status']);
     expect(world.saved).toEqual([TODAY]);
-    expect(world.logs).toContain('Downloading the grype database (none installed)');
+    expect(world.logs).toContain('Downloading the grype database (none restored)');
   });
 
   it('fails closed when the database is older than max-db-age, saying which date and what to do', async () => {
@@ -388,6 +389,14 @@ describe('ensureGrypeDb', () => {
       ),
     ).toBe(true);
     expect(world.saved).toEqual([]);
+  });
+
+  it('reads what the directory holds only when the update fails and nothing was restored (a kept temp dir)', async () => {
+    const world = newWorld({ built: '2026-10-04T03:00:00Z', updateFails: true });
+    const result = await ensureGrypeDb(depsFor(world));
+    expect(verbs(world)).toEqual(['db update', 'db status', 'db status']);
+    expect(result).toMatchObject({ updated: true, ageHours: 30 });
+    expect(world.logs.some((l) => l.startsWith('warning: grype db update failed'))).toBe(true);
   });
 
   it('fails when no database can be had at all', async () => {
