@@ -17,8 +17,12 @@ import {
   CYCLONEDX_PREDICATE_TYPE,
   SPDX_PREDICATE_TYPE,
 } from '../sign/predicates.js';
-import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import { ReleaseReadError, SLSA_PROVENANCE_PREDICATE_TYPE, type ReleaseRepository } from './read-release.js';
+import {
+  ReleaseReadError,
+  SLSA_PROVENANCE_PREDICATE_TYPE,
+  type ReleaseRepository,
+  type ReleaseTrust,
+} from './read-release.js';
 import type { ReadRelease } from './release-reader.js';
 
 /** What a promotion relies on, verified before anything else: image signatures, SBOMs and SLSA provenance. */
@@ -52,7 +56,7 @@ export async function carriedSignatures(
   registry: ClassicRegistry & ReferrersRegistry,
   repository: ReleaseRepository,
   source: ReadRelease,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
 ): Promise<CarriedSignatures> {
   const { release, verified } = source;
   const listed = source.manifest.manifest.signatures;
@@ -94,7 +98,7 @@ async function verifiedDeferred(
   registry: ReferrersRegistry,
   repository: ReleaseRepository,
   source: ReadRelease,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
 ): Promise<Map<string, VerifyAttachedResult>> {
   const subjects = [...source.deferred.entries()];
   const results = await Promise.all(
@@ -113,7 +117,7 @@ async function verifiedClassic(
   registry: ClassicRegistry,
   repository: ReleaseRepository,
   source: ReadRelease,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
 ): Promise<ManifestClassicSignature[]> {
   const listed = source.manifest.manifest.signatures.classic ?? [];
   const subjects = [...new Set(listed.map((c) => c.subject))];

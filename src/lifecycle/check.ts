@@ -10,8 +10,12 @@ import type { RegistryClient } from '../registry/client.js';
 import { diffFindings } from '../scan/findings-diff.js';
 import type { GrypeReport, VulnerabilityMatch } from '../scan/grype-report.js';
 import type { PlatformScan } from '../scan/scan-platforms.js';
-import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import { readReleaseImages, resolveRelease, type ReleaseRepository } from './read-release.js';
+import {
+  readReleaseImages,
+  resolveRelease,
+  type ReleaseRepository,
+  type ReleaseTrust,
+} from './read-release.js';
 import { readReleaseToRescan } from './rescan.js';
 
 export const PRODUCTION_TAG = 'production';
@@ -32,7 +36,7 @@ export async function readProductionBaseline(
   registry: RegistryClient,
   repository: ReleaseRepository,
   /** Loaded only when there is a production release; undefined when it cannot be verified. */
-  loadTrust: () => Promise<{ material: TrustMaterial; expected: ExpectedSigner } | undefined>,
+  loadTrust: () => Promise<ReleaseTrust | undefined>,
   log: PhaseLog,
 ): Promise<ProductionBaseline | undefined> {
   const head = await registry.headManifest(repository.path, PRODUCTION_TAG);

@@ -197,7 +197,7 @@ export async function verifyReleaseSignatures(
   registry: ReleaseRegistry,
   repository: ReleaseRepository,
   release: PublishedRelease,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
   provenanceFor: ReadonlySet<string> = new Set(),
   deferred: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
   /** What was verified before on the platform images (openRelease's SBOMs): not verified again, counted. */

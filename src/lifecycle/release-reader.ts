@@ -9,7 +9,6 @@ import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { verifyAttached, type VerifyAttachedResult } from '../sign/bundle-referrers.js';
 import { CYCLONEDX_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../sign/predicates.js';
-import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
 import {
   attestedSboms,
   provenanceSubjects,
@@ -22,6 +21,7 @@ import {
   type PublishedManifest,
   type PublishedRelease,
   type ReleaseRepository,
+  type ReleaseTrust,
   type VerifiedRelease,
 } from './read-release.js';
 
@@ -51,7 +51,7 @@ export async function readRelease(
   registry: RegistryClient,
   repository: ReleaseRepository,
   reference: string,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
   log: PhaseLog,
   defer: (predicateType: string) => boolean = () => false,
 ): Promise<ReadRelease> {
@@ -78,7 +78,7 @@ export async function openRelease(
   registry: RegistryClient,
   repository: ReleaseRepository,
   reference: string,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
   log: PhaseLog,
 ): Promise<OpenedRelease> {
   const release = await resolveRelease(registry, repository, reference);
@@ -123,7 +123,7 @@ export async function verifyOpenedRelease(
   registry: RegistryClient,
   repository: ReleaseRepository,
   opened: OpenedRelease,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
   log: PhaseLog,
   defer: (predicateType: string) => boolean = () => false,
 ): Promise<ReadRelease> {

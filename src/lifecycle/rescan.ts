@@ -18,8 +18,7 @@ import type { PlatformScan } from '../scan/scan-platforms.js';
 import { attachBundle } from '../sign/bundle-referrers.js';
 import { COSIGN_VULN_PREDICATE_TYPE, vulnerabilityPredicate } from '../sign/predicates.js';
 import { attest, type SignerConfig } from '../sign/signer.js';
-import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
-import type { ReleaseRepository } from './read-release.js';
+import type { ReleaseRepository, ReleaseTrust } from './read-release.js';
 import { readRelease, type ReadRelease } from './release-reader.js';
 
 /** One release to rescan: its index and every reference (channel tag, version tag) that names it. */
@@ -72,7 +71,7 @@ export async function readReleaseToRescan(
   registry: RegistryClient,
   repository: ReleaseRepository,
   target: RescanTarget,
-  trust: { material: TrustMaterial; expected: ExpectedSigner },
+  trust: ReleaseTrust,
   log: PhaseLog,
 ): Promise<ReleaseToRescan> {
   const read = await readRelease(registry, repository, target.digest, trust, log);
