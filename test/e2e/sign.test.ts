@@ -142,8 +142,15 @@ describe('signing and attaching to a real registry', () => {
   });
 
   it('signs the index and each platform keyless and attaches the bundles as referrers', async () => {
+    const certificates = new Set<string>();
     for (const subject of [index, ...platforms.values()]) {
       const signature = await signDigest(keyless, subject.digest);
+      const material = (
+        JSON.parse(signature.bundle.toString('utf8')) as {
+          verificationMaterial: { certificate?: { rawBytes: string } };
+        }
+      ).verificationMaterial;
+      certificates.add(material.certificate?.rawBytes ?? '');
       expect(signature.identity).toBe(IDENTITY);
       expect(signature.issuer).toBe(GITHUB_ACTIONS_ISSUER);
       const result = await attachBundle(
@@ -157,7 +164,10 @@ describe('signing and attaching to a real registry', () => {
       expect(result.fallbackTag).toBe(fallbackTag(subject.digest));
       remember(subject.digest, result);
     }
-    expect(sigstore().requests()).toMatchObject({ fulcio: 3, rekor: 3, tsa: 3 });
+    // One ephemeral key and one Fulcio certificate for every signature of the run; a log entry and a timestamp each.
+    expect(sigstore().requests()).toMatchObject({ fulcio: 1, rekor: 3, tsa: 3 });
+    expect(certificates.size).toBe(1);
+    expect([...certificates][0]).not.toBe('');
   });
 
   it('attests a real SPDX SBOM for the index', async () => {
