@@ -59,6 +59,8 @@ export interface KeylessIdentity {
   tokenProvider: IdentityProvider;
   /** Default PUBLIC_FULCIO_URL. */
   fulcioURL?: string;
+  /** The clock that decides when the run's certificate is renewed (epoch ms); default Date.now. */
+  now?: () => number;
 }
 
 /** Signing with a private key of the user's (see loadSigningKey). */
@@ -299,17 +301,19 @@ const CERTIFICATE_REUSE_MARGIN_MS = 3 * 60_000;
  */
 class RunCertificateSigner implements Signer {
   readonly #options: ConstructorParameters<typeof FulcioSigner>[0];
+  readonly #now: () => number;
   #current: { key: KeyObject; certificate: Promise<{ pem: string; notAfter: number }> } | undefined;
 
-  constructor(options: ConstructorParameters<typeof FulcioSigner>[0]) {
+  constructor(options: ConstructorParameters<typeof FulcioSigner>[0], now: () => number = Date.now) {
     this.#options = options;
+    this.#now = now;
   }
 
   async sign(data: Buffer): Promise<Signature> {
     const current = this.#current;
     if (current) {
       const certificate = await current.certificate.catch(() => undefined);
-      if (certificate && certificate.notAfter - Date.now() > CERTIFICATE_REUSE_MARGIN_MS) {
+      if (certificate && certificate.notAfter - this.#now() > CERTIFICATE_REUSE_MARGIN_MS) {
         return {
           signature: cryptoSign('sha256', data, current.key),
           key: { $case: 'x509Certificate', certificate: certificate.pem },
@@ -381,11 +385,14 @@ function builderOptions(config: SignerConfig, timestamp: boolean): { signer: Sig
 function keylessSigner(identity: KeylessIdentity, fetchOptions: { timeout: number; retry: number }): Signer {
   let signer = runSigners.get(identity);
   if (!signer) {
-    signer = new RunCertificateSigner({
-      identityProvider: identity.tokenProvider,
-      fulcioBaseURL: trimSlash(identity.fulcioURL ?? PUBLIC_FULCIO_URL),
-      ...fetchOptions,
-    });
+    signer = new RunCertificateSigner(
+      {
+        identityProvider: identity.tokenProvider,
+        fulcioBaseURL: trimSlash(identity.fulcioURL ?? PUBLIC_FULCIO_URL),
+        ...fetchOptions,
+      },
+      identity.now,
+    );
     runSigners.set(identity, signer);
   }
   return signer;

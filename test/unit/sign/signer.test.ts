@@ -12,6 +12,7 @@ import {
   signDigest,
   SigningError,
   signStatement,
+  type KeylessIdentity,
   type SignerConfig,
 } from '../../../src/sign/signer.js';
 import { attestationStatement } from '../../../src/sign/statements.js';
@@ -190,6 +191,34 @@ describe('signing and verifying against a mock Sigstore', () => {
     const verified = verifyBundle(result.bundle, trust, { subjectDigest: DIGEST, expected: expectedSigner });
     expect(verified).toMatchObject({ predicateType: COSIGN_SIGN_PREDICATE_TYPE, identity: IDENTITY });
     expect(stack.requests()).toMatchObject({ fulcio: 1, rekor: 1, tsa: 1 });
+  });
+
+  it('signs a whole run with one key and certificate, and renews both once the certificate has under 3 minutes left', async () => {
+    let clock = Date.now();
+    const run: SignerConfig = {
+      ...keyless,
+      identity: { ...(keyless.identity as KeylessIdentity), now: () => clock },
+    };
+    const before = stack.requests().fulcio;
+    const certificateOf = (bundle: Buffer) =>
+      (JSON.parse(bundle.toString()) as { verificationMaterial: { certificate: { rawBytes: string } } })
+        .verificationMaterial.certificate.rawBytes;
+    const first = await signDigest(run, DIGEST);
+    const second = await attest(run, DIGEST, SPDX_PREDICATE_TYPE, { spdxVersion: 'SPDX-2.3' });
+    expect(certificateOf(second.bundle)).toBe(certificateOf(first.bundle));
+    expect(stack.requests().fulcio - before).toBe(1);
+    // 8 minutes on, the 10-minute certificate has 2 left: a new key and certificate.
+    clock += 8 * 60_000;
+    const third = await signDigest(run, DIGEST);
+    expect(certificateOf(third.bundle)).not.toBe(certificateOf(first.bundle));
+    expect(stack.requests().fulcio - before).toBe(2);
+    for (const signed of [first, second, third]) {
+      expect(
+        verifyBundle(signed.bundle, trust, { subjectDigest: DIGEST, expected: expectedSigner }),
+      ).toMatchObject({
+        identity: IDENTITY,
+      });
+    }
   });
 
   it('attests with a predicate and verifies it, with an identity RegExp too', async () => {
