@@ -88,7 +88,7 @@ export async function openRelease(
     readDeploymentManifests(registry, repository, release.index.digest),
     readReleaseImages(registry, repository, release),
   ]);
-  const listed = deferredReferrers(manifests, release, (type) => SBOM_PREDICATE_TYPES.has(type));
+  const listed = listedReferrers(manifests, release, (type) => SBOM_PREDICATE_TYPES.has(type));
   const results = await Promise.all(
     release.platforms.map((p) =>
       verifyAttached(registry, repository.path, p.digest, trust.material, trust.expected, {
@@ -105,7 +105,7 @@ export async function openRelease(
     sboms = attestedSboms(release, onlySboms, repository);
   } catch (error) {
     // Say first whether the release is signed by the expected signer at all; then that it has no SBOM.
-    const provenance = new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
+    const provenance = provenanceOf(manifests);
     await verifyReleaseSignatures(registry, repository, release, trust, provenance, new Map(), sbomResults);
     throw error;
   }
@@ -129,8 +129,8 @@ export async function verifyOpenedRelease(
 ): Promise<ReadRelease> {
   const { release, images, manifests, sboms, sbomResults } = opened;
   const what = `${repository.name}@${release.index.digest} (${release.reference})`;
-  const provenance = new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
-  const deferred = deferredReferrers(manifests, release, defer);
+  const provenance = provenanceOf(manifests);
+  const deferred = listedReferrers(manifests, release, defer);
   const verified = await verifyReleaseSignatures(
     registry,
     repository,
@@ -149,25 +149,31 @@ export async function verifyOpenedRelease(
   return { release, images, verified, manifest, sboms, deferred };
 }
 
+/** The digests any of the manifests lists SLSA provenance for. */
+function provenanceOf(manifests: readonly PublishedManifest[]): Set<string> {
+  return new Set(manifests.flatMap((m) => [...provenanceSubjects(m.manifest)]));
+}
+
 /**
- * The platform images' referrers that any of the (not yet verified) manifests lists with a predicate type `defer`
- * picks, by image digest. Taking them from an unverified listing is safe: they are only verified later, never
- * skipped, and a referrer no manifest lists is verified at once.
+ * The platform images' referrers that any of the (not yet verified) manifests lists with a predicate type `pick`
+ * picks, by image digest. Taking them from an unverified listing is safe: it only orders the verification (a
+ * listed referrer is verified first or later, never skipped), and a referrer no manifest lists is verified with
+ * the rest.
  */
-function deferredReferrers(
+function listedReferrers(
   manifests: readonly PublishedManifest[],
   release: PublishedRelease,
-  defer: (predicateType: string) => boolean,
+  pick: (predicateType: string) => boolean,
 ): Map<string, Set<string>> {
-  const deferred = new Map<string, Set<string>>();
+  const listed = new Map<string, Set<string>>();
   const platforms = new Set(release.platforms.map((p) => p.digest));
   for (const { manifest } of manifests) {
     for (const b of manifest.signatures.bundles) {
-      if (!platforms.has(b.subject) || !defer(b.predicateType)) continue;
-      const set = deferred.get(b.subject) ?? new Set<string>();
+      if (!platforms.has(b.subject) || !pick(b.predicateType)) continue;
+      const set = listed.get(b.subject) ?? new Set<string>();
       set.add(b.referrer);
-      deferred.set(b.subject, set);
+      listed.set(b.subject, set);
     }
   }
-  return deferred;
+  return listed;
 }

@@ -21,13 +21,13 @@ import type { Settings } from '../settings/inputs.js';
 import { reportsDirFor } from './scan.js';
 
 /** The release to promote, resolved, its SBOM attestations verified and written where a scan writes them. */
-export interface OpenedSource extends OpenedRelease {
-  sbomFiles: SbomToScan[];
-  trust: ReleaseTrust;
-}
+export interface OpenedSource extends OpenedRelease, SourceFiles {}
 
 /** The release to promote, verified as far as the promotion relies on it, with its SBOMs written for a scan. */
-export interface PromotionSource extends ReadRelease {
+export interface PromotionSource extends ReadRelease, SourceFiles {}
+
+/** What the promotion's stages hand on beside the release: its SBOM files and what it verifies against. */
+interface SourceFiles {
   sbomFiles: SbomToScan[];
   trust: ReleaseTrust;
 }
