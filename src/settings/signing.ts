@@ -42,7 +42,7 @@ export function readSigningKey(
         'the password the signing key is encrypted with (the key is encrypted)',
       );
     }
-    if (password && /decrypt|bad password|wrong/i.test(error.message)) {
+    if (error.code === 'KEY_PASSWORD_WRONG') {
       throw new InputError(
         'signing-key-password',
         '(hidden)',

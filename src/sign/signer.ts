@@ -226,9 +226,16 @@ export function loadSigningKey(pem: string | Buffer, password?: string): Signing
     });
   } catch (error) {
     const reason = (error as Error).message;
-    const hint =
-      encrypted && /decrypt|bad password|wrong/i.test(reason) ? ' (is the key password right?)' : '';
-    throw new SigningError(`the signing key could not be read: ${reason}${hint}`, {
+    // A wrong password fails at the padding check ("bad decrypt") most of the time, and otherwise (about one time
+    // in 256, when the garbage happens to end in valid padding) at reading what it decrypted to: both are the
+    // password's, unless the encrypted key itself is damaged.
+    if (encrypted) {
+      throw new SigningError(
+        `the signing key could not be decrypted with the key password given (a wrong password, or a damaged key): ${reason}`,
+        { code: 'KEY_PASSWORD_WRONG', cause: error },
+      );
+    }
+    throw new SigningError(`the signing key could not be read: ${reason}`, {
       code: 'INVALID_KEY',
       cause: error,
     });

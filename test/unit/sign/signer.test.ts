@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -54,7 +54,26 @@ describe('loadSigningKey', () => {
     expect(pem).toMatch(/ENCRYPTED PRIVATE KEY/);
     expect(loadSigningKey(pem, 's3cret').algorithm).toBe('ecdsa-p256-sha256');
     expect(() => loadSigningKey(pem)).toThrow(/encrypted but no key password/);
-    expect(() => loadSigningKey(pem, 'wrong')).toThrow(/could not be read.*key password/);
+    expect(() => loadSigningKey(pem, 'wrong')).toThrow(/could not be decrypted with the key password given/);
+  });
+
+  it('names the password whichever way a wrong one fails (bad padding, or garbage that happens to end in good padding)', () => {
+    const pem = ecPem('prime256v1', 's3cret');
+    const failures = new Map<'padding' | 'garbage', string>();
+    // About one wrong password in 256 decrypts to valid padding and fails later, reading the garbage as DER.
+    for (let i = 0; i < 20_000 && failures.size < 2; i++) {
+      try {
+        createPrivateKey({ key: pem, format: 'pem', passphrase: `wrong-${i}` });
+      } catch (error) {
+        failures.set(/bad decrypt/i.test((error as Error).message) ? 'padding' : 'garbage', `wrong-${i}`);
+      }
+    }
+    expect([...failures.keys()].sort()).toEqual(['garbage', 'padding']);
+    for (const password of failures.values()) {
+      expect(() => loadSigningKey(pem, password)).toThrow(
+        expect.objectContaining({ code: 'KEY_PASSWORD_WRONG' }) as Error,
+      );
+    }
   });
 
   it('reads SEC1 EC, RSA and Ed25519 keys', () => {
