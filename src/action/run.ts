@@ -88,8 +88,8 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
   const scanned = await rescan.done();
   const images = source.images;
   const gate = await runGateStage(host, { settings, images, scanned });
-  const carried = await carryOver.done();
   assertGatePassed(gate.verdict);
+  const carried = () => carryOver.done();
   const promoted = { settings, release, images, gate, context, registry, source: { ...source, carried } };
   const published = await runPromoteStage(host, promoted);
   await runGitOpsStage(host, { settings, release, context, published });

@@ -44,7 +44,12 @@ export interface CarriedSignatures {
 
 /** A release read back and verified, with what its promotion carries over. */
 export interface ReleaseToPromote extends ReadRelease {
-  carried: CarriedSignatures;
+  /**
+   * What it carries over, once verified: awaited (from the foreground, between log groups) before the new
+   * deployment manifest lists it, so the verification may still run while the rescan is attested. A failure
+   * refuses the promotion before its manifest or any tag is written.
+   */
+  carried: () => Promise<CarriedSignatures>;
 }
 
 /**

@@ -42,7 +42,14 @@ const TITLE = 'org.opencontainers.image.title';
 /** What a release read needs of the registry client (RegistryClient has it all). */
 export type ReleaseRegistry = Pick<
   RegistryClient,
-  'registry' | 'getManifest' | 'headManifest' | 'getBlob' | 'getJsonBlob' | 'putManifest' | 'uploadBlob'
+  | 'registry'
+  | 'getManifest'
+  | 'findManifest'
+  | 'headManifest'
+  | 'getBlob'
+  | 'getJsonBlob'
+  | 'putManifest'
+  | 'uploadBlob'
 > &
   Partial<Pick<RegistryClient, 'getReferrers' | 'referrersApi'>>;
 
@@ -76,17 +83,17 @@ export class ReleaseReadError extends Error {
 
 /** Resolves a tag or digest of `repository` to its index (an image manifest is refused: a release is an index). */
 export async function resolveRelease(
-  registry: Pick<ReleaseRegistry, 'getManifest' | 'headManifest'>,
+  registry: Pick<ReleaseRegistry, 'findManifest'>,
   repository: ReleaseRepository,
   reference: string,
 ): Promise<PublishedRelease> {
   const ref = reference.replace(/^@/, '');
-  if (!isDigest(ref) && !(await registry.headManifest(repository.path, ref))) {
+  const fetched = await registry.findManifest(repository.path, ref);
+  if (!fetched) {
     throw new ReleaseReadError(
-      `${repository.name}:${ref} does not exist: name a tag or digest of a release of ${repository.name}`,
+      `${repository.name}${isDigest(ref) ? '@' : ':'}${ref} does not exist: name a tag or digest of a release of ${repository.name}`,
     );
   }
-  const fetched = await registry.getManifest(repository.path, ref);
   if (!isIndexMediaType(fetched.mediaType)) {
     throw new ReleaseReadError(
       `${repository.name}${isDigest(ref) ? '@' : ':'}${ref} is a ${fetched.mediaType}, not a multi-arch index: ` +

@@ -7,6 +7,7 @@
 import type { ManifestPromotion } from '../deployment/manifest.js';
 import type { ReleaseToPromote } from '../lifecycle/carried-signatures.js';
 import type { ReadRelease } from '../lifecycle/release-reader.js';
+import { prepareSigning } from '../sign/signer.js';
 import { gatedImages } from './gated-images.js';
 import { publishContext, type PublishDeps, type PublishRequest, type PublishResult } from './model.js';
 import { completeRelease, readChannelBaseline } from './release.js';
@@ -22,6 +23,8 @@ export async function publishPromotion(req: PromotionRequest, deps: PublishDeps)
   const { settings, release, source } = req;
   const { registry, log } = deps;
   const ctx = publishContext(req, deps, source.release.index, gatedImages(req.gate, req.images));
+  // The gate passed: the signing certificate is fetched while the tags are planned.
+  if (deps.signer) prepareSigning(deps.signer);
   const lines = await log.group('Plan the tags', async () => {
     const plan = await readTagPlan(registry, settings.image.path, releaseTagList(release));
     if (!settings.publish.overwrite) assertNoTagConflict(plan, settings.imageName, ctx.index.digest);

@@ -26,7 +26,7 @@ import { pushIndex } from './push-index.js';
 import { publishDraftRelease, releaseAssetList, stageReleaseAssets } from './release-assets.js';
 import { attestRescan, signRelease } from './sign-release.js';
 import { planLineTags, releaseTagList } from './tags.js';
-import { verifyRelease, verifyWritten } from './verify-release.js';
+import { verifyingWritten, verifyRelease } from './verify-release.js';
 import { writeTags } from './write-tags.js';
 
 export type { AssetUpload, PublishDeps, PublishRequest, PublishResult, ReleaseAssetsStage } from './model.js';
@@ -82,7 +82,7 @@ export async function completeRelease(
   lines: { plan: TagPlanEntry[]; decisions: readonly TagDecision[] },
   baseline: Baseline | undefined,
   /** A promotion: its origin, and the source's signatures the promoted digests keep. */
-  promotion?: { record: ManifestPromotion; carried: CarriedSignatures },
+  promotion?: { record: ManifestPromotion; carried: () => Promise<CarriedSignatures> },
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
@@ -91,6 +91,8 @@ export async function completeRelease(
     await log.group('Sign and attest', () => signRelease(ctx, signer));
     await log.group('Attest provenance and VEX', () => attestBuildAndTriage(ctx, signer));
   } else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
+  // A promotion's rescan attestations are read back and verified while its manifest is written.
+  const verifying = promotion && verifyingWritten(ctx);
   const tags = lines.plan.map((p) => p.tag);
   const tagPlan = lines.decisions.map(({ tag, moves, reason, previous }) => ({
     tag,
@@ -101,21 +103,22 @@ export async function completeRelease(
   const offline = offlineBundleSteps(ctx, baseline);
   const started = offline && (await log.group('Offline bundles: images', () => offline.start()));
   const listing = started ? { bundles: bundleListing(started) } : {};
+  const carried = promotion && (await promotion.carried());
   const written = await log.group('Deployment manifest', () =>
     writeDeploymentManifest(ctx, tags, baseline, {
       tagPlan,
-      ...(promotion ? { promotedFrom: promotion.record, carried: promotion.carried } : {}),
+      ...(promotion && carried ? { promotedFrom: promotion.record, carried } : {}),
       ...listing,
     }),
   );
   const bundles = started
     ? await log.group('Offline bundles: signed sums', () => offline!.finish(started, written))
     : [];
-  if (signer && trustMaterial && expectedSigner && signatures.first) {
+  if (verifying) await log.group('Verify signatures', () => verifying.finish());
+  else if (signer && trustMaterial && expectedSigner && signatures.first) {
     const trust = await trustMaterial();
     const expected = expectedSigner(signatures.first);
-    const verify = promotion ? verifyWritten : verifyRelease;
-    await log.group('Verify signatures', () => verify(ctx, trust, expected));
+    await log.group('Verify signatures', () => verifyRelease(ctx, trust, expected));
   }
   if (signer && deps.githubAttestations) {
     const github = deps.githubAttestations;

@@ -36,12 +36,13 @@ export async function readTagPlan(
   repository: string,
   tags: ReadonlyArray<{ tag: string; protected: boolean }>,
 ): Promise<TagPlanEntry[]> {
-  const plan: TagPlanEntry[] = [];
-  for (const { tag, protected: isProtected } of tags) {
-    const current = await client.headManifest(repository, tag);
-    plan.push({ tag, protected: isProtected, ...(current ? { previous: current.digest } : {}) });
-  }
-  return plan;
+  // Read at once: each answer is independent, and the plan keeps the order of `tags`.
+  return Promise.all(
+    tags.map(async ({ tag, protected: isProtected }) => {
+      const current = await client.headManifest(repository, tag);
+      return { tag, protected: isProtected, ...(current ? { previous: current.digest } : {}) };
+    }),
+  );
 }
 
 /**
@@ -60,14 +61,18 @@ export async function planLineTags(
 ): Promise<{ plan: TagPlanEntry[]; decisions: TagDecision[] }> {
   const versions = new Map<string, string | undefined>();
   if (release.kind === 'release') {
-    for (const digest of new Set(plan.map((p) => p.previous))) {
-      if (!digest || digest === indexDigest) continue;
-      const held = await client.getManifest(repository, digest);
-      versions.set(
-        digest,
-        previousVersionFromIndexAnnotations((held.json as { annotations?: unknown }).annotations),
-      );
-    }
+    const held = [...new Set(plan.map((p) => p.previous))].filter(
+      (digest): digest is string => digest !== undefined && digest !== indexDigest,
+    );
+    await Promise.all(
+      held.map(async (digest) => {
+        const index = await client.getManifest(repository, digest);
+        versions.set(
+          digest,
+          previousVersionFromIndexAnnotations((index.json as { annotations?: unknown }).annotations),
+        );
+      }),
+    );
   }
   const holders = plan.map((p) => ({
     tag: p.tag,

@@ -10,6 +10,7 @@ import {
 } from '../sign/predicates.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
 import type { PublishContext } from './model.js';
+import type { SignatureRecord } from './signatures.js';
 
 /**
  * Reads back every signature and attestation of the index and of each platform image, in every format the
@@ -55,27 +56,54 @@ export async function verifyRelease(
   }
 }
 
+/** A verification of what a promotion wrote, begun while it goes on writing (see verifyingWritten). */
+export interface WrittenVerification {
+  /** Verifies what was stored since it began, waits for the rest, and logs one line per subject in order. */
+  finish(): Promise<void>;
+}
+
 /**
  * Promotion: verifies only what this run stored (the fresh vulnerability attestations, the new deployment
  * manifest), each against the trust root and the expected signer, in every format it was stored in. What the
- * promoted release already carried was verified when it was read (../lifecycle/read-release.ts).
+ * promoted release already carried was verified when it was read (../lifecycle/read-release.ts). What is stored
+ * already (the rescan's attestations) is read back and verified from now on, beside what the run writes next (its
+ * deployment manifest); finish() verifies what was stored since. Undefined when nothing was signed.
  */
-export async function verifyWritten(
+export function verifyingWritten(ctx: PublishContext): WrittenVerification | undefined {
+  const { deps, signatures } = ctx;
+  const { trustMaterial, expectedSigner } = deps;
+  const first = signatures.first;
+  if (!trustMaterial || !expectedSigner || !first) return undefined;
+  const expected = expectedSigner(first);
+  const trust = trustMaterial();
+  const before = signatures.records.length;
+  const early = trust.then((t) => verifyRecords(ctx, t, expected, signatures.records.slice(0, before)));
+  early.catch(() => undefined); // its failure is finish()'s
+  return {
+    finish: async () => {
+      const later = await verifyRecords(ctx, await trust, expected, signatures.records.slice(before));
+      for (const line of [...(await early), ...later]) deps.log.info(line);
+    },
+  };
+}
+
+/** Reads back and verifies `records`, every subject at once; one line per subject, in order. */
+async function verifyRecords(
   ctx: PublishContext,
   trust: TrustMaterial,
   expected: ExpectedSigner,
-): Promise<void> {
+  written: readonly SignatureRecord[],
+): Promise<string[]> {
   const { req, deps, signatures } = ctx;
   const where = {
     registry: deps.registry,
     repository: req.settings.image.path,
     dockerReference: req.settings.imageName,
   };
-  const subjects = [...new Set(signatures.records.map((r) => r.subject))];
-  // Every subject at once (its referrers and classic tags read back), reported in order.
-  const verified = await Promise.all(
+  const subjects = [...new Set(written.map((r) => r.subject))];
+  return Promise.all(
     subjects.map(async (digest) => {
-      const records = signatures.records.filter((r) => r.subject === digest);
+      const records = written.filter((r) => r.subject === digest);
       const only = {
         referrers: new Set(records.flatMap((r) => (r.format === 'bundle' ? [r.referrer] : []))),
         layers: new Set(records.flatMap((r) => (r.format === 'classic' ? [r.layer] : []))),
@@ -93,7 +121,6 @@ export async function verifyWritten(
       return `${records[0]!.platform}: ${counts} written by this run verified`;
     }),
   );
-  for (const line of verified) deps.log.info(line);
 }
 
 export interface SignedRepository {

@@ -175,6 +175,13 @@ export class RegistryClient {
    * references it fail with BLOB_UNKNOWN rather than go wrong silently.)
    */
   readonly #knownBlobs = new Set<string>();
+  /**
+   * Settles when the client's first request has its answer: until the registry has answered once (with its
+   * authentication challenge, if any), requests go one at a time, so concurrent ones do not each collect a 401
+   * (see #firstContact).
+   */
+  #firstContactProbe: Promise<void> | undefined;
+  #contacted = false;
   /** Whether the registry has the referrers API, once an answer showed it; undefined until then. */
   #referrersApi: boolean | undefined;
   /** The retry policy's settings, for the upload loop (the transport has its own copy). */
@@ -251,6 +258,22 @@ export class RegistryClient {
    * against the registry's Docker-Content-Digest header.
    */
   async getManifest(path: string, ref: string): Promise<FetchedManifest> {
+    return (await this.#fetchManifest(path, ref, false))!;
+  }
+
+  /**
+   * getManifest, but undefined when the registry does not have it (HTTP 404): one request where a HEAD for
+   * existence and a GET would be two.
+   */
+  async findManifest(path: string, ref: string): Promise<FetchedManifest | undefined> {
+    return this.#fetchManifest(path, ref, true);
+  }
+
+  async #fetchManifest(
+    path: string,
+    ref: string,
+    mayBeMissing: boolean,
+  ): Promise<FetchedManifest | undefined> {
     const context = this.#manifestContext('get manifest', path, ref);
     const response = await this.#authorizedSend(
       { method: 'GET', url: `/v2/${path}/manifests/${ref}`, headers: { accept: ACCEPT_MANIFESTS } },
@@ -258,6 +281,7 @@ export class RegistryClient {
       path,
       'pull',
     );
+    if (mayBeMissing && response.status === 404) return undefined;
     if (response.status !== 200) throw this.#statusError(response, context);
     return this.#readManifest(response, ref, context);
   }
@@ -842,15 +866,44 @@ export class RegistryClient {
     const scopeKey = scopeKeyOf(path, access, pullFrom);
     // A pull may use a cached push token of the same repository.
     const alsoKey = access === 'pull' && pullFrom.length === 0 ? repositoryScope(path, 'push') : undefined;
-    let authorization = await this.#knownAuthorization(scopeKey, alsoKey, context);
-    let response = await this.#send(request, authorization, context);
-    if (response.status === 401 && !authorization.fresh) {
-      if (authorization.header) this.#tokens.delete(scopeKey);
-      authorization = await this.#answerChallenge(response, scopeKey, context);
-      response = await this.#send(request, authorization, context);
+    const settleFirstContact = await this.#firstContact();
+    let answered = false;
+    try {
+      let authorization = await this.#knownAuthorization(scopeKey, alsoKey, context);
+      let response = await this.#send(request, authorization, context);
+      answered = true;
+      if (response.status === 401 && !authorization.fresh) {
+        if (authorization.header) this.#tokens.delete(scopeKey);
+        authorization = await this.#answerChallenge(response, scopeKey, context);
+        response = await this.#send(request, authorization, context);
+      }
+      if (response.status === 401 || response.status === 403) throw await this.#authError(response, context);
+      return response;
+    } finally {
+      settleFirstContact?.(answered);
     }
-    if (response.status === 401 || response.status === 403) throw await this.#authError(response, context);
-    return response;
+  }
+
+  /**
+   * Until the registry has answered once, lets one request at a time through: it returns, for the request that
+   * goes first, the function that settles that (true once the registry answered: its challenge, if any, is then
+   * known to every later request), and undefined once the registry has answered. A first request that got no
+   * answer (a network error) leaves the next one to go first.
+   */
+  async #firstContact(): Promise<((answered: boolean) => void) | undefined> {
+    while (!this.#contacted && this.#firstContactProbe) await this.#firstContactProbe;
+    if (this.#contacted) return undefined;
+    // No await since the check above: this request is the only one going first.
+    let resolve: () => void = () => undefined;
+    const probe = new Promise<void>((settle) => {
+      resolve = settle;
+    });
+    this.#firstContactProbe = probe;
+    return (answered) => {
+      if (answered) this.#contacted = true;
+      if (this.#firstContactProbe === probe) this.#firstContactProbe = undefined;
+      resolve();
+    };
   }
 
   /**

@@ -20,16 +20,13 @@ import {
 
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
-import {
+import type {
   DSSEBundleBuilder,
   FulcioSigner,
-  MessageSignatureBundleBuilder,
-  RekorWitness,
-  TSAWitness,
-  type IdentityProvider,
-  type Signature,
-  type Signer,
-  type Witness,
+  IdentityProvider,
+  Signature,
+  Signer,
+  Witness,
 } from '@sigstore/sign';
 
 import { COSIGN_SIGN_PREDICATE_TYPE } from './predicates.js';
@@ -297,6 +294,15 @@ class KeySigner implements Signer {
   }
 }
 
+/**
+ * sigstore-js's signing half, loaded on first use: with its HTTP stack (make-fetch-happen, cacache, proxy agents)
+ * it is about a quarter of the action's code to load, which a run that verifies before it signs (a promotion) or
+ * never signs does not wait for at start.
+ */
+let signingLibrary: Promise<typeof import('@sigstore/sign')> | undefined;
+// A CommonJS module: its exports are the default export both in Node and in the bundle (where only that exists).
+const sigstoreSign = () => (signingLibrary ??= import('@sigstore/sign').then((m) => m.default));
+
 /** A Fulcio certificate is reused while it has at least this long to live (Fulcio issues 10-minute ones). */
 const CERTIFICATE_REUSE_MARGIN_MS = 3 * 60_000;
 
@@ -309,17 +315,38 @@ const CERTIFICATE_REUSE_MARGIN_MS = 3 * 60_000;
 class RunCertificateSigner implements Signer {
   readonly #options: ConstructorParameters<typeof FulcioSigner>[0];
   readonly #now: () => number;
-  #current: { key: KeyObject; certificate: Promise<{ pem: string; notAfter: number }> } | undefined;
+  #current:
+    | {
+        key: KeyObject;
+        certificate: Promise<{ pem: string; notAfter: number }>;
+        /** Asked for by prepare(): its failure is the failure of the signatures waiting for it. */
+        prepared: boolean;
+      }
+    | undefined;
 
   constructor(options: ConstructorParameters<typeof FulcioSigner>[0], now: () => number = Date.now) {
     this.#options = options;
     this.#now = now;
   }
 
+  /**
+   * Gets the run's key and certificate now, before the first signature needs them (the signature that proves
+   * the key to Fulcio is discarded). When that fails, the signatures that come next fail with the same error
+   * (Fulcio is not asked twice in a row); the ones after them ask again.
+   */
+  prepare(): void {
+    if (this.#current) return;
+    this.#certify(Buffer.alloc(0), true).catch(() => undefined);
+  }
+
   async sign(data: Buffer): Promise<Signature> {
     const current = this.#current;
     if (current) {
-      const certificate = await current.certificate.catch(() => undefined);
+      const certificate = await current.certificate.catch((error: unknown) => {
+        if (!current.prepared) return undefined;
+        if (this.#current === current) this.#current = undefined;
+        throw error;
+      });
       if (certificate && certificate.notAfter - this.#now() > CERTIFICATE_REUSE_MARGIN_MS) {
         return {
           signature: cryptoSign('sha256', data, current.key),
@@ -327,7 +354,11 @@ class RunCertificateSigner implements Signer {
         };
       }
     }
-    // A new ephemeral key certified by Fulcio; its first signature comes back with the certificate.
+    return this.#certify(data, false);
+  }
+
+  /** A new ephemeral key certified by Fulcio; its first signature (over `data`) comes back with the certificate. */
+  #certify(data: Buffer, prepared: boolean): Promise<Signature> {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const publicKeyPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
     const keyHolder: Signer = {
@@ -337,14 +368,16 @@ class RunCertificateSigner implements Signer {
           key: { $case: 'publicKey', publicKey: publicKeyPem },
         }),
     };
-    const signed = new FulcioSigner({ ...this.#options, keyHolder }).sign(data);
+    const signed = sigstoreSign().then(({ FulcioSigner: Fulcio }) =>
+      new Fulcio({ ...this.#options, keyHolder }).sign(data),
+    );
     const certificate = signed.then((s) => {
       if (s.key.$case !== 'x509Certificate') throw new Error('Fulcio returned no certificate');
       const pem = s.key.certificate;
       return { pem, notAfter: X509Certificate.parse(pem).notAfter.getTime() };
     });
     certificate.catch(() => undefined); // the failure is the caller's (signed); the next signature starts anew
-    this.#current = { key: privateKey, certificate };
+    this.#current = { key: privateKey, certificate, prepared };
     return signed;
   }
 }
@@ -352,20 +385,34 @@ class RunCertificateSigner implements Signer {
 /** The keyless signer of each configuration (one certificate per run, see RunCertificateSigner). */
 const runSigners = new WeakMap<KeylessIdentity, Signer>();
 
+/**
+ * Starts getting what signing with `config` needs from elsewhere (keyless: the OIDC token and the run's Fulcio
+ * certificate) so the first signature does not wait for it; nothing for a signing key. Call it once the gate
+ * passed: a certificate is logged in CT when it is issued, so a refusal after that (a tag conflict, a downgrade)
+ * leaves one issued for nothing.
+ */
+export function prepareSigning(config: SignerConfig): void {
+  if (config.identity.kind !== 'keyless') return;
+  const signer = keylessSigner(config.identity, fetchOptionsOf(config));
+  if (signer instanceof RunCertificateSigner) signer.prepare();
+}
+
 /** The bundle builder for a configuration: the signer plus the Rekor and TSA witnesses asked for. */
-export function bundleBuilder(config: SignerConfig): DSSEBundleBuilder {
-  return new DSSEBundleBuilder(builderOptions(config, true));
+export async function bundleBuilder(config: SignerConfig): Promise<DSSEBundleBuilder> {
+  const { DSSEBundleBuilder: Builder } = await sigstoreSign();
+  return new Builder(await builderOptions(config, true));
 }
 
 /**
  * The signer (Fulcio certificate or key) and witnesses of a configuration: Rekor (a `dsse` entry for DSSE
  * envelopes, `hashedrekord` for message signatures), the TSA when `timestamp` and configured.
  */
-function builderOptions(config: SignerConfig, timestamp: boolean): { signer: Signer; witnesses: Witness[] } {
-  const fetchOptions = {
-    timeout: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    retry: config.retries ?? DEFAULT_RETRIES,
-  };
+async function builderOptions(
+  config: SignerConfig,
+  timestamp: boolean,
+): Promise<{ signer: Signer; witnesses: Witness[] }> {
+  const { RekorWitness, TSAWitness } = await sigstoreSign();
+  const fetchOptions = fetchOptionsOf(config);
   const signer: Signer =
     config.identity.kind === 'keyless'
       ? keylessSigner(config.identity, fetchOptions)
@@ -387,6 +434,10 @@ function builderOptions(config: SignerConfig, timestamp: boolean): { signer: Sig
     witnesses.push(new TSAWitness({ tsaBaseURL: trimSlash(tsaURL), ...fetchOptions }));
   }
   return { signer, witnesses };
+}
+
+function fetchOptionsOf(config: SignerConfig): { timeout: number; retry: number } {
+  return { timeout: config.timeoutMs ?? DEFAULT_TIMEOUT_MS, retry: config.retries ?? DEFAULT_RETRIES };
 }
 
 function keylessSigner(identity: KeylessIdentity, fetchOptions: { timeout: number; retry: number }): Signer {
@@ -417,7 +468,8 @@ export async function signPayload(
 ): Promise<SignResult> {
   let bundle: Bundle;
   try {
-    bundle = await new MessageSignatureBundleBuilder(builderOptions(config, false)).create({
+    const { MessageSignatureBundleBuilder } = await sigstoreSign();
+    bundle = await new MessageSignatureBundleBuilder(await builderOptions(config, false)).create({
       data: payload,
     });
   } catch (error) {
@@ -438,7 +490,7 @@ export async function signStatement(
 ): Promise<SignResult> {
   let bundle: Bundle;
   try {
-    bundle = await bundleBuilder(config).create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE });
+    bundle = await (await bundleBuilder(config)).create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE });
   } catch (error) {
     throw toSigningError(error, config);
   }

@@ -4,7 +4,7 @@
  * published with publishRelease, then promoted by digest to a stable version. Counts what promotion asks the
  * registry for: no layer blob is ever read.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -234,7 +234,8 @@ describe('read a release back and promote it', () => {
     w.registry.requests.splice(0);
     const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
     const named = { ...repository, name: `${w.registry.host}/${REPO_PATH}` };
-    const source = { ...read, carried: await carriedSignatures(w.client, named, read, trust()) };
+    const carried = await carriedSignatures(w.client, named, read, trust());
+    const source = { ...read, carried: () => Promise.resolve(carried) };
     const dir = path.join(w.workspace, 'promote');
     const settings = await w.settingsWith(dir);
     const policy = loadPolicy(settings.policy);
@@ -313,5 +314,47 @@ describe('read a release back and promote it', () => {
     expect(
       blobGets.filter((r) => layers.has(r.url.replace(/^.*\/blobs\//, '').replace(/\?.*$/, ''))),
     ).toEqual([]);
+  });
+
+  it('a carry-over that fails after the gate refuses the promotion before its manifest and any tag', async () => {
+    const w = await world();
+    const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    const tagsBefore = Object.fromEntries(releaseTags(w.registry));
+    let awaited = false;
+    const source = {
+      ...read,
+      carried: () => {
+        awaited = true;
+        return Promise.reject(new Error('the classic signature sha256-abc.sig does not verify'));
+      },
+    };
+    const dir = path.join(w.workspace, 'promote-refused');
+    const settings = await w.settingsWith(dir);
+    const policy = loadPolicy(settings.policy);
+    const gate = await passingGate(source.images, policy, dir);
+    const git = {
+      ref: 'refs/tags/v1.2.3',
+      revision: REVISION,
+      workflowRun: 'https://github.com/a/b/actions/runs/3',
+    };
+    await expect(
+      publishPromotion(
+        {
+          settings,
+          policy,
+          release: releaseOf('v1.2.3'),
+          images: source.images,
+          gate,
+          git,
+          reportsDir: dir,
+          source,
+        },
+        w.deps(settings),
+      ),
+    ).rejects.toThrow(/does not verify/);
+    expect(awaited).toBe(true);
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual(tagsBefore);
+    const manifests = await readdir(dir).catch(() => [] as string[]);
+    expect(manifests.filter((f) => f.startsWith('edgeship-deployment-'))).toEqual([]);
   });
 });

@@ -247,13 +247,17 @@ export function publishShape({ registry, stable }: Published): PublishShape {
       })
       .replace(/\/blobs\/uploads\/[^?]+/, '/blobs/uploads/<id>')
       .replace(/([?&])(_state|uuid|upload)=[^&]*/g, '$1$2=<x>');
-  // The release tags are written in rounds whose requests run at once (tags.test.ts checks the rounds): their
-  // order within the tail of tag requests is the network's, so that tail is compared sorted.
+  // The tags are read (the plan) and written (in rounds, tags.test.ts checks them) with requests that run at
+  // once: their order within a run of tag requests is the network's, so each such run is compared sorted.
   const all = registry.requests.map((r) => `${r.method} ${normalise(r.url)}`);
   const isTagRequest = (r: string) => /^(HEAD|PUT) \/v2\/[^ ]+\/manifests\/(?!<|sha256)[^/]+$/.test(r);
-  let tail = all.length;
-  while (tail > 0 && isTagRequest(all[tail - 1]!)) tail--;
-  const requests = [...all.slice(0, tail), ...all.slice(tail).sort()];
+  const requests: string[] = [];
+  for (let i = 0; i < all.length;) {
+    let end = i + 1;
+    if (isTagRequest(all[i]!)) while (end < all.length && isTagRequest(all[end]!)) end++;
+    requests.push(...all.slice(i, end).sort());
+    i = end;
+  }
   const manifests: Record<string, unknown> = {};
   for (const [key, stored] of registry.manifests) {
     if (!key.startsWith(`${REPO_PATH}@`)) continue;

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { COSIGN_SIGN_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
 import {
@@ -8,6 +8,7 @@ import {
   githubOidcTokenProvider,
   loadSigningKey,
   MissingIdTokenPermissionError,
+  prepareSigning,
   publicKeyHint,
   signDigest,
   SigningError,
@@ -238,6 +239,54 @@ describe('signing and verifying against a mock Sigstore', () => {
         identity: IDENTITY,
       });
     }
+  });
+
+  it('prepares the run certificate ahead: the first signature uses it, and a failed preparation is asked again', async () => {
+    const run: SignerConfig = { ...keyless, identity: { ...(keyless.identity as KeylessIdentity) } };
+    const before = stack.requests().fulcio;
+    prepareSigning(run);
+    prepareSigning(run);
+    await vi.waitFor(() => expect(stack.requests().fulcio - before).toBe(1), {
+      timeout: 5_000,
+      interval: 10,
+    });
+    const signed = await signDigest(run, DIGEST);
+    expect(stack.requests().fulcio - before).toBe(1);
+    expect(
+      verifyBundle(signed.bundle, trust, { subjectDigest: DIGEST, expected: expectedSigner }),
+    ).toMatchObject({
+      identity: IDENTITY,
+    });
+    // A token provider that fails once: the signature that waited for the preparation fails with its error (no
+    // second ask in a row), the next one asks again and succeeds.
+    let calls = 0;
+    const flaky: SignerConfig = {
+      ...keyless,
+      identity: {
+        ...(keyless.identity as KeylessIdentity),
+        tokenProvider: {
+          getToken: async () => {
+            calls += 1;
+            if (calls === 1) throw new Error('token endpoint down');
+            return stack.oidcToken(IDENTITY);
+          },
+        },
+      },
+    };
+    prepareSigning(flaky);
+    await expect(signDigest(flaky, DIGEST)).rejects.toThrow(/token endpoint down/);
+    expect(calls).toBe(1);
+    const retried = await signDigest(flaky, DIGEST);
+    expect(calls).toBe(2);
+    expect(
+      verifyBundle(retried.bundle, trust, { subjectDigest: DIGEST, expected: expectedSigner }),
+    ).toMatchObject({
+      identity: IDENTITY,
+    });
+    // A key signs without asking anyone: nothing to prepare.
+    const fulcio = stack.requests().fulcio;
+    prepareSigning({ ...keyless, identity: { kind: 'key', key: loadSigningKey(ecPem()) } });
+    expect(stack.requests().fulcio).toBe(fulcio);
   });
 
   it('attests with a predicate and verifies it, with an identity RegExp too', async () => {

@@ -1,0 +1,2 @@
+import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);
+import{c as s}from"./chunk-ANG3JRWV.js";var a=s((i,r)=>{var e=()=>{throw new Error("glob is not in Edgeship's bundle; it serves only archiver-utils' file helpers (archiver never calls them) and cacache's rm.all() and verify() (make-fetch-happen calls neither)")};r.exports=new Proxy(e,{get:(n,l)=>l==="__esModule"?!1:e})});export{a};
