@@ -1,7 +1,7 @@
 // What the bundle takes from undici, in place of its index.js (build.mjs resolves `undici` here). index.js is
 // CommonJS and loads all of undici (WebSocket, EventSource, CacheStorage, cookies, the mock agents…), which esbuild
-// cannot tree-shake; the bundle needs only fetch (the registry client, Octokit through @actions/github), Agent (a
-// registry's own CA) and ProxyAgent (@actions/http-client behind a proxy). These are undici's own modules, set up
+// cannot tree-shake; the bundle needs only request (the registry client), fetch (Octokit through @actions/github),
+// Agent (a registry's own CA) and ProxyAgent (@actions/http-client behind a proxy). These are undici's own modules, set up
 // as index.js sets them up, so they behave exactly as the package does. build.mjs fails the build when a bundled
 // module asks undici for anything else.
 import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
@@ -9,6 +9,8 @@ import api from 'undici/lib/api/index.js';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import ProxyAgent from 'undici/lib/dispatcher/proxy-agent.js';
 import { fetch as fetchImpl } from 'undici/lib/web/fetch/index.js';
+import { getGlobalDispatcher } from 'undici/lib/global.js';
+import util from 'undici/lib/core/util.js';
 
 // index.js gives every dispatcher request(), stream(), pipeline(), upgrade() and connect(); ProxyAgent relies on
 // connect() to open its tunnel.
@@ -24,4 +26,16 @@ export async function fetch(init, options = undefined) {
     if (err && typeof err === 'object') Error.captureStackTrace(err);
     throw err;
   }
+}
+
+// index.js's request(): undici's, on the dispatcher given or the global one, with the URL split as index.js splits it.
+export function request(url, opts = {}) {
+  const parsed = util.parseURL(url);
+  const { dispatcher = getGlobalDispatcher(), ...rest } = opts;
+  return api.request.call(dispatcher, {
+    ...rest,
+    origin: parsed.origin,
+    path: parsed.search ? `${parsed.pathname}${parsed.search}` : parsed.pathname,
+    method: rest.method || (rest.body ? 'PUT' : 'GET'),
+  });
 }

@@ -8,7 +8,7 @@
  */
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent } from 'undici';
 import {
   basicAuthorization,
   buildTokenRequest,
@@ -50,6 +50,7 @@ import {
   stripPort,
 } from './reference.js';
 import { DEFAULT_RETRY, DEFAULT_RETRY_BUDGET_MS } from './retry-policy.js';
+import { undiciRequest } from './undici-request.js';
 import {
   classifyNetworkError,
   isRetryableStatus,
@@ -71,7 +72,7 @@ export interface RegistryClientOptions {
   ca?: string | Buffer;
   /** Allow plain http to this (non-loopback) registry. Loopback registries may always use it. */
   insecure?: boolean;
-  /** Defaults to undici's fetch. */
+  /** Defaults to undici's request (see ./undici-request.ts). */
   fetchImpl?: FetchLike;
   sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1); defaults to Math.random. */
@@ -213,7 +214,7 @@ export class RegistryClient {
       random: options.random ?? Math.random,
     };
     this.#transport = new HttpTransport({
-      fetchImpl: options.fetchImpl ?? undiciFetch,
+      fetchImpl: options.fetchImpl ?? undiciRequest,
       ...(this.#agent ? { dispatcher: this.#agent } : {}),
       ...this.#retry,
       now,

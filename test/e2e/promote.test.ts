@@ -247,14 +247,19 @@ describe.skipIf('reason' in scannerTools)(
       for (const tag of ['1.8.2', '1.8', '1', 'latest', 'production', 'staging', '1.8.2-rc.1'])
         expect(tagsAfter.promoted![tag], tag).toBe(rc);
       expect(promoted.stdout).not.toMatch(/::group::Build linux/);
-      // The steps that run beside others, each written as one group after them, in this order.
+      // The steps that run beside others, each written as one group after them, in this order: the carry-over
+      // is verified while the rescan is attested, and written before the deployment manifest that lists it.
       const groups = [...promoted.stdout.matchAll(/^::group::(.*)$/gm)].map((m) => m[1]!);
-      expect(groups.slice(0, 5)).toEqual([
+      expect(groups.slice(0, 9)).toEqual([
         expect.stringMatching(/^Read .*:1\.8\.2-rc\.1 and its SBOM attestations$/),
         expect.stringMatching(/^Verify .*:1\.8\.2-rc\.1$/),
         'Install Grype and its database',
         'Re-scan the SBOM attestations',
+        'Plan the tags',
+        'Read the channel baseline',
+        'Attest the rescan',
         'Verify what the promotion carries over',
+        'Deployment manifest',
       ]);
       expect(promoted.stdout).toMatch(/── Re-scan linux\/arm64 from its SBOM attestation/);
       // Grype alone is installed: a re-scan reads the SBOMs, it does not make them.

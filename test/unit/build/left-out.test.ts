@@ -25,7 +25,7 @@ import path from 'node:path';
 import archiver from 'archiver';
 import traverse from 'traverse';
 import * as unzip from 'unzip-stream';
-import { Agent, ProxyAgent, fetch } from 'undici';
+import { Agent, ProxyAgent, fetch, request } from 'undici';
 
 const dir = process.argv[2];
 const result = {};
@@ -58,7 +58,8 @@ try {
   result.tar = error.message;
 }
 
-// undici: fetch through an Agent (the registry client) and through a ProxyAgent's CONNECT tunnel (http-client).
+// undici: request through an Agent and on the global dispatcher (the registry client), fetch through an Agent and
+// through a ProxyAgent's CONNECT tunnel (Octokit, http-client).
 const server = http.createServer((req, res) => res.end('hello ' + req.url));
 server.listen(0, '127.0.0.1');
 await once(server, 'listening');
@@ -79,6 +80,9 @@ await once(proxy, 'listening');
 const base = 'http://127.0.0.1:' + server.address().port;
 const agent = new Agent();
 result.agent = await (await fetch(base + '/direct', { dispatcher: agent })).text();
+const viaRequest = await request(base + '/request?x=1', { dispatcher: agent, method: 'POST', body: 'b' });
+result.request = viaRequest.statusCode + ' ' + (await viaRequest.body.text());
+result.requestGlobal = await (await request(base + '/global')).body.text();
 const proxyAgent = new ProxyAgent('http://127.0.0.1:' + proxy.address().port);
 result.proxied = await (await fetch(base + '/tunnelled', { dispatcher: proxyAgent })).text();
 result.tunnels = tunnels;
@@ -112,6 +116,8 @@ describe('the bundle leaves out what Edgeship never runs', () => {
     agent: string;
     proxied: string;
     tunnels: number;
+    request: string;
+    requestGlobal: string;
   };
 
   beforeAll(async () => {
@@ -141,7 +147,9 @@ describe('the bundle leaves out what Edgeship never runs', () => {
     }
   });
 
-  it('keeps undici fetch through an Agent and through a ProxyAgent tunnel', () => {
+  it('keeps undici request (an Agent, the global dispatcher) and fetch through an Agent and a ProxyAgent tunnel', () => {
+    expect(result.request).toBe('200 hello /request?x=1');
+    expect(result.requestGlobal).toBe('hello /global');
     expect(result.agent).toBe('hello /direct');
     expect(result.proxied).toBe('hello /tunnelled');
     expect(result.tunnels).toBe(1);

@@ -1,2 +1,0 @@
-import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);
-import{a,b,c}from"./chunk-4R3NBEBR.js";import"./chunk-ZSYJ5Q4M.js";import"./chunk-WGI2SLG5.js";import"./chunk-ANG3JRWV.js";export{b as coreHost,a as coreLog,c as failStep};
