@@ -45,9 +45,9 @@ export interface CarriedSignatures {
 /** A release read back and verified, with what its promotion carries over. */
 export interface ReleaseToPromote extends ReadRelease {
   /**
-   * What it carries over, once verified: awaited (from the foreground, between log groups) before the new
-   * deployment manifest lists it, so the verification may still run while the rescan is attested. A failure
-   * refuses the promotion before its manifest or any tag is written.
+   * What it carries over, once verified: awaited (from the foreground, between log groups) before anything is
+   * signed, so the verification may still run while the tags are planned and the baseline is read. A failure
+   * refuses the promotion before it signs or writes anything.
    */
   carried: () => Promise<CarriedSignatures>;
 }

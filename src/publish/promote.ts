@@ -23,8 +23,6 @@ export async function publishPromotion(req: PromotionRequest, deps: PublishDeps)
   const { settings, release, source } = req;
   const { registry, log } = deps;
   const ctx = publishContext(req, deps, source.release.index, gatedImages(req.gate, req.images));
-  // The gate passed: the signing certificate is fetched while the tags are planned.
-  if (deps.signer) prepareSigning(deps.signer);
   const lines = await log.group('Plan the tags', async () => {
     const plan = await readTagPlan(registry, settings.image.path, releaseTagList(release));
     if (!settings.publish.overwrite) assertNoTagConflict(plan, settings.imageName, ctx.index.digest);
@@ -32,6 +30,8 @@ export async function publishPromotion(req: PromotionRequest, deps: PublishDeps)
     return planLineTags(registry, settings.image.path, plan, release, ctx.index.digest, allowDowngrade, log);
   });
   const baseline = await log.group('Read the channel baseline', () => readChannelBaseline(ctx));
+  // Only what it carries over can refuse the promotion now: the signing certificate is fetched while that ends.
+  if (deps.signer) prepareSigning(deps.signer);
   return completeRelease(ctx, lines, baseline, {
     record: promotionRecord(source, deps.now()),
     carried: source.carried,

@@ -86,6 +86,8 @@ export async function completeRelease(
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
+  // A promotion signs nothing before what it carries over is verified.
+  const carried = promotion && (await promotion.carried());
   if (signer && promotion) await log.group('Attest the rescan', () => attestRescan(ctx, signer));
   else if (signer) {
     await log.group('Sign and attest', () => signRelease(ctx, signer));
@@ -103,7 +105,6 @@ export async function completeRelease(
   const offline = offlineBundleSteps(ctx, baseline);
   const started = offline && (await log.group('Offline bundles: images', () => offline.start()));
   const listing = started ? { bundles: bundleListing(started) } : {};
-  const carried = promotion && (await promotion.carried());
   const written = await log.group('Deployment manifest', () =>
     writeDeploymentManifest(ctx, tags, baseline, {
       tagPlan,

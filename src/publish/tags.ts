@@ -36,13 +36,16 @@ export async function readTagPlan(
   repository: string,
   tags: ReadonlyArray<{ tag: string; protected: boolean }>,
 ): Promise<TagPlanEntry[]> {
-  // Read at once: each answer is independent, and the plan keeps the order of `tags`.
-  return Promise.all(
-    tags.map(async ({ tag, protected: isProtected }) => {
-      const current = await client.headManifest(repository, tag);
-      return { tag, protected: isProtected, ...(current ? { previous: current.digest } : {}) };
-    }),
-  );
+  const read = async ({ tag, protected: isProtected }: { tag: string; protected: boolean }) => {
+    const current = await client.headManifest(repository, tag);
+    return { tag, protected: isProtected, ...(current ? { previous: current.digest } : {}) };
+  };
+  // The first alone (often a client's first request: the registry's challenge is then known to the rest), then
+  // the others at once; the plan keeps the order of `tags`.
+  const [first, ...rest] = tags;
+  if (!first) return [];
+  const head = await read(first);
+  return [head, ...(await Promise.all(rest.map(read)))];
 }
 
 /**
@@ -104,10 +107,8 @@ export function assertNoTagConflict(
 }
 
 /**
- * Points every planned tag at the index and reads each back. Every tag is first checked, all at once, to point where
- * the plan found it (a concurrent run that moved one stops the release before anything is written). The first moving
- * tag is written alone (a registry that refuses tag writes stops the release there, with nothing else moved), then
- * the other moving tags all at once,
+ * Points every planned tag at the index and reads each back. The first moving tag is written alone (a registry that
+ * refuses tag writes stops the release there, with nothing else moved), then the other moving tags all at once,
  * then the protected (release) tags, so a reader that sees the version tag sees a complete release; the read-back
  * is one round at once. Any failure from the first write on is decided from the registry once every write in
  * flight has ended (see reconcileTags): complete when every tag points at the index, else the tags this release
@@ -124,7 +125,7 @@ export async function applyTags(
   const moving = plan.filter((p) => !p.protected);
   const release = plan.filter((p) => p.protected);
   const ordered = [...moving, ...release];
-  const unmoved = async (entry: TagPlanEntry) => {
+  const write = async (entry: TagPlanEntry) => {
     // Another release may have moved the tag since it was planned (a concurrent run): never undo it.
     const now = await client.headManifest(repository, entry.tag);
     if (now?.digest !== entry.previous) {
@@ -134,8 +135,6 @@ export async function applyTags(
           'Serialise releases of one image with a workflow concurrency group keyed on the image.',
       );
     }
-  };
-  const write = async (entry: TagPlanEntry) => {
     await client.putManifest(repository, entry.tag, index.body, index.mediaType);
   };
   const readBack = async (entry: TagPlanEntry) => {
@@ -146,8 +145,6 @@ export async function applyTags(
       );
     }
   };
-  // Every tag is checked at once before the first is written: a conflict moves none.
-  await allSettledInOrder(ordered, unmoved);
   try {
     for (const group of [moving.slice(0, 1), moving.slice(1), release]) {
       const written = await allSettledInOrder(group, write);

@@ -162,7 +162,7 @@ export class RegistryClient {
   #schemeProbe: Promise<void> | undefined;
   readonly #insecure: boolean;
   readonly #transport: HttpTransport;
-  readonly #agent: Agent | undefined;
+  readonly #agent: Agent;
   readonly #credentials: CredentialResolver | undefined;
   #credential: Promise<RegistryCredential | undefined> | undefined;
   readonly #tokens: TokenCache;
@@ -176,13 +176,6 @@ export class RegistryClient {
    * references it fail with BLOB_UNKNOWN rather than go wrong silently.)
    */
   readonly #knownBlobs = new Set<string>();
-  /**
-   * Settles when the client's first request has its answer: until the registry has answered once (with its
-   * authentication challenge, if any), requests go one at a time, so concurrent ones do not each collect a 401
-   * (see #firstContact).
-   */
-  #firstContactProbe: Promise<void> | undefined;
-  #contacted = false;
   /** Whether the registry has the referrers API, once an answer showed it; undefined until then. */
   #referrersApi: boolean | undefined;
   /** The retry policy's settings, for the upload loop (the transport has its own copy). */
@@ -199,15 +192,17 @@ export class RegistryClient {
     this.#now = now;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#tokens = new TokenCache(now);
-    this.#agent =
-      options.ca === undefined
-        ? undefined
-        : // One TLS context for every connection: given `ca`, each connection would parse the ~150 roots anew.
-          new Agent({
-            connect: {
-              secureContext: createSecureContext({ ca: [...rootCertificates, options.ca.toString()] }),
-            },
-          });
+    // The client's own dispatcher. Its connect timeout is the request timeout: undici's request (see
+    // ./undici-request.ts) only ends an attempt on abort once connected, and undici's own connect timeout is 10 s.
+    // Given `ca`, one TLS context serves every connection (each would parse the ~150 roots anew).
+    this.#agent = new Agent({
+      connect: {
+        timeout: this.#timeoutMs,
+        ...(options.ca === undefined
+          ? {}
+          : { secureContext: createSecureContext({ ca: [...rootCertificates, options.ca.toString()] }) }),
+      },
+    });
     this.#retry = {
       retry: { ...DEFAULT_RETRY, ...options.retry },
       sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
@@ -215,7 +210,7 @@ export class RegistryClient {
     };
     this.#transport = new HttpTransport({
       fetchImpl: options.fetchImpl ?? undiciRequest,
-      ...(this.#agent ? { dispatcher: this.#agent } : {}),
+      dispatcher: this.#agent,
       ...this.#retry,
       now,
       budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS,
@@ -249,9 +244,9 @@ export class RegistryClient {
     return this.#referrersApi;
   }
 
-  /** Closes the connections of the custom-CA dispatcher, if one was created. */
+  /** Closes the connections of the client's dispatcher. */
   async close(): Promise<void> {
-    await this.#agent?.close();
+    await this.#agent.close();
   }
 
   /**
@@ -867,44 +862,15 @@ export class RegistryClient {
     const scopeKey = scopeKeyOf(path, access, pullFrom);
     // A pull may use a cached push token of the same repository.
     const alsoKey = access === 'pull' && pullFrom.length === 0 ? repositoryScope(path, 'push') : undefined;
-    const settleFirstContact = await this.#firstContact();
-    let answered = false;
-    try {
-      let authorization = await this.#knownAuthorization(scopeKey, alsoKey, context);
-      let response = await this.#send(request, authorization, context);
-      answered = true;
-      if (response.status === 401 && !authorization.fresh) {
-        if (authorization.header) this.#tokens.delete(scopeKey);
-        authorization = await this.#answerChallenge(response, scopeKey, context);
-        response = await this.#send(request, authorization, context);
-      }
-      if (response.status === 401 || response.status === 403) throw await this.#authError(response, context);
-      return response;
-    } finally {
-      settleFirstContact?.(answered);
+    let authorization = await this.#knownAuthorization(scopeKey, alsoKey, context);
+    let response = await this.#send(request, authorization, context);
+    if (response.status === 401 && !authorization.fresh) {
+      if (authorization.header) this.#tokens.delete(scopeKey);
+      authorization = await this.#answerChallenge(response, scopeKey, context);
+      response = await this.#send(request, authorization, context);
     }
-  }
-
-  /**
-   * Until the registry has answered once, lets one request at a time through: it returns, for the request that
-   * goes first, the function that settles that (true once the registry answered: its challenge, if any, is then
-   * known to every later request), and undefined once the registry has answered. A first request that got no
-   * answer (a network error) leaves the next one to go first.
-   */
-  async #firstContact(): Promise<((answered: boolean) => void) | undefined> {
-    while (!this.#contacted && this.#firstContactProbe) await this.#firstContactProbe;
-    if (this.#contacted) return undefined;
-    // No await since the check above: this request is the only one going first.
-    let resolve: () => void = () => undefined;
-    const probe = new Promise<void>((settle) => {
-      resolve = settle;
-    });
-    this.#firstContactProbe = probe;
-    return (answered) => {
-      if (answered) this.#contacted = true;
-      if (this.#firstContactProbe === probe) this.#firstContactProbe = undefined;
-      resolve();
-    };
+    if (response.status === 401 || response.status === 403) throw await this.#authError(response, context);
+    return response;
   }
 
   /**

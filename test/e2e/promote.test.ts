@@ -248,7 +248,7 @@ describe.skipIf('reason' in scannerTools)(
         expect(tagsAfter.promoted![tag], tag).toBe(rc);
       expect(promoted.stdout).not.toMatch(/::group::Build linux/);
       // The steps that run beside others, each written as one group after them, in this order: the carry-over
-      // is verified while the rescan is attested, and written before the deployment manifest that lists it.
+      // is verified while the tags are planned and the baseline is read, and written before anything is signed.
       const groups = [...promoted.stdout.matchAll(/^::group::(.*)$/gm)].map((m) => m[1]!);
       expect(groups.slice(0, 9)).toEqual([
         expect.stringMatching(/^Read .*:1\.8\.2-rc\.1 and its SBOM attestations$/),
@@ -257,8 +257,8 @@ describe.skipIf('reason' in scannerTools)(
         'Re-scan the SBOM attestations',
         'Plan the tags',
         'Read the channel baseline',
-        'Attest the rescan',
         'Verify what the promotion carries over',
+        'Attest the rescan',
         'Deployment manifest',
       ]);
       expect(promoted.stdout).toMatch(/── Re-scan linux\/arm64 from its SBOM attestation/);

@@ -316,10 +316,12 @@ describe('read a release back and promote it', () => {
     ).toEqual([]);
   });
 
-  it('a carry-over that fails after the gate refuses the promotion before its manifest and any tag', async () => {
+  it('a carry-over that fails after the gate refuses the promotion before it signs or writes anything', async () => {
     const w = await world();
     const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
     const tagsBefore = Object.fromEntries(releaseTags(w.registry));
+    const logged = stack.requests().rekor;
+    w.registry.requests.splice(0);
     let awaited = false;
     const source = {
       ...read,
@@ -354,6 +356,9 @@ describe('read a release back and promote it', () => {
     ).rejects.toThrow(/does not verify/);
     expect(awaited).toBe(true);
     expect(Object.fromEntries(releaseTags(w.registry))).toEqual(tagsBefore);
+    // Nothing logged in Rekor, nothing written to the registry (only the plan and the baseline were read).
+    expect(stack.requests().rekor).toBe(logged);
+    expect(w.registry.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
     const manifests = await readdir(dir).catch(() => [] as string[]);
     expect(manifests.filter((f) => f.startsWith('edgeship-deployment-'))).toEqual([]);
   });

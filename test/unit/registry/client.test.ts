@@ -752,43 +752,6 @@ describe('RegistryClient authentication', () => {
     expect(client.requestCount).toBe(3);
   });
 
-  it('sends concurrent first requests one at a time until the challenge is known: one 401 in all', async () => {
-    const registry = await startRegistry({ auth: { kind: 'basic', username: 'ci', password: 's3cret' } });
-    const tags = ['v1', 'v2', 'v3', 'v4', 'v5'];
-    for (const tag of tags) registry.addManifest('acme/agent', tag, manifestBody, OCI_IMAGE_MANIFEST);
-    const { client } = clientFor(`http://${registry.host}`, { credentials: credentialsFor('ci', 's3cret') });
-
-    const heads = await Promise.all(tags.map((tag) => client.headManifest('acme/agent', tag)));
-
-    expect(heads.every((h) => h?.digest.startsWith('sha256:'))).toBe(true);
-    expect(registry.requests.filter((r) => r.headers.authorization === undefined)).toHaveLength(1);
-    expect(client.requestCount).toBe(6);
-  });
-
-  it('lets the next request go first when the first one got no answer', async () => {
-    const registry = await startRegistry({ auth: { kind: 'basic', username: 'ci', password: 's3cret' } });
-    registry.addManifest('acme/agent', 'v1', manifestBody, OCI_IMAGE_MANIFEST);
-    registry.addManifest('acme/agent', 'v2', manifestBody, OCI_IMAGE_MANIFEST);
-    registry.failNext(
-      1,
-      () => true,
-      (_res, req) => req.socket.destroy(),
-    );
-    const { client } = clientFor(`http://${registry.host}`, {
-      credentials: credentialsFor('ci', 's3cret'),
-      retry: { attempts: 1 },
-    });
-
-    const [first, second] = await Promise.allSettled([
-      client.headManifest('acme/agent', 'v1'),
-      client.headManifest('acme/agent', 'v2'),
-    ]);
-
-    expect(first.status).toBe('rejected');
-    expect(second.status).toBe('fulfilled');
-    expect(registry.requests.filter((r) => r.headers.authorization === undefined)).toHaveLength(2);
-  });
-
   it('fails with a RegistryAuthError that suggests the inputs when no credentials are found', async () => {
     const registry = await startRegistry({ auth: { kind: 'basic', username: 'ci', password: 's3cret' } });
     const { client } = clientFor(`http://${registry.host}`);
@@ -1076,6 +1039,23 @@ describe('RegistryClient retries', () => {
 
     expect((await client.getManifest('acme/agent', 'v1')).size).toBe(manifestBody.length);
     expect(client.requestCount).toBe(2);
+  });
+
+  it("ends an attempt whose TLS connection never completes after the request timeout, not undici's 10 s", async () => {
+    // Accepts TCP and never answers the TLS ClientHello.
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const { client } = clientFor(`https://127.0.0.1:${port}`, { timeoutMs: 300, retry: { attempts: 1 } });
+      const started = Date.now();
+      const error = await expectRegistryError(client.listTags('acme/agent'));
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(error.retryable).toBe(true);
+      expect(error.message).toMatch(/timed out|TIMEOUT|no complete answer/i);
+    } finally {
+      silent.close();
+    }
   });
 
   it('gives up on a refused connection after the configured attempts', async () => {
