@@ -30,12 +30,11 @@ export async function publishPromotion(req: PromotionRequest, deps: PublishDeps)
     return planLineTags(registry, settings.image.path, plan, release, ctx.index.digest, allowDowngrade, log);
   });
   const baseline = await log.group('Read the channel baseline', () => readChannelBaseline(ctx));
-  // Only what it carries over can refuse the promotion now: the signing certificate is fetched while that ends.
+  // Only what it carries over can refuse the promotion now: the signing certificate is fetched while that ends, and
+  // nothing is signed before it did.
   if (deps.signer) prepareSigning(deps.signer);
-  return completeRelease(ctx, lines, baseline, {
-    record: promotionRecord(source, deps.now()),
-    carried: source.carried,
-  });
+  const carried = await source.carried();
+  return completeRelease(ctx, lines, baseline, { record: promotionRecord(source, deps.now()), carried });
 }
 
 /** The manifest's `promotedFrom`: the promoted release's version, index and signed manifest, and the rescan. */

@@ -82,12 +82,10 @@ export async function completeRelease(
   lines: { plan: TagPlanEntry[]; decisions: readonly TagDecision[] },
   baseline: Baseline | undefined,
   /** A promotion: its origin, and the source's signatures the promoted digests keep. */
-  promotion?: { record: ManifestPromotion; carried: () => Promise<CarriedSignatures> },
+  promotion?: { record: ManifestPromotion; carried: CarriedSignatures },
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
-  // A promotion signs nothing before what it carries over is verified.
-  const carried = promotion && (await promotion.carried());
   if (signer && promotion) await log.group('Attest the rescan', () => attestRescan(ctx, signer));
   else if (signer) {
     await log.group('Sign and attest', () => signRelease(ctx, signer));
@@ -108,7 +106,7 @@ export async function completeRelease(
   const written = await log.group('Deployment manifest', () =>
     writeDeploymentManifest(ctx, tags, baseline, {
       tagPlan,
-      ...(promotion && carried ? { promotedFrom: promotion.record, carried } : {}),
+      ...(promotion ? { promotedFrom: promotion.record, carried: promotion.carried } : {}),
       ...listing,
     }),
   );
