@@ -383,7 +383,7 @@ class RunCertificateSigner implements Signer {
 }
 
 /** The keyless signer of each configuration (one certificate per run, see RunCertificateSigner). */
-const runSigners = new WeakMap<KeylessIdentity, Signer>();
+const runSigners = new WeakMap<KeylessIdentity, RunCertificateSigner>();
 
 /**
  * Starts getting what signing with `config` needs from elsewhere (keyless: the OIDC token and the run's Fulcio
@@ -393,8 +393,7 @@ const runSigners = new WeakMap<KeylessIdentity, Signer>();
  */
 export function prepareSigning(config: SignerConfig): void {
   if (config.identity.kind !== 'keyless') return;
-  const signer = keylessSigner(config.identity, fetchOptionsOf(config));
-  if (signer instanceof RunCertificateSigner) signer.prepare();
+  keylessSigner(config.identity, fetchOptionsOf(config)).prepare();
 }
 
 /** The bundle builder for a configuration: the signer plus the Rekor and TSA witnesses asked for. */
@@ -440,7 +439,10 @@ function fetchOptionsOf(config: SignerConfig): { timeout: number; retry: number 
   return { timeout: config.timeoutMs ?? DEFAULT_TIMEOUT_MS, retry: config.retries ?? DEFAULT_RETRIES };
 }
 
-function keylessSigner(identity: KeylessIdentity, fetchOptions: { timeout: number; retry: number }): Signer {
+function keylessSigner(
+  identity: KeylessIdentity,
+  fetchOptions: { timeout: number; retry: number },
+): RunCertificateSigner {
   let signer = runSigners.get(identity);
   if (!signer) {
     signer = new RunCertificateSigner(
