@@ -2,7 +2,9 @@
 // (used by the dist freshness check).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { requireBuiltins } from './build/builtins.js';
 import { leaveOut } from './build/left-out.js';
+import { precompileSchemas } from './build/schemas.js';
 
 const outIndex = process.argv.indexOf('--outdir');
 const outdir = outIndex > 0 ? process.argv[outIndex + 1] : 'dist';
@@ -23,7 +25,8 @@ await build({
   charset: 'utf8',
   logLevel: 'warning',
   // Parts of dependencies Edgeship never runs, each checked at build time: see build/left-out.js.
-  plugins: [leaveOut],
+  // http and https are loaded with require() (build/builtins.js); the JSON schemas are compiled now (build/schemas.js).
+  plugins: [leaveOut, requireBuiltins, precompileSchemas],
   // Prefer the ES module builds dependencies ship: they tree-shake far better than their CommonJS ones.
   mainFields: ['module', 'main'],
   // yaml's exports map sends Node to its CommonJS build, which does not tree-shake; its ES module build (the same

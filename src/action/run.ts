@@ -13,7 +13,12 @@ import { runCheckStage } from '../stages/check.js';
 import { assertGatePassed, runGateStage } from '../stages/gate.js';
 import type { GateResult } from '../stages/gate.js';
 import { runGitOpsStage } from '../stages/gitops.js';
-import { runCarryOverStage, runOpenReleaseStage, runReadReleaseStage } from '../stages/promote.js';
+import {
+  runCarryOverStage,
+  runOpenReleaseStage,
+  runPlanPromotionStage,
+  runReadReleaseStage,
+} from '../stages/promote.js';
 import { runPromoteStage, runPublishStage } from '../stages/publish.js';
 import type { PublishResult } from '../stages/publish.js';
 import { runProvenanceStage } from '../stages/provenance.js';
@@ -71,14 +76,18 @@ async function rescanDeployed({ host, context, settings, release, registry }: Mo
 /** `mode: promote`: a published release, verified and re-scanned from its SBOMs, tagged again as this ref. */
 async function promote({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
   const { tempDir } = context;
-  // Grype and today's database are made ready while the release is read; the SBOMs are re-scanned while the
-  // release's signatures are verified, and what it only carries over is verified while the scans end.
+  // Grype and today's database are made ready while the release is read; the SBOMs are re-scanned and the tags and
+  // baseline read while the release's signatures are verified, and what it only carries over is verified while the
+  // scans end.
   const grype = inBackground(host, 'Install Grype and its database', (log) =>
     runGrypeSetup(host, { settings, tempDir }, log),
   );
   const opened = await runOpenReleaseStage(host, { settings, context, registry });
   const rescan = inBackground(host, 'Re-scan the SBOM attestations', async (log) =>
     runRescanStage(host, { settings, sboms: opened.sbomFiles, tempDir, grype: await grype.result }, log),
+  );
+  const plan = inBackground(host, 'Plan the tags and read the channel baseline', (log) =>
+    runPlanPromotionStage({ settings, release, registry, opened }, log),
   );
   const source = await runReadReleaseStage(host, { settings, registry, opened });
   const carryOver = inBackground(host, 'Verify what the promotion carries over', (log) =>
@@ -90,7 +99,17 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
   const gate = await runGateStage(host, { settings, images, scanned });
   assertGatePassed(gate.verdict);
   const carried = () => carryOver.done();
-  const promoted = { settings, release, images, gate, context, registry, source: { ...source, carried } };
+  const planned = () => plan.done();
+  const promoted = {
+    settings,
+    release,
+    images,
+    gate,
+    context,
+    registry,
+    source: { ...source, carried },
+    planned,
+  };
   const published = await runPromoteStage(host, promoted);
   await runGitOpsStage(host, { settings, release, context, published });
   return { settings, release, images, gate, published };

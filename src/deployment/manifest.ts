@@ -793,7 +793,24 @@ function runSettings(r: RunSettings): RunSettings {
   ) as RunSettings;
 }
 
-function plainIsSameString(value: string): boolean {
+/**
+ * Strings that every YAML 1.1 and 1.2 parser reads back as themselves when written plain: a letter, then letters,
+ * digits and `_./:@+-`, not ending in `:` (no indicator, space or comment can appear; a number, timestamp or `.inf`
+ * starts otherwise), except the words that read as booleans or null and what yaml's YAML 1.1 schema takes for an
+ * exponent (`e10`). Most of a manifest (digests, tags, platforms, URLs) is such a
+ * string; plainIsSameString parses the others, twice each, which is most of the time a manifest takes to render.
+ */
+const PLAIN_SAFE = /^[A-Za-z][A-Za-z0-9_./:@+-]*(?<!:)$/;
+const YAML_WORDS = /^(?:y|n|yes|no|true|false|on|off|null)$|^e[-+]?[0-9]/i;
+
+/** Whether `value`, written as a plain scalar, reads back as that string in YAML 1.1 and 1.2. */
+export function plainIsSameString(value: string): boolean {
+  if (PLAIN_SAFE.test(value) && !YAML_WORDS.test(value)) return true;
+  return parsesBackPlain(value);
+}
+
+/** plainIsSameString without its shortcut: what a YAML 1.1 and a YAML 1.2 parser make of the plain scalar. */
+export function parsesBackPlain(value: string): boolean {
   try {
     return parse(value, { version: '1.1' }) === value && parse(value, { version: '1.2' }) === value;
   } catch {
@@ -895,6 +912,21 @@ export function parseDeploymentManifest(text: string, source = 'deployment manif
         return { path: formatPath(p.path), message: p.message, ...(line === undefined ? {} : { line }) };
       }),
     );
+  }
+  return value as DeploymentManifest;
+}
+
+/**
+ * Validates a deployment manifest given as a value (the predicate of its signed statement, which is the manifest as
+ * JSON); throws DeploymentManifestError listing every problem with its field path.
+ */
+export function deploymentManifestFromValue(
+  value: unknown,
+  source = 'deployment manifest',
+): DeploymentManifest {
+  const problems = validationProblems(value);
+  if (problems.length > 0) {
+    throw new DeploymentManifestError(`${source} is not a valid ${DEPLOYMENT_MANIFEST_KIND}`, problems);
   }
   return value as DeploymentManifest;
 }

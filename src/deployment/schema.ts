@@ -580,7 +580,7 @@ export const DEPLOYMENT_MANIFEST_SCHEMA = {
 // Validation
 
 // strictRequired off: the keyless rule (`then: { required: [identity, issuer] }`) names properties defined beside it.
-const compiled = lazyValidator(DEPLOYMENT_MANIFEST_SCHEMA, { strictRequired: false });
+const compiled = lazyValidator('deployment-manifest', DEPLOYMENT_MANIFEST_SCHEMA, { strictRequired: false });
 
 /** A manifest key that reads as `.key` in a path: as in policy files, and also `$`-prefixed. */
 const MANIFEST_PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_-]*$/;

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import {
   DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,
+  deploymentManifestFromValue,
   parseDeploymentManifest,
   type DeploymentManifest,
 } from '../deployment/manifest.js';
@@ -31,7 +32,7 @@ import {
   DEPLOYMENT_PREDICATE_TYPE,
   SPDX_PREDICATE_TYPE,
 } from '../sign/predicates.js';
-import { statementNamesDigest } from '../sign/statements.js';
+import { parseStatement, statementNamesDigest } from '../sign/statements.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
 
 /** SLSA provenance v1: verified whenever the release's deployment manifest lists a bundle of this type. */
@@ -140,7 +141,8 @@ export async function readReleaseImages(
 /** One deployment manifest attached to a release index. */
 export interface PublishedManifest {
   manifest: DeploymentManifest;
-  file: { name: string; body: Buffer; digest: string };
+  /** The manifest file: its name and digest, and its bytes read from the registry on demand. */
+  file: { name: string; digest: string; read: () => Promise<Buffer> };
   /** The Sigstore bundle that signs it; undefined when the release was published with signing off. */
   bundle?: { name: string; body: Buffer; digest: string };
   /** Digest of the OCI artifact (referrer of the index) that carries it. */
@@ -166,7 +168,12 @@ export async function readDeploymentManifests(
   return found.sort((a, b) => b.manifest.release.created.localeCompare(a.manifest.release.created));
 }
 
-/** One deployment manifest artifact: its YAML and (when signed) its bundle; undefined when it carries no file. */
+/**
+ * One deployment manifest artifact: its file and (when signed) its bundle; undefined when it carries no file. A
+ * signed manifest is read from its bundle's statement, whose predicate is the manifest as JSON and which names the
+ * file's digest (that statement is what verification checks): the YAML file is not fetched. Without a bundle, or
+ * when the statement does not name the file, the YAML is read and parsed.
+ */
 async function readManifestArtifact(
   registry: ReleaseRegistry,
   repository: ReleaseRepository,
@@ -175,16 +182,44 @@ async function readManifestArtifact(
   const doc = (await registry.getManifest(repository.path, artifact.digest)).json as {
     layers?: Array<{ digest: string; annotations?: Record<string, string> }>;
   };
-  const [yaml, bundle] = await Promise.all(
-    (doc.layers ?? []).slice(0, 2).map(async (layer) => ({
-      name: path.basename(layer.annotations?.[TITLE] ?? layer.digest),
-      body: await registry.getBlob(repository.path, layer.digest),
-      digest: layer.digest,
-    })),
-  );
-  if (!yaml) return undefined;
-  const manifest = parseDeploymentManifest(yaml.body.toString('utf8'), `${yaml.name} (${artifact.digest})`);
-  return { manifest, file: yaml, ...(bundle ? { bundle } : {}), artifact: artifact.digest };
+  const [yamlLayer, bundleLayer] = (doc.layers ?? []).slice(0, 2);
+  if (!yamlLayer) return undefined;
+  const named = (layer: { digest: string; annotations?: Record<string, string> }) =>
+    path.basename(layer.annotations?.[TITLE] ?? layer.digest);
+  let read: Promise<Buffer> | undefined;
+  const file = {
+    name: named(yamlLayer),
+    digest: yamlLayer.digest,
+    read: () => (read ??= registry.getBlob(repository.path, yamlLayer.digest)),
+  };
+  const where = `${file.name} (${artifact.digest})`;
+  const bundle = bundleLayer && {
+    name: named(bundleLayer),
+    body: await registry.getBlob(repository.path, bundleLayer.digest),
+    digest: bundleLayer.digest,
+  };
+  const signed = bundle && signedPredicate(bundle.body, file.digest);
+  const manifest =
+    signed !== undefined
+      ? deploymentManifestFromValue(signed, where)
+      : parseDeploymentManifest((await file.read()).toString('utf8'), where);
+  return { manifest, file, ...(bundle ? { bundle } : {}), artifact: artifact.digest };
+}
+
+/**
+ * The predicate of the in-toto statement a deployment manifest bundle carries when that statement names the file
+ * digest `fileDigest`; undefined for anything else (the bundle is verified, or refused, later).
+ */
+function signedPredicate(bundle: Buffer, fileDigest: string): unknown {
+  try {
+    const json = JSON.parse(bundle.toString('utf8')) as { dsseEnvelope?: { payload?: unknown } };
+    const payload = json.dsseEnvelope?.payload;
+    if (typeof payload !== 'string') return undefined;
+    const statement = parseStatement(Buffer.from(payload, 'base64'));
+    return statementNamesDigest(statement, fileDigest) ? statement.predicate : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The bundles verified on the index and on each platform image. */

@@ -150,7 +150,7 @@ const SCHEMA = {
   },
 } as const;
 
-const validate = lazyValidator(SCHEMA, {
+const validate = lazyValidator('policy', SCHEMA, {
   formats: {
     'fail-on': (s) => (FAIL_ON_VALUES as readonly string[]).includes(s.trim().toLowerCase()),
     'check-mode': (s) => (CHECK_MODES as readonly string[]).includes(s.trim().toLowerCase()),

@@ -99,7 +99,7 @@ const SCHEMA = {
   },
 };
 
-const validator = lazyValidator(SCHEMA, { strictRequired: false });
+const validator = lazyValidator('openvex', SCHEMA, { strictRequired: false });
 
 /** Reads one OpenVEX document; throws VexError naming the file and each field that is wrong. */
 export function parseOpenVex(text: string, file: string): VexStatement[] {

@@ -109,7 +109,10 @@ async function adoptable(ctx: PublishContext, digest: string): Promise<Adoptable
   const own = manifests.find((m) => m.manifest.release.version === version);
   if (!own)
     return `none of its ${manifests.length} deployment manifest(s) is of version ${version} (${manifests.map((m) => m.manifest.release.version).join(', ')})`;
-  const files = [own.file, ...(own.bundle ? [own.bundle] : [])].map((f) => ({ name: f.name, body: f.body }));
+  const files = [
+    { name: own.file.name, body: await own.file.read() },
+    ...(own.bundle ? [{ name: own.bundle.name, body: own.bundle.body }] : []),
+  ];
   return { index: { body: fetched.body, mediaType: fetched.mediaType, digest }, files };
 }
 

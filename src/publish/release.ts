@@ -54,14 +54,19 @@ export async function publishRelease(req: PublishRequest, deps: PublishDeps): Pr
   const lines = await log.group('Plan the tags', () =>
     planLineTags(registry, repository, plan, release, index.digest, allowDowngrade, log),
   );
-  const baseline = await log.group('Read the channel baseline', () => readChannelBaseline(ctx));
+  const baseline = await log.group('Read the channel baseline', () =>
+    readChannelBaseline(registry, req, log),
+  );
   await log.group('Push the index', () => pushIndex(ctx));
   return completeRelease(ctx, lines, baseline);
 }
 
 /** The channel baseline (deltas) and the downgrade guard; a lower stable release is a maintenance release. */
-export function readChannelBaseline({ req, deps }: PublishContext): Promise<Baseline | undefined> {
-  const { settings, release, images } = req;
+export function readChannelBaseline(
+  registry: PublishDeps['registry'],
+  { settings, release, images }: Pick<PublishRequest, 'settings' | 'release' | 'images'>,
+  log: PublishDeps['log'],
+): Promise<Baseline | undefined> {
   const request = {
     repository: settings.image.path,
     release,
@@ -69,7 +74,7 @@ export function readChannelBaseline({ req, deps }: PublishContext): Promise<Base
     platforms: images.map((i) => i.platform),
     maintenanceLines: release.kind === 'release',
   };
-  return readBaseline(deps.registry, request, deps.log);
+  return readBaseline(registry, request, log);
 }
 
 /**

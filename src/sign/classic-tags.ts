@@ -127,49 +127,57 @@ export async function verifyClassic(
   /** Verify only these layers (by digest), e.g. the ones this run appended; default every one. */
   onlyLayers?: ReadonlySet<string>,
 ): Promise<VerifyClassicResult> {
-  const result: VerifyClassicResult = { verified: [], otherSigners: [], failures: [] };
-  for (const kind of ['sig', 'att'] as const) {
+  // Both tags, and every layer of each, are read and verified at once; the result keeps tag and layer order.
+  type Outcome =
+    { verified: VerifiedClassic } | { otherSigner: ReferrerFailure } | { failure: ReferrerFailure };
+  const layerOutcome = async (tag: string, layer: ClassicDescriptor): Promise<Outcome | undefined> => {
+    if (onlyLayers && !onlyLayers.has(layer.digest)) return undefined;
+    const where = `${tag} layer ${layer.digest}`;
+    const fail = (code: string, message: string): ReferrerFailure => ({
+      referrer: where,
+      ...(layer.annotations[ANNOTATION_PREDICATE_TYPE]
+        ? { predicateType: layer.annotations[ANNOTATION_PREDICATE_TYPE] }
+        : {}),
+      code,
+      message,
+    });
+    if (layer.size > MAX_BUNDLE_BYTES) {
+      return { failure: fail('INVALID_SIGNATURE_MANIFEST', `the layer is ${layer.size} bytes`) };
+    }
+    try {
+      const body = await client.getBlob(path, layer.digest);
+      const checked = verifyLayer(layer, body, trust, expected, { digest, dockerReference });
+      return { verified: { tag, layer: layer.digest, ...checked } };
+    } catch (error) {
+      const code =
+        error instanceof ClassicVerificationError
+          ? error.code
+          : error instanceof RegistryError
+            ? (error.code ?? 'REGISTRY_ERROR')
+            : 'VERIFICATION_FAILED';
+      const failure = fail(code, (error as Error).message);
+      return code === 'UNTRUSTED_SIGNER' || code === 'WRONG_KEY' ? { otherSigner: failure } : { failure };
+    }
+  };
+  const tagOutcomes = async (kind: 'sig' | 'att'): Promise<Array<Outcome | undefined>> => {
     const tag = classicTag(digest, kind);
     const fetched = await getIfExists(client, path, tag);
-    if (!fetched) continue;
+    if (!fetched) return [];
     let layers: ClassicDescriptor[];
     try {
       layers = parseClassicManifest(fetched.body);
     } catch (error) {
-      result.failures.push({ referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message: String(error) });
-      continue;
+      return [{ failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message: String(error) } }];
     }
-    for (const layer of layers) {
-      if (onlyLayers && !onlyLayers.has(layer.digest)) continue;
-      const where = `${tag} layer ${layer.digest}`;
-      const fail = (code: string, message: string): ReferrerFailure => ({
-        referrer: where,
-        ...(layer.annotations[ANNOTATION_PREDICATE_TYPE]
-          ? { predicateType: layer.annotations[ANNOTATION_PREDICATE_TYPE] }
-          : {}),
-        code,
-        message,
-      });
-      if (layer.size > MAX_BUNDLE_BYTES) {
-        result.failures.push(fail('INVALID_SIGNATURE_MANIFEST', `the layer is ${layer.size} bytes`));
-        continue;
-      }
-      try {
-        const body = await client.getBlob(path, layer.digest);
-        const checked = verifyLayer(layer, body, trust, expected, { digest, dockerReference });
-        result.verified.push({ tag, layer: layer.digest, ...checked });
-      } catch (error) {
-        const code =
-          error instanceof ClassicVerificationError
-            ? error.code
-            : error instanceof RegistryError
-              ? (error.code ?? 'REGISTRY_ERROR')
-              : 'VERIFICATION_FAILED';
-        const failure = fail(code, (error as Error).message);
-        if (code === 'UNTRUSTED_SIGNER' || code === 'WRONG_KEY') result.otherSigners.push(failure);
-        else result.failures.push(failure);
-      }
-    }
+    return Promise.all(layers.map((layer) => layerOutcome(tag, layer)));
+  };
+  const outcomes = (await Promise.all([tagOutcomes('sig'), tagOutcomes('att')])).flat();
+  const result: VerifyClassicResult = { verified: [], otherSigners: [], failures: [] };
+  for (const outcome of outcomes) {
+    if (!outcome) continue;
+    if ('verified' in outcome) result.verified.push(outcome.verified);
+    else if ('otherSigner' in outcome) result.otherSigners.push(outcome.otherSigner);
+    else result.failures.push(outcome.failure);
   }
   return result;
 }

@@ -12,7 +12,9 @@ import {
   type ReadRelease,
 } from '../lifecycle/release-reader.js';
 import type { PhaseLog } from '../logging/phase-log.js';
+import { planPromotion, type PromotionPlan } from '../publish/promote.js';
 import { expectedSourceSigner, trustMaterialFor } from '../publish/publish-deps.js';
+import type { ReleaseMetadata } from '../release/metadata.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { SbomToScan } from '../scan/rescan.js';
 import type { RunnerContext } from '../runner/context.js';
@@ -99,4 +101,18 @@ export async function runCarryOverStage(
     `carried over: ${carried.bundles.length} bundle(s) and ${carried.classic.length} classic signature(s) verified`,
   );
   return carried;
+}
+
+/**
+ * `mode: promote`: where this ref's tags are and the channel baseline, read for the opened release's index while
+ * it is verified and re-scanned (only reads; a tag is checked again right before it is written). A release tag
+ * held by another index or a downgrade refuses the promotion.
+ */
+export function runPlanPromotionStage(
+  input: { settings: Settings; release: ReleaseMetadata; registry: RegistryClient; opened: OpenedSource },
+  log: PhaseLog,
+): Promise<PromotionPlan> {
+  const { settings, release, registry, opened } = input;
+  const indexDigest = opened.release.index.digest;
+  return planPromotion(registry, { settings, release, images: opened.images, indexDigest }, log);
 }

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { ReleaseToPromote } from '../lifecycle/carried-signatures.js';
 import type { GateResult } from '../policy/decide.js';
-import { publishPromotion } from '../publish/promote.js';
+import { publishPromotion, type PromotionPlan } from '../publish/promote.js';
 import { githubAttestationsDeps, releaseAssetsDeps, signingDeps } from '../publish/publish-deps.js';
 import { publishRelease } from '../publish/release.js';
 import type { PublishDeps, PublishRequest, PublishResult } from '../publish/release.js';
@@ -40,7 +40,7 @@ export async function runPublishStage(host: ActionHost, input: PublishStageInput
  */
 export async function runPromoteStage(
   host: ActionHost,
-  input: PublishStageInput & { source: ReleaseToPromote },
+  input: PublishStageInput & { source: ReleaseToPromote; planned: () => Promise<PromotionPlan> },
 ): Promise<PublishResult> {
   const request = publishRequest(input);
   // The bytes were built from the promoted release's commit: its manifest says which.
@@ -50,7 +50,8 @@ export async function runPromoteStage(
       `${input.settings.from} was built from commit ${built}, not from ${input.context.release.sha} (this ref): the promoted release records ${built}`,
     );
   const git = { ...request.git, revision: built };
-  const result = await publishPromotion({ ...request, git, source: input.source }, publishDeps(host, input));
+  const { source, planned } = input;
+  const result = await publishPromotion({ ...request, git, source, planned }, publishDeps(host, input));
   await reportPublished(host, input.settings, result);
   return result;
 }

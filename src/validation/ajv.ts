@@ -1,18 +1,20 @@
 /**
- * The one Ajv set-up of the project: every schema (policy files, deployment manifests) is compiled here, with all
- * errors collected, values kept for messages, strict mode on, and the string formats the schemas share. A schema
- * adds its own formats by name.
+ * The one Ajv set-up of the project: every schema (policy files, deployment manifests) is compiled with the options of
+ * ./ajv-compile.ts, with all errors collected, values kept for messages, strict mode on, and the string formats the
+ * schemas share. A schema adds its own formats by name. The bundle carries each schema compiled at build time
+ * (./precompiled.ts, filled by build/schemas.js), so the action neither loads Ajv nor compiles a schema when it runs;
+ * the sources (and the unit tests) compile on first use.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import {
+  compileSchema,
+  type FormatCheck,
+  type RegisteredSchema,
+  type ValidatorOptions,
+} from './ajv-compile.js';
+import { PRECOMPILED } from './precompiled.js';
 
-export type FormatCheck = (value: string) => boolean;
-
-export interface ValidatorOptions {
-  /** Formats of this schema beyond the shared ones (`date`, `date-time`, `uri`). */
-  formats?: Record<string, FormatCheck>;
-  /** Ajv's strictRequired (on by default): off where `required` names properties defined beside it. */
-  strictRequired?: boolean;
-}
+export type { FormatCheck, RegisteredSchema, ValidatorOptions } from './ajv-compile.js';
 
 /** `YYYY-MM-DD`, a real calendar date. */
 export function isDate(value: string): boolean {
@@ -49,34 +51,36 @@ export function succeeds(fn: () => unknown): boolean {
   }
 }
 
-const SHARED_FORMATS: Record<string, FormatCheck> = { date: isDate, 'date-time': isDateTime, uri: isUri };
+export const SHARED_FORMATS: Record<string, FormatCheck> = {
+  date: isDate,
+  'date-time': isDateTime,
+  uri: isUri,
+};
 
-/** Every schema given to lazyValidator: the unit tests check each against Ajv's meta-schema. */
-export const SCHEMAS: object[] = [];
+/** Every schema given to lazyValidator: the unit tests check each against Ajv's meta-schema, the build compiles each. */
+export const SCHEMAS: RegisteredSchema[] = [];
 
 /**
- * A validator for `schema`, compiled on first use. The schemas are the project's own and fixed, so the action does
- * not validate them against the meta-schema on every run (compiling it costs about as much as the schema itself);
- * the unit tests do, for every schema in SCHEMAS, and strict mode still refuses unknown keywords at compile time.
+ * A validator for `schema` (`name` is its key among the precompiled ones), compiled on first use unless the bundle
+ * carries it compiled. The schemas are the project's own and fixed, so the action does not validate them against the
+ * meta-schema on every run (compiling it costs about as much as the schema itself); the unit tests do, for every
+ * schema in SCHEMAS, and strict mode refuses unknown keywords when a schema is compiled.
  */
-export function lazyValidator(schema: object, options: ValidatorOptions = {}): () => ValidateFunction {
-  SCHEMAS.push(schema);
+export function lazyValidator(
+  name: string,
+  schema: object,
+  options: ValidatorOptions = {},
+): () => ValidateFunction {
+  if (SCHEMAS.some((s) => s.name === name)) throw new Error(`schema ${name} is registered twice`);
+  SCHEMAS.push({ name, schema, options });
   let compiled: ValidateFunction | undefined;
   return () => {
     if (compiled) return compiled;
-    const ajv = new Ajv({
-      allErrors: true,
-      verbose: true,
-      allowUnionTypes: true,
-      strict: true,
-      validateSchema: false,
-      code: { optimize: false },
-      ...(options.strictRequired === false ? { strictRequired: false } : {}),
-    });
-    for (const [name, validate] of Object.entries({ ...SHARED_FORMATS, ...options.formats })) {
-      ajv.addFormat(name, { type: 'string', validate });
-    }
-    compiled = ajv.compile(schema);
+    const formats = { ...SHARED_FORMATS, ...options.formats };
+    const precompiled = PRECOMPILED[name];
+    compiled = precompiled
+      ? precompiled(Object.fromEntries(Object.entries(formats).map(([k, validate]) => [k, { validate }])))
+      : compileSchema(schema, options, formats);
     return compiled;
   };
 }

@@ -42,6 +42,7 @@ describe('the shape of src/', () => {
       'runHandOverStage',
       'runMergeStage',
       'runOpenReleaseStage',
+      'runPlanPromotionStage',
       'runPromoteStage',
       'runProvenanceStage',
       'runPublishStage',

@@ -12,6 +12,8 @@ import {
   manifestFileName,
   parseDeploymentManifest,
   renderDeploymentManifest,
+  plainIsSameString,
+  parsesBackPlain,
   validateDeploymentManifest,
   type DeploymentManifest,
 } from '../../../src/deployment/manifest.js';
@@ -230,6 +232,81 @@ describe('buildDeploymentManifest', () => {
 describe('render and parse', () => {
   const m = buildDeploymentManifest(input());
   const text = renderDeploymentManifest(m);
+
+  it('writes a string plain by its shortcut only where YAML 1.1 and 1.2 parsers read it back as that string', () => {
+    const strings: string[] = [];
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') strings.push(v);
+      else if (Array.isArray(v)) v.forEach(collect);
+      else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+    };
+    collect(m);
+    const tricky = [
+      ...['y', 'Y', 'n', 'N', 'yes', 'Yes', 'YES', 'no', 'No', 'on', 'On', 'ON', 'off', 'Off', 'OFF'],
+      ...[
+        'true',
+        'True',
+        'FALSE',
+        'null',
+        'Null',
+        'NULL',
+        '~',
+        '<<',
+        '=',
+        '.inf',
+        '.NaN',
+        'Inf',
+        'NaN',
+        'nan',
+      ],
+      ...[
+        'a:',
+        'a: b',
+        'a:b',
+        'a::',
+        'a #b',
+        'a#b',
+        '@x',
+        'x@y',
+        '-a',
+        'a-',
+        '1.8.2',
+        'v1.8.2',
+        '0x1f',
+        'e10',
+      ],
+      ...['1:20', 'a1:20', '2026-12-01', '2026-12-01T00:00:00Z', 'https://example.com/a?b=c', 'linux/arm/v7'],
+      ...[
+        'sha256:' + 'a'.repeat(64),
+        'a b',
+        ' a',
+        'a ',
+        "it's",
+        '"q"',
+        'a,b',
+        'a[0]',
+        '{a}',
+        '!tag',
+        '&a',
+        '*a',
+      ],
+    ];
+    // And short strings of the shortcut's alphabet, drawn with a fixed seed.
+    const alphabet = 'aeEnNoOyYtf01_./:@+-';
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const drawn = Array.from({ length: 3000 }, () =>
+      Array.from({ length: 1 + (next() % 6) }, () => alphabet[next() % alphabet.length]).join(''),
+    );
+    let shortcuts = 0;
+    for (const s of [...strings, ...tricky, ...drawn]) {
+      const slow = parsesBackPlain(s);
+      expect(plainIsSameString(s), JSON.stringify(s)).toBe(slow);
+      if (slow && plainIsSameString(s)) shortcuts++;
+    }
+    // The shortcut does take most of a manifest's strings.
+    expect(shortcuts).toBeGreaterThan(strings.length / 2);
+  });
 
   it('round-trips', () => {
     expect(parseDeploymentManifest(text)).toEqual(m);

@@ -14,7 +14,7 @@ import { carriedSignatures, PROMOTION_DEFERS } from '../../../src/lifecycle/carr
 import { ReleaseReadError, writeSbomFiles } from '../../../src/lifecycle/read-release.js';
 import { readRelease } from '../../../src/lifecycle/release-reader.js';
 import { loadPolicy } from '../../../src/policy/index.js';
-import { publishPromotion } from '../../../src/publish/promote.js';
+import { planPromotion, publishPromotion } from '../../../src/publish/promote.js';
 import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-deps.js';
 import { publishRelease, type PublishDeps } from '../../../src/publish/release.js';
 import { releaseMetadata } from '../../../src/release/metadata.js';
@@ -246,8 +246,14 @@ describe('read a release back and promote it', () => {
       revision: REVISION,
       workflowRun: 'https://github.com/a/b/actions/runs/2',
     };
+    const planned = () =>
+      planPromotion(
+        w.client,
+        { settings, release, images: source.images, indexDigest: w.rc.indexDigest },
+        memoryLog(),
+      );
     const result = await publishPromotion(
-      { settings, policy, release, images: source.images, gate, git, reportsDir: dir, source },
+      { settings, policy, release, images: source.images, gate, git, reportsDir: dir, source, planned },
       w.deps(settings),
     );
     expect(result.indexDigest).toBe(w.rc.indexDigest);
@@ -350,6 +356,17 @@ describe('read a release back and promote it', () => {
           git,
           reportsDir: dir,
           source,
+          planned: () =>
+            planPromotion(
+              w.client,
+              {
+                settings,
+                release: releaseOf('v1.2.3'),
+                images: source.images,
+                indexDigest: w.rc.indexDigest,
+              },
+              memoryLog(),
+            ),
         },
         w.deps(settings),
       ),

@@ -18,6 +18,7 @@ describe('the shared Ajv set-up', () => {
   it('compiles once, collects every error, and takes formats of its own', () => {
     let calls = 0;
     const validator = lazyValidator(
+      'test-even-sizes',
       {
         type: 'object',
         properties: { when: { type: 'string', format: 'date' }, size: { type: 'string', format: 'even' } },
@@ -45,7 +46,7 @@ describe("the project's schemas", () => {
     await import('../../../src/deployment/schema.js');
     expect(SCHEMAS.length).toBeGreaterThanOrEqual(3);
     const ajv = new Ajv({ strict: true, allowUnionTypes: true, strictRequired: false });
-    for (const schema of SCHEMAS) {
+    for (const { schema } of SCHEMAS) {
       expect(ajv.validateSchema(schema), JSON.stringify(ajv.errors)).toBe(true);
     }
     // And the check can fail: a misspelt type is refused.
