@@ -8,7 +8,6 @@ import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
 import api from 'undici/lib/api/index.js';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import ProxyAgent from 'undici/lib/dispatcher/proxy-agent.js';
-import { fetch as fetchImpl } from 'undici/lib/web/fetch/index.js';
 import { getGlobalDispatcher } from 'undici/lib/global.js';
 import util from 'undici/lib/core/util.js';
 
@@ -18,8 +17,11 @@ Object.assign(Dispatcher.prototype, api);
 
 export { Agent, ProxyAgent };
 
-// index.js's fetch: undici's, with the stack trace of the caller on errors.
+// index.js's fetch: undici's, with the stack trace of the caller on errors. Its module (with the web streams,
+// FormData and Headers it brings) is loaded on the first call: only Octokit fetches, and most runs make no call.
+let fetchImpl;
 export async function fetch(init, options = undefined) {
+  fetchImpl ??= require('undici/lib/web/fetch/index.js').fetch;
   try {
     return await fetchImpl(init, options);
   } catch (err) {

@@ -1,3 +1,3 @@
 import{createRequire as __edgeshipRequire}from'node:module';const require=__edgeshipRequire(import.meta.url);
 process.stdout.write(`Edgeship: multi-arch edge release
-`);var[{coreHost:t,failStep:e},{runAction:i}]=await Promise.all([import("./chunks/core-host-B7RM2NZL.js"),import("./chunks/run-MHHMYMPZ.js")]);await i(t()).catch(e);
+`);var[{coreHost:t,failStep:e},{runAction:i}]=await Promise.all([import("./chunks/core-host-P3NGOQLH.js"),import("./chunks/run-KRIFFKST.js")]);await i(t()).catch(e);

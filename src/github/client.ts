@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-import { getOctokit } from '@actions/github';
+import type { getOctokit } from '@actions/github';
 
 import {
   classifyNetworkError,
@@ -99,62 +99,70 @@ export function createGitHubClient(api: GitHubApi, warn: (message: string) => vo
   const retry = { ...DEFAULT_GITHUB_RETRY, ...api.retry };
   const sleep = api.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const scope = new AsyncLocalStorage<{ what: string; timeoutMs: number }>();
-  const octokit = getOctokit(api.token, {
-    baseUrl: api.apiUrl.replace(/\/+$/, ''),
-    userAgent: 'edgeship',
-    ...(api.fetchImpl ? { request: { fetch: api.fetchImpl } } : {}),
-  });
-  octokit.hook.wrap('request', async (request, options) => {
-    const { what, timeoutMs } = scope.getStore() ?? {
-      what: `${options.method} ${options.url}`,
-      timeoutMs: api.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    };
-    options.headers.accept = 'application/vnd.github+json';
-    options.headers['x-github-api-version'] = GITHUB_API_VERSION;
-    const run = await retrying(
-      async () => {
-        // The inner hooks (auth) and the request read this options object, not what is passed on.
-        options.request = { ...options.request, signal: AbortSignal.timeout(timeoutMs) };
-        return request(options);
-      },
-      (settled): GitHubAttemptEnd => attemptEnd(settled, timeoutMs, Date.now()),
-      {
-        retry,
-        sleep,
-        random: Math.random,
-        onRetry: ({ end, delayMs, nextAttempt, attempts }) =>
-          warn(
-            `${what}: ${describeEnd(end)}; retrying in ${(delayMs / 1000).toFixed(1)} s ` +
-              `(attempt ${nextAttempt} of ${attempts})`,
-          ),
-      },
-    );
-    if (run.settled.ok) return run.settled.value;
-    const { error } = run.settled;
-    const answer = answerOf(error);
-    if (answer) {
+  const wrapRequests = (made: Octokit) =>
+    made.hook.wrap('request', async (request, options) => {
+      const { what, timeoutMs } = scope.getStore() ?? {
+        what: `${options.method} ${options.url}`,
+        timeoutMs: api.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      };
+      options.headers.accept = 'application/vnd.github+json';
+      options.headers['x-github-api-version'] = GITHUB_API_VERSION;
+      const run = await retrying(
+        async () => {
+          // The inner hooks (auth) and the request read this options object, not what is passed on.
+          options.request = { ...options.request, signal: AbortSignal.timeout(timeoutMs) };
+          return request(options);
+        },
+        (settled): GitHubAttemptEnd => attemptEnd(settled, timeoutMs, Date.now()),
+        {
+          retry,
+          sleep,
+          random: Math.random,
+          onRetry: ({ end, delayMs, nextAttempt, attempts }) =>
+            warn(
+              `${what}: ${describeEnd(end)}; retrying in ${(delayMs / 1000).toFixed(1)} s ` +
+                `(attempt ${nextAttempt} of ${attempts})`,
+            ),
+        },
+      );
+      if (run.settled.ok) return run.settled.value;
+      const { error } = run.settled;
+      const answer = answerOf(error);
+      if (answer) {
+        throw new GitHubCallError({
+          kind: 'answer',
+          ...answer,
+          attempts: run.attempts,
+          rateLimited: run.end.rateLimited === true,
+          ...(run.end.resetAt === undefined ? {} : { resetAt: run.end.resetAt }),
+          ...(run.why === 'wait-too-long' && run.end.kind === 'answer'
+            ? { waitTooLongMs: run.end.askedDelayMs }
+            : {}),
+        });
+      }
       throw new GitHubCallError({
-        kind: 'answer',
-        ...answer,
+        kind: 'network',
+        failure: classifyNetworkError(error, timeoutMs),
+        host: hostOf(error, api.apiUrl),
         attempts: run.attempts,
-        rateLimited: run.end.rateLimited === true,
-        ...(run.end.resetAt === undefined ? {} : { resetAt: run.end.resetAt }),
-        ...(run.why === 'wait-too-long' && run.end.kind === 'answer'
-          ? { waitTooLongMs: run.end.askedDelayMs }
-          : {}),
+        cause: (error as { cause?: unknown }).cause ?? error,
       });
-    }
-    throw new GitHubCallError({
-      kind: 'network',
-      failure: classifyNetworkError(error, timeoutMs),
-      host: hostOf(error, api.apiUrl),
-      attempts: run.attempts,
-      cause: (error as { cause?: unknown }).cause ?? error,
     });
-  });
+  // Octokit (with undici's fetch under it) is loaded on the first call: most runs make none.
+  let octokit: Promise<Octokit> | undefined;
+  const ready = () =>
+    (octokit ??= import('@actions/github').then(({ getOctokit: create }) => {
+      const made = create(api.token, {
+        baseUrl: api.apiUrl.replace(/\/+$/, ''),
+        userAgent: 'edgeship',
+        ...(api.fetchImpl ? { request: { fetch: api.fetchImpl } } : {}),
+      });
+      wrapRequests(made);
+      return made;
+    }));
   return {
     call: (what, call, timeoutMs = api.timeoutMs ?? DEFAULT_TIMEOUT_MS) =>
-      scope.run({ what, timeoutMs }, () => call(octokit)),
+      ready().then((made) => scope.run({ what, timeoutMs }, () => call(made))),
   };
 }
 

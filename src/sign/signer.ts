@@ -20,6 +20,7 @@ import {
 
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
+import { request } from 'undici';
 import type {
   DSSEBundleBuilder,
   FulcioSigner,
@@ -115,11 +116,27 @@ export class MissingIdTokenPermissionError extends SigningError {
   }
 }
 
+/** The GET the OIDC token provider makes; a fetch Response answers as this needs. */
+export type OidcFetch = (
+  url: URL,
+  init: { headers: Record<string, string>; signal: AbortSignal },
+) => Promise<{ status: number; text(): Promise<string> }>;
+
+/**
+ * undici's request (the client the registry uses, loaded already): Node's global fetch would load Node's own
+ * copy of undici for this one request.
+ */
+const undiciGet: OidcFetch = async (url, init) => {
+  const answer = await request(url, { headers: init.headers, signal: init.signal });
+  return { status: answer.statusCode, text: () => answer.body.text() };
+};
+
 export interface GitHubOidcOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Default SIGSTORE_AUDIENCE. */
   audience?: string;
-  fetchImpl?: typeof fetch;
+  /** Default undici's request. */
+  fetchImpl?: OidcFetch;
   timeoutMs?: number;
 }
 
@@ -130,7 +147,7 @@ export interface GitHubOidcOptions {
  */
 export function githubOidcTokenProvider(options: GitHubOidcOptions = {}): IdentityProvider {
   const env = options.env ?? process.env;
-  const fetchImpl = options.fetchImpl ?? fetch;
+  const fetchImpl = options.fetchImpl ?? undiciGet;
   const audience = options.audience ?? SIGSTORE_AUDIENCE;
   return {
     async getToken(): Promise<string> {
@@ -139,7 +156,7 @@ export function githubOidcTokenProvider(options: GitHubOidcOptions = {}): Identi
       if (!requestUrl || !requestToken) throw new MissingIdTokenPermissionError();
       const url = new URL(requestUrl);
       url.searchParams.set('audience', audience);
-      let response: Response;
+      let response: Awaited<ReturnType<OidcFetch>>;
       try {
         response = await fetchImpl(url, {
           headers: { accept: 'application/json', authorization: `Bearer ${requestToken}` },
@@ -152,7 +169,7 @@ export function githubOidcTokenProvider(options: GitHubOidcOptions = {}): Identi
         });
       }
       const text = await response.text();
-      if (!response.ok) {
+      if (response.status < 200 || response.status > 299) {
         throw new SigningError(
           `requesting the GitHub OIDC token failed: HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`,
           { code: 'OIDC_TOKEN_REQUEST_FAILED' },

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -146,6 +148,34 @@ describe('githubOidcTokenProvider', () => {
         auth: 'Bearer request-token',
       },
     ]);
+  });
+
+  it('asks over undici by default: the token from a loopback server, its failure reported', async () => {
+    const seen: Array<{ url?: string; auth?: string }> = [];
+    let answer = { status: 200, body: JSON.stringify({ value: jwt }) };
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url, auth: req.headers.authorization });
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const provider = githubOidcTokenProvider({
+        env: {
+          ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${port}/idtoken?api-version=2.0`,
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'request-token',
+        },
+        timeoutMs: 5000,
+      });
+      await expect(provider.getToken()).resolves.toBe(jwt);
+      expect(seen).toEqual([
+        { url: '/idtoken?api-version=2.0&audience=sigstore', auth: 'Bearer request-token' },
+      ]);
+      answer = { status: 500, body: 'broken' };
+      await expect(provider.getToken()).rejects.toThrow(/HTTP 500: broken/);
+    } finally {
+      server.close();
+    }
   });
 
   it('reports HTTP failures and answers without a token', async () => {
