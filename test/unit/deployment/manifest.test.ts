@@ -286,7 +286,6 @@ describe('render and parse', () => {
         'a,b',
         'a[0]',
         '{a}',
-        '!tag',
         '&a',
         '*a',
       ],
