@@ -21,7 +21,8 @@ export { Agent, ProxyAgent };
 // FormData and Headers it brings) is loaded on the first call: only Octokit fetches, and most runs make no call.
 let fetchImpl;
 export async function fetch(init, options = undefined) {
-  fetchImpl ??= require('undici/lib/web/fetch/index.js').fetch;
+  // A CommonJS module imported this way has only its default export in the bundle: module.exports.
+  fetchImpl ??= (await import('undici/lib/web/fetch/index.js')).default.fetch;
   try {
     return await fetchImpl(init, options);
   } catch (err) {

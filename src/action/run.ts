@@ -79,10 +79,11 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
   // Grype and today's database are made ready while the release is read; the SBOMs are re-scanned and the tags and
   // baseline read while the release's signatures are verified, and what it only carries over is verified while the
   // scans end.
+  const opening = runOpenReleaseStage(host, { settings, context, registry });
   const grype = inBackground(host, 'Install Grype and its database', (log) =>
     runGrypeSetup(host, { settings, tempDir }, log),
   );
-  const opened = await runOpenReleaseStage(host, { settings, context, registry });
+  const opened = await opening;
   const rescan = inBackground(host, 'Re-scan the SBOM attestations', async (log) =>
     runRescanStage(host, { settings, sboms: opened.sbomFiles, tempDir, grype: await grype.result }, log),
   );

@@ -78,7 +78,8 @@ export async function openRelease(
   registry: RegistryClient,
   repository: ReleaseRepository,
   reference: string,
-  trust: ReleaseTrust,
+  /** What it verifies against; may still be loading (the public-good root comes through TUF) while it reads. */
+  trusted: ReleaseTrust | Promise<ReleaseTrust>,
   log: PhaseLog,
 ): Promise<OpenedRelease> {
   const release = await resolveRelease(registry, repository, reference);
@@ -89,6 +90,7 @@ export async function openRelease(
     readReleaseImages(registry, repository, release),
   ]);
   const listed = listedReferrers(manifests, release, (type) => SBOM_PREDICATE_TYPES.has(type));
+  const trust = await trusted;
   const results = await Promise.all(
     release.platforms.map((p) =>
       verifyAttached(registry, repository.path, p.digest, trust.material, trust.expected, {

@@ -46,11 +46,14 @@ export async function runOpenReleaseStage(
   const { settings, context, registry } = input;
   const from = settings.from!;
   return host.log.group(`Read ${settings.imageName}:${from} and its SBOM attestations`, async () => {
-    const trust = {
-      material: await trustMaterialFor(settings),
+    // The trust material loads (through TUF for the public-good root) while the release is read.
+    const trusted = trustMaterialFor(settings).then((material) => ({
+      material,
       expected: expectedSourceSigner(settings, host.env),
-    };
-    const opened = await openRelease(registry, repositoryOf(settings), from, trust, host.log);
+    }));
+    trusted.catch(() => undefined); // raised where it is awaited; a failed read says why first
+    const opened = await openRelease(registry, repositoryOf(settings), from, trusted, host.log);
+    const trust = await trusted;
     const reportsDir = reportsDirFor(settings, context.tempDir);
     await mkdir(reportsDir, { recursive: true });
     const sbomFiles = await writeSbomFiles(opened.sboms, reportsDir, (f, text) => writeFile(f, text));
