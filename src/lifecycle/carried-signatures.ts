@@ -111,6 +111,7 @@ async function verifiedDeferred(
       verifyAttached(registry, repository.path, digest, trust.material, trust.expected, {
         onlyReferrers: referrers,
         concurrent: true,
+        listing: source.listings(digest),
       }),
     ),
   );

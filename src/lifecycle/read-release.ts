@@ -18,7 +18,9 @@ import type { PlatformImage } from '../image/pushed-image.js';
 import type { RegistryClient } from '../registry/client.js';
 import { isIndexMediaType } from '../registry/media-types.js';
 import { isDigest } from '../registry/reference.js';
+import type { OciDescriptor } from '../registry/referrer-manifest.js';
 import { listReferrers } from '../registry/referrers.js';
+import type { ReferrerListings } from './referrer-listings.js';
 import { sbomFileName, type SbomFormat } from '../scan/syft.js';
 import {
   assertVerifiedAttached,
@@ -157,8 +159,10 @@ export async function readDeploymentManifests(
   registry: ReleaseRegistry,
   repository: ReleaseRepository,
   indexDigest: string,
+  /** The index's referrers as listed already; default: listed now. */
+  listing?: Promise<OciDescriptor[]>,
 ): Promise<PublishedManifest[]> {
-  const artifacts = (await listReferrers(registry, repository.path, indexDigest)).filter(
+  const artifacts = (await (listing ?? listReferrers(registry, repository.path, indexDigest))).filter(
     (r) => r.artifactType === DEPLOYMENT_MANIFEST_ARTIFACT_TYPE,
   );
   const read = await Promise.all(
@@ -244,6 +248,8 @@ export async function verifyReleaseSignatures(
   deferred: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
   /** What was verified before on the platform images (openRelease's SBOMs): not verified again, counted. */
   earlier: ReadonlyMap<string, VerifyAttachedResult> = new Map(),
+  /** The referrers as this read listed them already; default: listed now. */
+  listings?: ReferrerListings,
 ): Promise<VerifiedRelease> {
   const provenance = (digest: string) => (provenanceFor.has(digest) ? [SLSA_PROVENANCE_PREDICATE_TYPE] : []);
   const { material, expected } = trust;
@@ -254,6 +260,7 @@ export async function verifyReleaseSignatures(
       concurrent: true,
       partial: true,
       exceptReferrers: skip,
+      ...(listings ? { listing: listings(digest) } : {}),
     });
     const all = {
       verified: [...before.verified, ...now.verified],
@@ -272,6 +279,7 @@ export async function verifyReleaseSignatures(
         ...provenance(release.index.digest),
       ],
       concurrent: true,
+      ...(listings ? { listing: listings(release.index.digest) } : {}),
     }),
     ...release.platforms.map((p) => platform(p.digest)),
   ]);

@@ -9,6 +9,7 @@ import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { verifyAttached, type VerifyAttachedResult } from '../sign/bundle-referrers.js';
 import { CYCLONEDX_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../sign/predicates.js';
+import { referrerListings, type ReferrerListings } from './referrer-listings.js';
 import {
   attestedSboms,
   provenanceSubjects,
@@ -33,6 +34,8 @@ export interface ReadRelease {
   /** Its newest signed deployment manifest. */
   manifest: PublishedManifest;
   sboms: AttestedSbom[];
+  /** The referrers as the read listed them (what it carries over is verified from these listings too). */
+  listings: ReferrerListings;
   /**
    * Referrers of the platform images left unverified (see `defer`), by image digest: the caller verifies them
    * before it relies on them. Empty unless asked for.
@@ -67,6 +70,8 @@ export interface OpenedRelease {
   sboms: AttestedSbom[];
   /** The SBOM referrers verified, by image digest (verifyOpenedRelease does not verify them again). */
   sbomResults: Map<string, VerifyAttachedResult>;
+  /** The referrers as listed by this read (verifyOpenedRelease does not list them again). */
+  listings: ReferrerListings;
 }
 
 /**
@@ -83,10 +88,11 @@ export async function openRelease(
   log: PhaseLog,
 ): Promise<OpenedRelease> {
   const release = await resolveRelease(registry, repository, reference);
+  const listings = referrerListings(registry, repository.path);
   log.info(`${reference} → ${release.index.digest}: ${release.platforms.map((p) => p.platform).join(', ')}`);
   // The manifests and the images' manifests and configs at once; verification needs the manifests' listings.
   const [manifests, images] = await Promise.all([
-    readDeploymentManifests(registry, repository, release.index.digest),
+    readDeploymentManifests(registry, repository, release.index.digest, listings(release.index.digest)),
     readReleaseImages(registry, repository, release),
   ]);
   const listed = listedReferrers(manifests, release, (type) => SBOM_PREDICATE_TYPES.has(type));
@@ -96,6 +102,7 @@ export async function openRelease(
       verifyAttached(registry, repository.path, p.digest, trust.material, trust.expected, {
         concurrent: true,
         partial: true,
+        listing: listings(p.digest),
         ...(listed.has(p.digest) ? { onlyReferrers: listed.get(p.digest)! } : {}),
       }),
     ),
@@ -108,10 +115,19 @@ export async function openRelease(
   } catch (error) {
     // Say first whether the release is signed by the expected signer at all; then that it has no SBOM.
     const provenance = provenanceOf(manifests);
-    await verifyReleaseSignatures(registry, repository, release, trust, provenance, new Map(), sbomResults);
+    await verifyReleaseSignatures(
+      registry,
+      repository,
+      release,
+      trust,
+      provenance,
+      new Map(),
+      sbomResults,
+      listings,
+    );
     throw error;
   }
-  return { release, images, manifests, sboms, sbomResults };
+  return { release, images, manifests, sboms, sbomResults, listings };
 }
 
 /** SBOM attestations: what a re-scan reads. */
@@ -129,7 +145,7 @@ export async function verifyOpenedRelease(
   log: PhaseLog,
   defer: (predicateType: string) => boolean = () => false,
 ): Promise<ReadRelease> {
-  const { release, images, manifests, sboms, sbomResults } = opened;
+  const { release, images, manifests, sboms, sbomResults, listings } = opened;
   const what = `${repository.name}@${release.index.digest} (${release.reference})`;
   const provenance = provenanceOf(manifests);
   const deferred = listedReferrers(manifests, release, defer);
@@ -141,6 +157,7 @@ export async function verifyOpenedRelease(
     provenance,
     deferred,
     sbomResults,
+    listings,
   );
   const manifest = signedManifest(manifests, verified.index, what);
   log.info(
@@ -148,7 +165,7 @@ export async function verifyOpenedRelease(
       `${provenance.size ? `, SLSA provenance of ${provenance.size} digest(s)` : ''}; deployment manifest ` +
       `${manifest.file.name} (${manifest.manifest.release.version}, ${manifest.file.digest})`,
   );
-  return { release, images, verified, manifest, sboms, deferred };
+  return { release, images, verified, manifest, sboms, deferred, listings };
 }
 
 /** The digests any of the manifests lists SLSA provenance for. */

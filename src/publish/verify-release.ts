@@ -107,6 +107,7 @@ async function verifyRecords(
       const only = {
         referrers: new Set(records.flatMap((r) => (r.format === 'bundle' ? [r.referrer] : []))),
         layers: new Set(records.flatMap((r) => (r.format === 'classic' ? [r.layer] : []))),
+        tags: new Set(records.flatMap((r) => (r.format === 'classic' ? [r.tag] : []))),
       };
       const required = [...new Set(records.map((r) => r.predicateType))];
       const counts = await verifySignedDigest(
@@ -141,8 +142,8 @@ export async function verifySignedDigest(
   trust: TrustMaterial,
   expected: ExpectedSigner,
   required: readonly string[],
-  /** Only these referrers and classic layers (see verifyWritten); default every one. */
-  only?: { referrers: ReadonlySet<string>; layers: ReadonlySet<string> },
+  /** Only these referrers, and these classic layers in these tags (see verifyWritten); default every one. */
+  only?: { referrers: ReadonlySet<string>; layers: ReadonlySet<string>; tags?: ReadonlySet<string> },
 ): Promise<string> {
   const { registry, repository } = where;
   const counts: string[] = [];
@@ -163,6 +164,7 @@ export async function verifySignedDigest(
       expected,
       where.dockerReference,
       only?.layers,
+      only?.tags,
     );
     const summary = { verified: [], otherSigners: result.otherSigners };
     if (result.failures.length > 0) {

@@ -129,6 +129,8 @@ export interface VerifyAttachedOptions extends VerificationThresholds {
    * the other, which keeps a publish's requests in a fixed order.
    */
   concurrent?: boolean;
+  /** `digest`'s referrers as listed a moment ago (by the same read); default: listed now. */
+  listing?: Promise<OciDescriptor[]>;
 }
 
 /** Failure codes that only mean "someone else signed this" (see verifyBundle). */
@@ -152,7 +154,7 @@ export async function verifyAttached(
   options: VerifyAttachedOptions = {},
 ): Promise<VerifyAttachedResult> {
   const subject = `${client.registry}/${path}@${digest}`;
-  const descriptors = await listReferrers(client, path, digest);
+  const descriptors = await (options.listing ?? listReferrers(client, path, digest));
   if (descriptors.length > MAX_REFERRERS) {
     throw new Error(
       `${subject} has ${descriptors.length} referrers, more than the ${MAX_REFERRERS} looked at`,

@@ -126,6 +126,8 @@ export async function verifyClassic(
   dockerReference: string,
   /** Verify only these layers (by digest), e.g. the ones this run appended; default every one. */
   onlyLayers?: ReadonlySet<string>,
+  /** Read only these of the digest's tags (`sha256-<hex>.sig`, `.att`); default both. */
+  onlyTags?: ReadonlySet<string>,
 ): Promise<VerifyClassicResult> {
   // Both tags, and every layer of each, are read and verified at once; the result keeps tag and layer order.
   type Outcome =
@@ -161,6 +163,7 @@ export async function verifyClassic(
   };
   const tagOutcomes = async (kind: 'sig' | 'att'): Promise<Array<Outcome | undefined>> => {
     const tag = classicTag(digest, kind);
+    if (onlyTags && !onlyTags.has(tag)) return [];
     const fetched = await getIfExists(client, path, tag);
     if (!fetched) return [];
     let layers: ClassicDescriptor[];

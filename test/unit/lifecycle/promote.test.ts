@@ -142,7 +142,20 @@ describe('read a release back and promote it', () => {
 
   it('reads the rc back by tag: index, verified signatures, its signed manifest and SBOM attestations', async () => {
     const w = await world();
+    const mark = w.registry.requests.length;
     const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    // Each digest's referrers are listed once for the whole read (its fallback index read once), and the signed
+    // manifest is taken from its bundle's statement: its YAML file is not fetched.
+    const fallbackReads = w.registry.requests
+      .slice(mark)
+      .filter((r) => r.method === 'GET' && /\/manifests\/sha256-[a-f0-9]{64}$/.test(r.url))
+      .map((r) => r.url);
+    expect(fallbackReads.length).toBe(1 + w.images.length);
+    expect(new Set(fallbackReads).size).toBe(fallbackReads.length);
+    const yamlReads = w.registry.requests
+      .slice(mark)
+      .filter((r) => r.url.endsWith(`/blobs/${read.manifest.file.digest}`));
+    expect(yamlReads).toEqual([]);
     expect(read.release.index.digest).toBe(w.rc.indexDigest);
     expect(read.manifest.manifest.release).toMatchObject({ version: '1.2.3-rc.1', channel: 'staging' });
     expect(read.images.map((i) => i.digest)).toEqual(w.images.map((i) => i.digest));

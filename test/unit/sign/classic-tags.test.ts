@@ -73,6 +73,24 @@ describe('classic signature tags', () => {
     expect(result.verified.map((v) => v.predicateType)).toEqual([COSIGN_SIGN_PREDICATE_TYPE]);
     expect(result.otherSigners.map((o) => o.code)).toEqual(['WRONG_KEY']);
 
+    // Asked for the .att tag alone, it reads nothing else: no signature found, and no request for the .sig tag.
+    const mark = registry.requests.length;
+    const attOnly = new Set([classicTag(digest, 'att')]);
+    const onlyAtt = await verifyClassic(
+      client,
+      REPO_PATH,
+      digest,
+      trust,
+      expected,
+      reference,
+      undefined,
+      attOnly,
+    );
+    expect(onlyAtt).toEqual({ verified: [], otherSigners: [], failures: [] });
+    expect(registry.requests.slice(mark).map((r) => r.url)).toEqual([
+      `/v2/${REPO_PATH}/manifests/${classicTag(digest, 'att')}`,
+    ]);
+
     // Another repository name in the payload is refused.
     const elsewhere = await verifyClassic(client, REPO_PATH, digest, trust, expected, 'other.io/x');
     expect(elsewhere.failures.map((f) => f.code)).toEqual(['WRONG_SUBJECT']);
