@@ -1,5 +1,5 @@
 // Child process of bench/run.mjs: a full release against a promotion of the same image, in the same run. A real
-// registry (Debian docker-registry, htpasswd + TLS) behind the request-counting proxy of the e2e harness, the
+// registry (Debian docker-registry, htpasswd + TLS) whose own log counts the requests (no proxy in between), the
 // local Sigstore stack, buildah building linux/amd64 and linux/arm64 (QEMU); the bundled action run as the runner
 // runs it: v1.8.2-rc.1 released (build, scan, gate, publish), then promoted to v1.8.2 (mode: promote).
 // Scanners: the real Syft and Grype when they are available (test/e2e/harness/real-scanners.ts: the Grype
@@ -20,11 +20,11 @@ import path from 'node:path';
 import { runBundled, type ActionRun } from '../test/e2e/harness/action-runner.js';
 import { publishBaseImage } from '../test/e2e/harness/base-images.js';
 import { makeDebianBusyboxWorkspace } from '../test/e2e/harness/debian-busybox.js';
-import { startFaultProxy } from '../test/e2e/harness/fault-proxy.js';
+import { classify } from '../test/e2e/harness/fault-proxy.js';
 import { ensureBinfmt, ensureHostTools } from '../test/e2e/harness/host-tools.js';
 import { startOidcTokenEndpoint } from '../test/e2e/harness/oidc-issuer.js';
 import { realScannerTools, startRealScanners } from '../test/e2e/harness/real-scanners.js';
-import { startRegistry } from '../test/e2e/harness/registry.js';
+import { accessLogAfter, markAccessLog, startRegistry } from '../test/e2e/harness/registry.js';
 import { FIXTURES, SCANNERS_FROM_PATH, scannerDoubleEnv } from '../test/e2e/harness/scanner-doubles.js';
 import { GITHUB_ACTIONS_ISSUER, startSigstoreStack } from '../test/e2e/harness/sigstore-stack.js';
 import {
@@ -41,7 +41,6 @@ const tools = await realScannerTools('bench promotion');
 await ensureHostTools();
 await ensureBinfmt();
 const reg = await startRegistry();
-const proxy = await startFaultProxy(reg);
 const stack = await startSigstoreStack();
 const oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
 const storage = await buildahEnvironment();
@@ -69,7 +68,7 @@ try {
       };
   const trustedRoot = path.join(scratch, 'trusted_root.json');
   await writeFile(trustedRoot, JSON.stringify(stack.trustedRoot));
-  const base = (await publishBaseImage(reg)).replace(reg.host, proxy.host);
+  const base = await publishBaseImage(reg);
   const run = async (
     tag: string,
     inputs: Record<string, string> = {},
@@ -80,7 +79,7 @@ try {
       workspace,
       onLine: (line) => lines.push(`${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)} ${line}`),
       inputs: {
-        image: `${proxy.host}/${REPO}`,
+        image: `${reg.host}/${REPO}`,
         builder: 'buildah',
         'build-args': `BASE=${base}`,
         'registry-username': reg.username,
@@ -120,9 +119,21 @@ try {
     return { run: result, ms: Number(process.hrtime.bigint() - started) / 1e6 };
   };
   const release = await run('v1.8.2-rc.1');
-  proxy.configure({});
+  const marker = await markAccessLog(reg);
   const promotion = await run('v1.8.2', { mode: 'promote', from: '1.8.2-rc.1' });
-  const counts = proxy.counts();
+  // The registry logs a request once it has answered it: wait (bounded) until its log stops growing.
+  let requests = accessLogAfter(reg.logs(), marker);
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = accessLogAfter(reg.logs(), marker);
+    if (now.length === requests.length) break;
+    requests = now;
+  }
+  const byKind: Record<string, number> = {};
+  for (const r of requests) {
+    const { kind } = classify(r.method, r.uri);
+    byKind[kind] = (byKind[kind] ?? 0) + 1;
+  }
   const layers = new Set<string>();
   for (const d of JSON.parse(release.run.outputs.digests!) as Array<{ digest: string }>) {
     const m = JSON.parse(
@@ -132,9 +143,12 @@ try {
     };
     for (const l of m.layers) layers.add(l.digest);
   }
-  const blobReads = proxy
-    .journal()
-    .map((line) => /^(?:GET|HEAD) \/v2\/[^ ]+\/blobs\/(sha256:[a-f0-9]{64})/.exec(line)?.[1])
+  const blobReads = requests
+    .map((r) =>
+      r.method === 'GET' || r.method === 'HEAD'
+        ? /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/.exec(r.uri)?.[1]
+        : undefined,
+    )
     .filter((d): d is string => d !== undefined);
   console.log(
     JSON.stringify({
@@ -149,13 +163,12 @@ try {
       releaseMs: release.ms,
       promotionMs: promotion.ms,
       sameIndex: promotion.run.outputs.digest === release.run.outputs.digest,
-      byKind: counts.byKind,
+      byKind,
       blobReads: blobReads.length,
       layerBlobReads: blobReads.filter((d) => layers.has(d)),
     }),
   );
 } finally {
-  await proxy.stop();
   await reg.stop();
   await stack.stop();
   await oidc.stop();

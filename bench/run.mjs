@@ -13,8 +13,9 @@
 //     Engine 26: a docker-container builder from a BuildKit image built here, and the docker driver) against the
 //     real buildah (bench/builders.ts); one SKIP line when the engine cannot start.
 //   promotion: a full release (buildah, 2 platforms, SLSA provenance as in a workflow run) and its promotion (mode:
-//     promote) through a request-counting proxy (bench/promotion.ts): layer blobs the promotion read (0), its wall
-//     time against the release's; for the sample and for the sample with a 48 MB agent binary.
+//     promote) against the registry directly, its requests counted from the registry's access log
+//     (bench/promotion.ts): layer blobs the promotion read (0), its wall time against the release's; for the sample
+//     and for the sample with a 48 MB agent binary.
 //     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
 //     (bench/publish-requests.ts); blobs uploaded again that the registry already had.
 //   offline bundles: delta bundle bytes against the physical minimum, full bundle creation time against

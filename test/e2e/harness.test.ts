@@ -19,7 +19,13 @@ import {
   type BuildahStore,
 } from './harness/base-images.js';
 import { ensureBinfmt, ensureHostTools } from './harness/host-tools.js';
-import { probeV2, startRegistry, type TestRegistry } from './harness/registry.js';
+import {
+  accessLogAfter,
+  markAccessLog,
+  probeV2,
+  startRegistry,
+  type TestRegistry,
+} from './harness/registry.js';
 
 const TIMEOUT_MS = 5 * 60_000;
 
@@ -65,6 +71,22 @@ describe('e2e harness', () => {
     const authenticated = await probeV2(registry(), true);
     expect(authenticated.status).toBe(200);
     expect(registry().host).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('lists in its access log every request after a marker (what the bench counts), 401s included', async () => {
+    const marker = await markAccessLog(registry());
+    await probeV2(registry(), false);
+    await probeV2(registry(), true);
+    let logged = accessLogAfter(registry().logs(), marker);
+    for (let i = 0; i < 20 && logged.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      logged = accessLogAfter(registry().logs(), marker);
+    }
+    expect(logged).toEqual([
+      { method: 'GET', uri: '/v2/', status: 401 },
+      { method: 'GET', uri: '/v2/', status: 200 },
+    ]);
+    expect(() => accessLogAfter(registry().logs(), '/v2/never-requested/tags/list')).toThrow(/no line/);
   });
 
   it('publishes a multi-arch busybox base image as an index', async () => {

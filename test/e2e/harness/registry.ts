@@ -395,3 +395,48 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     throw error;
   }
 }
+
+/** One request as the registry's access log lists it. */
+export interface LoggedRequest {
+  method: string;
+  uri: string;
+  status: number;
+}
+
+/**
+ * Writes a line no other request writes into the registry's access log: an unauthenticated GET of a repository no
+ * one uses (answered 401). Returns its path, for accessLogAfter.
+ */
+export async function markAccessLog(registry: Pick<TestRegistry, 'port' | 'caFile'>): Promise<string> {
+  const marker = `/v2/edgeship-log-marker-${randomBytes(8).toString('hex')}/tags/list`;
+  const ca = await readFile(registry.caFile);
+  await new Promise<void>((resolve, reject) => {
+    https
+      .get({ host: '127.0.0.1', port: registry.port, path: marker, ca, timeout: 10_000 }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+      .on('timeout', function (this: { destroy(error: Error): void }) {
+        this.destroy(new Error('the registry did not answer the log marker request'));
+      })
+      .on('error', reject);
+  });
+  return marker;
+}
+
+/**
+ * The requests the registry's access log lists after the `marker` request (see markAccessLog), every one it
+ * answered (401 challenges and unknown routes included). Counting from the registry's own log puts no proxy (and no
+ * second TLS hop) between the client and the registry it measures.
+ */
+export function accessLogAfter(logs: string, marker: string): LoggedRequest[] {
+  const lines = logs.split('\n');
+  const at = lines.findIndex((line) => line.includes(`"GET ${marker} HTTP/`));
+  if (at < 0) throw new Error(`the registry log has no line for the marker ${marker}`);
+  const out: LoggedRequest[] = [];
+  for (const line of lines.slice(at + 1)) {
+    const m = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /.exec(line);
+    if (m) out.push({ method: m[1]!, uri: m[2]!, status: Number(m[3]) });
+  }
+  return out;
+}
