@@ -100,18 +100,8 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
   const gate = await runGateStage(host, { settings, images, scanned });
   assertGatePassed(gate.verdict);
   const carried = () => carryOver.done();
-  const planned = () => plan.done();
-  const promoted = {
-    settings,
-    release,
-    images,
-    gate,
-    context,
-    registry,
-    source: { ...source, carried },
-    planned,
-  };
-  const published = await runPromoteStage(host, promoted);
+  const promoted = { settings, release, images, gate, context, registry, planned: () => plan.done() };
+  const published = await runPromoteStage(host, { ...promoted, source: { ...source, carried } });
   await runGitOpsStage(host, { settings, release, context, published });
   return { settings, release, images, gate, published };
 }

@@ -50,6 +50,7 @@ export type ReleaseRegistry = Pick<
   | 'findManifest'
   | 'headManifest'
   | 'getBlob'
+  | 'blobExists'
   | 'getJsonBlob'
   | 'putManifest'
   | 'uploadBlob'
@@ -191,17 +192,25 @@ async function readManifestArtifact(
   const named = (layer: { digest: string; annotations?: Record<string, string> }) =>
     path.basename(layer.annotations?.[TITLE] ?? layer.digest);
   let read: Promise<Buffer> | undefined;
-  const file = {
-    name: named(yamlLayer),
-    digest: yamlLayer.digest,
-    read: () => (read ??= registry.getBlob(repository.path, yamlLayer.digest)),
-  };
+  const readFile = () =>
+    registry.getBlob(repository.path, yamlLayer.digest).catch((error: unknown) => {
+      read = undefined; // asked again next time
+      throw error;
+    });
+  const file = { name: named(yamlLayer), digest: yamlLayer.digest, read: () => (read ??= readFile()) };
   const where = `${file.name} (${artifact.digest})`;
-  const bundle = bundleLayer && {
-    name: named(bundleLayer),
-    body: await registry.getBlob(repository.path, bundleLayer.digest),
-    digest: bundleLayer.digest,
-  };
+  // The bundle, and whether the file is still there (a manifest that names a file no one can fetch is not one).
+  const [bundleBody, fileThere] = await Promise.all([
+    bundleLayer ? registry.getBlob(repository.path, bundleLayer.digest) : undefined,
+    bundleLayer ? registry.blobExists(repository.path, yamlLayer.digest) : true,
+  ]);
+  if (!fileThere) {
+    throw new ReleaseReadError(`${where}: the manifest file ${file.digest} is not in ${repository.name}`);
+  }
+  const bundle =
+    bundleLayer && bundleBody
+      ? { name: named(bundleLayer), body: bundleBody, digest: bundleLayer.digest }
+      : undefined;
   const signed = bundle && signedPredicate(bundle.body, file.digest);
   const manifest =
     signed !== undefined

@@ -111,6 +111,11 @@ export interface VerifyClassicResult {
   failures: ReferrerFailure[];
 }
 
+/** Classic layers read and verified at once (as bundles are: see verifyAttached). */
+const CLASSIC_AT_ONCE = 16;
+/** More layers than this in one `.sig`/`.att` tag are refused rather than read (bundles: MAX_REFERRERS). */
+const MAX_CLASSIC_LAYERS = 500;
+
 /**
  * Reads the `.sig` and `.att` tags of `digest` and verifies every layer: the signature (certificate chain
  * to the trusted CA, or the expected key), the Rekor entry's signed timestamp and body, the signer, and what
@@ -129,7 +134,7 @@ export async function verifyClassic(
   /** Read only these of the digest's tags (`sha256-<hex>.sig`, `.att`); default both. */
   onlyTags?: ReadonlySet<string>,
 ): Promise<VerifyClassicResult> {
-  // Both tags, and every layer of each, are read and verified at once; the result keeps tag and layer order.
+  // The result keeps tag and layer order.
   type Outcome =
     { verified: VerifiedClassic } | { otherSigner: ReferrerFailure } | { failure: ReferrerFailure };
   const layerOutcome = async (tag: string, layer: ClassicDescriptor): Promise<Outcome | undefined> => {
@@ -161,7 +166,9 @@ export async function verifyClassic(
       return code === 'UNTRUSTED_SIGNER' || code === 'WRONG_KEY' ? { otherSigner: failure } : { failure };
     }
   };
-  const tagOutcomes = async (kind: 'sig' | 'att'): Promise<Array<Outcome | undefined>> => {
+  // Both tags at once; then their layers, CLASSIC_AT_ONCE at a time (each a blob held in memory while verified).
+  type Listed = { outcome: Outcome } | { tag: string; layer: ClassicDescriptor };
+  const tagLayers = async (kind: 'sig' | 'att'): Promise<Listed[]> => {
     const tag = classicTag(digest, kind);
     if (onlyTags && !onlyTags.has(tag)) return [];
     const fetched = await getIfExists(client, path, tag);
@@ -170,11 +177,28 @@ export async function verifyClassic(
     try {
       layers = parseClassicManifest(fetched.body);
     } catch (error) {
-      return [{ failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message: String(error) } }];
+      return [
+        {
+          outcome: { failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message: String(error) } },
+        },
+      ];
     }
-    return Promise.all(layers.map((layer) => layerOutcome(tag, layer)));
+    if (layers.length > MAX_CLASSIC_LAYERS) {
+      const message = `${layers.length} layers, more than the ${MAX_CLASSIC_LAYERS} looked at`;
+      return [{ outcome: { failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message } } }];
+    }
+    return layers.map((layer) => ({ tag, layer }));
   };
-  const outcomes = (await Promise.all([tagOutcomes('sig'), tagOutcomes('att')])).flat();
+  const listed = (await Promise.all([tagLayers('sig'), tagLayers('att')])).flat();
+  const outcomes: Array<Outcome | undefined> = [];
+  for (let i = 0; i < listed.length; i += CLASSIC_AT_ONCE) {
+    const batch = listed.slice(i, i + CLASSIC_AT_ONCE);
+    outcomes.push(
+      ...(await Promise.all(
+        batch.map((entry) => ('outcome' in entry ? entry.outcome : layerOutcome(entry.tag, entry.layer))),
+      )),
+    );
+  }
   const result: VerifyClassicResult = { verified: [], otherSigners: [], failures: [] };
   for (const outcome of outcomes) {
     if (!outcome) continue;

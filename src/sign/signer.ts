@@ -127,6 +127,7 @@ export type OidcFetch = (
  * copy of undici for this one request.
  */
 const undiciGet: OidcFetch = async (url, init) => {
+  // No redirect is followed (the Actions token endpoint answers itself); a 3xx is reported as a failed request.
   const answer = await request(url, { headers: init.headers, signal: init.signal });
   return { status: answer.statusCode, text: () => answer.body.text() };
 };

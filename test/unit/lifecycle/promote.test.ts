@@ -145,7 +145,7 @@ describe('read a release back and promote it', () => {
     const mark = w.registry.requests.length;
     const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
     // Each digest's referrers are listed once for the whole read (its fallback index read once), and the signed
-    // manifest is taken from its bundle's statement: its YAML file is not fetched.
+    // manifest is taken from its bundle's statement: its YAML file is not fetched (only asked for, by a HEAD).
     const fallbackReads = w.registry.requests
       .slice(mark)
       .filter((r) => r.method === 'GET' && /\/manifests\/sha256-[a-f0-9]{64}$/.test(r.url))
@@ -154,8 +154,16 @@ describe('read a release back and promote it', () => {
     expect(new Set(fallbackReads).size).toBe(fallbackReads.length);
     const yamlReads = w.registry.requests
       .slice(mark)
-      .filter((r) => r.url.endsWith(`/blobs/${read.manifest.file.digest}`));
+      .filter((r) => r.method === 'GET' && r.url.endsWith(`/blobs/${read.manifest.file.digest}`));
     expect(yamlReads).toEqual([]);
+    // A manifest whose file is gone from the registry is refused, not taken from its statement alone.
+    const key = `${REPO_PATH}@${read.manifest.file.digest}`;
+    const kept = w.registry.blobs.get(key)!;
+    w.registry.blobs.delete(key);
+    await expect(readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog())).rejects.toThrow(
+      /the manifest file sha256:[a-f0-9]{64} is not in/,
+    );
+    w.registry.blobs.set(key, kept);
     expect(read.release.index.digest).toBe(w.rc.indexDigest);
     expect(read.manifest.manifest.release).toMatchObject({ version: '1.2.3-rc.1', channel: 'staging' });
     expect(read.images.map((i) => i.digest)).toEqual(w.images.map((i) => i.digest));

@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OCI_IMAGE_MANIFEST } from '../../../src/registry/media-types.js';
 import { digestOf } from '../../../src/registry/digest.js';
 import {
+  classicManifest,
   classicSignatureLayer,
   classicTag,
+  SIMPLE_SIGNING_MEDIA_TYPE,
   parseClassicManifest,
   simpleSigningPayload,
 } from '../../../src/sign/classic-format.js';
@@ -90,6 +92,25 @@ describe('classic signature tags', () => {
     expect(registry.requests.slice(mark).map((r) => r.url)).toEqual([
       `/v2/${REPO_PATH}/manifests/${classicTag(digest, 'att')}`,
     ]);
+
+    // A tag listing more layers than are looked at is refused without reading any of them.
+    const many = classicManifest(
+      Array.from({ length: 501 }, (_, i) => ({
+        mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+        digest: digestOf(Buffer.from(`layer ${i}`)),
+        size: 10,
+        annotations: {},
+      })),
+    );
+    const manyDigest = await pushImage(client, 'linux/arm64');
+    await client.uploadBlob(REPO_PATH, many.config);
+    await client.putManifest(REPO_PATH, classicTag(manyDigest, 'sig'), many.manifest, OCI_IMAGE_MANIFEST);
+    const before = registry.requests.length;
+    const tooMany = await verifyClassic(client, REPO_PATH, manyDigest, trust, expected, reference);
+    expect(tooMany.failures.map((f) => [f.code, f.message])).toEqual([
+      ['INVALID_SIGNATURE_MANIFEST', '501 layers, more than the 500 looked at'],
+    ]);
+    expect(registry.requests.slice(before).filter((r) => r.url.includes('/blobs/'))).toEqual([]);
 
     // Another repository name in the payload is refused.
     const elsewhere = await verifyClassic(client, REPO_PATH, digest, trust, expected, 'other.io/x');
