@@ -1,18 +1,20 @@
 // Child process of bench/run.mjs: a full release against a promotion of the same image, in the same run. A real
-// registry (Debian docker-registry, htpasswd + TLS) whose own log counts the requests (no proxy in between), the
+// registry (Debian docker-registry, TLS, with Bearer token auth from the harness's token server as GHCR, Docker Hub
+// and Harbor authenticate: htpasswd would make it run bcrypt on every request, about 3 ms of this machine's CPU
+// each) whose own log counts the requests (no proxy in between), the
 // local Sigstore stack, buildah building linux/amd64 and linux/arm64 (QEMU); the bundled action run as the runner
 // runs it: v1.8.2-rc.1 released (build, scan, gate, publish), then promoted to v1.8.2 (mode: promote).
 // Scanners: the real Syft and Grype when they are available (test/e2e/harness/real-scanners.ts: the Grype
 // database of test/fixtures/grype-db from a loopback listing server, the image with Debian's busybox-static so
 // the gate passes), for the release and the promotion's re-scan alike; otherwise the scanner doubles (and the
 // output says so). Prints one JSON line: both wall times, what the release included, which scanners ran, the
-// promotion's registry requests by kind, and the layer blobs it read (there must be none).
+// promotion's registry requests by kind and its token requests, and the layer blobs it read (there must be none).
 // Both runs carry a workflow run's environment (GITHUB_WORKFLOW_REF, GITHUB_SHA, ...), as on a runner: the release
 // attests SLSA provenance for each platform and the index, and the promotion verifies and carries it over.
 // BENCH_PROMOTION_AGENT_MB=<n> adds an n MB agent binary (random bytes, one COPY layer) to the sample, the size of a
 // typical edge agent; a promotion reads no layer, so only the release grows with it.
-// BENCH_PROMOTION_LOG=<prefix> writes each run's log with ms timestamps; BENCH_PROMOTION_PROF=<dir> writes a CPU
-// profile of the promotion's process there.
+// BENCH_PROMOTION_LOG=<prefix> writes each run's log with ms timestamps and the registry's log of the promotion;
+// BENCH_PROMOTION_PROF=<dir> writes a CPU profile of the promotion's process there.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -40,7 +42,7 @@ const REPO = 'acme/edge-agent';
 const tools = await realScannerTools('bench promotion');
 await ensureHostTools();
 await ensureBinfmt();
-const reg = await startRegistry();
+const reg = await startRegistry({ auth: 'token' });
 const stack = await startSigstoreStack();
 const oidc = await startOidcTokenEndpoint(() => stack.oidcToken(IDENTITY));
 const storage = await buildahEnvironment();
@@ -120,7 +122,9 @@ try {
   };
   const release = await run('v1.8.2-rc.1');
   const marker = await markAccessLog(reg);
+  const tokensBefore = reg.tokenRequests();
   const promotion = await run('v1.8.2', { mode: 'promote', from: '1.8.2-rc.1' });
+  const tokenRequests = reg.tokenRequests() - tokensBefore;
   // The registry logs a request once it has answered it: wait (bounded) until its log stops growing.
   let requests = accessLogAfter(reg.logs(), marker);
   for (let i = 0; i < 20; i++) {
@@ -129,6 +133,11 @@ try {
     if (now.length === requests.length) break;
     requests = now;
   }
+  if (process.env.BENCH_PROMOTION_LOG)
+    await writeFile(
+      `${process.env.BENCH_PROMOTION_LOG}-registry.log`,
+      reg.logs().slice(reg.logs().indexOf(marker)),
+    );
   const byKind: Record<string, number> = {};
   for (const r of requests) {
     const { kind } = classify(r.method, r.uri);
@@ -164,6 +173,7 @@ try {
       promotionMs: promotion.ms,
       sameIndex: promotion.run.outputs.digest === release.run.outputs.digest,
       byKind,
+      tokenRequests,
       blobReads: blobReads.length,
       layerBlobReads: blobReads.filter((d) => layers.has(d)),
     }),

@@ -13,7 +13,8 @@
 //     Engine 26: a docker-container builder from a BuildKit image built here, and the docker driver) against the
 //     real buildah (bench/builders.ts); one SKIP line when the engine cannot start.
 //   promotion: a full release (buildah, 2 platforms, SLSA provenance as in a workflow run) and its promotion (mode:
-//     promote) against the registry directly, its requests counted from the registry's access log
+//     promote) against the registry directly (Bearer token auth, as GHCR and Docker Hub), its requests counted from
+//     the registry's access log
 //     (bench/promotion.ts): layer blobs the promotion read (0), its wall time against the release's; for the sample
 //     and for the sample with a 48 MB agent binary.
 //     docker-registry, htpasswd + TLS) signed with the local Sigstore stack, against the justified minimum
@@ -311,7 +312,7 @@ try {
         Object.entries(promoted.byKind)
           .map(([kind, count]) => `${kind} ${count}`)
           .join(', ') +
-        ` (${promoted.blobReads} blob reads: configs, bundles, manifests)`,
+        ` (${promoted.blobReads} blob reads: configs, bundles, manifests; ${promoted.tokenRequests} token requests)`,
     );
     console.log(`  scanners in both runs: ${promoted.scanners}`);
     console.log(`  the release: ${promoted.releaseIncludes}`);

@@ -92,7 +92,7 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
   );
   const source = await runReadReleaseStage(host, { settings, registry, opened });
   const carryOver = inBackground(host, 'Verify what the promotion carries over', (log) =>
-    runCarryOverStage({ settings, registry, source }, log),
+    runCarryOverStage({ settings, source }, log),
   );
   await grype.done();
   const scanned = await rescan.done();

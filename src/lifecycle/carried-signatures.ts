@@ -9,8 +9,11 @@
  * does not verify refuses the promotion.
  */
 import type { ManifestBundle, ManifestClassicSignature } from '../deployment/manifest.js';
+import type { ReadOnceRegistry } from '../registry/read-once.js';
 import type { ReferrersRegistry } from '../registry/referrers.js';
-import { verifyAttached, type VerifyAttachedResult } from '../sign/bundle-referrers.js';
+import { MAX_BUNDLE_BYTES, verifyAttached, type VerifyAttachedResult } from '../sign/bundle-referrers.js';
+import { classicTag, parseClassicManifest } from '../sign/classic-format.js';
+import { classicEquivalents, type ClassicEquivalents } from '../sign/classic-equivalents.js';
 import { verifyClassic, type ClassicRegistry } from '../sign/classic-tags.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
@@ -23,7 +26,7 @@ import {
   type ReleaseRepository,
   type ReleaseTrust,
 } from './read-release.js';
-import type { ReadRelease } from './release-reader.js';
+import type { OpenedRelease, ReadRelease } from './release-reader.js';
 
 /** What a promotion relies on, verified before anything else: image signatures, SBOMs and SLSA provenance. */
 const RELIED_ON: ReadonlySet<string> = new Set([
@@ -65,10 +68,23 @@ export async function carriedSignatures(
 ): Promise<CarriedSignatures> {
   const { release, verified } = source;
   const listed = source.manifest.manifest.signatures;
-  // The bundles left for now when the release was read, and the classic signatures, at once.
+  // The bundles left for now when the release was read, and the classic signatures, at once: a classic layer the
+  // same signing made as a verified bundle is not read again (classicEquivalents).
+  const deferred = verifiedDeferred(registry, repository, source, trust);
+  const equivalents = (digest: string) =>
+    deferred.then((later) => {
+      const results =
+        digest === release.index.digest
+          ? [verified.index]
+          : [verified.platforms.get(digest), later.get(digest)];
+      return classicEquivalents(
+        results.flatMap((r) => r?.verified ?? []),
+        trust.expected,
+      );
+    });
   const [later, classic] = await Promise.all([
-    verifiedDeferred(registry, repository, source, trust),
-    verifiedClassic(registry, repository, source, trust),
+    deferred,
+    verifiedClassic(registry, repository, source, trust, equivalents),
   ]);
   const bySubject = [
     { subject: release.index.digest, results: [verified.index] },
@@ -98,6 +114,41 @@ export async function carriedSignatures(
   return { bundles, classic };
 }
 
+/** Layers of one `.sig` tag read ahead at most (carriedSignatures reads any others itself). */
+const PREFETCH_LAYERS = 16;
+
+/**
+ * Starts reading, through `reads` (the read's readOnce view, which carriedSignatures then reads through), the classic
+ * signatures carriedSignatures will verify as the opened release's manifests list them, while the rest is verified:
+ * the classic tags of the digests the manifests list classic signatures of, with the layers of their `.sig` tags (an
+ * `.att` layer is mostly the one a verified bundle makes: see classicEquivalents). The bundles it verifies were read
+ * ahead with the rest (readReferrersAhead). Only reads, from manifests not verified yet: nothing is taken from them
+ * before carriedSignatures verifies it, and a read that failed is made again there. The caller need not wait for it;
+ * it settles once every read ahead has.
+ */
+export function prefetchCarried(
+  reads: ReadOnceRegistry,
+  path: string,
+  opened: Pick<OpenedRelease, 'manifests'>,
+): Promise<void> {
+  const classic = new Set(
+    opened.manifests.flatMap(({ manifest }) => (manifest.signatures.classic ?? []).map((c) => c.subject)),
+  );
+  const reading = [...classic].flatMap((digest) => [
+    reads.getManifest(path, classicTag(digest, 'att')),
+    reads.getManifest(path, classicTag(digest, 'sig')).then((tag) =>
+      Promise.all(
+        parseClassicManifest(tag.body)
+          .slice(0, PREFETCH_LAYERS)
+          .filter((layer) => layer.size <= MAX_BUNDLE_BYTES)
+          .map((layer) => reads.getBlob(path, layer.digest)),
+      ),
+    ),
+  ]);
+  // Settles once every read ahead has (none fails it: carriedSignatures reads again what failed, and says why).
+  return Promise.allSettled(reading).then(() => undefined);
+}
+
 /** The referrers readRelease left unverified (`deferred`), verified now, by image digest. */
 async function verifiedDeferred(
   registry: ReferrersRegistry,
@@ -124,12 +175,15 @@ async function verifiedClassic(
   repository: ReleaseRepository,
   source: ReadRelease,
   trust: ReleaseTrust,
+  equivalents: (digest: string) => Promise<ClassicEquivalents>,
 ): Promise<ManifestClassicSignature[]> {
   const listed = source.manifest.manifest.signatures.classic ?? [];
   const subjects = [...new Set(listed.map((c) => c.subject))];
   const results = await Promise.all(
     subjects.map((digest) =>
-      verifyClassic(registry, repository.path, digest, trust.material, trust.expected, repository.name),
+      verifyClassic(registry, repository.path, digest, trust.material, trust.expected, repository.name, {
+        equivalents: equivalents(digest),
+      }),
     ),
   );
   const failures = results.flatMap((r) => r.failures);

@@ -9,7 +9,8 @@ import type { PhaseLog } from '../logging/phase-log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { verifyAttached, type VerifyAttachedResult } from '../sign/bundle-referrers.js';
 import { CYCLONEDX_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../sign/predicates.js';
-import { referrerListings, type ReferrerListings } from './referrer-listings.js';
+import { readOnce, type ReadOnceRegistry } from '../registry/read-once.js';
+import { readReferrersAhead, referrerListings, type ReferrerListings } from './referrer-listings.js';
 import {
   attestedSboms,
   provenanceSubjects,
@@ -36,6 +37,8 @@ export interface ReadRelease {
   sboms: AttestedSbom[];
   /** The referrers as the read listed them (what it carries over is verified from these listings too). */
   listings: ReferrerListings;
+  /** The registry as the read sees it (each manifest and blob fetched once): what follows reads through it too. */
+  reads: ReadOnceRegistry;
   /**
    * Referrers of the platform images left unverified (see `defer`), by image digest: the caller verifies them
    * before it relies on them. Empty unless asked for.
@@ -72,6 +75,10 @@ export interface OpenedRelease {
   sbomResults: Map<string, VerifyAttachedResult>;
   /** The referrers as listed by this read (verifyOpenedRelease does not list them again). */
   listings: ReferrerListings;
+  /** The registry as this read sees it: each manifest and blob fetched once, the bundles read ahead. */
+  reads: ReadOnceRegistry;
+  /** Settles once every bundle read ahead has been (nothing needs to wait for it). */
+  readAhead: Promise<void>;
 }
 
 /**
@@ -88,25 +95,40 @@ export async function openRelease(
   log: PhaseLog,
 ): Promise<OpenedRelease> {
   const release = await resolveRelease(registry, repository, reference);
-  const listings = referrerListings(registry, repository.path);
+  // One read: each manifest and blob is fetched once (readOnce). The index's referrers are listed first (that answer
+  // says whether the registry has a referrers API), the platforms' right after, while its manifests are read.
+  const reads = readOnce(registry);
+  const listings = referrerListings(reads, repository.path);
+  const digests = [release.index.digest, ...release.platforms.map((p) => p.digest)];
+  const listed = listings(release.index.digest).then(
+    () => Promise.allSettled(digests.map((digest) => listings(digest))),
+    () => undefined,
+  );
   log.info(`${reference} → ${release.index.digest}: ${release.platforms.map((p) => p.platform).join(', ')}`);
   // The manifests and the images' manifests and configs at once; verification needs the manifests' listings.
   const [manifests, images] = await Promise.all([
-    readDeploymentManifests(registry, repository, release.index.digest, listings(release.index.digest)),
+    readDeploymentManifests(reads, repository, release.index.digest, listings(release.index.digest)),
     readReleaseImages(registry, repository, release),
+    listed,
   ]);
-  const listed = listedReferrers(manifests, release, (type) => SBOM_PREDICATE_TYPES.has(type));
+  const sbomReferrers = listedReferrers(manifests, release, (type) => SBOM_PREDICATE_TYPES.has(type));
   const trust = await trusted;
-  const results = await Promise.all(
+  const verifying = Promise.all(
     release.platforms.map((p) =>
-      verifyAttached(registry, repository.path, p.digest, trust.material, trust.expected, {
+      verifyAttached(reads, repository.path, p.digest, trust.material, trust.expected, {
         concurrent: true,
         partial: true,
         listing: listings(p.digest),
-        ...(listed.has(p.digest) ? { onlyReferrers: listed.get(p.digest)! } : {}),
+        ...(sbomReferrers.has(p.digest) ? { onlyReferrers: sbomReferrers.get(p.digest)! } : {}),
       }),
     ),
   );
+  // Every other bundle of the release, read ahead (after the SBOMs' reads) of its verification: the rest of the
+  // read verifies them while the SBOMs are scanned, and a promotion carries the others over.
+  const readAhead = Promise.all(
+    digests.map((digest) => readReferrersAhead(reads, repository.path, listings(digest))),
+  ).then(() => undefined);
+  const results = await verifying;
   const sbomResults = new Map(release.platforms.map((p, i) => [p.digest, results[i]!]));
   const onlySboms = { index: { verified: [], otherSigners: [] }, platforms: sbomResults };
   let sboms: AttestedSbom[];
@@ -116,7 +138,7 @@ export async function openRelease(
     // Say first whether the release is signed by the expected signer at all; then that it has no SBOM.
     const provenance = provenanceOf(manifests);
     await verifyReleaseSignatures(
-      registry,
+      reads,
       repository,
       release,
       trust,
@@ -127,7 +149,7 @@ export async function openRelease(
     );
     throw error;
   }
-  return { release, images, manifests, sboms, sbomResults, listings };
+  return { release, images, manifests, sboms, sbomResults, listings, reads, readAhead };
 }
 
 /** SBOM attestations: what a re-scan reads. */
@@ -145,12 +167,12 @@ export async function verifyOpenedRelease(
   log: PhaseLog,
   defer: (predicateType: string) => boolean = () => false,
 ): Promise<ReadRelease> {
-  const { release, images, manifests, sboms, sbomResults, listings } = opened;
+  const { release, images, manifests, sboms, sbomResults, listings, reads } = opened;
   const what = `${repository.name}@${release.index.digest} (${release.reference})`;
   const provenance = provenanceOf(manifests);
   const deferred = listedReferrers(manifests, release, defer);
   const verified = await verifyReleaseSignatures(
-    registry,
+    reads,
     repository,
     release,
     trust,
@@ -165,7 +187,7 @@ export async function verifyOpenedRelease(
       `${provenance.size ? `, SLSA provenance of ${provenance.size} digest(s)` : ''}; deployment manifest ` +
       `${manifest.file.name} (${manifest.manifest.release.version}, ${manifest.file.digest})`,
   );
-  return { release, images, verified, manifest, sboms, deferred, listings };
+  return { release, images, verified, manifest, sboms, deferred, listings, reads };
 }
 
 /** The digests any of the manifests lists SLSA provenance for. */

@@ -20,7 +20,7 @@ import type { CarriedSignatures } from '../lifecycle/carried-signatures.js';
 import { digestOf } from '../registry/digest.js';
 import type { GateResult } from '../policy/decide.js';
 import { DEPLOYMENT_PREDICATE_TYPE, preferredSbom } from '../sign/predicates.js';
-import { signStatement } from '../sign/signer.js';
+import { signStatement, type SignResult } from '../sign/signer.js';
 import { deploymentManifestStatement } from '../sign/statements.js';
 import { pushDeploymentManifest } from './manifest-artifact.js';
 import { indexSubject, type PublishContext } from './model.js';
@@ -54,6 +54,8 @@ export async function writeDeploymentManifest(
     carried?: CarriedSignatures;
     bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>;
   } = {},
+  /** Signatures the manifest lists that are still being stored: the manifest is made meanwhile, written after. */
+  storing?: Promise<void>,
 ): Promise<WrittenManifest> {
   const { req, deps, index, signatures } = ctx;
   const { settings, release, images } = req;
@@ -111,31 +113,45 @@ export async function writeDeploymentManifest(
   const file = path.join(req.reportsDir, manifestFileName(release.version));
   await deps.writeText(file, text);
   const fileDigest = digestOf(Buffer.from(text));
+  const yaml = Buffer.from(text);
+  let signed: SignResult | undefined;
   let bundle: { file: string; body: Buffer } | undefined;
   if (deps.signer) {
     const statement = deploymentManifestStatement(
       { file: { name: path.basename(file), digest: fileDigest }, index: { name, digest: index.digest } },
       manifest,
     );
-    const signed = await signStatement(deps.signer, statement, DEPLOYMENT_PREDICATE_TYPE);
+    signed = await signStatement(deps.signer, statement, DEPLOYMENT_PREDICATE_TYPE);
     bundle = {
       file: path.join(req.reportsDir, manifestBundleFileName(release.version)),
       body: signed.bundle,
     };
     await deps.writeText(bundle.file, signed.bundle);
-    await signatures.attach(indexSubject(index), 'index', signed);
   }
-  const pushed = await pushDeploymentManifest(
-    ctx.referrers,
-    settings.image.path,
-    indexSubject(index),
-    {
-      yamlFile: file,
-      yaml: Buffer.from(text),
-      ...(bundle ? { bundleFile: bundle.file, bundle: bundle.body } : {}),
-    },
-    deps.now(),
-  );
+  const attach = (result: SignResult) => signatures.attach(indexSubject(index), 'index', result);
+  const push = () =>
+    pushDeploymentManifest(
+      ctx.referrers,
+      settings.image.path,
+      indexSubject(index),
+      { yamlFile: file, yaml, ...(bundle ? { bundleFile: bundle.file, bundle: bundle.body } : {}) },
+      deps.now(),
+    );
+  let pushed: Awaited<ReturnType<typeof push>>;
+  if (storing && signed) {
+    // What storing it needs goes up (its blobs) or is read (the tags it adds to) while the signatures it lists
+    // are still being stored; nothing that lists them is written before they are. Then only manifests are
+    // left to write: the signature's and the artifact's at once.
+    await Promise.all([
+      signatures.prepareAttach(indexSubject(index), signed),
+      ctx.referrers.client.uploadBlob(settings.image.path, yaml, fileDigest, { knownMissing: true }),
+    ]);
+    await storing;
+    [, pushed] = await Promise.all([attach(signed), push()]);
+  } else {
+    if (signed) await attach(signed);
+    pushed = await push();
+  }
   deps.log.info(
     `wrote ${file} (${fileDigest})${bundle ? ` and its bundle ${path.basename(bundle.file)}` : ''}; ` +
       `pushed as artifact ${name}@${pushed.referrer.digest} referring to the index`,

@@ -91,13 +91,15 @@ export async function completeRelease(
 ): Promise<PublishResult> {
   const { req, deps, index, signatures } = ctx;
   const { log, signer, trustMaterial, expectedSigner, releaseAssets: stage } = deps;
-  if (signer && promotion) await log.group('Attest the rescan', () => attestRescan(ctx, signer));
-  else if (signer) {
+  // A promotion's rescan attestations are stored while its manifest is made, and read back and verified once stored.
+  const rescan =
+    signer && promotion ? await log.group('Attest the rescan', () => attestRescan(ctx, signer)) : undefined;
+  if (signer && !promotion) {
     await log.group('Sign and attest', () => signRelease(ctx, signer));
     await log.group('Attest provenance and VEX', () => attestBuildAndTriage(ctx, signer));
-  } else log.warning('signing is off: the release is published without Sigstore signatures or attestations');
-  // A promotion's rescan attestations are read back and verified while its manifest is written.
-  const verifying = promotion && verifyingWritten(ctx);
+  } else if (!signer)
+    log.warning('signing is off: the release is published without Sigstore signatures or attestations');
+  const verifying = promotion && verifyingWritten(ctx, rescan?.stored);
   const tags = lines.plan.map((p) => p.tag);
   const tagPlan = lines.decisions.map(({ tag, moves, reason, previous }) => ({
     tag,
@@ -109,11 +111,17 @@ export async function completeRelease(
   const started = offline && (await log.group('Offline bundles: images', () => offline.start()));
   const listing = started ? { bundles: bundleListing(started) } : {};
   const written = await log.group('Deployment manifest', () =>
-    writeDeploymentManifest(ctx, tags, baseline, {
-      tagPlan,
-      ...(promotion ? { promotedFrom: promotion.record, carried: promotion.carried } : {}),
-      ...listing,
-    }),
+    writeDeploymentManifest(
+      ctx,
+      tags,
+      baseline,
+      {
+        tagPlan,
+        ...(promotion ? { promotedFrom: promotion.record, carried: promotion.carried } : {}),
+        ...listing,
+      },
+      rescan?.stored,
+    ),
   );
   const bundles = started
     ? await log.group('Offline bundles: signed sums', () => offline!.finish(started, written))

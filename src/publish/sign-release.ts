@@ -29,20 +29,31 @@ export async function signRelease(ctx: PublishContext, signer: SignerConfig): Pr
 /**
  * Promotion: the index and platform images keep the signatures and SBOM/provenance attestations of the release
  * they come from (verified when it was read); only each platform's fresh scan is attested. The platforms are
- * signed and stored at once (each a Fulcio, Rekor and timestamp round trip, then its own referrer and `.att` tag).
+ * signed at once (each a Rekor and timestamp round trip) and recorded; their storing (each its own referrer and
+ * `.att` tag) is returned, to go on while the deployment manifest that lists them is made.
  */
-export async function attestRescan(ctx: PublishContext, signer: SignerConfig): Promise<void> {
-  const stored = await Promise.all(
+export async function attestRescan(
+  ctx: PublishContext,
+  signer: SignerConfig,
+): Promise<{ stored: Promise<void> }> {
+  const signed = await Promise.all(
     ctx.gated.map(async (gated) => {
-      const { image } = gated;
       const predicate = await scanPredicate(ctx, gated);
-      const signed = await attest(signer, image.digest, COSIGN_VULN_PREDICATE_TYPE, predicate);
-      await ctx.signatures.attach(imageSubject(image), image.platform, signed);
-      return image.platform;
+      return {
+        image: gated.image,
+        signed: await attest(signer, gated.image.digest, COSIGN_VULN_PREDICATE_TYPE, predicate),
+      };
     }),
   );
-  for (const platform of stored)
-    ctx.deps.log.info(`${platform}: vulnerability attestation of the rescan stored`);
+  const stored = Promise.all(
+    signed.map(({ image, signed }) =>
+      ctx.signatures.attach(imageSubject(image), image.platform, signed, { prepared: true }),
+    ),
+  ).then(() => undefined);
+  stored.catch(() => undefined); // raised where it is awaited, before anything that lists it is written
+  for (const { image } of signed)
+    ctx.deps.log.info(`${image.platform}: vulnerability attestation of the rescan signed, being stored`);
+  return { stored };
 }
 
 /** The platform's Grype report in cosign's vuln predicate, scan date inside. */

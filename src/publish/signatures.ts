@@ -2,12 +2,16 @@ import type { SubjectDescriptor } from '../registry/referrer-manifest.js';
 import type { ReferrerWriter } from '../registry/referrers.js';
 import type { SignatureFormat } from '../settings/settings.js';
 import { attachBundle } from '../sign/bundle-referrers.js';
+import { digestOf } from '../registry/digest.js';
 import {
   classicAttestationLayer,
   classicSignatureLayer,
+  classicTag,
   simpleSigningPayload,
 } from '../sign/classic-format.js';
-import { ClassicTagWriter } from '../sign/classic-tags.js';
+import { bundleReferrerManifest } from '../sign/cosign-format.js';
+import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../registry/referrer-manifest.js';
+import { ClassicTagWriter } from '../sign/classic-writer.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../sign/predicates.js';
 import { attest, signDigest, signPayload, type SignerConfig, type SignResult } from '../sign/signer.js';
 
@@ -98,26 +102,77 @@ export class ReleaseSignatures {
 
   /**
    * Stores a signed in-toto statement about `subject` (a DSSE bundle) in each format: the referrer and the `.att`
-   * layer are independent writes, made at once; both end before this returns or throws (the first failure).
+   * layer are independent writes, made at once; both end before this returns or throws (the first failure). Both
+   * are recorded (bundle, then classic) before they start: where each format stores the statement (the referrer
+   * manifest's digest, the `.att` tag and layer) follows from the bundle alone, so what lists the records (a
+   * deployment manifest) can be made while the writes go on. A record whose write failed stays: nothing that lists
+   * the records is published before this settles. With `prepared`, what the writes need is read and uploaded first,
+   * all at once (prepareAttach), so fewer round trips follow one another.
    */
-  async attach(subject: SubjectDescriptor, platform: string, result: SignResult): Promise<void> {
+  async attach(
+    subject: SubjectDescriptor,
+    platform: string,
+    result: SignResult,
+    options: { prepared?: boolean } = {},
+  ): Promise<void> {
     this.#keep(subject, platform, result);
     this.first ??= result;
     const layer = classicAttestationLayer(result.bundle, result.predicateType);
-    const [referrer, classic] = await Promise.allSettled([
-      this.storesBundles ? this.#storeBundle(subject, result) : undefined,
+    const created = this.now();
+    const referrer = digestOf(
+      bundleReferrerManifest({
+        bundle: result.bundle,
+        subject,
+        predicateType: result.predicateType,
+        created,
+      }),
+    );
+    const { predicateType } = result;
+    if (this.storesBundles) this.#record(subject, platform, predicateType, { format: 'bundle', referrer });
+    const tag = classicTag(subject.digest, 'att');
+    const classicLayer = digestOf(layer.body);
+    if (this.storesClassic) {
+      this.#record(subject, platform, predicateType, { format: 'classic', tag, layer: classicLayer });
+    }
+    if (options.prepared) await this.prepareAttach(subject, result);
+    const [stored, appended] = await Promise.allSettled([
+      this.storesBundles ? this.#storeBundle(subject, result, created) : undefined,
       this.storesClassic ? this.#classic.append(subject.digest, 'att', layer) : undefined,
     ]);
-    if (referrer.status === 'rejected') throw referrer.reason;
-    if (classic.status === 'rejected') throw classic.reason;
-    // Recorded in a fixed order (bundle, then classic), whichever write ended first.
-    if (referrer.value) {
-      this.#record(subject, platform, result.predicateType, { format: 'bundle', referrer: referrer.value });
+    if (stored.status === 'rejected') throw stored.reason;
+    if (appended.status === 'rejected') throw appended.reason;
+    if (stored.value !== undefined && stored.value !== referrer) {
+      throw new Error(
+        `the referrer of ${subject.digest} was stored as ${stored.value}, recorded as ${referrer}`,
+      );
     }
-    if (classic.value) {
-      const { tag, layer: written } = classic.value;
-      this.#record(subject, platform, result.predicateType, { format: 'classic', tag, layer: written });
+    if (appended.value && (appended.value.tag !== tag || appended.value.layer !== classicLayer)) {
+      throw new Error(
+        `the .att layer of ${subject.digest} was stored as ${appended.value.layer}, not ${classicLayer}`,
+      );
     }
+  }
+
+  /**
+   * What attach(subject, …, result) will need, ahead of it and all at once: the blobs it references go up and the
+   * tags it adds to (the subject's fallback index, its `.att` tag) are read, so attach only writes manifests. Nothing
+   * is listed anywhere: an unreferenced blob is all a failure leaves.
+   */
+  async prepareAttach(subject: SubjectDescriptor, result: SignResult): Promise<void> {
+    const { client } = this.referrers;
+    const path = this.repository;
+    await Promise.all([
+      this.storesBundles && client.uploadBlob(path, EMPTY_JSON, EMPTY_JSON_DIGEST),
+      this.storesBundles &&
+        client.uploadBlob(path, result.bundle, digestOf(result.bundle), { knownMissing: true }),
+      this.storesBundles && this.referrers.load(path, subject),
+      this.storesClassic &&
+        this.#classic.prepare(
+          subject.digest,
+          'att',
+          classicAttestationLayer(result.bundle, result.predicateType),
+        ),
+    ]);
   }
 
   async #attachBundle(subject: SubjectDescriptor, platform: string, result: SignResult): Promise<void> {
@@ -127,14 +182,14 @@ export class ReleaseSignatures {
   }
 
   /** Stores the bundle as a referrer of `subject`; returns the referrer manifest's digest. */
-  async #storeBundle(subject: SubjectDescriptor, result: SignResult): Promise<string> {
+  async #storeBundle(subject: SubjectDescriptor, result: SignResult, created = this.now()): Promise<string> {
     const attached = await attachBundle(
       this.referrers,
       this.repository,
       subject,
       result.bundle,
       result.predicateType,
-      this.now(),
+      created,
     );
     return attached.referrer.digest;
   }

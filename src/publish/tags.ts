@@ -107,7 +107,8 @@ export function assertNoTagConflict(
 }
 
 /**
- * Points every planned tag at the index and reads each back. The first moving tag is written alone (a registry that
+ * Points every planned tag at the index and reads each back. Each tag is first checked to be where it was planned
+ * (all at once); then the first moving tag is written alone (a registry that
  * refuses tag writes stops the release there, with nothing else moved), then the other moving tags all at once,
  * then the protected (release) tags, so a reader that sees the version tag sees a complete release; the read-back
  * is one round at once. Any failure from the first write on is decided from the registry once every write in
@@ -125,8 +126,9 @@ export async function applyTags(
   const moving = plan.filter((p) => !p.protected);
   const release = plan.filter((p) => p.protected);
   const ordered = [...moving, ...release];
-  const write = async (entry: TagPlanEntry) => {
-    // Another release may have moved the tag since it was planned (a concurrent run): never undo it.
+  // Another release may have moved a tag since it was planned (a concurrent run): never undo it. Every tag is
+  // checked at once, right before the first is written.
+  const check = async (entry: TagPlanEntry) => {
     const now = await client.headManifest(repository, entry.tag);
     if (now?.digest !== entry.previous) {
       throw new TagConflictError(
@@ -135,6 +137,8 @@ export async function applyTags(
           'Serialise releases of one image with a workflow concurrency group keyed on the image.',
       );
     }
+  };
+  const write = async (entry: TagPlanEntry) => {
     await client.putManifest(repository, entry.tag, index.body, index.mediaType);
   };
   const readBack = async (entry: TagPlanEntry) => {
@@ -146,6 +150,7 @@ export async function applyTags(
     }
   };
   try {
+    await allSettledInOrder(ordered, check);
     for (const group of [moving.slice(0, 1), moving.slice(1), release]) {
       const written = await allSettledInOrder(group, write);
       for (const entry of written) {

@@ -1,6 +1,7 @@
 import type { RegistryClient } from '../registry/client.js';
 import type { SignatureFormat } from '../settings/settings.js';
 import { AttachedVerificationError, verifyAttached } from '../sign/bundle-referrers.js';
+import { classicEquivalents, type ClassicEquivalents } from '../sign/classic-equivalents.js';
 import { verifyClassic } from '../sign/classic-tags.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
@@ -69,7 +70,11 @@ export interface WrittenVerification {
  * already (the rescan's attestations) is read back and verified from now on, beside what the run writes next (its
  * deployment manifest); finish() verifies what was stored since. Undefined when nothing was signed.
  */
-export function verifyingWritten(ctx: PublishContext): WrittenVerification | undefined {
+export function verifyingWritten(
+  ctx: PublishContext,
+  /** The storing of what is recorded so far, when it still goes on: read back once it ended. */
+  stored?: Promise<void>,
+): WrittenVerification | undefined {
   const { deps, signatures } = ctx;
   const { trustMaterial, expectedSigner } = deps;
   const first = signatures.first;
@@ -77,7 +82,9 @@ export function verifyingWritten(ctx: PublishContext): WrittenVerification | und
   const expected = expectedSigner(first);
   const trust = trustMaterial();
   const before = signatures.records.length;
-  const early = trust.then((t) => verifyRecords(ctx, t, expected, signatures.records.slice(0, before)));
+  const early = Promise.all([trust, stored]).then(([t]) =>
+    verifyRecords(ctx, t, expected, signatures.records.slice(0, before)),
+  );
   early.catch(() => undefined); // its failure is finish()'s
   return {
     finish: async () => {
@@ -147,25 +154,23 @@ export async function verifySignedDigest(
 ): Promise<string> {
   const { registry, repository } = where;
   const counts: string[] = [];
+  // A classic layer the same signing made as a bundle verified here needs no read of its own (classicEquivalents).
+  let equivalents: ClassicEquivalents | undefined;
   if (format !== 'classic') {
     const checked = await verifyAttached(registry, repository, digest, trust, expected, {
       requiredPredicateTypes: [...required],
       ...(only ? { onlyReferrers: only.referrers } : {}),
     });
     counts.push(`${checked.verified.length} bundle(s)`);
+    equivalents = classicEquivalents(checked.verified, expected);
   }
   if (format !== 'bundle') {
     const subject = `${registry.registry}/${repository}@${digest}`;
-    const result = await verifyClassic(
-      registry,
-      repository,
-      digest,
-      trust,
-      expected,
-      where.dockerReference,
-      only?.layers,
-      only?.tags,
-    );
+    const result = await verifyClassic(registry, repository, digest, trust, expected, where.dockerReference, {
+      ...(only ? { onlyLayers: only.layers } : {}),
+      ...(only?.tags ? { onlyTags: only.tags } : {}),
+      ...(equivalents ? { equivalents } : {}),
+    });
     const summary = { verified: [], otherSigners: result.otherSigners };
     if (result.failures.length > 0) {
       const reasons = result.failures.map((f) => `${f.referrer}: ${f.code}: ${f.message}`).join('; ');

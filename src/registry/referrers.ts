@@ -62,10 +62,10 @@ export interface AttachResult {
  */
 export class ReferrerWriter {
   /**
-   * The fallback index body each `<registry>/<path>:<tag>` had when this writer last wrote or read it. An
-   * entry is removed while its PUT is under way, so a failed write leaves nothing behind.
+   * The fallback index body each `<registry>/<path>:<tag>` had when this writer last wrote or read it (undefined:
+   * there was none). An entry is removed while its PUT is under way, so a failed write leaves nothing behind.
    */
-  readonly #fallbackIndexes = new Map<string, Buffer>();
+  readonly #fallbackIndexes = new Map<string, Buffer | undefined>();
   /** Per fallback tag, the attach under way (the next one waits for it to settle). */
   readonly #pending = new Map<string, Promise<unknown>>();
 
@@ -90,7 +90,7 @@ export class ReferrerWriter {
     const key = `${client.registry}/${repositoryPath}:${tag}`;
     const fallbackUpdated = await this.#serialised(key, async () => {
       let current = this.#fallbackIndexes.get(key);
-      if (current === undefined) {
+      if (!this.#fallbackIndexes.has(key)) {
         const existing = await getIfExists(client, repositoryPath, tag);
         if (existing && existing.mediaType !== OCI_IMAGE_INDEX) {
           throw new Error(
@@ -109,6 +109,23 @@ export class ReferrerWriter {
       return merged.changed;
     });
     return { referrer, via: 'fallback-tag', fallbackTag: tag, fallbackUpdated };
+  }
+
+  /**
+   * Reads `subject`'s fallback index now (unless the writer knows it already, or the registry lists referrers
+   * itself), so the next attach to it does not wait for that read.
+   */
+  async load(repositoryPath: string, subject: SubjectDescriptor): Promise<void> {
+    const client = this.client;
+    if (client.getReferrers && client.referrersApi !== false) return;
+    const tag = fallbackTag(subject.digest);
+    const key = `${client.registry}/${repositoryPath}:${tag}`;
+    await this.#serialised(key, async () => {
+      if (this.#fallbackIndexes.has(key)) return;
+      const existing = await getIfExists(client, repositoryPath, tag);
+      if (existing && existing.mediaType !== OCI_IMAGE_INDEX) return; // attach refuses it, saying why
+      this.#fallbackIndexes.set(key, existing?.body);
+    });
   }
 
   /** Runs `task` after every earlier task of this writer with the same key has settled. */

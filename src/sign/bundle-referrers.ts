@@ -70,6 +70,8 @@ export interface VerifiedReferrer {
   referrer: string;
   /** The bundle layer's digest. */
   bundleDigest: string;
+  /** The verified bundle (its JSON), e.g. to recognise the classic layer the same signing made (classicEquivalents). */
+  bundle: Buffer;
   predicateType: string;
   /** The signed in-toto statement (its predicate: the SBOM, the scan, the deployment manifest, ...). */
   statement: InTotoStatement;
@@ -163,12 +165,7 @@ export async function verifyAttached(
   const result: VerifyAttachedResult = { verified: [], otherSigners: [] };
   const failures: ReferrerFailure[] = [];
   const candidates = descriptors.filter((descriptor) => {
-    // cosign (go-containerregistry) lists its referrers with the config media type as artifactType.
-    const maybeBundle =
-      descriptor.artifactType === undefined ||
-      descriptor.artifactType === OCI_EMPTY_JSON ||
-      isBundleV03MediaType(descriptor.artifactType);
-    if (!maybeBundle || descriptor.mediaType !== OCI_IMAGE_MANIFEST) return false;
+    if (!mayHoldBundle(descriptor)) return false;
     if (options.exceptReferrers?.has(descriptor.digest)) return false;
     return !options.onlyReferrers || options.onlyReferrers.has(descriptor.digest);
   });
@@ -206,6 +203,16 @@ export async function verifyAttached(
   }
   if (!options.partial) assertVerifiedAttached(subject, result, expected, options.requiredPredicateTypes);
   return result;
+}
+
+/** Whether a listed referrer may hold a Sigstore bundle (what verifyAttached reads). */
+export function mayHoldBundle(descriptor: Pick<OciDescriptor, 'mediaType' | 'artifactType'>): boolean {
+  // cosign (go-containerregistry) lists its referrers with the config media type as artifactType.
+  const artifactType = descriptor.artifactType;
+  return (
+    descriptor.mediaType === OCI_IMAGE_MANIFEST &&
+    (artifactType === undefined || artifactType === OCI_EMPTY_JSON || isBundleV03MediaType(artifactType))
+  );
 }
 
 /**
@@ -317,6 +324,7 @@ async function verifyReferrer(
     return {
       referrer: descriptor.digest,
       bundleDigest: layer.digest,
+      bundle,
       predicateType: result.predicateType,
       statement: result.statement,
       ...(result.identity ? { identity: result.identity } : {}),

@@ -1,29 +1,24 @@
 /**
- * cosign's classic `sha256-<hex>.sig` / `.att` tags (layout in ./classic-format.ts): written by appending a
- * layer to what the tag already holds (as cosign does: signatures of other runs and signers are kept), and
- * read back and verified.
+ * cosign's classic `sha256-<hex>.sig` / `.att` tags (layout in ./classic-format.ts), read back and verified; they are
+ * written by ./classic-writer.ts.
  */
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { PolicyError, toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
 
 import type { RegistryClient } from '../registry/client.js';
-import { digestOf } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
-import { OCI_IMAGE_MANIFEST } from '../registry/media-types.js';
 import {
   ANNOTATION_PREDICATE_TYPE,
   bundleFromClassicLayer,
-  classicManifest,
   classicTag,
   DSSE_ENVELOPE_MEDIA_TYPE,
   parseClassicManifest,
   parseSimpleSigning,
   SIMPLE_SIGNING_MEDIA_TYPE,
   type ClassicDescriptor,
-  type ClassicKind,
-  type ClassicLayer,
 } from './classic-format.js';
 import { MAX_BUNDLE_BYTES, type ReferrerFailure } from './bundle-referrers.js';
+import { sameClassicLayer, type ClassicEquivalents } from './classic-equivalents.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from './predicates.js';
 import { certificateIdentity } from './signer.js';
 import { IN_TOTO_PAYLOAD_TYPE, parseStatement, statementNamesDigest } from './statements.js';
@@ -34,65 +29,6 @@ export type ClassicRegistry = Pick<
   RegistryClient,
   'registry' | 'getManifest' | 'putManifest' | 'uploadBlob' | 'getBlob'
 >;
-
-/** Where a classic layer went: the tag and the manifest it holds now. */
-export interface ClassicWriteResult {
-  tag: string;
-  manifest: string;
-  /** The digest of the layer appended (what verification of only this signature looks for). */
-  layer: string;
-}
-
-/**
- * Appends layers to the `.sig`/`.att` tags of one repository. Each tag is read once (a missing tag is an
- * empty one); later appends of the same writer start from what it wrote.
- */
-export class ClassicTagWriter {
-  readonly #layers = new Map<string, ClassicDescriptor[]>();
-
-  constructor(
-    readonly client: ClassicRegistry,
-    readonly repositoryPath: string,
-  ) {}
-
-  /** Adds `layer` to the `kind` tag of `subjectDigest`: uploads its blob and the config, PUTs the tag. */
-  async append(subjectDigest: string, kind: ClassicKind, layer: ClassicLayer): Promise<ClassicWriteResult> {
-    const { client, repositoryPath: path } = this;
-    const tag = classicTag(subjectDigest, kind);
-    const existing = this.#layers.get(tag) ?? (await this.#read(tag));
-    const descriptor: ClassicDescriptor = {
-      mediaType: layer.mediaType,
-      digest: digestOf(layer.body),
-      size: layer.body.length,
-      annotations: layer.annotations,
-    };
-    // A simple signing payload is the same for every signature of a digest: known when the tag lists it.
-    const stored = existing.some((l) => l.digest === descriptor.digest);
-    const layers = [...existing, descriptor];
-    const { manifest, config } = classicManifest(layers);
-    // The layer and the config blob at once; the manifest names both, so it waits for both.
-    await Promise.all([
-      stored ? undefined : client.uploadBlob(path, layer.body, descriptor.digest, { knownMissing: true }),
-      client.uploadBlob(path, config, digestOf(config), { knownMissing: true }),
-    ]);
-    const digest = await client.putManifest(path, tag, manifest, OCI_IMAGE_MANIFEST);
-    this.#layers.set(tag, layers);
-    return { tag, manifest: digest, layer: descriptor.digest };
-  }
-
-  async #read(tag: string): Promise<ClassicDescriptor[]> {
-    const fetched = await getIfExists(this.client, this.repositoryPath, tag);
-    if (!fetched) return [];
-    try {
-      return parseClassicManifest(fetched.body);
-    } catch (error) {
-      throw new Error(
-        `${this.client.registry}/${this.repositoryPath}:${tag} is not a cosign signature manifest: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-  }
-}
 
 /** One classic layer that verified. */
 export interface VerifiedClassic {
@@ -109,6 +45,19 @@ export interface VerifyClassicResult {
   verified: VerifiedClassic[];
   otherSigners: ReferrerFailure[];
   failures: ReferrerFailure[];
+}
+
+export interface VerifyClassicOptions {
+  /** Verify only these layers (by digest), e.g. the ones this run appended; default every one. */
+  onlyLayers?: ReadonlySet<string>;
+  /** Read only these of the digest's tags (`sha256-<hex>.sig`, `.att`); default both. */
+  onlyTags?: ReadonlySet<string>;
+  /**
+   * The layers the bundles verified about this digest make (classicEquivalents), by layer digest: a layer equal to
+   * one of them is verified by that bundle's verification, without its blob. May still be on its way (the layers'
+   * tags are read meanwhile); when it fails, every layer is read and verified.
+   */
+  equivalents?: ClassicEquivalents | Promise<ClassicEquivalents>;
 }
 
 /** Classic layers read and verified at once (as bundles are: see verifyAttached). */
@@ -129,11 +78,11 @@ export async function verifyClassic(
   trust: TrustMaterial,
   expected: ExpectedSigner,
   dockerReference: string,
-  /** Verify only these layers (by digest), e.g. the ones this run appended; default every one. */
-  onlyLayers?: ReadonlySet<string>,
-  /** Read only these of the digest's tags (`sha256-<hex>.sig`, `.att`); default both. */
-  onlyTags?: ReadonlySet<string>,
+  options: VerifyClassicOptions = {},
 ): Promise<VerifyClassicResult> {
+  const { onlyLayers, onlyTags } = options;
+  // Their failure is the bundles' own (reported where they were verified): then every layer is verified here.
+  const equivalents = Promise.resolve(options.equivalents).catch(() => undefined);
   // The result keeps tag and layer order.
   type Outcome =
     { verified: VerifiedClassic } | { otherSigner: ReferrerFailure } | { failure: ReferrerFailure };
@@ -150,6 +99,19 @@ export async function verifyClassic(
     });
     if (layer.size > MAX_BUNDLE_BYTES) {
       return { failure: fail('INVALID_SIGNATURE_MANIFEST', `the layer is ${layer.size} bytes`) };
+    }
+    const known = (await equivalents)?.get(layer.digest);
+    if (known && sameClassicLayer(known.layer, layer)) {
+      const { predicateType, identity, issuer } = known;
+      return {
+        verified: {
+          tag,
+          layer: layer.digest,
+          predicateType,
+          ...(identity ? { identity } : {}),
+          ...(issuer ? { issuer } : {}),
+        },
+      };
     }
     try {
       const body = await client.getBlob(path, layer.digest);
@@ -346,7 +308,8 @@ function checkLoggedKey(bundle: Bundle, publicKey: Parameters<typeof toKeyObject
   }
 }
 
-async function getIfExists(client: ClassicRegistry, path: string, ref: string) {
+/** The manifest at `ref`, or undefined when the registry has none (404). */
+export async function getIfExists(client: ClassicRegistry, path: string, ref: string) {
   try {
     return await client.getManifest(path, ref);
   } catch (error) {

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import {
   carriedSignatures,
+  prefetchCarried,
   PROMOTION_DEFERS,
   type CarriedSignatures,
 } from '../lifecycle/carried-signatures.js';
@@ -53,6 +54,7 @@ export async function runOpenReleaseStage(
     }));
     trusted.catch(() => undefined); // raised where it is awaited; a failed read says why first
     const opened = await openRelease(registry, repositoryOf(settings), from, trusted, host.log);
+    void prefetchCarried(opened.reads, settings.image.path, opened);
     const trust = await trusted;
     const reportsDir = reportsDirFor(settings, context.tempDir);
     await mkdir(reportsDir, { recursive: true });
@@ -95,11 +97,11 @@ function repositoryOf(settings: Settings) {
  * beside the re-scan, logging to `log`; a listed one that is gone or does not verify refuses the promotion.
  */
 export async function runCarryOverStage(
-  input: { settings: Settings; registry: RegistryClient; source: PromotionSource },
+  input: { settings: Settings; source: PromotionSource },
   log: PhaseLog,
 ): Promise<CarriedSignatures> {
-  const { settings, registry, source } = input;
-  const carried = await carriedSignatures(registry, repositoryOf(settings), source, source.trust);
+  const { settings, source } = input;
+  const carried = await carriedSignatures(source.reads, repositoryOf(settings), source, source.trust);
   log.info(
     `carried over: ${carried.bundles.length} bundle(s) and ${carried.classic.length} classic signature(s) verified`,
   );

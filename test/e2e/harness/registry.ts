@@ -2,6 +2,9 @@
  * A throw-away OCI registry for the end-to-end suite: Debian's `docker-registry` (distribution 2.8)
  * on a random loopback port, with TLS (a self-signed certificate that is its own CA) and htpasswd
  * basic auth, storing blobs in a temporary directory that stop() removes.
+ *
+ * `auth: 'token'` swaps htpasswd (bcrypt on every request) for distribution's token auth, as real
+ * registries do it: a Bearer challenge, JWTs from a loopback token server (./token-server.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +17,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 
 import { describeFailure, execProcess } from '../../../src/process/exec.js';
+import {
+  makeTokenSigningMaterial,
+  startTokenServer,
+  TOKEN_ISSUER,
+  TOKEN_SERVICE,
+  type TokenServer,
+} from './token-server.js';
+
+/** How the registry authenticates clients. */
+export type RegistryAuthMode = 'htpasswd' | 'token';
 
 /** A running test registry. */
 export interface TestRegistry {
@@ -45,6 +58,12 @@ export interface TestRegistry {
   pause(): void;
   /** SIGCONTs a paused registry. */
   resume(): void;
+  /** How the registry authenticates clients (startRegistry's `auth`). */
+  auth: RegistryAuthMode;
+  /** Token mode: the token server's URL (the challenge's realm). */
+  tokenRealm?: string;
+  /** Token mode: requests the token server received so far (they never reach the registry's access log); else 0. */
+  tokenRequests(): number;
 }
 
 /** Options of startRegistry(). */
@@ -53,6 +72,11 @@ export interface StartRegistryOptions {
   username?: string;
   /** Defaults to a random hex string. */
   password?: string;
+  /**
+   * `htpasswd` (default): Basic auth checked with bcrypt on every request. `token`: distribution's token auth
+   * with a loopback token server that accepts `username`/`password` as Basic credentials.
+   */
+  auth?: RegistryAuthMode;
 }
 
 const READY_TRIES = 100;
@@ -142,14 +166,34 @@ async function run(file: string, args: readonly string[], cwd?: string): Promise
 /** YAML double-quoted scalar (JSON strings are valid YAML). */
 const q = (value: string) => JSON.stringify(value);
 
-/** The distribution 2.8 configuration of the test registry. */
-export function registryConfigYaml(o: {
-  port: number;
-  storageDir: string;
-  certFile: string;
-  keyFile: string;
-  htpasswdFile: string;
-}): string {
+/** The `auth.token` section of the registry configuration. */
+export interface TokenAuthConfig {
+  realm: string;
+  service: string;
+  issuer: string;
+  /** PEM certificate(s) the tokens' x5c chains must lead to. */
+  rootCertBundle: string;
+}
+
+/** The distribution 2.8 configuration of the test registry: htpasswd auth, or token auth when `token` is given. */
+export function registryConfigYaml(
+  o: {
+    port: number;
+    storageDir: string;
+    certFile: string;
+    keyFile: string;
+  } & ({ htpasswdFile: string; token?: undefined } | { token: TokenAuthConfig; htpasswdFile?: undefined }),
+): string {
+  const auth = o.token
+    ? [
+        'auth:',
+        '  token:',
+        `    realm: ${q(o.token.realm)}`,
+        `    service: ${q(o.token.service)}`,
+        `    issuer: ${q(o.token.issuer)}`,
+        `    rootcertbundle: ${q(o.token.rootCertBundle)}`,
+      ]
+    : ['auth:', '  htpasswd:', '    realm: edgeship-test-registry', `    path: ${q(o.htpasswdFile)}`];
   return [
     'version: 0.1',
     'log:',
@@ -171,10 +215,7 @@ export function registryConfigYaml(o: {
     '  tls:',
     `    certificate: ${q(o.certFile)}`,
     `    key: ${q(o.keyFile)}`,
-    'auth:',
-    '  htpasswd:',
-    '    realm: edgeship-test-registry',
-    `    path: ${q(o.htpasswdFile)}`,
+    ...auth,
     '',
   ].join('\n');
 }
@@ -281,7 +322,10 @@ async function killChild(running: Running): Promise<void> {
   }
 }
 
-/** Polls `/v2/` until it answers 401 (bounded: 100 tries, 100 ms apart). Throws with the logs otherwise. */
+/**
+ * Polls `/v2/` until it answers 401, the Basic or the Bearer challenge (bounded: 100 tries, 100 ms apart).
+ * Throws with the logs otherwise.
+ */
 async function waitUntilReady(host: string, ca: string, running: Running): Promise<void> {
   let last = 'no answer';
   for (let attempt = 0; attempt < READY_TRIES; attempt++) {
@@ -299,21 +343,45 @@ async function waitUntilReady(host: string, ca: string, running: Running): Promi
 }
 
 /**
- * Starts a TLS + htpasswd-protected docker-registry on a random 127.0.0.1 port and waits until
- * `/v2/` answers 401. On any failure, kills the registry and removes its directory before throwing.
- * Call `stop()` when done (e.g. in afterAll).
+ * Starts a TLS + htpasswd-protected (or token-auth, `auth: 'token'`) docker-registry on a random 127.0.0.1 port
+ * and waits until `/v2/` answers 401. On any failure, kills the registry (and the token server) and removes its
+ * directory before throwing. Call `stop()` when done (e.g. in afterAll).
  */
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<TestRegistry> {
   const username = options.username ?? 'edgeship';
   const password = options.password ?? randomBytes(12).toString('hex');
+  const authMode = options.auth ?? 'htpasswd';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'edgeship-registry-'));
   let running: Running | undefined;
+  let tokenServer: TokenServer | undefined;
   try {
     const { certFile, keyFile, certDir } = await makeCertificate(dir);
     const ca = await readFile(certFile, 'utf8');
 
-    const htpasswdFile = path.join(dir, 'htpasswd');
-    await writeFile(htpasswdFile, `${(await run('htpasswd', ['-Bbn', username, password])).trim()}\n`);
+    let authConfig: { htpasswdFile: string } | { token: TokenAuthConfig };
+    if (authMode === 'token') {
+      // The token server needs no registry, so it starts first: the registry's config names its port.
+      const signing = await makeTokenSigningMaterial(dir);
+      tokenServer = await startTokenServer({
+        tlsCertFile: certFile,
+        tlsKeyFile: keyFile,
+        signing,
+        username,
+        password,
+      });
+      authConfig = {
+        token: {
+          realm: tokenServer.realm,
+          service: TOKEN_SERVICE,
+          issuer: TOKEN_ISSUER,
+          rootCertBundle: signing.certFile,
+        },
+      };
+    } else {
+      const htpasswdFile = path.join(dir, 'htpasswd');
+      await writeFile(htpasswdFile, `${(await run('htpasswd', ['-Bbn', username, password])).trim()}\n`);
+      authConfig = { htpasswdFile };
+    }
 
     const storageDir = path.join(dir, 'storage');
     await mkdir(storageDir);
@@ -324,7 +392,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     for (let attempt = 1; ; attempt++) {
       const port = await freeLoopbackPort();
       host = `127.0.0.1:${port}`;
-      await writeFile(configFile, registryConfigYaml({ port, storageDir, certFile, keyFile, htpasswdFile }));
+      await writeFile(configFile, registryConfigYaml({ port, storageDir, certFile, keyFile, ...authConfig }));
       running = spawnRegistry(configFile);
       try {
         await waitUntilReady(host, ca, running);
@@ -345,6 +413,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     );
 
     let current = running;
+    const tokens = tokenServer;
     let earlierLogs = '';
     let paused = false;
     let stopping: Promise<void> | undefined;
@@ -366,6 +435,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         (stopping ??= (async () => {
           if (paused) signal('SIGCONT');
           await killChild(current);
+          await tokens?.stop();
           await rm(dir, { recursive: true, force: true });
         })()),
       kill: async () => {
@@ -388,9 +458,13 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         paused = false;
         signal('SIGCONT');
       },
+      auth: authMode,
+      ...(tokens ? { tokenRealm: tokens.realm } : {}),
+      tokenRequests: () => tokens?.requests() ?? 0,
     };
   } catch (error) {
     if (running) await killChild(running);
+    await tokenServer?.stop();
     await rm(dir, { recursive: true, force: true });
     throw error;
   }

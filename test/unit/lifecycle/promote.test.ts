@@ -10,9 +10,14 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { carriedSignatures, PROMOTION_DEFERS } from '../../../src/lifecycle/carried-signatures.js';
+import {
+  carriedSignatures,
+  prefetchCarried,
+  PROMOTION_DEFERS,
+} from '../../../src/lifecycle/carried-signatures.js';
 import { ReleaseReadError, writeSbomFiles } from '../../../src/lifecycle/read-release.js';
-import { readRelease } from '../../../src/lifecycle/release-reader.js';
+import { openRelease, readRelease, verifyOpenedRelease } from '../../../src/lifecycle/release-reader.js';
+import { readOnce } from '../../../src/registry/read-once.js';
 import { loadPolicy } from '../../../src/policy/index.js';
 import { planPromotion, publishPromotion } from '../../../src/publish/promote.js';
 import { expectedSignerFor, signerConfig } from '../../../src/publish/publish-deps.js';
@@ -399,5 +404,133 @@ describe('read a release back and promote it', () => {
     expect(w.registry.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
     const manifests = await readdir(dir).catch(() => [] as string[]);
     expect(manifests.filter((f) => f.startsWith('edgeship-deployment-'))).toEqual([]);
+  });
+
+  it('a rescan attestation that cannot be stored fails the promotion before its manifest is written or a tag moves', async () => {
+    const w = await world();
+    const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    const named = { ...repository, name: `${w.registry.host}/${REPO_PATH}` };
+    const carried = await carriedSignatures(w.client, named, read, trust());
+    const source = { ...read, carried: () => Promise.resolve(carried) };
+    const tagsBefore = Object.fromEntries(releaseTags(w.registry));
+    const indexReferrers = () =>
+      w.registry.manifests.get(`${REPO_PATH}@sha256-${w.rc.indexDigest.slice(7)}`)?.body.toString('utf8');
+    const referrersBefore = indexReferrers();
+    const manifestsAboutIndex = () =>
+      [...w.registry.manifests.entries()]
+        .filter(
+          ([, m]) => m.body.toString('utf8').includes(`"subject":{`) && m.body.includes(w.rc.indexDigest),
+        )
+        .map(([key]) => key)
+        .sort();
+    const aboutIndexBefore = manifestsAboutIndex();
+    // The registry refuses the `.att` tag of one platform: the rescan's storing fails while the manifest is signed.
+    const platform = source.images[0]!.digest;
+    w.registry.failNext(
+      1,
+      (r) => r.method === 'PUT' && r.url.endsWith(`/manifests/sha256-${platform.slice(7)}.att`),
+      (res) => {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'no .att tags here' }] }));
+      },
+    );
+    const dir = path.join(w.workspace, 'promote-unstored');
+    const settings = await w.settingsWith(dir);
+    const policy = loadPolicy(settings.policy);
+    const gate = await passingGate(source.images, policy, dir);
+    const release = releaseOf('v1.2.3');
+    w.registry.requests.splice(0);
+    await expect(
+      publishPromotion(
+        {
+          settings,
+          policy,
+          release,
+          images: source.images,
+          gate,
+          git: {
+            ref: 'refs/tags/v1.2.3',
+            revision: REVISION,
+            workflowRun: 'https://github.com/a/b/actions/runs/4',
+          },
+          reportsDir: dir,
+          source,
+          planned: () =>
+            planPromotion(
+              w.client,
+              { settings, release, images: source.images, indexDigest: w.rc.indexDigest },
+              memoryLog(),
+            ),
+        },
+        w.deps(settings),
+      ),
+    ).rejects.toThrow(/no \.att tags here|DENIED|403/);
+    // No tag moved, and nothing names the index anew: no referrer (no deployment manifest of 1.2.3, signed or
+    // not), no `.att` layer. Only blobs went up for it while the rescan was being stored.
+    expect(Object.fromEntries(releaseTags(w.registry))).toEqual(tagsBefore);
+    expect(indexReferrers()).toBe(referrersBefore);
+    const index = `/manifests/sha256-${w.rc.indexDigest.slice(7)}`;
+    expect(w.registry.requests.filter((r) => r.method === 'PUT' && r.url.includes(index))).toEqual([]);
+    expect(manifestsAboutIndex()).toEqual(aboutIndexBefore);
+  });
+
+  it('reads every bundle and what a promotion carries over ahead, each once: the verifications then ask for nothing', async () => {
+    const w = await world();
+    const named = { ...repository, name: `${w.registry.host}/${REPO_PATH}` };
+    w.registry.requests.splice(0);
+    const opened = await openRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
+    await opened.readAhead;
+    await prefetchCarried(opened.reads, REPO_PATH, opened);
+    const ahead = w.registry.requests.map((r) => `${r.method} ${r.url}`);
+    // The classic tags of every digest, the `.sig` layers, and every referrer of every digest with its bundle.
+    const digests = [w.rc.indexDigest, ...opened.release.platforms.map((p) => p.digest)];
+    for (const digest of digests) {
+      for (const kind of ['sig', 'att'] as const)
+        expect(ahead).toContain(`GET /v2/${REPO_PATH}/manifests/sha256-${digest.slice(7)}.${kind}`);
+    }
+    expect(ahead.filter((r) => r.startsWith('GET') && r.includes('/blobs/')).length).toBeGreaterThan(
+      digests.length * 3,
+    );
+    // Nothing fetched twice.
+    const gets = ahead.filter((r) => r.startsWith('GET'));
+    expect(new Set(gets).size).toBe(gets.length);
+    w.registry.requests.splice(0);
+    const read = await verifyOpenedRelease(
+      w.client,
+      repository,
+      opened,
+      trust(),
+      memoryLog(),
+      PROMOTION_DEFERS,
+    );
+    const carried = await carriedSignatures(read.reads, named, read, trust());
+    expect(w.registry.requests.map((r) => `${r.method} ${r.url}`)).toEqual([]);
+    // The same verdict as a carry-over that reads everything itself.
+    expect(carried).toEqual(await carriedSignatures(w.client, named, read, trust()));
+    expect(carried.classic.length).toBeGreaterThanOrEqual(digests.length);
+  });
+
+  it('reads once through readOnce, and asks again after a failed read', async () => {
+    const w = await world();
+    const reads = readOnce(w.client);
+    w.registry.requests.splice(0);
+    const tag = `/v2/${REPO_PATH}/manifests/1.2.3-rc.1`;
+    const [a, b] = await Promise.all([
+      reads.getManifest(REPO_PATH, '1.2.3-rc.1'),
+      reads.getManifest(REPO_PATH, '1.2.3-rc.1'),
+    ]);
+    expect(a).toBe(b);
+    expect(w.registry.requests.filter((r) => r.url === tag)).toHaveLength(1);
+    w.registry.failNext(
+      1,
+      (r) => r.url.endsWith('/manifests/1.2.3'),
+      (res) => {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'not now' }] }));
+      },
+    );
+    await expect(reads.getManifest(REPO_PATH, '1.2.3')).rejects.toThrow();
+    await expect(reads.getManifest(REPO_PATH, '1.2.3')).rejects.toThrow(/not found|unknown|404/i);
+    expect(w.registry.requests.filter((r) => r.url.endsWith('/manifests/1.2.3'))).toHaveLength(2);
   });
 });

@@ -86,7 +86,7 @@ describe('tags', () => {
     expect(Object.fromEntries(table)).toEqual({ latest: d('n'), '1.2.3': d('n') });
   });
 
-  it('writes in rounds: the first moving tag alone, the other moving tags at once, then the release tags, then reads all back at once', async () => {
+  it('checks every tag at once, then writes in rounds: the first moving tag alone, the other moving tags at once, then the release tags, then reads all back at once', async () => {
     const { client } = tagTable({});
     const events: string[] = [];
     let inFlight = 0;
@@ -119,15 +119,11 @@ describe('tags', () => {
     const log = memoryLog();
     await applyTags(slow, 'r', plan, index, async () => undefined, log);
     expect(events).toEqual([
-      'HEAD 1.2',
+      ...['1.2', '1', 'latest', 'production', '1.2.3'].map((t) => `HEAD ${t}`),
       'PUT 1.2',
-      'HEAD 1',
-      'HEAD latest',
-      'HEAD production',
       'PUT 1',
       'PUT latest',
       'PUT production',
-      'HEAD 1.2.3',
       'PUT 1.2.3',
       ...['1.2', '1', 'latest', 'production', '1.2.3'].map((t) => `HEAD ${t}`),
     ]);

@@ -137,6 +137,45 @@ describe('attachBundle with the fallback tag', () => {
     expect(await listReferrers(client, PATH, `sha256:${'00'.repeat(32)}`)).toEqual([]);
   });
 
+  it('reads the fallback index ahead with load(), so the next attach does not read it', async () => {
+    const subject = addImage(registry, 'v1', 'a');
+    await listReferrers(client, PATH, subject.digest); // the client learns there is no referrers API
+    const reads = () =>
+      registry
+        .registryRequests()
+        .filter((r) => r.startsWith('GET') && r.includes(fallbackTag(subject.digest)));
+    const before = reads().length;
+    await writer.load(PATH, subject);
+    await writer.load(PATH, subject); // known now (absent): not read again
+    expect(reads()).toHaveLength(before + 1);
+    const first = await attachBundle(
+      writer,
+      PATH,
+      subject,
+      Buffer.from('{"n":1}'),
+      COSIGN_SIGN_PREDICATE_TYPE,
+      CREATED,
+    );
+    expect(first.fallbackUpdated).toBe(true);
+    expect(reads()).toHaveLength(before + 1);
+    // Another writer finds the index there, loads it, and keeps the first referrer.
+    const other = new ReferrerWriter(client);
+    await other.load(PATH, subject);
+    const second = await attachBundle(
+      other,
+      PATH,
+      subject,
+      Buffer.from('{"n":2}'),
+      SPDX_PREDICATE_TYPE,
+      CREATED,
+    );
+    expect(reads()).toHaveLength(before + 2);
+    expect((await listReferrers(client, PATH, subject.digest)).map((d) => d.digest)).toEqual([
+      first.referrer.digest,
+      second.referrer.digest,
+    ]);
+  });
+
   it('serialises concurrent attaches to one subject so none is lost', async () => {
     const subject = addImage(registry, 'v1', 'a');
     const results = await Promise.all(

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OCI_IMAGE_MANIFEST } from '../../../src/registry/media-types.js';
 import { digestOf } from '../../../src/registry/digest.js';
 import {
+  ANNOTATION_REKOR_BUNDLE,
+  classicAttestationLayer,
   classicManifest,
   classicSignatureLayer,
   classicTag,
@@ -16,11 +18,17 @@ import {
   parseClassicManifest,
   simpleSigningPayload,
 } from '../../../src/sign/classic-format.js';
-import { ClassicTagWriter, verifyClassic } from '../../../src/sign/classic-tags.js';
-import { COSIGN_SIGN_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
-import { loadSigningKey, signPayload, type SignerConfig } from '../../../src/sign/signer.js';
-import { trustMaterialFromJSON } from '../../../src/sign/verify.js';
-import { startSigstoreStack, type SigstoreStack } from '../../e2e/harness/sigstore-stack.js';
+import { classicEquivalents } from '../../../src/sign/classic-equivalents.js';
+import { verifyClassic } from '../../../src/sign/classic-tags.js';
+import { ClassicTagWriter } from '../../../src/sign/classic-writer.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, SPDX_PREDICATE_TYPE } from '../../../src/sign/predicates.js';
+import { attest, loadSigningKey, signPayload, type SignerConfig } from '../../../src/sign/signer.js';
+import { trustMaterialFromJSON, verifyBundle } from '../../../src/sign/verify.js';
+import {
+  GITHUB_ACTIONS_ISSUER,
+  startSigstoreStack,
+  type SigstoreStack,
+} from '../../e2e/harness/sigstore-stack.js';
 import { auth, clientFor, pushImage, REPO_PATH } from '../publish/harness.js';
 import { FakeRegistry } from '../registry/fake-registry.js';
 
@@ -62,9 +70,17 @@ describe('classic signature tags', () => {
     const first = new ClassicTagWriter(client, REPO_PATH);
     const other = await signPayload(config(theirs), payload, COSIGN_SIGN_PREDICATE_TYPE);
     await first.append(digest, 'sig', classicSignatureLayer(payload, other.bundle));
+    // The second writer prepares its append (reads the tag, uploads the layer and the new config), so the append
+    // only PUTs the tag.
     const second = new ClassicTagWriter(client, REPO_PATH);
     const signed = await signPayload(config(ours), payload, COSIGN_SIGN_PREDICATE_TYPE);
-    const written = await second.append(digest, 'sig', classicSignatureLayer(payload, signed.bundle));
+    const ours1 = classicSignatureLayer(payload, signed.bundle);
+    await second.prepare(digest, 'sig', ours1);
+    const prepared = registry.requests.length;
+    const written = await second.append(digest, 'sig', ours1);
+    expect(registry.requests.slice(prepared).map((r) => `${r.method} ${r.url}`)).toEqual([
+      `PUT /v2/${REPO_PATH}/manifests/${classicTag(digest, 'sig')}`,
+    ]);
     expect(written.tag).toBe(classicTag(digest, 'sig'));
     const tagged = registry.tags.get(REPO_PATH)!.get(written.tag)!;
     expect(tagged).toBe(written.manifest);
@@ -78,16 +94,9 @@ describe('classic signature tags', () => {
     // Asked for the .att tag alone, it reads nothing else: no signature found, and no request for the .sig tag.
     const mark = registry.requests.length;
     const attOnly = new Set([classicTag(digest, 'att')]);
-    const onlyAtt = await verifyClassic(
-      client,
-      REPO_PATH,
-      digest,
-      trust,
-      expected,
-      reference,
-      undefined,
-      attOnly,
-    );
+    const onlyAtt = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference, {
+      onlyTags: attOnly,
+    });
     expect(onlyAtt).toEqual({ verified: [], otherSigners: [], failures: [] });
     expect(registry.requests.slice(mark).map((r) => r.url)).toEqual([
       `/v2/${REPO_PATH}/manifests/${classicTag(digest, 'att')}`,
@@ -128,6 +137,104 @@ describe('classic signature tags', () => {
     const tampered = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference);
     expect(tampered.verified).toEqual([]);
     expect(tampered.failures.map((f) => f.code)).toEqual(['VERIFICATION_FAILED']);
+    await client.close();
+  }, 60_000);
+
+  it('takes a layer equal to the one a verified bundle makes as verified, without reading it', async () => {
+    const client = clientFor(registry);
+    const digest = await pushImage(client, 'linux/riscv64');
+    const reference = `${registry.host}/${REPO_PATH}`;
+    const trust = trustMaterialFromJSON(stack.trustedRoot);
+    const identity = 'https://github.com/acme/agent/.github/workflows/release.yml@refs/tags/v1';
+    const expected = { kind: 'certificate' as const, identity, issuer: GITHUB_ACTIONS_ISSUER };
+    const keyless: SignerConfig = {
+      identity: {
+        kind: 'keyless',
+        tokenProvider: { getToken: async () => stack.oidcToken(identity) },
+        fulcioURL: stack.fulcioURL,
+      },
+      rekorURL: stack.rekorURL,
+      tsaURL: stack.tsaURL,
+    };
+    // One signing written in both formats, as a release writes it; the bundle verified about `digest`.
+    const sbom = await attest(keyless, digest, SPDX_PREDICATE_TYPE, { spdxVersion: 'SPDX-2.3' });
+    const written = await new ClassicTagWriter(client, REPO_PATH).append(
+      digest,
+      'att',
+      classicAttestationLayer(sbom.bundle, sbom.predicateType),
+    );
+    const checked = verifyBundle(sbom.bundle, trust, { subjectDigest: digest, expected });
+    const equivalents = classicEquivalents([{ bundle: sbom.bundle, ...checked }], expected);
+    expect([...equivalents.keys()]).toEqual([written.layer]);
+    const blobReads = (from: number) =>
+      registry.requests.slice(from).filter((r) => r.url.includes('/blobs/'));
+
+    // Read and verified in full, it is what the equivalence says without a read.
+    let mark = registry.requests.length;
+    const full = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference);
+    expect(full.failures).toEqual([]);
+    expect(blobReads(mark)).toHaveLength(1);
+    for (const given of [equivalents, Promise.resolve(equivalents)]) {
+      mark = registry.requests.length;
+      const known = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference, {
+        equivalents: given,
+      });
+      expect(known).toEqual(full);
+      expect(known.verified).toEqual([
+        {
+          tag: classicTag(digest, 'att'),
+          layer: written.layer,
+          predicateType: SPDX_PREDICATE_TYPE,
+          identity,
+          issuer: GITHUB_ACTIONS_ISSUER,
+        },
+      ]);
+      expect(blobReads(mark)).toEqual([]);
+    }
+    // Bundles that failed: every layer is read and verified.
+    mark = registry.requests.length;
+    const failed = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference, {
+      equivalents: Promise.reject(new Error('the bundles did not verify')),
+    });
+    expect(failed).toEqual(full);
+    expect(blobReads(mark)).toHaveLength(1);
+    // A key signer, or a message signature, makes none.
+    expect(
+      classicEquivalents([{ bundle: sbom.bundle, ...checked }], {
+        kind: 'key',
+        publicKey: keyPair().publicKeyPem,
+      }).size,
+    ).toBe(0);
+    const signature = await signPayload(
+      keyless,
+      simpleSigningPayload(reference, digest),
+      COSIGN_SIGN_PREDICATE_TYPE,
+    );
+    expect(
+      classicEquivalents([{ bundle: signature.bundle, predicateType: COSIGN_SIGN_PREDICATE_TYPE }], expected)
+        .size,
+    ).toBe(0);
+
+    // The same layer with one annotation changed (the log's promise, its envelope unchanged) is not taken on
+    // trust: it is read and its verification fails.
+    const stored = JSON.parse(
+      registry.manifests
+        .get(`${REPO_PATH}@${registry.tags.get(REPO_PATH)!.get(written.tag)!}`)!
+        .body.toString('utf8'),
+    ) as { layers: Array<{ annotations: Record<string, string> }> };
+    const promise = JSON.parse(stored.layers[0]!.annotations[ANNOTATION_REKOR_BUNDLE]!) as {
+      Payload: { integratedTime: number };
+    };
+    promise.Payload.integratedTime += 1;
+    stored.layers[0]!.annotations[ANNOTATION_REKOR_BUNDLE] = JSON.stringify(promise);
+    await client.putManifest(REPO_PATH, written.tag, Buffer.from(JSON.stringify(stored)), OCI_IMAGE_MANIFEST);
+    mark = registry.requests.length;
+    const altered = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference, {
+      equivalents,
+    });
+    expect(altered.verified).toEqual([]);
+    expect(altered.failures.map((f) => f.code)).toEqual(['VERIFICATION_FAILED']);
+    expect(blobReads(mark)).toHaveLength(1);
     await client.close();
   }, 60_000);
 });
