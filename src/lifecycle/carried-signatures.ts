@@ -80,6 +80,7 @@ export async function carriedSignatures(
       return classicEquivalents(
         results.flatMap((r) => r?.verified ?? []),
         trust.expected,
+        digest,
       );
     });
   const [later, classic] = await Promise.all([

@@ -27,28 +27,47 @@ export function referrerListings(registry: ReferrersRegistry, path: string): Ref
 }
 
 /** Referrers of one digest read ahead at most (a verification reads any others itself). */
-const READ_AHEAD = 64;
+const READ_AHEAD_PER_DIGEST = 64;
+/** Referrer manifests read ahead at once (as many as a verification reads at once). */
+const READ_AHEAD_AT_ONCE = 16;
+/** Bundle bytes read ahead at most, in all. */
+const READ_AHEAD_BYTES = 128 * 1024 * 1024;
 
 /**
- * Reads ahead, into `reads` (a readOnce view the verifications then read through), every referrer of a listing that
- * may hold a Sigstore bundle, and its bundle: what the read and what follows it verify, fetched while they still
- * wait for something else. Only reads, and nothing is taken from them unverified; a read that failed is made again
- * by whoever needs it, and says why there. Settles once every read ahead has.
+ * Reads ahead, into `reads` (a readOnce view the verifications then read through), the referrers of some listings
+ * that may hold a Sigstore bundle, and each one's bundle: what the read and what follows it verify, fetched while
+ * they still wait for something else. At most READ_AHEAD_PER_DIGEST referrers of each listing, READ_AHEAD_AT_ONCE at
+ * a time, and READ_AHEAD_BYTES of bundles in all; a manifest that is not one bundle layer is left to its verification.
+ * Only reads, and nothing is taken from them unverified; a read that failed is made again by whoever needs it, and
+ * says why there. Settles once every read ahead has.
  */
 export async function readReferrersAhead(
   reads: ReadOnceRegistry,
   path: string,
-  listing: Promise<OciDescriptor[]>,
+  listings: ReadonlyArray<Promise<OciDescriptor[]>>,
 ): Promise<void> {
-  const descriptors = await listing.catch(() => [] as OciDescriptor[]);
-  const bundles = (manifest: Buffer) =>
-    parseReferrerManifest(manifest)
-      .layers.filter((layer) => isBundleV03MediaType(layer.mediaType) && layer.size <= MAX_BUNDLE_BYTES)
-      .map((layer) => reads.getBlob(path, layer.digest));
-  await Promise.allSettled(
-    descriptors
-      .filter(mayHoldBundle)
-      .slice(0, READ_AHEAD)
-      .map((d) => reads.getManifest(path, d.digest).then((m) => Promise.all(bundles(m.body)))),
+  const listed = await Promise.all(listings.map((l) => l.catch(() => [] as OciDescriptor[])));
+  const queue = listed.flatMap((descriptors) =>
+    descriptors.filter(mayHoldBundle).slice(0, READ_AHEAD_PER_DIGEST),
   );
+  let bytes = 0;
+  const readOne = async (descriptor: OciDescriptor) => {
+    const manifest = await reads.getManifest(path, descriptor.digest);
+    const layers = parseReferrerManifest(manifest.body).layers.filter((l) =>
+      isBundleV03MediaType(l.mediaType),
+    );
+    const layer = layers[0];
+    if (
+      layers.length !== 1 ||
+      !layer ||
+      layer.size > MAX_BUNDLE_BYTES ||
+      bytes + layer.size > READ_AHEAD_BYTES
+    )
+      return;
+    bytes += layer.size;
+    await reads.getBlob(path, layer.digest);
+  };
+  for (let i = 0; i < queue.length; i += READ_AHEAD_AT_ONCE) {
+    await Promise.allSettled(queue.slice(i, i + READ_AHEAD_AT_ONCE).map(readOne));
+  }
 }

@@ -125,9 +125,11 @@ export async function openRelease(
   );
   // Every other bundle of the release, read ahead (after the SBOMs' reads) of its verification: the rest of the
   // read verifies them while the SBOMs are scanned, and a promotion carries the others over.
-  const readAhead = Promise.all(
-    digests.map((digest) => readReferrersAhead(reads, repository.path, listings(digest))),
-  ).then(() => undefined);
+  const readAhead = readReferrersAhead(
+    reads,
+    repository.path,
+    digests.map((digest) => listings(digest)),
+  );
   const results = await verifying;
   const sbomResults = new Map(release.platforms.map((p, i) => [p.digest, results[i]!]));
   const onlySboms = { index: { verified: [], otherSigners: [] }, platforms: sbomResults };

@@ -112,8 +112,8 @@ export async function writeDeploymentManifest(
   const text = renderDeploymentManifest(manifest);
   const file = path.join(req.reportsDir, manifestFileName(release.version));
   await deps.writeText(file, text);
-  const fileDigest = digestOf(Buffer.from(text));
   const yaml = Buffer.from(text);
+  const fileDigest = digestOf(yaml);
   let signed: SignResult | undefined;
   let bundle: { file: string; body: Buffer } | undefined;
   if (deps.signer) {
@@ -128,30 +128,23 @@ export async function writeDeploymentManifest(
     };
     await deps.writeText(bundle.file, signed.bundle);
   }
-  const attach = (result: SignResult) => signatures.attach(indexSubject(index), 'index', result);
-  const push = () =>
-    pushDeploymentManifest(
-      ctx.referrers,
-      settings.image.path,
-      indexSubject(index),
-      { yamlFile: file, yaml, ...(bundle ? { bundleFile: bundle.file, bundle: bundle.body } : {}) },
-      deps.now(),
-    );
-  let pushed: Awaited<ReturnType<typeof push>>;
   if (storing && signed) {
     // What storing it needs goes up (its blobs) or is read (the tags it adds to) while the signatures it lists
-    // are still being stored; nothing that lists them is written before they are. Then only manifests are
-    // left to write: the signature's and the artifact's at once.
+    // are still being stored; nothing that lists them is written before they are.
     await Promise.all([
       signatures.prepareAttach(indexSubject(index), signed),
       ctx.referrers.client.uploadBlob(settings.image.path, yaml, fileDigest, { knownMissing: true }),
     ]);
-    await storing;
-    [, pushed] = await Promise.all([attach(signed), push()]);
-  } else {
-    if (signed) await attach(signed);
-    pushed = await push();
   }
+  await storing;
+  if (signed) await signatures.attach(indexSubject(index), 'index', signed);
+  const pushed = await pushDeploymentManifest(
+    ctx.referrers,
+    settings.image.path,
+    indexSubject(index),
+    { yamlFile: file, yaml, ...(bundle ? { bundleFile: bundle.file, bundle: bundle.body } : {}) },
+    deps.now(),
+  );
   deps.log.info(
     `wrote ${file} (${fileDigest})${bundle ? ` and its bundle ${path.basename(bundle.file)}` : ''}; ` +
       `pushed as artifact ${name}@${pushed.referrer.digest} referring to the index`,

@@ -162,7 +162,7 @@ export async function verifySignedDigest(
       ...(only ? { onlyReferrers: only.referrers } : {}),
     });
     counts.push(`${checked.verified.length} bundle(s)`);
-    equivalents = classicEquivalents(checked.verified, expected);
+    equivalents = classicEquivalents(checked.verified, expected, digest);
   }
   if (format !== 'bundle') {
     const subject = `${registry.registry}/${repository}@${digest}`;

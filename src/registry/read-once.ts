@@ -44,13 +44,17 @@ export function readOnce(client: ReadOnceRegistry): ReadOnceRegistry {
     headManifest: (...args) => client.headManifest(...args),
     blobExists: (...args) => client.blobExists(...args),
     getJsonBlob: (...args) => client.getJsonBlob(...args),
-    putManifest: (...args) => client.putManifest(...args),
+    // Not written through during a read; should it be, the reference is read anew after.
+    putManifest: (path, ref, ...rest) => {
+      manifests.delete(`${path}:${ref}`);
+      return client.putManifest(path, ref, ...rest);
+    },
     uploadBlob: (...args) => client.uploadBlob(...args),
     get referrersApi() {
       return client.referrersApi;
     },
   };
   const getReferrers = client.getReferrers?.bind(client);
-  if (getReferrers) view.getReferrers = (path, digest) => getReferrers(path, digest);
+  if (getReferrers) view.getReferrers = (...args) => getReferrers(...args);
   return view;
 }

@@ -11,6 +11,7 @@ import {
   type ClassicDescriptor,
   type ClassicLayer,
 } from './classic-format.js';
+import { statementNamesDigest } from './statements.js';
 import type { ExpectedSigner } from './verify.js';
 
 /** A classic layer whose verification a verified bundle already did (see classicEquivalents). */
@@ -25,8 +26,8 @@ export interface ClassicEquivalent {
 export type ClassicEquivalents = ReadonlyMap<string, ClassicEquivalent>;
 
 /**
- * The classic `.att` layers that `verified` bundles (each verified about the digest whose layers are checked, by the
- * expected signer) make, by layer digest: classicAttestationLayer of the bundle, as a release writes both formats
+ * The classic `.att` layers that `verified` bundles (each verified by the expected signer; only those about
+ * `subjectDigest` count) make, by layer digest: classicAttestationLayer of the bundle, as a release writes both formats
  * from one signing. A layer equal to one of them in media type, digest, size and every annotation holds that
  * bundle's DSSE envelope, certificate and Rekor entry with its signed entry timestamp; the bundle's verification
  * checked each of them (sigstore-js verifies a log entry's promise whenever it has one, and the certificate chain at
@@ -35,12 +36,18 @@ export type ClassicEquivalents = ReadonlyMap<string, ClassicEquivalent>;
  * logged) and bundles whose log entry has a promise (the layer's only timestamp) make one.
  */
 export function classicEquivalents(
-  verified: readonly Pick<VerifiedReferrer, 'bundle' | 'predicateType' | 'identity' | 'issuer'>[],
+  verified: readonly Pick<
+    VerifiedReferrer,
+    'bundle' | 'predicateType' | 'statement' | 'identity' | 'issuer'
+  >[],
   expected: ExpectedSigner,
+  /** The digest whose layers are checked: a bundle whose statement is not about it makes none. */
+  subjectDigest: string,
 ): Map<string, ClassicEquivalent> {
   const out = new Map<string, ClassicEquivalent>();
   if (expected.kind !== 'certificate') return out;
   for (const v of verified) {
+    if (!statementNamesDigest(v.statement, subjectDigest)) continue;
     let layer: ClassicLayer;
     try {
       layer = classicAttestationLayer(v.bundle, v.predicateType);

@@ -27,7 +27,7 @@ import { exactPattern, identityMatches, toKeyObject, type ExpectedSigner } from 
 /** What the classic tags need of a registry client; RegistryClient has all of it. */
 export type ClassicRegistry = Pick<
   RegistryClient,
-  'registry' | 'getManifest' | 'putManifest' | 'uploadBlob' | 'getBlob'
+  'registry' | 'getManifest' | 'putManifest' | 'uploadBlob' | 'getBlob' | 'blobExists'
 >;
 
 /** One classic layer that verified. */
@@ -100,8 +100,11 @@ export async function verifyClassic(
     if (layer.size > MAX_BUNDLE_BYTES) {
       return { failure: fail('INVALID_SIGNATURE_MANIFEST', `the layer is ${layer.size} bytes`) };
     }
-    const known = (await equivalents)?.get(layer.digest);
-    if (known && sameClassicLayer(known.layer, layer)) {
+    // Only an attestation layer can be one a bundle makes: a signature layer does not wait for the bundles. Its blob
+    // must still be there (a HEAD, not a read): a layer whose blob is gone is read, and fails, below.
+    const known =
+      layer.mediaType === DSSE_ENVELOPE_MEDIA_TYPE ? (await equivalents)?.get(layer.digest) : undefined;
+    if (known && sameClassicLayer(known.layer, layer) && (await client.blobExists(path, layer.digest))) {
       const { predicateType, identity, issuer } = known;
       return {
         verified: {
@@ -309,7 +312,7 @@ function checkLoggedKey(bundle: Bundle, publicKey: Parameters<typeof toKeyObject
 }
 
 /** The manifest at `ref`, or undefined when the registry has none (404). */
-export async function getIfExists(client: ClassicRegistry, path: string, ref: string) {
+export async function getIfExists(client: Pick<ClassicRegistry, 'getManifest'>, path: string, ref: string) {
   try {
     return await client.getManifest(path, ref);
   } catch (error) {

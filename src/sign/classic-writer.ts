@@ -14,6 +14,12 @@ import {
 } from './classic-format.js';
 import { getIfExists, type ClassicRegistry } from './classic-tags.js';
 
+/** What writing the tags needs of a registry client. */
+export type ClassicWriterRegistry = Pick<
+  ClassicRegistry,
+  'registry' | 'getManifest' | 'putManifest' | 'uploadBlob'
+>;
+
 /** Where a classic layer went: the tag and the manifest it holds now. */
 export interface ClassicWriteResult {
   tag: string;
@@ -30,7 +36,7 @@ export class ClassicTagWriter {
   readonly #layers = new Map<string, ClassicDescriptor[]>();
 
   constructor(
-    readonly client: ClassicRegistry,
+    readonly client: ClassicWriterRegistry,
     readonly repositoryPath: string,
   ) {}
 

@@ -131,7 +131,7 @@ describe('tags', () => {
     expect(log.lines).toEqual(['1.2', '1', 'latest', 'production', '1.2.3'].map((t) => `tagged ${t}`));
   });
 
-  it('stops, and puts back what it wrote, when another run moved a tag after planning', async () => {
+  it('stops before writing any tag when another run moved one after planning (every tag is checked first)', async () => {
     let moved = false;
     let planned = false;
     const { client, table } = tagTable({ latest: d('o'), production: d('o') }, (tag, t) => {
@@ -153,8 +153,16 @@ describe('tags', () => {
       false,
     );
     planned = true;
+    const puts: string[] = [];
+    const counted = {
+      ...client,
+      putManifest: async (...args: Parameters<typeof client.putManifest>) => {
+        puts.push(args[1]);
+        return client.putManifest(...args);
+      },
+    };
     const error = await applyTags(
-      client,
+      counted,
       'r',
       plan,
       index,
@@ -167,6 +175,8 @@ describe('tags', () => {
     );
     expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(TagConflictError);
     expect(table.get('production')).toBe(d('c'));
+    expect(table.get('latest')).toBe(d('o'));
+    expect(puts).toEqual([]);
   });
 });
 

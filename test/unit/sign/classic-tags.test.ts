@@ -164,10 +164,12 @@ describe('classic signature tags', () => {
       classicAttestationLayer(sbom.bundle, sbom.predicateType),
     );
     const checked = verifyBundle(sbom.bundle, trust, { subjectDigest: digest, expected });
-    const equivalents = classicEquivalents([{ bundle: sbom.bundle, ...checked }], expected);
+    const equivalents = classicEquivalents([{ bundle: sbom.bundle, ...checked }], expected, digest);
     expect([...equivalents.keys()]).toEqual([written.layer]);
     const blobReads = (from: number) =>
-      registry.requests.slice(from).filter((r) => r.url.includes('/blobs/'));
+      registry.requests.slice(from).filter((r) => r.method === 'GET' && r.url.includes('/blobs/'));
+    const blobChecks = (from: number) =>
+      registry.requests.slice(from).filter((r) => r.method === 'HEAD' && r.url.includes('/blobs/'));
 
     // Read and verified in full, it is what the equivalence says without a read.
     let mark = registry.requests.length;
@@ -190,7 +192,16 @@ describe('classic signature tags', () => {
         },
       ]);
       expect(blobReads(mark)).toEqual([]);
+      expect(blobChecks(mark)).toHaveLength(1); // still there: a HEAD
     }
+    // Its blob gone from the registry: it is read, and that fails.
+    const blobKey = `${REPO_PATH}@${written.layer}`;
+    const blob = registry.blobs.get(blobKey)!;
+    registry.blobs.delete(blobKey);
+    const gone = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference, { equivalents });
+    expect(gone.verified).toEqual([]);
+    expect(gone.failures).toHaveLength(1);
+    registry.blobs.set(blobKey, blob);
     // Bundles that failed: every layer is read and verified.
     mark = registry.requests.length;
     const failed = await verifyClassic(client, REPO_PATH, digest, trust, expected, reference, {
@@ -198,12 +209,25 @@ describe('classic signature tags', () => {
     });
     expect(failed).toEqual(full);
     expect(blobReads(mark)).toHaveLength(1);
+    // Another digest's layers get none from it; nor does a bundle whose log entry has no promise.
+    expect(
+      classicEquivalents([{ bundle: sbom.bundle, ...checked }], expected, `sha256:${'1'.repeat(64)}`).size,
+    ).toBe(0);
+    const noPromise = JSON.parse(sbom.bundle.toString('utf8')) as {
+      verificationMaterial: { tlogEntries: Array<{ inclusionPromise?: unknown }> };
+    };
+    delete noPromise.verificationMaterial.tlogEntries[0]!.inclusionPromise;
+    expect(
+      classicEquivalents([{ ...checked, bundle: Buffer.from(JSON.stringify(noPromise)) }], expected, digest)
+        .size,
+    ).toBe(0);
     // A key signer, or a message signature, makes none.
     expect(
-      classicEquivalents([{ bundle: sbom.bundle, ...checked }], {
-        kind: 'key',
-        publicKey: keyPair().publicKeyPem,
-      }).size,
+      classicEquivalents(
+        [{ bundle: sbom.bundle, ...checked }],
+        { kind: 'key', publicKey: keyPair().publicKeyPem },
+        digest,
+      ).size,
     ).toBe(0);
     const signature = await signPayload(
       keyless,
@@ -211,8 +235,17 @@ describe('classic signature tags', () => {
       COSIGN_SIGN_PREDICATE_TYPE,
     );
     expect(
-      classicEquivalents([{ bundle: signature.bundle, predicateType: COSIGN_SIGN_PREDICATE_TYPE }], expected)
-        .size,
+      classicEquivalents(
+        [
+          {
+            bundle: signature.bundle,
+            predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+            statement: checked.statement,
+          },
+        ],
+        expected,
+        digest,
+      ).size,
     ).toBe(0);
 
     // The same layer with one annotation changed (the log's promise, its envelope unchanged) is not taken on
