@@ -16,6 +16,7 @@ import { formatPlatform, parsePlatform, platformSlug } from '../image/platform.j
 import { isAttestationEntry, resolvePlatformImage, type IndexEntry } from '../image/pushed-image.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { RegistryClient } from '../registry/client.js';
+import type { ReadOnceRegistry } from '../registry/read-once.js';
 import { isIndexMediaType } from '../registry/media-types.js';
 import { isDigest } from '../registry/reference.js';
 import type { OciDescriptor } from '../registry/referrer-manifest.js';
@@ -42,20 +43,8 @@ export const SLSA_PROVENANCE_PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
 
 const TITLE = 'org.opencontainers.image.title';
 
-/** What a release read needs of the registry client (RegistryClient has it all). */
-export type ReleaseRegistry = Pick<
-  RegistryClient,
-  | 'registry'
-  | 'getManifest'
-  | 'findManifest'
-  | 'headManifest'
-  | 'getBlob'
-  | 'blobExists'
-  | 'getJsonBlob'
-  | 'putManifest'
-  | 'uploadBlob'
-> &
-  Partial<Pick<RegistryClient, 'getReferrers' | 'referrersApi'>>;
+/** What a release read needs of the registry client (RegistryClient has it all; so has the read's readOnce view). */
+export type ReleaseRegistry = ReadOnceRegistry;
 
 /** What a release must verify against: the trust root and the expected signer. */
 export interface ReleaseTrust {

@@ -18,6 +18,7 @@ import { execa, type ResultPromise } from 'execa';
 
 import { describeFailure, execProcess } from '../../../src/process/exec.js';
 import {
+  selfSignedEcCertificateArgs,
   makeTokenSigningMaterial,
   startTokenServer,
   TOKEN_ISSUER,
@@ -241,24 +242,7 @@ async function makeCertificate(dir: string): Promise<{ certFile: string; keyFile
   const certFile = path.join(dir, 'registry.crt');
   const keyFile = path.join(dir, 'registry.key');
   await writeFile(configFile, OPENSSL_CONFIG);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-config',
-    configFile,
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-sha256',
-    '-days',
-    '2',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-  ]);
+  await run('openssl', selfSignedEcCertificateArgs(configFile, keyFile, certFile));
   // containers/image --cert-dir: *.crt are CA certificates (a *.cert/*.key pair would be a client cert).
   const certDir = path.join(dir, 'certs.d');
   await mkdir(certDir);

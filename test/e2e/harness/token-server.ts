@@ -67,20 +67,15 @@ export interface TokenSigningMaterial {
 }
 
 /** Writes a new EC P-256 token signing key and its self-signed certificate into `dir`. */
-export async function makeTokenSigningMaterial(dir: string): Promise<TokenSigningMaterial> {
-  const configFile = path.join(dir, 'token-signing.cnf');
-  const keyFile = path.join(dir, 'token-signing.key');
-  const certFile = path.join(dir, 'token-signing.crt');
-  await writeFile(configFile, SIGNING_OPENSSL_CONFIG);
-  const args = [
+/** openssl's argv for a self-signed P-256 certificate of two days, its key unencrypted (`config` names its fields). */
+export function selfSignedEcCertificateArgs(config: string, keyFile: string, certFile: string): string[] {
+  const curve = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+  return [
     'req',
     '-x509',
     '-config',
-    configFile,
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
+    config,
+    ...curve,
     '-nodes',
     '-sha256',
     '-days',
@@ -90,6 +85,14 @@ export async function makeTokenSigningMaterial(dir: string): Promise<TokenSignin
     '-out',
     certFile,
   ];
+}
+
+export async function makeTokenSigningMaterial(dir: string): Promise<TokenSigningMaterial> {
+  const configFile = path.join(dir, 'token-signing.cnf');
+  const keyFile = path.join(dir, 'token-signing.key');
+  const certFile = path.join(dir, 'token-signing.crt');
+  await writeFile(configFile, SIGNING_OPENSSL_CONFIG);
+  const args = selfSignedEcCertificateArgs(configFile, keyFile, certFile);
   const result = await execProcess('openssl', args, { timeoutMs: OPENSSL_TIMEOUT_MS });
   if (result.exitCode !== 0 || result.failure) throw new Error(describeFailure('openssl', result));
   return { keyFile, certFile };
