@@ -1,8 +1,8 @@
-import type { SubjectDescriptor } from '../registry/referrer-manifest.js';
+import { digestOf } from '../registry/digest.js';
+import { EMPTY_JSON, EMPTY_JSON_DIGEST, type SubjectDescriptor } from '../registry/referrer-manifest.js';
 import type { ReferrerWriter } from '../registry/referrers.js';
 import type { SignatureFormat } from '../settings/settings.js';
 import { attachBundle } from '../sign/bundle-referrers.js';
-import { digestOf } from '../registry/digest.js';
 import {
   classicAttestationLayer,
   classicSignatureLayer,
@@ -10,7 +10,6 @@ import {
   simpleSigningPayload,
 } from '../sign/classic-format.js';
 import { bundleReferrerManifest } from '../sign/cosign-format.js';
-import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../registry/referrer-manifest.js';
 import { ClassicTagWriter } from '../sign/classic-writer.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../sign/predicates.js';
 import { attest, signDigest, signPayload, type SignerConfig, type SignResult } from '../sign/signer.js';
