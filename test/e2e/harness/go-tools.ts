@@ -83,6 +83,8 @@ function buildkit(name: 'buildkitd' | 'buildctl'): GoToolSpec {
   return {
     name,
     module: 'github.com/moby/buildkit',
+    // Its go.mod has `exclude` directives, which `go install …@v` refuses: built inside the module.
+    via: 'module-dir',
     version: BUILDKIT_VERSION,
     ldflags: [
       '-s',
