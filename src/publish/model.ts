@@ -128,8 +128,10 @@ export function publishContext(
   deps: PublishDeps,
   index: BuiltIndex,
   gated: readonly GatedImage[],
+  /** Where the signature tags it adds to are read first (a promotion: the view it read its source through). */
+  firstReads?: ReferrerWriter['firstReads'],
 ): PublishContext {
-  const referrers = new ReferrerWriter(deps.registry);
+  const referrers = new ReferrerWriter(deps.registry, firstReads);
   const signatures = new ReleaseSignatures(
     referrers,
     req.settings.image.path,

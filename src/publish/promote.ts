@@ -67,7 +67,9 @@ export async function planPromotion(
 /** Tags the promoted index with this release's tags (maintenance lines apply) after signing its new manifest. */
 export async function publishPromotion(req: PromotionRequest, deps: PublishDeps): Promise<PublishResult> {
   const { source } = req;
-  const ctx = publishContext(req, deps, source.release.index, gatedImages(req.gate, req.images));
+  // The tags its signatures add to were read with the source (the same run, moments before): not read again.
+  const gated = gatedImages(req.gate, req.images);
+  const ctx = publishContext(req, deps, source.release.index, gated, source.reads);
   const { lines, baseline } = await req.planned();
   // Only what it carries over can refuse the promotion now: the signing certificate is fetched while that ends, and
   // nothing is signed before it did.

@@ -7,7 +7,7 @@ import { githubReleaseStage } from '../github/release-assets.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { Settings } from '../settings/inputs.js';
-import { githubOidcTokenProvider, PUBLIC_TSA_URL } from '../sign/signer.js';
+import { githubOidcTokenProvider, loadSigning, PUBLIC_TSA_URL } from '../sign/signer.js';
 import type { SignerConfig } from '../sign/signer.js';
 import { trustMaterialFromJSON } from '../sign/verify.js';
 import type { ExpectedSigner, TrustMaterial } from '../sign/verify.js';
@@ -165,4 +165,9 @@ export function releaseSigner(
   const workflows = `${run.serverUrl.replace(/\/+$/, '')}/${run.repository}/.github/workflows/`;
   const identity = p.expectedIdentity ?? new RegExp(`^${workflows.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
   return { kind: 'certificate', identity, issuer: p.certificateOidcIssuer ?? GITHUB_OIDC_ISSUER };
+}
+
+/** The signing library loaded ahead of the first signature, when the run signs (see loadSigning). */
+export function loadSigningFor(settings: Settings): void {
+  if (settings.publish.signing !== 'off') loadSigning();
 }

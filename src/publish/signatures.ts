@@ -49,7 +49,7 @@ export class ReleaseSignatures {
     /** The image's repository as cosign and containers/image name it (`registry/path`). */
     private readonly dockerReference = repository,
   ) {
-    this.#classic = new ClassicTagWriter(referrers.client, repository);
+    this.#classic = new ClassicTagWriter(referrers.client, repository, referrers.firstReads);
   }
 
   /** Whether Sigstore bundles are stored as referrers (`bundle`, `both`). */

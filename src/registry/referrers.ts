@@ -69,7 +69,15 @@ export class ReferrerWriter {
   /** Per fallback tag, the attach under way (the next one waits for it to settle). */
   readonly #pending = new Map<string, Promise<unknown>>();
 
-  constructor(readonly client: ReferrersRegistry) {}
+  /**
+   * `firstReads`: where a fallback index this writer has not seen yet is read (default: `client`). A promotion
+   * passes the view its read of the release went through (../registry/read-once.ts): a fallback index read then
+   * is not read again, as if this writer had read it then.
+   */
+  constructor(
+    readonly client: ReferrersRegistry,
+    readonly firstReads: Pick<ReferrersRegistry, 'getManifest'> = client,
+  ) {}
 
   /**
    * Pushes a referrer manifest (its blobs already uploaded) by digest and makes it findable from its
@@ -91,7 +99,7 @@ export class ReferrerWriter {
     const fallbackUpdated = await this.#serialised(key, async () => {
       let current = this.#fallbackIndexes.get(key);
       if (!this.#fallbackIndexes.has(key)) {
-        const existing = await getIfExists(client, repositoryPath, tag);
+        const existing = await getIfExists(this.firstReads, repositoryPath, tag);
         if (existing && existing.mediaType !== OCI_IMAGE_INDEX) {
           throw new Error(
             `${client.registry}/${repositoryPath}:${tag} is a ${existing.mediaType}, not the OCI image index of the ` +
@@ -122,7 +130,7 @@ export class ReferrerWriter {
     const key = `${client.registry}/${repositoryPath}:${tag}`;
     await this.#serialised(key, async () => {
       if (this.#fallbackIndexes.has(key)) return;
-      const existing = await getIfExists(client, repositoryPath, tag);
+      const existing = await getIfExists(this.firstReads, repositoryPath, tag);
       if (existing && existing.mediaType !== OCI_IMAGE_INDEX) return; // attach refuses it, saying why
       this.#fallbackIndexes.set(key, existing?.body);
     });
@@ -169,7 +177,7 @@ export async function listReferrers(
   }
 }
 
-async function getIfExists(client: ReferrersRegistry, path: string, ref: string) {
+async function getIfExists(client: Pick<ReferrersRegistry, 'getManifest'>, path: string, ref: string) {
   try {
     return await client.getManifest(path, ref);
   } catch (error) {

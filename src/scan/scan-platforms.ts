@@ -117,12 +117,17 @@ export async function scanSbom(
   files: ScanFiles,
   req: Pick<ScanRequest, 'settings' | 'reportsDir'> & { scanners: GrypePaths },
   deps: ScanDeps,
+  /** The SBOM is known to be there (a re-scan wrote it): Grype starts at once and it is counted meanwhile. */
+  options: { sbomWritten?: boolean } = {},
 ): Promise<PlatformScan> {
   const run = { timeoutMs: req.settings.gate.scanTimeoutMs, cwd: req.reportsDir, log: deps.log };
   const sbom = files.sboms[0]!;
-  const packages = countSbomPackages(await readOrExplain(deps, sbom.file, 'Syft wrote no SBOM'), sbom.format);
-  deps.log.info(`SBOM ${path.basename(sbom.file)}: ${packages} package(s)`);
-  await runGrype(deps.exec, {
+  const counted = readOrExplain(deps, sbom.file, 'Syft wrote no SBOM').then((text) =>
+    countSbomPackages(text, sbom.format),
+  );
+  counted.catch(() => undefined); // raised below, Grype ended
+  if (!options.sbomWritten) await counted; // Syft's SBOM must be there before Grype runs
+  const scanning = runGrype(deps.exec, {
     ...run,
     grype: req.scanners.grype,
     env: req.scanners.grypeEnv,
@@ -132,6 +137,13 @@ export async function scanSbom(
     configFile: files.config,
     ...(req.settings.vexFiles?.length ? { vexFiles: req.settings.vexFiles } : {}),
   });
+  scanning.catch(() => undefined); // raised below, once the SBOM is counted
+  const packages = await counted.catch(async (error: unknown) => {
+    await scanning.catch(() => undefined);
+    throw error;
+  });
+  deps.log.info(`SBOM ${path.basename(sbom.file)}: ${packages} package(s)`);
+  await scanning;
   const report = parseGrypeReport(
     await deps.readBinary(files.report).catch(() => Buffer.alloc(0)),
     files.report,

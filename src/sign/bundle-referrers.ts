@@ -29,6 +29,7 @@ import type { InTotoStatement } from './statements.js';
 import {
   BundleVerificationError,
   verifyBundle,
+  yieldToEventLoop,
   type ExpectedSigner,
   type TrustMaterial,
   type VerificationThresholds,
@@ -312,6 +313,7 @@ async function verifyReferrer(
       annotated,
     );
   }
+  await yieldToEventLoop(); // the bundle may have been read ahead: what else completed goes first
   try {
     const result = verifyBundle(bundle, trustMaterial, { subjectDigest: digest, expected, ...thresholds });
     if (annotated !== undefined && annotated !== result.predicateType) {

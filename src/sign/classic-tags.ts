@@ -22,7 +22,13 @@ import { sameClassicLayer, type ClassicEquivalents } from './classic-equivalents
 import { COSIGN_SIGN_PREDICATE_TYPE } from './predicates.js';
 import { certificateIdentity } from './signer.js';
 import { IN_TOTO_PAYLOAD_TYPE, parseStatement, statementNamesDigest } from './statements.js';
-import { exactPattern, identityMatches, toKeyObject, type ExpectedSigner } from './verify.js';
+import {
+  exactPattern,
+  identityMatches,
+  toKeyObject,
+  yieldToEventLoop,
+  type ExpectedSigner,
+} from './verify.js';
 
 /** What the classic tags need of a registry client; RegistryClient has all of it. */
 export type ClassicRegistry = Pick<
@@ -118,6 +124,7 @@ export async function verifyClassic(
     }
     try {
       const body = await client.getBlob(path, layer.digest);
+      await yieldToEventLoop(); // the blob may have been read ahead: what else completed goes first
       const checked = verifyLayer(layer, body, trust, expected, { digest, dockerReference });
       return { verified: { tag, layer: layer.digest, ...checked } };
     } catch (error) {

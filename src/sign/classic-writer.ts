@@ -35,9 +35,11 @@ export interface ClassicWriteResult {
 export class ClassicTagWriter {
   readonly #layers = new Map<string, ClassicDescriptor[]>();
 
+  /** `firstReads`: where a tag this writer has not seen yet is read (default: `client`; see ReferrerWriter). */
   constructor(
     readonly client: ClassicWriterRegistry,
     readonly repositoryPath: string,
+    readonly firstReads: Pick<ClassicWriterRegistry, 'getManifest'> = client,
   ) {}
 
   /** Adds `layer` to the `kind` tag of `subjectDigest`: uploads its blob and the config, PUTs the tag. */
@@ -78,7 +80,7 @@ export class ClassicTagWriter {
   }
 
   async #read(tag: string): Promise<ClassicDescriptor[]> {
-    const fetched = await getIfExists(this.client, this.repositoryPath, tag);
+    const fetched = await getIfExists(this.firstReads, this.repositoryPath, tag);
     if (!fetched) return [];
     try {
       return parseClassicManifest(fetched.body);

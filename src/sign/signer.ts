@@ -321,6 +321,14 @@ let signingLibrary: Promise<typeof import('@sigstore/sign')> | undefined;
 // A CommonJS module: its exports are the default export both in Node and in the bundle (where only that exists).
 const sigstoreSign = () => (signingLibrary ??= import('@sigstore/sign').then((m) => m.default));
 
+/**
+ * Loads the signing library (nothing is fetched or signed): a run that signs after waiting on other processes (a
+ * promotion's scans) compiles it meanwhile instead of after. A failed load is raised where signing uses it.
+ */
+export function loadSigning(): void {
+  sigstoreSign().catch(() => undefined);
+}
+
 /** A Fulcio certificate is reused while it has at least this long to live (Fulcio issues 10-minute ones). */
 const CERTIFICATE_REUSE_MARGIN_MS = 3 * 60_000;
 

@@ -329,3 +329,12 @@ export function toKeyObject(key: string | KeyObject): KeyObject {
 export function exactPattern(text: string): RegExp {
   return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
 }
+
+/**
+ * One turn of the event loop: I/O that completed meanwhile (a response, a file read, a process started or ended) is
+ * handled before the CPU-bound work that follows. Awaiting a result that is already there (a cached read) is a
+ * microtask and never lets I/O in: a run of such checks would hold everything else back until it ends.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -14,7 +14,7 @@ import {
 } from '../lifecycle/release-reader.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import { planPromotion, type PromotionPlan } from '../publish/promote.js';
-import { expectedSourceSigner, trustMaterialFor } from '../publish/publish-deps.js';
+import { expectedSourceSigner, loadSigningFor, trustMaterialFor } from '../publish/publish-deps.js';
 import type { ReleaseMetadata } from '../release/metadata.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { SbomToScan } from '../scan/rescan.js';
@@ -102,6 +102,8 @@ export async function runCarryOverStage(
 ): Promise<CarriedSignatures> {
   const { settings, source } = input;
   const carried = await carriedSignatures(source.reads, repositoryOf(settings), source, source.trust);
+  // The signing library compiles while the re-scan ends (nothing is signed before the gate passed).
+  loadSigningFor(settings);
   log.info(
     `carried over: ${carried.bundles.length} bundle(s) and ${carried.classic.length} classic signature(s) verified`,
   );

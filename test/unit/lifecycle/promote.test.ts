@@ -260,7 +260,8 @@ describe('read a release back and promote it', () => {
     w.registry.requests.splice(0);
     const read = await readRelease(w.client, repository, '1.2.3-rc.1', trust(), memoryLog());
     const named = { ...repository, name: `${w.registry.host}/${REPO_PATH}` };
-    const carried = await carriedSignatures(w.client, named, read, trust());
+    // As runCarryOverStage does: through the view the release was read through.
+    const carried = await carriedSignatures(read.reads, named, read, trust());
     const source = { ...read, carried: () => Promise.resolve(carried) };
     const dir = path.join(w.workspace, 'promote');
     const settings = await w.settingsWith(dir);
@@ -283,6 +284,15 @@ describe('read a release back and promote it', () => {
       w.deps(settings),
     );
     expect(result.indexDigest).toBe(w.rc.indexDigest);
+    // The tags its new signatures went into (the fallback index and `.att` tag of each digest) were read once with
+    // the source: the writers start from that read. The only other read of each is the read-back of what was written.
+    const gets = w.registry.requests.filter((r) => r.method === 'GET').map((r) => r.url);
+    for (const digest of [w.rc.indexDigest, ...source.images.map((i) => i.digest)])
+      for (const tag of [`sha256-${digest.slice(7)}`, `sha256-${digest.slice(7)}.att`])
+        expect(
+          gets.filter((url) => url === `/v2/${REPO_PATH}/manifests/${tag}`),
+          tag,
+        ).toHaveLength(2);
     // Only what is new is signed: each platform's rescan and the index's new deployment manifest (the signatures
     // and SBOM attestations of the rc stay as they are); the release itself signed everything.
     const signedBy = (signatures: typeof result.signatures) =>
@@ -495,6 +505,10 @@ describe('read a release back and promote it', () => {
     const gets = ahead.filter((r) => r.startsWith('GET'));
     expect(new Set(gets).size).toBe(gets.length);
     w.registry.requests.splice(0);
+    // Everything it verifies was read: each verification still lets other I/O in first (a turn of the event loop),
+    // so what waits on it (a scan's process) is not held back until they all end.
+    const order: string[] = [];
+    setImmediate(() => order.push('other I/O'));
     const read = await verifyOpenedRelease(
       w.client,
       repository,
@@ -503,6 +517,8 @@ describe('read a release back and promote it', () => {
       memoryLog(),
       PROMOTION_DEFERS,
     );
+    order.push('verified');
+    expect(order).toEqual(['other I/O', 'verified']);
     const carried = await carriedSignatures(read.reads, named, read, trust());
     // Nothing read again: only a HEAD of each `.att` layer a verified bundle vouches for (it must still be there).
     const after = w.registry.requests.map((r) => `${r.method} ${r.url}`);

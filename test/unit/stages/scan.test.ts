@@ -249,4 +249,22 @@ describe('re-scan stage (SBOMs from attestations)', () => {
     expect(callsOf(host, 'syft', '')).toEqual([]);
     expect(callsOf(host, 'grype', 'sbom:').map((c) => c.args[0])).toEqual(sboms.map((s) => `sbom:${s.file}`));
   });
+
+  it('starts Grype on a re-scanned SBOM before reading it (it wrote it); one that is gone still fails closed', async () => {
+    const { host, settings } = scanStage({ scanners: { packages: { 'linux/amd64': 2, 'linux/arm64': 2 } } });
+    const grype = await runGrypeSetup(host, { settings, tempDir }, host.log, {
+      installDeps: scannersOnPath(host.log),
+    });
+    const sboms = PLATFORMS.map((platform) => ({
+      platform,
+      digest: `sha256:${'2'.repeat(64)}`,
+      format: 'spdx-json' as const,
+      file: path.join(tempDir, 'gone', `sbom-${platform.replace('/', '-')}.spdx.json`),
+    }));
+    await expect(runRescanStage(host, { settings, sboms, tempDir, grype })).rejects.toThrow(
+      /2 of 2 platform scan\(s\) did not complete[\s\S]*no SBOM at .*gone.sbom-linux-amd64/,
+    );
+    // Grype ran on each (the SBOM is read while it scans), unlike a first scan, which reads Syft's SBOM first.
+    expect(callsOf(host, 'grype', 'sbom:').map((c) => c.args[0])).toEqual(sboms.map((s) => `sbom:${s.file}`));
+  });
 });
