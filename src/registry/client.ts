@@ -176,6 +176,8 @@ export class RegistryClient {
    * references it fail with BLOB_UNKNOWN rather than go wrong silently.)
    */
   readonly #knownBlobs = new Set<string>();
+  /** Uploads under way, per repository and digest: a second upload of the same blob waits for the first. */
+  readonly #uploading = new Map<string, Promise<BlobUploadResult>>();
   /** Whether the registry has the referrers API, once an answer showed it; undefined until then. */
   #referrersApi: boolean | undefined;
   /** The retry policy's settings, for the upload loop (the transport has its own copy). */
@@ -453,7 +455,8 @@ export class RegistryClient {
    * With `mountFrom`, a missing blob is first mounted from those repositories, one at a time: 201 means
    * mounted (nothing is sent); 202 means the registry did not mount it but opened an upload session,
    * which is then used for the content. A candidate the credentials may not pull from (401/403) or that
-   * the registry refuses otherwise (4xx) is skipped.
+   * the registry refuses otherwise (4xx) is skipped. Uploads of one blob to one repository at once are one upload:
+   * the later ones wait for it and share its outcome (uploaded: false).
    */
   async uploadBlob(
     path: string,
@@ -464,9 +467,31 @@ export class RegistryClient {
     const blobDigest = digest ?? digestOf(body);
     const context = this.#blobContext('upload blob', path, blobDigest);
     if (!matchesDigest(body, blobDigest)) throw digestMismatch(context, 'the content does not hash to it');
-    const sources = mountSources(path, options.mountFrom ?? []);
     const key = blobKey(path, blobDigest);
     if (this.#knownBlobs.has(key)) return { digest: blobDigest, uploaded: false };
+    const underWay = this.#uploading.get(key);
+    if (underWay) {
+      await underWay;
+      return { digest: blobDigest, uploaded: false };
+    }
+    const upload = this.#upload(path, body, blobDigest, key, context, options);
+    this.#uploading.set(key, upload);
+    try {
+      return await upload;
+    } finally {
+      this.#uploading.delete(key);
+    }
+  }
+
+  async #upload(
+    path: string,
+    body: Buffer,
+    blobDigest: string,
+    key: string,
+    context: RequestContext,
+    options: BlobUploadOptions,
+  ): Promise<BlobUploadResult> {
+    const sources = mountSources(path, options.mountFrom ?? []);
     if (!options.knownMissing && (await this.#blobExists(path, blobDigest, context, 'push')))
       return { digest: blobDigest, uploaded: false };
 

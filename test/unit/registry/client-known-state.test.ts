@@ -110,6 +110,30 @@ describe('RegistryClient: blobs it knows the registry has', () => {
     expect(since(registry, mark)).toEqual([]);
   });
 
+  it('uploads a blob asked for twice at once once: the second waits for the first and shares its outcome', async () => {
+    const registry = await startRegistry();
+    const client = clientFor(registry);
+    const [first, second] = await Promise.all([client.uploadBlob(PATH, blob), client.uploadBlob(PATH, blob)]);
+    expect([first, second]).toEqual([
+      { digest: blobDigest, uploaded: true },
+      { digest: blobDigest, uploaded: false },
+    ]);
+    expect(since(registry, 0).map((line) => line.split(' ')[0])).toEqual(['HEAD', 'POST', 'PUT']);
+
+    // A failure is both callers' (neither is remembered), and the next upload starts afresh.
+    const other = Buffer.from('{"layer":2}');
+    registry.failNext(
+      1,
+      (r) => r.method === 'PUT' && r.url.includes('/blobs/uploads/'),
+      (res) => errorBody(res, 400, 'BLOB_UPLOAD_INVALID', 'refused'),
+    );
+    const both = await Promise.allSettled([client.uploadBlob(PATH, other), client.uploadBlob(PATH, other)]);
+    expect(both.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const mark = registry.requests.length;
+    expect((await client.uploadBlob(PATH, other)).uploaded).toBe(true);
+    expect(since(registry, mark).map((line) => line.split(' ')[0])).toEqual(['HEAD', 'POST', 'PUT']);
+  });
+
   it('does not remember an upload that failed', async () => {
     const registry = await startRegistry();
     const client = clientFor(registry);
