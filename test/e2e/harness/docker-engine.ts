@@ -19,6 +19,7 @@ import type { ResultPromise } from 'execa';
 
 import { execProcess } from '../../../src/process/exec.js';
 import { fetchDebianPackages, type PackageSet, SHORT_TIMEOUT_MS, unpackDebs } from './debian-packages.js';
+import { outputTail } from './output-tail.js';
 
 /** Debian 13 (trixie) packages: the engine, its containerd, the CLI, buildx and docker-init (tini). */
 export const DEBIAN13_PACKAGES = ['docker.io', 'containerd', 'docker-cli', 'docker-buildx', 'tini'] as const;
@@ -133,12 +134,9 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     DOCKER_CONFIG: configDir,
   };
 
-  let log = '';
+  const log = outputTail(MAX_LOG_CHARS);
   let exited: string | undefined;
-  const append = (chunk: Buffer) => {
-    log += chunk.toString('utf8');
-    if (log.length > MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS);
-  };
+  const append = (chunk: Buffer) => log.append(chunk);
   // A long-running child: execProcess() only returns once a process ends, so execa is used directly.
   const child: ResultPromise = execa(
     path.join(root, 'usr', 'sbin', 'dockerd'),
@@ -201,7 +199,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   for (;;) {
     if (exited !== undefined) {
       await stop();
-      throw new Error(`dockerd exited during startup (${exited}):\n${log}`);
+      throw new Error(`dockerd exited during startup (${exited}):\n${log.text()}`);
     }
     try {
       const status = await ping(socket);
@@ -213,10 +211,10 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     if (Date.now() > deadline) {
       await stop();
       throw new Error(
-        `dockerd did not answer on ${socket} within ${READY_TIMEOUT_MS} ms (last: ${last}):\n${log}`,
+        `dockerd did not answer on ${socket} within ${READY_TIMEOUT_MS} ms (last: ${last}):\n${log.text()}`,
       );
     }
     await sleep(200);
   }
-  return { env, docker: path.join(root, 'usr', 'bin', 'docker'), dir, logs: () => log, stop };
+  return { env, docker: path.join(root, 'usr', 'bin', 'docker'), dir, logs: log.text, stop };
 }

@@ -12,6 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import { describeFailure, execProcess } from '../../../src/process/exec.js';
 import { debianRoot, exists } from './debian-packages.js';
 import { ENGINE_PACKAGES } from './docker-engine.js';
+import { outputTail } from './output-tail.js';
 
 const TIMEOUT_MS = 2 * 60_000;
 
@@ -113,12 +114,12 @@ export async function startContainerd(dir: string): Promise<PrivateContainerd> {
     stdin: 'ignore',
     cleanup: true,
   });
-  let log = '';
-  child.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-20_000)));
+  const log = outputTail(20_000);
+  child.stderr?.on('data', (c: Buffer) => log.append(c));
   const ctrArgs = (args: readonly string[]) => ['--address', sock, '--namespace', 'edgeship', ...args];
   const ctr = path.join(bin, 'ctr');
   for (let i = 0; !(await exists(sock)); i++) {
-    if (i > 100) throw new Error(`containerd did not start:\n${log}`);
+    if (i > 100) throw new Error(`containerd did not start:\n${log.text()}`);
     await sleep(100);
   }
   return {

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 
 import { describeFailure, execProcess } from '../../../src/process/exec.js';
+import { outputTail } from './output-tail.js';
 import {
   selfSignedEcCertificateArgs,
   makeTokenSigningMaterial,
@@ -257,14 +258,9 @@ interface Running {
 }
 
 function spawnRegistry(configFile: string): Running {
-  let log = '';
+  const log = outputTail(MAX_LOG_CHARS);
   let done = false;
-  const append = (chunk: Buffer) => {
-    log += chunk.toString('utf8');
-    // Trimmed once it holds twice the limit: one copy per MAX_LOG_CHARS logged. Trimming at the limit copied the
-    // whole megabyte for every line once a registry had logged that much (0.7 ms of the test process's CPU each).
-    if (log.length > 2 * MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS);
-  };
+  const append = (chunk: Buffer) => log.append(chunk);
   // A long-running child: execProcess() only returns once a process ends, so execa is used directly.
   const child = execa('docker-registry', ['serve', configFile], {
     reject: false,
@@ -283,13 +279,13 @@ function spawnRegistry(configFile: string): Running {
         : result.exitCode === undefined
           ? `no exit code: ${result.shortMessage ?? 'could not start'}`
           : `code ${result.exitCode}`;
-      log += `\n[harness] docker-registry exited with ${how}\n`;
+      log.append(`\n[harness] docker-registry exited with ${how}\n`);
     },
     () => {
       done = true;
     },
   );
-  return { child, exited: () => done, logs: () => log.slice(-MAX_LOG_CHARS) };
+  return { child, exited: () => done, logs: log.text };
 }
 
 async function killChild(running: Running): Promise<void> {
