@@ -33,7 +33,7 @@ export async function rescanSboms(
         sboms: [{ format: sbom.format, file: sbom.file }],
       };
       await deps.writeText(files.config, SCANNER_CONFIG);
-      return await scanSbom(sbom, files, req, { ...deps, log }, { sbomWritten: true });
+      return await scanSbom(sbom, files, req, { ...deps, log }, { sbomFrom: 'attestation' });
     } finally {
       await log.replay(deps.log, `Re-scan ${sbom.platform} from its SBOM attestation`);
     }

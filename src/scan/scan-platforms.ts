@@ -117,16 +117,23 @@ export async function scanSbom(
   files: ScanFiles,
   req: Pick<ScanRequest, 'settings' | 'reportsDir'> & { scanners: GrypePaths },
   deps: ScanDeps,
-  /** The SBOM is known to be there (a re-scan wrote it): Grype starts at once and it is counted meanwhile. */
-  options: { sbomWritten?: boolean } = {},
+  /**
+   * Where the SBOM came from. `attestation`: a re-scan wrote it from a signed attestation, so it is known to be
+   * there: Grype starts at once and it is counted meanwhile. `syft` (default): it is read before Grype runs.
+   */
+  options: { sbomFrom?: 'syft' | 'attestation' } = {},
 ): Promise<PlatformScan> {
   const run = { timeoutMs: req.settings.gate.scanTimeoutMs, cwd: req.reportsDir, log: deps.log };
   const sbom = files.sboms[0]!;
-  const counted = readOrExplain(deps, sbom.file, 'Syft wrote no SBOM').then((text) =>
+  const fromAttestation = options.sbomFrom === 'attestation';
+  const missing = fromAttestation
+    ? 'The SBOM taken from its signed attestation is gone'
+    : 'Syft wrote no SBOM';
+  const counted = readOrExplain(deps, sbom.file, missing).then((text) =>
     countSbomPackages(text, sbom.format),
   );
   counted.catch(() => undefined); // raised below, Grype ended
-  if (!options.sbomWritten) await counted; // Syft's SBOM must be there before Grype runs
+  if (!fromAttestation) await counted; // Syft's SBOM must be there before Grype runs
   const scanning = runGrype(deps.exec, {
     ...run,
     grype: req.scanners.grype,

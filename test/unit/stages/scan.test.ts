@@ -262,7 +262,7 @@ describe('re-scan stage (SBOMs from attestations)', () => {
       file: path.join(tempDir, 'gone', `sbom-${platform.replace('/', '-')}.spdx.json`),
     }));
     await expect(runRescanStage(host, { settings, sboms, tempDir, grype })).rejects.toThrow(
-      /2 of 2 platform scan\(s\) did not complete[\s\S]*no SBOM at .*gone.sbom-linux-amd64/,
+      /2 of 2 platform scan\(s\) did not complete[\s\S]*linux\/amd64: The SBOM taken from its signed attestation is gone at .*gone.sbom-linux-amd64/,
     );
     // Grype ran on each (the SBOM is read while it scans), unlike a first scan, which reads Syft's SBOM first.
     expect(callsOf(host, 'grype', 'sbom:').map((c) => c.args[0])).toEqual(sboms.map((s) => `sbom:${s.file}`));
