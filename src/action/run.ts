@@ -20,7 +20,7 @@ import {
   runReadReleaseStage,
 } from '../stages/promote.js';
 import { runPromoteStage, runPublishStage } from '../stages/publish.js';
-import type { PublishResult } from '../stages/publish.js';
+import type { PublishResult, PublishStageInput } from '../stages/publish.js';
 import { runProvenanceStage } from '../stages/provenance.js';
 import { runHandOverStage, runMergeStage } from '../stages/records.js';
 import { registryClientFor } from '../stages/registry.js';
@@ -32,7 +32,7 @@ import { runGrypeSetup, runRescanStage, runScanStage } from '../stages/scan.js';
 export interface RunResult {
   settings: Settings;
   release: ReleaseMetadata;
-  images: PlatformImage[];
+  images: readonly PlatformImage[];
   /** Undefined for `mode: rescan`, which judges the deployed releases instead (see `rescan`). */
   gate?: GateResult;
   published?: PublishResult;
@@ -74,7 +74,8 @@ async function rescanDeployed({ host, context, settings, release, registry }: Mo
 }
 
 /** `mode: promote`: a published release, verified and re-scanned from its SBOMs, tagged again as this ref. */
-async function promote({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
+async function promote(run: ModeRun): Promise<RunResult> {
+  const { host, context, settings, release, registry } = run;
   const { tempDir } = context;
   // Grype and today's database are made ready while the release is read; the SBOMs are re-scanned and the tags and
   // baseline read while the release's signatures are verified, and what it only carries over is verified while the
@@ -102,35 +103,20 @@ async function promote({ host, context, settings, release, registry }: ModeRun):
   const carried = () => carryOver.done();
   const promoted = { settings, release, images, gate, context, registry, planned: () => plan.done() };
   const published = await runPromoteStage(host, { ...promoted, source: { ...source, carried } });
-  await runGitOpsStage(host, { settings, release, context, published });
-  return { settings, release, images, gate, published };
+  return handOff(run, { images, gate, published });
 }
 
 /** `mode: publish`: the platforms the build jobs of this run handed over, merged and published. */
-async function publishHandedOver({
-  host,
-  context,
-  settings,
-  release,
-  registry,
-}: ModeRun): Promise<RunResult> {
-  const { images, gate, provenance } = await runMergeStage(host, { settings, context, registry });
-  assertGatePassed(gate.verdict);
-  const published = await runPublishStage(host, {
-    settings,
-    release,
-    images,
-    gate,
-    context,
-    registry,
-    provenance,
-  });
-  await runGitOpsStage(host, { settings, release, context, published });
-  return { settings, release, images, gate, published };
+async function publishHandedOver(run: ModeRun): Promise<RunResult> {
+  const { host, context, settings, registry } = run;
+  const merged = await runMergeStage(host, { settings, context, registry });
+  assertGatePassed(merged.gate.verdict);
+  return publishAndHandOff(run, merged);
 }
 
 /** `mode: all`, `build` and `check`: build → provenance → scan → gate, then hand over, comment or publish. */
-async function buildAndRelease({ host, context, settings, release, registry }: ModeRun): Promise<RunResult> {
+async function buildAndRelease(run: ModeRun): Promise<RunResult> {
+  const { host, context, settings, release, registry } = run;
   const startedOn = host.now();
   const images = await runBuildStage(host, { settings, release, context, registry });
   const provenance = await runProvenanceStage(host, { settings, context, registry, images, startedOn });
@@ -150,17 +136,26 @@ async function buildAndRelease({ host, context, settings, release, registry }: M
   if (settings.mode === 'check') await runCheckStage(host, { settings, context, registry, images, gate });
   assertGatePassed(gate.verdict);
   if (settings.mode === 'build' || settings.mode === 'check') return { settings, release, images, gate };
-  const published = await runPublishStage(host, {
-    settings,
-    release,
-    images,
-    gate,
-    context,
-    registry,
-    provenance,
-  });
-  await runGitOpsStage(host, { settings, release, context, published });
-  return { settings, release, images, gate, published };
+  return publishAndHandOff(run, { images, gate, provenance });
+}
+
+/** The gated images published as this ref's release, then handed to GitOps. */
+async function publishAndHandOff(
+  run: ModeRun,
+  gated: Pick<PublishStageInput, 'images' | 'gate' | 'provenance'>,
+): Promise<RunResult> {
+  const { host, context, settings, release, registry } = run;
+  const published = await runPublishStage(host, { settings, release, context, registry, ...gated });
+  return handOff(run, { ...gated, published });
+}
+
+/** A published release handed to GitOps (a pull request per channel, when configured): what the run reports. */
+async function handOff(
+  { host, context, settings, release }: ModeRun,
+  done: { images: readonly PlatformImage[]; gate: GateResult; published: PublishResult },
+): Promise<RunResult> {
+  await runGitOpsStage(host, { settings, release, context, published: done.published });
+  return { settings, release, images: done.images, gate: done.gate, published: done.published };
 }
 
 /** Reads a text file, or undefined when it does not exist (the event payload). */
