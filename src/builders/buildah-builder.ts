@@ -1,9 +1,8 @@
 import path from 'node:path';
 import type { Platform } from '../image/platform.js';
 import { formatPlatform, platformSlug } from '../image/platform.js';
-import { resolvePlatformImage } from '../image/pushed-image.js';
-import { pushLayoutManifestByDigest } from '../registry/oci-layout.js';
 import { ensureHostEmulation } from './binfmt.js';
+import { uploadLayoutImage } from './builder.js';
 import type { Builder, BuilderDeps, BuildSettings } from './builder.js';
 import type { BuildahRegistryAccess } from './buildah.js';
 import { buildahBuild, buildahPushToLayout, buildahVersion } from './buildah.js';
@@ -99,15 +98,7 @@ export function buildahBuilder(
         request.sourceDateEpoch !== undefined
           ? await reproducibleLayoutImage(layoutDir, exported, deps)
           : exported;
-      const upload = await pushLayoutManifestByDigest(
-        deps.registry,
-        settings.image.path,
-        layoutDir,
-        digest,
-        deps.readBinary,
-      );
-      deps.log.info(`uploaded ${upload.uploadedBlobs} blob(s), ${upload.skippedBlobs} already present`);
-      return resolvePlatformImage(deps.registry, settings.image.path, digest, platform);
+      return uploadLayoutImage(deps, settings.image.path, layoutDir, digest, platform);
     },
   };
 }

@@ -5,11 +5,13 @@
  * the main step dies midway.
  */
 import type { Platform } from '../image/platform.js';
+import { resolvePlatformImage } from '../image/pushed-image.js';
 import type { PlatformImage } from '../image/pushed-image.js';
 import type { PhaseLog } from '../logging/phase-log.js';
 import type { Exec, ExecResult } from '../process/exec.js';
 import { describeFailure } from '../process/exec.js';
 import type { RegistryClient } from '../registry/client.js';
+import { pushLayoutManifestByDigest } from '../registry/oci-layout.js';
 import type { CleanupRecorder } from '../runner/cleanup-state.js';
 import type { QemuMode } from './binfmt.js';
 
@@ -84,6 +86,28 @@ export interface BuilderDeps {
   copyFile: (from: string, to: string) => void;
   /** Unique per run, used to name the builder and local images. */
   runKey: string;
+}
+
+/**
+ * Uploads one platform's image from the OCI layout a builder exported, by digest (no tag), and returns it as the
+ * registry now holds it.
+ */
+export async function uploadLayoutImage(
+  deps: Pick<BuilderDeps, 'registry' | 'readBinary' | 'log'>,
+  repository: string,
+  layoutDir: string,
+  digest: string,
+  platform: Platform,
+): Promise<PlatformImage> {
+  const upload = await pushLayoutManifestByDigest(
+    deps.registry,
+    repository,
+    layoutDir,
+    digest,
+    deps.readBinary,
+  );
+  deps.log.info(`uploaded ${upload.uploadedBlobs} blob(s), ${upload.skippedBlobs} already present`);
+  return resolvePlatformImage(deps.registry, repository, digest, platform);
 }
 
 /** The environment variable carrying the `index`th build secret to buildx or buildah. */

@@ -2,8 +2,9 @@ import path from 'node:path';
 import type { Platform } from '../image/platform.js';
 import { formatPlatform, platformSlug } from '../image/platform.js';
 import { resolvePlatformImage } from '../image/pushed-image.js';
-import { pushLayoutManifestByDigest, singleLayoutManifest } from '../registry/oci-layout.js';
+import { singleLayoutManifest } from '../registry/oci-layout.js';
 import { installDockerBinfmt } from './binfmt.js';
+import { uploadLayoutImage } from './builder.js';
 import type { Builder, BuilderDeps, BuildRequest, BuildSettings } from './builder.js';
 import type { BuildxBuilderPlan, BuildxBuildRequest } from './buildx.js';
 import {
@@ -88,15 +89,7 @@ export function buildxBuilder(
       deps.cleanup.record((s) => s.paths.push(layoutDir));
       await buildxExport(deps.exec, { ...request(platform, req), ociLayoutDir: layoutDir }, deps.log);
       const digest = await singleLayoutManifest(layoutDir, deps.readBinary);
-      const upload = await pushLayoutManifestByDigest(
-        deps.registry,
-        settings.image.path,
-        layoutDir,
-        digest,
-        deps.readBinary,
-      );
-      deps.log.info(`uploaded ${upload.uploadedBlobs} blob(s), ${upload.skippedBlobs} already present`);
-      return resolvePlatformImage(deps.registry, settings.image.path, digest, platform);
+      return uploadLayoutImage(deps, settings.image.path, layoutDir, digest, platform);
     },
   };
 }
