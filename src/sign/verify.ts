@@ -120,14 +120,41 @@ export function verifyBundle(
     );
   }
   const envelope = bundle.content.dsseEnvelope;
-  const material = bundle.verificationMaterial.content;
-  const expected = check.expected;
+  // The signer, and a first check that the signature is over this payload with its key: a clearer answer for
+  // altered bundles than the timestamp or log checks that would otherwise fail first.
+  const signer = expectedSigner(bundle.verificationMaterial.content, check.expected);
+  checkDsseSignature(envelope, signer);
+  // The full Sigstore verification: chain to the trusted CA (or the key), SCTs, log inclusion and body,
+  // timestamps, then the identity policy.
+  verifyWithSigstore(bundle, trustMaterial, check, signer);
+  const statement = statementAbout(envelope, check.subjectDigest);
+  return {
+    statement,
+    predicateType: statement.predicateType,
+    ...signer.identity,
+    ...(signer.hint ? { publicKeyHint: signer.hint } : {}),
+  };
+}
 
-  // The signer's key, and a first check that the signature is over this payload with that key: a clearer
-  // answer for altered bundles than the timestamp or log checks that would otherwise fail first.
-  let signerKey: KeyObject;
-  let hint: string | undefined;
-  let signerIdentity: { identity?: string; issuer?: string } = {};
+type VerificationMaterialContent = Bundle['verificationMaterial']['content'];
+type DsseEnvelope = Extract<Bundle['content'], { $case: 'dsseEnvelope' }>['dsseEnvelope'];
+
+/** Who signed a bundle, as far as its verification material says, once it is known to be the expected kind. */
+interface BundleSigner {
+  key: KeyObject;
+  /** The signature was made with a key (`publicKey` material), not by a certificate. */
+  byKey: boolean;
+  /** Key signers: the expected key's hint. */
+  hint?: string;
+  /** Certificate signers: the certificate's identity and issuer. */
+  identity: { identity?: string; issuer?: string };
+}
+
+/**
+ * The bundle's signer: the expected key (its hint must match the bundle's), or the certificate's key and identity
+ * (someone else's signature is not a broken one: that is said before any cryptography).
+ */
+function expectedSigner(material: VerificationMaterialContent, expected: ExpectedSigner): BundleSigner {
   if (material.$case === 'publicKey') {
     if (expected.kind !== 'key') {
       throw new BundleVerificationError(
@@ -135,47 +162,49 @@ export function verifyBundle(
         `the bundle was signed with a key (hint ${material.publicKey.hint || 'none'}), not by a certificate for ${String(expected.identity)}`,
       );
     }
-    signerKey = toKeyObject(expected.publicKey);
-    hint = publicKeyHint(signerKey);
+    const key = toKeyObject(expected.publicKey);
+    const hint = publicKeyHint(key);
     if (material.publicKey.hint && material.publicKey.hint !== hint) {
       throw new BundleVerificationError(
         'WRONG_KEY',
         `the bundle was signed with another key (hint ${material.publicKey.hint}, the expected key's is ${hint})`,
       );
     }
-  } else {
-    if (expected.kind !== 'certificate') {
-      throw new BundleVerificationError(
-        'UNTRUSTED_SIGNER',
-        'the bundle was signed by a certificate (keyless), not with the expected public key',
-      );
-    }
-    const der =
-      material.$case === 'certificate'
-        ? material.certificate.rawBytes
-        : material.x509CertificateChain.certificates[0]?.rawBytes;
-    if (!der)
-      throw new BundleVerificationError('INVALID_BUNDLE', 'the bundle has an empty certificate chain');
-    let certificate: X509Certificate;
-    try {
-      certificate = X509Certificate.parse(Buffer.from(der));
-    } catch (error) {
-      throw new BundleVerificationError(
-        'INVALID_BUNDLE',
-        `the bundle's certificate cannot be parsed: ${(error as Error).message}`,
-        error,
-      );
-    }
-    signerKey = sigstoreCrypto.createPublicKey(certificate.publicKey);
-    signerIdentity = certificateIdentity(Buffer.from(der));
-    // Someone else's signature is not a broken one: say so before any cryptography.
-    if (!identityMatches(expected, signerIdentity)) {
-      throw new BundleVerificationError(
-        'UNTRUSTED_SIGNER',
-        `the bundle was signed by ${describeIdentity(signerIdentity)}, expected ${String(expected.identity)} from ${expected.issuer}`,
-      );
-    }
+    return { key, byKey: true, hint, identity: {} };
   }
+  if (expected.kind !== 'certificate') {
+    throw new BundleVerificationError(
+      'UNTRUSTED_SIGNER',
+      'the bundle was signed by a certificate (keyless), not with the expected public key',
+    );
+  }
+  const der =
+    material.$case === 'certificate'
+      ? material.certificate.rawBytes
+      : material.x509CertificateChain.certificates[0]?.rawBytes;
+  if (!der) throw new BundleVerificationError('INVALID_BUNDLE', 'the bundle has an empty certificate chain');
+  let certificate: X509Certificate;
+  try {
+    certificate = X509Certificate.parse(Buffer.from(der));
+  } catch (error) {
+    throw new BundleVerificationError(
+      'INVALID_BUNDLE',
+      `the bundle's certificate cannot be parsed: ${(error as Error).message}`,
+      error,
+    );
+  }
+  const identity = certificateIdentity(Buffer.from(der));
+  if (!identityMatches(expected, identity)) {
+    throw new BundleVerificationError(
+      'UNTRUSTED_SIGNER',
+      `the bundle was signed by ${describeIdentity(identity)}, expected ${String(expected.identity)} from ${expected.issuer}`,
+    );
+  }
+  return { key: sigstoreCrypto.createPublicKey(certificate.publicKey), byKey: false, identity };
+}
+
+/** The envelope holds one signature, and it is over its payload with the signer's key. */
+function checkDsseSignature(envelope: DsseEnvelope, signer: BundleSigner): void {
   const signature = envelope.signatures[0];
   if (envelope.signatures.length !== 1 || !signature) {
     throw new BundleVerificationError(
@@ -184,18 +213,25 @@ export function verifyBundle(
     );
   }
   const pae = dsse.preAuthEncoding(envelope.payloadType, envelope.payload);
-  if (!sigstoreCrypto.verify(pae, signerKey, signature.sig)) {
+  if (!sigstoreCrypto.verify(pae, signer.key, signature.sig)) {
     throw new BundleVerificationError(
       'SIGNATURE_MISMATCH',
-      `the DSSE signature does not verify with the ${material.$case === 'publicKey' ? 'expected public key' : "signing certificate's key"}: the bundle was altered or is corrupt`,
+      `the DSSE signature does not verify with the ${signer.byKey ? 'expected public key' : "signing certificate's key"}: the bundle was altered or is corrupt`,
     );
   }
+}
 
-  // The full Sigstore verification: chain to the trusted CA (or the key), SCTs, log inclusion and body,
-  // timestamps, then the identity policy.
+/** @sigstore/verify's whole verification against the trusted root (or the key), with the identity policy. */
+function verifyWithSigstore(
+  bundle: Bundle,
+  trustMaterial: TrustMaterial,
+  check: BundleCheck,
+  signer: BundleSigner,
+): void {
+  const expected = check.expected;
   const trust: TrustMaterial =
     expected.kind === 'key'
-      ? { ...trustMaterial, publicKey: () => ({ publicKey: signerKey, validFor: () => true }) }
+      ? { ...trustMaterial, publicKey: () => ({ publicKey: signer.key, validFor: () => true }) }
       : trustMaterial;
   const verifier = new Verifier(trust, {
     tlogThreshold: check.tlogThreshold ?? 1,
@@ -220,7 +256,7 @@ export function verifyBundle(
         expected.kind === 'certificate' ? `${String(expected.identity)} from ${expected.issuer}` : '';
       throw new BundleVerificationError(
         'UNTRUSTED_SIGNER',
-        `the bundle was signed by ${describeIdentity(signerIdentity)}, expected ${wanted} (${error.message})`,
+        `the bundle was signed by ${describeIdentity(signer.identity)}, expected ${wanted} (${error.message})`,
         error,
       );
     }
@@ -229,8 +265,10 @@ export function verifyBundle(
     }
     throw new BundleVerificationError('VERIFICATION_FAILED', (error as Error).message, error);
   }
+}
 
-  // What the signature is about.
+/** What the signature is about: an in-toto statement whose subject names `subjectDigest`. */
+function statementAbout(envelope: DsseEnvelope, subjectDigest: string): InTotoStatement {
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw new BundleVerificationError(
       'INVALID_STATEMENT',
@@ -243,7 +281,7 @@ export function verifyBundle(
   } catch (error) {
     throw new BundleVerificationError('INVALID_STATEMENT', (error as Error).message, error);
   }
-  if (!statementNamesDigest(statement, check.subjectDigest)) {
+  if (!statementNamesDigest(statement, subjectDigest)) {
     const named = statement.subject
       .map((s) =>
         Object.entries(s.digest)
@@ -253,15 +291,10 @@ export function verifyBundle(
       .join(' ');
     throw new BundleVerificationError(
       'WRONG_SUBJECT',
-      `the statement is about ${named || 'nothing'}, not ${check.subjectDigest} (a signature copied from another image?)`,
+      `the statement is about ${named || 'nothing'}, not ${subjectDigest} (a signature copied from another image?)`,
     );
   }
-  return {
-    statement,
-    predicateType: statement.predicateType,
-    ...signerIdentity,
-    ...(hint ? { publicKeyHint: hint } : {}),
-  };
+  return statement;
 }
 
 /** Whether a certificate's identity and issuer are the expected ones (exact strings, or the RegExp). */

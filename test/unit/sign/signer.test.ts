@@ -363,6 +363,26 @@ describe('signing and verifying against a mock Sigstore', () => {
       /signed by a certificate/,
     );
 
+    const twice = JSON.parse(bundle.toString()) as { dsseEnvelope: { signatures: unknown[] } };
+    twice.dsseEnvelope.signatures.push(twice.dsseEnvelope.signatures[0]);
+    expect(() => verifyBundle(Buffer.from(JSON.stringify(twice)), trust, check)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_BUNDLE',
+        message: expect.stringMatching(/signatures/) as string,
+      }) as BundleVerificationError,
+    );
+    const badCertificate = JSON.parse(bundle.toString()) as {
+      verificationMaterial: { certificate: { rawBytes: string } };
+    };
+    badCertificate.verificationMaterial.certificate.rawBytes =
+      Buffer.from('not a certificate').toString('base64');
+    expect(() => verifyBundle(Buffer.from(JSON.stringify(badCertificate)), trust, check)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_BUNDLE',
+        message: expect.stringMatching(/^the bundle's certificate cannot be parsed: /) as string,
+      }) as BundleVerificationError,
+    );
+
     const otherStack = await startSigstoreStack();
     try {
       const otherTrust = trustMaterialFromJSON(otherStack.trustedRoot);
