@@ -218,134 +218,36 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
   const maxHours = parseMaxDbAge(deps.maxDbAge);
   const now = deps.now();
   const key = dbCacheKey(now, deps.platform, deps.arch, deps.schema);
-  const restoreKeys = dbRestoreKeys(deps.platform, deps.arch, deps.schema);
   const env = grypeEnvironment({
     dbCacheDir: deps.dbCacheDir,
     maxDbAgeHours: maxHours,
     ...(deps.updateUrl ? { updateUrl: deps.updateUrl } : {}),
   });
-  const paths = [deps.dbCacheDir];
-
-  let restoredKey: string | undefined;
-  try {
-    restoredKey = await deps.restoreCache(paths, key, restoreKeys);
-  } catch (error) {
-    deps.log.warning(
-      `Could not restore the grype database from the Actions cache (${errorText(error)}); it will be downloaded`,
-    );
-  }
-  deps.log.info(
-    restoredKey
-      ? `Restored the grype database from cache key ${restoredKey}`
-      : `No cached grype database for ${restoreKeys[0]!}*`,
-  );
-
-  const readStatus = async (): Promise<{ status: GrypeDbStatus; result: ExecResult }> => {
-    const result = await deps.exec(deps.grype, grypeDbStatusArgs(), {
-      env,
-      timeoutMs: deps.statusTimeoutMs ?? 120_000,
-    });
-    if (result.failure) {
-      throw new GrypeDbError(`Could not run "grype db status": ${describeFailure(deps.grype, result)}`);
-    }
-    try {
-      return { status: parseDbStatus(result.stdout), result };
-    } catch (error) {
-      if (result.exitCode !== 0) {
-        // No parsable status and a failure: treat as no usable database; the update decides.
-        return {
-          status: {
-            built: new Date(0),
-            present: false,
-            schemaVersion: '',
-            location: '',
-            valid: false,
-            error: describeFailure(deps.grype, result),
-          },
-          result,
-        };
-      }
-      throw error;
-    }
-  };
-
+  const restoredKey = await restoreDb(deps, key);
   // Nothing restored: the directory is this run's, so only the update can fill it, and what it holds is read after
   // the update (before it only when the update fails: a runner that keeps its temp dir may hold an older build).
-  let before = restoredKey ? (await readStatus()).status : undefined;
+  let before = restoredKey ? await readDbStatus(deps, env) : undefined;
   const exactHit = restoredKey === key;
   let after = before;
   let updated = false;
-
   if (!exactHit || !before?.present || !before.valid) {
-    deps.log.info(
-      before?.present
-        ? `Updating the grype database (current build ${before.built.toISOString()}${exactHit ? ', not valid' : `, cache not from today`})`
-        : `Downloading the grype database (${before ? 'none installed' : 'none restored'})`,
-    );
-    const result = await deps.exec(deps.grype, grypeDbUpdateArgs(), {
-      env,
-      timeoutMs: deps.updateTimeoutMs ?? 900_000,
-    });
+    ({ before, after } = await updateDb(deps, env, before, exactHit));
     updated = true;
-    if (result.exitCode !== 0 || result.failure) {
-      const why = describeFailure(deps.grype, result);
-      before ??= (await readStatus()).status;
-      if (!before.present) {
-        throw new GrypeDbError(
-          `Could not download the grype vulnerability database and none was cached: ${why}\n` +
-            `Check that the runner can reach the grype database host (${deps.updateUrl ?? 'grype.anchore.io over HTTPS'}), then re-run the job`,
-        );
-      }
-      deps.log.warning(
-        `grype db update failed; continuing with the cached database if it is recent enough. ${why}`,
-      );
-    }
-    after = (await readStatus()).status;
   } else {
     deps.log.info(
       `The grype database restored from today's cache (built ${before.built.toISOString()}) is used as is`,
     );
   }
-
   if (!after?.present) {
     throw new GrypeDbError(
       `No grype vulnerability database is installed after the update${after?.error ? ` (${after.error})` : ''}. ` +
         'Check that the runner can reach the grype database host and that the cache directory is writable, then re-run',
     );
   }
-
-  let savedKey: string | undefined;
   const buildChanged = !before?.present || before.built.getTime() !== after.built.getTime();
-  if (buildChanged && restoredKey !== key) {
-    try {
-      if ((await deps.saveCache(paths, key)) !== -1) {
-        savedKey = key;
-        deps.log.info(`Saved the grype database (built ${after.built.toISOString()}) under cache key ${key}`);
-      }
-    } catch (error) {
-      deps.log.warning(
-        `Could not save the grype database to the Actions cache under ${key}: ${errorText(error)}`,
-      );
-    }
-  }
-
+  const savedKey = buildChanged && restoredKey !== key ? await saveDb(deps, key, after) : undefined;
   const ageHours = (now.getTime() - after.built.getTime()) / 3_600_000;
-  if (ageHours > maxHours) {
-    throw new GrypeDbError(
-      `The grype vulnerability database was built ${after.built.toISOString()} (${formatAge(ageHours)} ago), ` +
-        `older than max-db-age ${deps.maxDbAge.trim() || '5d'} (${maxHours} hours); refusing to scan with stale data. ` +
-        (updated
-          ? 'Updating it did not bring a newer build: check that the runner can reach the grype database host, '
-          : '') +
-        'or raise max-db-age if older vulnerability data is acceptable.',
-    );
-  }
-  if (!after.valid) {
-    throw new GrypeDbError(
-      `The grype vulnerability database at ${after.location || deps.dbCacheDir} is not valid: ${after.error ?? 'grype reported it invalid'}. ` +
-        'Delete the cached database (or the Actions cache entry) and re-run so a fresh one is downloaded',
-    );
-  }
+  assertUsable(deps, after, { ageHours, maxHours, updated });
   deps.log.info(
     `grype database: schema ${after.schemaVersion}, built ${after.built.toISOString()} (${formatAge(ageHours)} old)`,
   );
@@ -358,4 +260,122 @@ export async function ensureGrypeDb(deps: GrypeDbDeps): Promise<GrypeDbResult> {
     ageHours,
     env,
   };
+}
+
+/** The database from the Actions cache: the key restored, or undefined (a miss, or a cache that failed: warned). */
+async function restoreDb(deps: GrypeDbDeps, key: string): Promise<string | undefined> {
+  const restoreKeys = dbRestoreKeys(deps.platform, deps.arch, deps.schema);
+  let restoredKey: string | undefined;
+  try {
+    restoredKey = await deps.restoreCache([deps.dbCacheDir], key, restoreKeys);
+  } catch (error) {
+    deps.log.warning(
+      `Could not restore the grype database from the Actions cache (${errorText(error)}); it will be downloaded`,
+    );
+  }
+  deps.log.info(
+    restoredKey
+      ? `Restored the grype database from cache key ${restoredKey}`
+      : `No cached grype database for ${restoreKeys[0]!}*`,
+  );
+  return restoredKey;
+}
+
+/** `grype db status`: what is installed. A failure with no parsable status counts as no usable database. */
+async function readDbStatus(deps: GrypeDbDeps, env: Record<string, string>): Promise<GrypeDbStatus> {
+  const result: ExecResult = await deps.exec(deps.grype, grypeDbStatusArgs(), {
+    env,
+    timeoutMs: deps.statusTimeoutMs ?? 120_000,
+  });
+  if (result.failure) {
+    throw new GrypeDbError(`Could not run "grype db status": ${describeFailure(deps.grype, result)}`);
+  }
+  try {
+    return parseDbStatus(result.stdout);
+  } catch (error) {
+    if (result.exitCode === 0) throw error;
+    // No parsable status and a failure: treat as no usable database; the update decides.
+    return {
+      built: new Date(0),
+      present: false,
+      schemaVersion: '',
+      location: '',
+      valid: false,
+      error: describeFailure(deps.grype, result),
+    };
+  }
+}
+
+/**
+ * `grype db update`, then what is installed (`after`). A failed update keeps a database that was there (warned;
+ * its age is still checked), read first when nothing was restored (`before`), and fails when there was none.
+ */
+async function updateDb(
+  deps: GrypeDbDeps,
+  env: Record<string, string>,
+  restored: GrypeDbStatus | undefined,
+  exactHit: boolean,
+): Promise<{ before: GrypeDbStatus | undefined; after: GrypeDbStatus }> {
+  let before = restored;
+  deps.log.info(
+    before?.present
+      ? `Updating the grype database (current build ${before.built.toISOString()}${exactHit ? ', not valid' : `, cache not from today`})`
+      : `Downloading the grype database (${before ? 'none installed' : 'none restored'})`,
+  );
+  const result = await deps.exec(deps.grype, grypeDbUpdateArgs(), {
+    env,
+    timeoutMs: deps.updateTimeoutMs ?? 900_000,
+  });
+  if (result.exitCode !== 0 || result.failure) {
+    const why = describeFailure(deps.grype, result);
+    before ??= await readDbStatus(deps, env);
+    if (!before.present) {
+      throw new GrypeDbError(
+        `Could not download the grype vulnerability database and none was cached: ${why}\n` +
+          `Check that the runner can reach the grype database host (${deps.updateUrl ?? 'grype.anchore.io over HTTPS'}), then re-run the job`,
+      );
+    }
+    deps.log.warning(
+      `grype db update failed; continuing with the cached database if it is recent enough. ${why}`,
+    );
+  }
+  return { before, after: await readDbStatus(deps, env) };
+}
+
+/** Saves a new build under today's key: the key, or undefined when nothing was saved (the reason is logged). */
+async function saveDb(deps: GrypeDbDeps, key: string, after: GrypeDbStatus): Promise<string | undefined> {
+  try {
+    if ((await deps.saveCache([deps.dbCacheDir], key)) === -1) return undefined;
+    deps.log.info(`Saved the grype database (built ${after.built.toISOString()}) under cache key ${key}`);
+    return key;
+  } catch (error) {
+    deps.log.warning(
+      `Could not save the grype database to the Actions cache under ${key}: ${errorText(error)}`,
+    );
+    return undefined;
+  }
+}
+
+/** Fails closed on a database older than `max-db-age` or one grype calls invalid. */
+function assertUsable(
+  deps: GrypeDbDeps,
+  after: GrypeDbStatus,
+  age: { ageHours: number; maxHours: number; updated: boolean },
+): void {
+  if (age.ageHours > age.maxHours) {
+    throw new GrypeDbError(
+      `The grype vulnerability database was built ${after.built.toISOString()} (${formatAge(age.ageHours)} ago), ` +
+        `older than max-db-age ${deps.maxDbAge.trim() || '5d'} (${age.maxHours} hours); refusing to scan with stale data. ` +
+        (age.updated
+          ? 'Updating it did not bring a newer build: check that the runner can reach the grype database host, '
+          : '') +
+        'or raise max-db-age if older vulnerability data is acceptable.',
+    );
+  }
+  if (!after.valid) {
+    throw new GrypeDbError(
+      `The grype vulnerability database at ${after.location || deps.dbCacheDir} is not valid: ${after.error ?? 'grype reported it invalid'}. ` +
+        'Delete the cached database (or the Actions cache entry) and re-run so a fresh one is downloaded',
+    );
+  }
 }

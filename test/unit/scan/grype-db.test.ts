@@ -397,6 +397,9 @@ describe('ensureGrypeDb', () => {
     expect(verbs(world)).toEqual(['db update', 'db status', 'db status']);
     expect(result).toMatchObject({ updated: true, ageHours: 30 });
     expect(world.logs.some((l) => l.startsWith('warning: grype db update failed'))).toBe(true);
+    // The build it found is not new: it is not saved under today's key.
+    expect(result.savedKey).toBeUndefined();
+    expect(world.saved).toEqual([]);
   });
 
   it('fails when no database can be had at all', async () => {
