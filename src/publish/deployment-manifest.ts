@@ -37,6 +37,15 @@ export interface WrittenManifest {
   renderedTemplates: string[];
 }
 
+/** What a publish records in its deployment manifest beyond the release itself. */
+export interface ManifestRecord {
+  tagPlan?: readonly ManifestTagDecision[];
+  promotedFrom?: ManifestPromotion;
+  /** A promotion: the source's signatures the promoted digests keep, listed beside this run's. */
+  carried?: CarriedSignatures;
+  bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>;
+}
+
 /**
  * Renders the deployment templates pinned to the index, builds the deployment manifest (deltas against the
  * channel baseline, SBOMs, the gate's verdict, the bundles attached so far), writes it, signs it (one
@@ -47,20 +56,54 @@ export async function writeDeploymentManifest(
   ctx: PublishContext,
   tags: readonly string[],
   baseline: Baseline | undefined,
-  record: {
-    tagPlan?: readonly ManifestTagDecision[];
-    promotedFrom?: ManifestPromotion;
-    /** A promotion: the source's signatures the promoted digests keep, listed beside this run's. */
-    carried?: CarriedSignatures;
-    bundles?: ReadonlyMap<string, readonly ManifestOfflineBundle[]>;
-  } = {},
+  record: ManifestRecord = {},
   /** Signatures the manifest lists that are still being stored: the manifest is made meanwhile, written after. */
   storing?: Promise<void>,
 ): Promise<WrittenManifest> {
   const { req, deps, index, signatures } = ctx;
-  const { settings, release, images } = req;
+  const { settings, release } = req;
   const name = settings.imageName;
   const renderedTemplates = await renderTemplates(ctx);
+  const manifest = assembleManifest(ctx, tags, baseline, record);
+  const text = renderDeploymentManifest(manifest);
+  const file = path.join(req.reportsDir, manifestFileName(release.version));
+  await deps.writeText(file, text);
+  const yaml = Buffer.from(text);
+  const fileDigest = digestOf(yaml);
+  const { signed, bundle } = await signManifestFile(ctx, manifest, { file, fileDigest });
+  if (storing && signed) {
+    // What storing it needs goes up (its blobs) or is read (the tags it adds to) while the signatures it lists
+    // are still being stored; nothing that lists them is written before they are.
+    await Promise.all([
+      signatures.prepareAttach(indexSubject(index), signed),
+      ctx.referrers.client.uploadBlob(settings.image.path, yaml, fileDigest, { knownMissing: true }),
+    ]);
+  }
+  await storing;
+  if (signed) await signatures.attach(indexSubject(index), 'index', signed);
+  const pushed = await pushDeploymentManifest(
+    ctx.referrers,
+    settings.image.path,
+    indexSubject(index),
+    { yamlFile: file, yaml, ...(bundle ? { bundleFile: bundle.file, bundle: bundle.body } : {}) },
+    deps.now(),
+  );
+  deps.log.info(
+    `wrote ${file} (${fileDigest})${bundle ? ` and its bundle ${path.basename(bundle.file)}` : ''}; ` +
+      `pushed as artifact ${name}@${pushed.referrer.digest} referring to the index`,
+  );
+  return { manifest, file, fileDigest, bundleFile: bundle?.file, renderedTemplates };
+}
+
+/** The deployment manifest of this publish: deltas against the baseline, SBOMs, verdict, signatures listed. */
+function assembleManifest(
+  ctx: PublishContext,
+  tags: readonly string[],
+  baseline: Baseline | undefined,
+  record: ManifestRecord,
+): DeploymentManifest {
+  const { req, deps, index, signatures } = ctx;
+  const { settings, release, images } = req;
   const deltas = platformDeltas(
     images.map((i) => ({
       platform: i.platform,
@@ -73,11 +116,11 @@ export async function writeDeploymentManifest(
   const first = signatures.first;
   const { carried, ...recorded } = record;
   const listed = signatureListings(signatures.records, carried);
-  const manifest = buildDeploymentManifest({
+  return buildDeploymentManifest({
     release,
     git: req.git,
     created: deps.now(),
-    repository: name,
+    repository: settings.imageName,
     index: indexSubject(index),
     tags,
     images,
@@ -109,47 +152,32 @@ export async function writeDeploymentManifest(
           }),
     },
   });
-  const text = renderDeploymentManifest(manifest);
-  const file = path.join(req.reportsDir, manifestFileName(release.version));
-  await deps.writeText(file, text);
-  const yaml = Buffer.from(text);
-  const fileDigest = digestOf(yaml);
-  let signed: SignResult | undefined;
-  let bundle: { file: string; body: Buffer } | undefined;
-  if (deps.signer) {
-    const statement = deploymentManifestStatement(
-      { file: { name: path.basename(file), digest: fileDigest }, index: { name, digest: index.digest } },
-      manifest,
-    );
-    signed = await signStatement(deps.signer, statement, DEPLOYMENT_PREDICATE_TYPE);
-    bundle = {
-      file: path.join(req.reportsDir, manifestBundleFileName(release.version)),
-      body: signed.bundle,
-    };
-    await deps.writeText(bundle.file, signed.bundle);
-  }
-  if (storing && signed) {
-    // What storing it needs goes up (its blobs) or is read (the tags it adds to) while the signatures it lists
-    // are still being stored; nothing that lists them is written before they are.
-    await Promise.all([
-      signatures.prepareAttach(indexSubject(index), signed),
-      ctx.referrers.client.uploadBlob(settings.image.path, yaml, fileDigest, { knownMissing: true }),
-    ]);
-  }
-  await storing;
-  if (signed) await signatures.attach(indexSubject(index), 'index', signed);
-  const pushed = await pushDeploymentManifest(
-    ctx.referrers,
-    settings.image.path,
-    indexSubject(index),
-    { yamlFile: file, yaml, ...(bundle ? { bundleFile: bundle.file, bundle: bundle.body } : {}) },
-    deps.now(),
+}
+
+/**
+ * Signs the written manifest file (one statement naming the file and the index) and writes its bundle beside it;
+ * nothing when signing is off.
+ */
+async function signManifestFile(
+  { req, deps, index }: PublishContext,
+  manifest: DeploymentManifest,
+  written: { file: string; fileDigest: string },
+): Promise<{ signed?: SignResult; bundle?: { file: string; body: Buffer } }> {
+  if (!deps.signer) return {};
+  const statement = deploymentManifestStatement(
+    {
+      file: { name: path.basename(written.file), digest: written.fileDigest },
+      index: { name: req.settings.imageName, digest: index.digest },
+    },
+    manifest,
   );
-  deps.log.info(
-    `wrote ${file} (${fileDigest})${bundle ? ` and its bundle ${path.basename(bundle.file)}` : ''}; ` +
-      `pushed as artifact ${name}@${pushed.referrer.digest} referring to the index`,
-  );
-  return { manifest, file, fileDigest, bundleFile: bundle?.file, renderedTemplates };
+  const signed = await signStatement(deps.signer, statement, DEPLOYMENT_PREDICATE_TYPE);
+  const bundle = {
+    file: path.join(req.reportsDir, manifestBundleFileName(req.release.version)),
+    body: signed.bundle,
+  };
+  await deps.writeText(bundle.file, signed.bundle);
+  return { signed, bundle };
 }
 
 /** Renders each deployment template with the release's references pinned to the index digest. */
