@@ -242,6 +242,11 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The tool to run: from PATH (`<tool>-version: path`), from the tool cache when its verification record still
+ * matches, or downloaded and verified against the pinned sha256 (or, for another version, the release's checksums
+ * file) and cached.
+ */
 export async function installTool(
   request: InstallRequest,
   deps: InstallDeps,
@@ -250,84 +255,117 @@ export async function installTool(
   const { tool } = request;
   const input = versionInputName(tool);
   const choice = parseVersionInput(tool, request.version);
-
-  if (choice.kind === 'path') {
-    const found = await deps.which(tool);
-    if (!found) {
-      throw new ToolInstallError(
-        `Input "${input}" is "path" but no ${tool} executable was found on PATH. ` +
-          `Install ${tool} in an earlier step, or set ${input}: default to let Edgeship download the pinned version`,
-      );
-    }
-    deps.log.info(
-      `Using ${tool} from PATH: ${found} (${input}: path; its version and origin are not checked)`,
-    );
-    return { path: found, version: 'path', pinned: false, source: 'path' };
-  }
-
+  if (choice.kind === 'path') return fromPath(tool, input, deps);
   const pin = pins[tool];
   const version = choice.kind === 'default' ? pin.version : choice.version;
-  const pinned = version === pin.version;
-  const asset = archiveName(tool, version, request.platform, request.arch);
-  const arch = cacheArch(request.arch);
-  if (!pinned) {
+  const wanted: WantedTool = {
+    tool,
+    input,
+    version,
+    pin,
+    pinned: version === pin.version,
+    asset: archiveName(tool, version, request.platform, request.arch),
+    arch: cacheArch(request.arch),
+  };
+  if (!wanted.pinned) {
     deps.log.warning(
       `${tool} ${version} is not the version pinned in Edgeship (${pin.version}): it is verified only against the ` +
         `release's own checksums file, downloaded from the same place. Use ${input}: default for the pinned, ` +
         `hash-verified release.`,
     );
   }
+  return (await fromCache(wanted, deps)) ?? downloadVerified(wanted, deps);
+}
 
-  const cached = deps.find(tool, version, arch);
-  if (cached) {
-    const executable = `${cached}/${tool}`;
-    const check = await checkCached(deps, cached, {
-      tool,
-      version,
-      archive: asset,
-      // A pinned version with no hash for this asset can never match ('' is not a sha256).
-      archiveSha256: pinned ? (pin.archives[asset] ?? '') : undefined,
-    });
-    if (check.ok) {
-      deps.log.info(
-        `Using ${tool} ${version} from the tool cache: ${executable} (sha256 ${check.sha256} matches the ` +
-          `${pinned ? 'pinned' : 'checksums-file'}-verified download of ${asset})`,
-      );
-      return { path: executable, version, pinned, source: 'cache' };
-    }
-    deps.log.warning(
-      `The cached copy of ${tool} ${version} at ${executable} could not be verified: ${check.reason}. ` +
-        `Not using it; downloading and verifying ${asset} again.`,
+/** One version of one tool for this runner, as `installTool` looks for it. */
+interface WantedTool {
+  tool: ToolName;
+  /** The `<tool>-version` input. */
+  input: string;
+  version: string;
+  pin: PinTable[ToolName];
+  /** The version is the one Edgeship pins (its archive's sha256 is in the source). */
+  pinned: boolean;
+  /** The release archive for this runner. */
+  asset: string;
+  arch: string;
+}
+
+/** `<tool>-version: path`: the tool found on PATH, as it is. */
+async function fromPath(tool: ToolName, input: string, deps: InstallDeps): Promise<InstalledTool> {
+  const found = await deps.which(tool);
+  if (!found) {
+    throw new ToolInstallError(
+      `Input "${input}" is "path" but no ${tool} executable was found on PATH. ` +
+        `Install ${tool} in an earlier step, or set ${input}: default to let Edgeship download the pinned version`,
     );
   }
+  deps.log.info(`Using ${tool} from PATH: ${found} (${input}: path; its version and origin are not checked)`);
+  return { path: found, version: 'path', pinned: false, source: 'path' };
+}
 
-  const base = `${releaseBaseUrl(tool, deps.baseUrl)}/v${version}`;
-  let expected: string | undefined;
-  if (pinned) {
-    expected = pin.archives[asset];
+/** The tool cache's copy, when its verification record still matches it; undefined otherwise (warned). */
+async function fromCache(wanted: WantedTool, deps: InstallDeps): Promise<InstalledTool | undefined> {
+  const { tool, version, pinned, asset } = wanted;
+  const cached = deps.find(tool, version, wanted.arch);
+  if (!cached) return undefined;
+  const executable = `${cached}/${tool}`;
+  const check = await checkCached(deps, cached, {
+    tool,
+    version,
+    archive: asset,
+    // A pinned version with no hash for this asset can never match ('' is not a sha256).
+    archiveSha256: pinned ? (wanted.pin.archives[asset] ?? '') : undefined,
+  });
+  if (check.ok) {
+    deps.log.info(
+      `Using ${tool} ${version} from the tool cache: ${executable} (sha256 ${check.sha256} matches the ` +
+        `${pinned ? 'pinned' : 'checksums-file'}-verified download of ${asset})`,
+    );
+    return { path: executable, version, pinned, source: 'cache' };
+  }
+  deps.log.warning(
+    `The cached copy of ${tool} ${version} at ${executable} could not be verified: ${check.reason}. ` +
+      `Not using it; downloading and verifying ${asset} again.`,
+  );
+  return undefined;
+}
+
+/** The archive's expected sha256: pinned in the source, or listed in the release's checksums file. */
+async function expectedSha256(wanted: WantedTool, base: string, deps: InstallDeps): Promise<string> {
+  const { tool, version, input, pin, asset } = wanted;
+  if (wanted.pinned) {
+    const expected = pin.archives[asset];
     if (!expected) {
       throw new ToolInstallError(
         `Edgeship pins no sha256 for ${asset} (${tool} ${version}); it pins ${Object.keys(pin.archives).join(', ')}. ` +
           `Install ${tool} on the runner and set ${input}: path`,
       );
     }
-  } else {
-    const sumsName = checksumsFileName(tool, version);
-    const sumsFile = await downloadOrExplain(deps, `${base}/${sumsName}`, tool, input, version);
-    const sums = parseChecksums(await deps.readFile(sumsFile));
-    expected = sums.get(asset);
-    if (!expected) {
-      const zip = asset.replace(/\.tar\.gz$/, '.zip');
-      const hint = sums.has(zip)
-        ? ` That release ships ${zip} instead, which Edgeship does not unpack; choose a newer ${tool} version.`
-        : '';
-      throw new ToolInstallError(
-        `${sumsName} lists no ${asset}, so ${tool} ${version} cannot be verified for this runner.${hint} ` +
-          `Set ${input}: default to use the pinned ${pin.version}`,
-      );
-    }
+    return expected;
   }
+  const sumsName = checksumsFileName(tool, version);
+  const sumsFile = await downloadOrExplain(deps, `${base}/${sumsName}`, tool, input, version);
+  const sums = parseChecksums(await deps.readFile(sumsFile));
+  const expected = sums.get(asset);
+  if (!expected) {
+    const zip = asset.replace(/\.tar\.gz$/, '.zip');
+    const hint = sums.has(zip)
+      ? ` That release ships ${zip} instead, which Edgeship does not unpack; choose a newer ${tool} version.`
+      : '';
+    throw new ToolInstallError(
+      `${sumsName} lists no ${asset}, so ${tool} ${version} cannot be verified for this runner.${hint} ` +
+        `Set ${input}: default to use the pinned ${pin.version}`,
+    );
+  }
+  return expected;
+}
 
+/** Downloads the archive, refuses it unless its sha256 is the expected one, unpacks it and caches it. */
+async function downloadVerified(wanted: WantedTool, deps: InstallDeps): Promise<InstalledTool> {
+  const { tool, version, input, pinned, asset } = wanted;
+  const base = `${releaseBaseUrl(tool, deps.baseUrl)}/v${version}`;
+  const expected = await expectedSha256(wanted, base, deps);
   const archive = await downloadOrExplain(deps, `${base}/${asset}`, tool, input, version);
   const actual = (await deps.sha256File(archive)).toLowerCase();
   if (actual !== expected) {
@@ -338,7 +376,6 @@ export async function installTool(
     );
   }
   deps.log.info(`Verified ${asset}: sha256 ${actual}${pinned ? ' (pinned)' : ''}`);
-
   const extracted = await deps.extractTar(archive);
   if (deps.isFile && !(await deps.isFile(`${extracted}/${tool}`))) {
     throw new ToolInstallError(
@@ -355,7 +392,7 @@ export async function installTool(
     };
     await deps.writeFile(`${extracted}/${VERIFIED_SIDECAR}`, `${JSON.stringify(sidecar, null, 2)}\n`);
   }
-  const dir = await deps.cacheDir(extracted, tool, version, arch);
+  const dir = await deps.cacheDir(extracted, tool, version, wanted.arch);
   return { path: `${dir}/${tool}`, version, pinned, source: 'download' };
 }
 
