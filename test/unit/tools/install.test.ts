@@ -13,12 +13,12 @@ import {
   installTool,
   parseChecksums,
   parseVersionInput,
-  VERIFIED_SIDECAR,
 } from '../../../src/tools/install.js';
 import type { InstallDeps } from '../../../src/tools/install.js';
 import { PINNED_TOOLS } from '../../../src/tools/pinned.js';
 import type { PinTable } from '../../../src/tools/pinned.js';
 import { toolCacheInstallDeps, whichOnPath } from '../../../src/tools/runtime-deps.js';
+import { VERIFIED_SIDECAR } from '../../../src/tools/verified-sidecar.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
