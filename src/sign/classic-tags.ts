@@ -86,91 +86,37 @@ export async function verifyClassic(
   dockerReference: string,
   options: VerifyClassicOptions = {},
 ): Promise<VerifyClassicResult> {
-  const { onlyLayers, onlyTags } = options;
-  // Their failure is the bundles' own (reported where they were verified): then every layer is verified here.
-  const equivalents = Promise.resolve(options.equivalents).catch(() => undefined);
-  // The result keeps tag and layer order.
-  type Outcome =
-    { verified: VerifiedClassic } | { otherSigner: ReferrerFailure } | { failure: ReferrerFailure };
-  const layerOutcome = async (tag: string, layer: ClassicDescriptor): Promise<Outcome | undefined> => {
-    if (onlyLayers && !onlyLayers.has(layer.digest)) return undefined;
-    const where = `${tag} layer ${layer.digest}`;
-    const fail = (code: string, message: string): ReferrerFailure => ({
-      referrer: where,
-      ...(layer.annotations[ANNOTATION_PREDICATE_TYPE]
-        ? { predicateType: layer.annotations[ANNOTATION_PREDICATE_TYPE] }
-        : {}),
-      code,
-      message,
-    });
-    if (layer.size > MAX_BUNDLE_BYTES) {
-      return { failure: fail('INVALID_SIGNATURE_MANIFEST', `the layer is ${layer.size} bytes`) };
-    }
-    // Only an attestation layer can be one a bundle makes: a signature layer does not wait for the bundles. Its blob
-    // must still be there (a HEAD, not a read): a layer whose blob is gone is read, and fails, below.
-    const known =
-      layer.mediaType === DSSE_ENVELOPE_MEDIA_TYPE ? (await equivalents)?.get(layer.digest) : undefined;
-    if (known && sameClassicLayer(known.layer, layer) && (await client.blobExists(path, layer.digest))) {
-      const { predicateType, identity, issuer } = known;
-      return {
-        verified: {
-          tag,
-          layer: layer.digest,
-          predicateType,
-          ...(identity ? { identity } : {}),
-          ...(issuer ? { issuer } : {}),
-        },
-      };
-    }
-    try {
-      const body = await client.getBlob(path, layer.digest);
-      await yieldToEventLoop(); // the blob may have been read ahead: what else completed goes first
-      const checked = verifyLayer(layer, body, trust, expected, { digest, dockerReference });
-      return { verified: { tag, layer: layer.digest, ...checked } };
-    } catch (error) {
-      const code =
-        error instanceof ClassicVerificationError
-          ? error.code
-          : error instanceof RegistryError
-            ? (error.code ?? 'REGISTRY_ERROR')
-            : 'VERIFICATION_FAILED';
-      const failure = fail(code, (error as Error).message);
-      return code === 'UNTRUSTED_SIGNER' || code === 'WRONG_KEY' ? { otherSigner: failure } : { failure };
-    }
+  const run: ClassicRun = {
+    client,
+    path,
+    digest,
+    trust,
+    expected,
+    dockerReference,
+    onlyLayers: options.onlyLayers,
+    // Their failure is the bundles' own (reported where they were verified): then every layer is verified here.
+    equivalents: Promise.resolve(options.equivalents).catch(() => undefined),
   };
   // Both tags at once; then their layers, CLASSIC_AT_ONCE at a time (each a blob held in memory while verified).
-  type Listed = { outcome: Outcome } | { tag: string; layer: ClassicDescriptor };
-  const tagLayers = async (kind: 'sig' | 'att'): Promise<Listed[]> => {
-    const tag = classicTag(digest, kind);
-    if (onlyTags && !onlyTags.has(tag)) return [];
-    const fetched = await getIfExists(client, path, tag);
-    if (!fetched) return [];
-    let layers: ClassicDescriptor[];
-    try {
-      layers = parseClassicManifest(fetched.body);
-    } catch (error) {
-      return [
-        {
-          outcome: { failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message: String(error) } },
-        },
-      ];
-    }
-    if (layers.length > MAX_CLASSIC_LAYERS) {
-      const message = `${layers.length} layers, more than the ${MAX_CLASSIC_LAYERS} looked at`;
-      return [{ outcome: { failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message } } }];
-    }
-    return layers.map((layer) => ({ tag, layer }));
-  };
-  const listed = (await Promise.all([tagLayers('sig'), tagLayers('att')])).flat();
+  const listed = (
+    await Promise.all(
+      (['sig', 'att'] as const)
+        .map((kind) => classicTag(digest, kind))
+        .map((tag) => (options.onlyTags && !options.onlyTags.has(tag) ? [] : tagLayers(run, tag))),
+    )
+  ).flat();
   const outcomes: Array<Outcome | undefined> = [];
   for (let i = 0; i < listed.length; i += CLASSIC_AT_ONCE) {
     const batch = listed.slice(i, i + CLASSIC_AT_ONCE);
     outcomes.push(
       ...(await Promise.all(
-        batch.map((entry) => ('outcome' in entry ? entry.outcome : layerOutcome(entry.tag, entry.layer))),
+        batch.map((entry) =>
+          'outcome' in entry ? entry.outcome : layerOutcome(run, entry.tag, entry.layer),
+        ),
       )),
     );
   }
+  // The result keeps tag and layer order.
   const result: VerifyClassicResult = { verified: [], otherSigners: [], failures: [] };
   for (const outcome of outcomes) {
     if (!outcome) continue;
@@ -179,6 +125,106 @@ export async function verifyClassic(
     else result.failures.push(outcome.failure);
   }
   return result;
+}
+
+/** What one verifyClassic works with. */
+interface ClassicRun {
+  client: ClassicRegistry;
+  path: string;
+  digest: string;
+  trust: TrustMaterial;
+  expected: ExpectedSigner;
+  dockerReference: string;
+  onlyLayers: ReadonlySet<string> | undefined;
+  /** The bundles' equivalent layers; undefined when they failed. */
+  equivalents: Promise<ClassicEquivalents | undefined>;
+}
+
+/** One layer's verdict. */
+type Outcome =
+  { verified: VerifiedClassic } | { otherSigner: ReferrerFailure } | { failure: ReferrerFailure };
+/** A layer of a tag to verify, or a tag that failed as a whole. */
+type Listed = { outcome: Outcome } | { tag: string; layer: ClassicDescriptor };
+
+/** The layers of one `.sig` or `.att` tag (none when the tag does not exist). */
+async function tagLayers(run: ClassicRun, tag: string): Promise<Listed[]> {
+  const fetched = await getIfExists(run.client, run.path, tag);
+  if (!fetched) return [];
+  let layers: ClassicDescriptor[];
+  try {
+    layers = parseClassicManifest(fetched.body);
+  } catch (error) {
+    return [
+      { outcome: { failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message: String(error) } } },
+    ];
+  }
+  if (layers.length > MAX_CLASSIC_LAYERS) {
+    const message = `${layers.length} layers, more than the ${MAX_CLASSIC_LAYERS} looked at`;
+    return [{ outcome: { failure: { referrer: tag, code: 'INVALID_SIGNATURE_MANIFEST', message } } }];
+  }
+  return layers.map((layer) => ({ tag, layer }));
+}
+
+/**
+ * One layer verified: by the bundle it equals (its blob only looked up), or read and verified itself. A layer by
+ * another signer is set aside; undefined for a layer not asked for.
+ */
+async function layerOutcome(
+  run: ClassicRun,
+  tag: string,
+  layer: ClassicDescriptor,
+): Promise<Outcome | undefined> {
+  if (run.onlyLayers && !run.onlyLayers.has(layer.digest)) return undefined;
+  const where = `${tag} layer ${layer.digest}`;
+  const fail = (code: string, message: string): ReferrerFailure => ({
+    referrer: where,
+    ...(layer.annotations[ANNOTATION_PREDICATE_TYPE]
+      ? { predicateType: layer.annotations[ANNOTATION_PREDICATE_TYPE] }
+      : {}),
+    code,
+    message,
+  });
+  if (layer.size > MAX_BUNDLE_BYTES) {
+    return { failure: fail('INVALID_SIGNATURE_MANIFEST', `the layer is ${layer.size} bytes`) };
+  }
+  // Only an attestation layer can be one a bundle makes: a signature layer does not wait for the bundles. Its blob
+  // must still be there (a HEAD, not a read): a layer whose blob is gone is read, and fails, below.
+  const known =
+    layer.mediaType === DSSE_ENVELOPE_MEDIA_TYPE ? (await run.equivalents)?.get(layer.digest) : undefined;
+  if (
+    known &&
+    sameClassicLayer(known.layer, layer) &&
+    (await run.client.blobExists(run.path, layer.digest))
+  ) {
+    const { predicateType, identity, issuer } = known;
+    return {
+      verified: {
+        tag,
+        layer: layer.digest,
+        predicateType,
+        ...(identity ? { identity } : {}),
+        ...(issuer ? { issuer } : {}),
+      },
+    };
+  }
+  try {
+    const body = await run.client.getBlob(run.path, layer.digest);
+    await yieldToEventLoop(); // the blob may have been read ahead: what else completed goes first
+    const checked = verifyLayer(layer, body, run.trust, run.expected, {
+      digest: run.digest,
+      dockerReference: run.dockerReference,
+    });
+    return { verified: { tag, layer: layer.digest, ...checked } };
+  } catch (error) {
+    const code =
+      error instanceof ClassicVerificationError
+        ? error.code
+        : error instanceof RegistryError
+          ? (error.code ?? 'REGISTRY_ERROR')
+          : 'VERIFICATION_FAILED';
+    const failure = fail(code, (error as Error).message);
+    return code === 'UNTRUSTED_SIGNER' || code === 'WRONG_KEY' ? { otherSigner: failure } : { failure };
+  }
 }
 
 class ClassicVerificationError extends Error {
