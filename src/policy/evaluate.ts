@@ -331,25 +331,53 @@ export function evaluatePlatform(
   checkNow(now);
   const name = normalisePlatform(platform);
   const rules = rulesFor(policy, name);
-  const threshold = failOnSeverity(rules);
   const matches = dedupe(report, name);
 
   const counts = emptyCounts();
   for (const m of matches) counts[m.severity]++;
 
+  const { waived, expiredWaiverHits, candidates, vex } = screenMatches(policy, matches, name, image, now);
+  const blocking = blockingFindings(rules, candidates, name);
+  const edge = edgeFindings(rules, name, image);
+  const verdict: PlatformVerdict = {
+    platform: name,
+    pass: blocking.length === 0 && !edge.some((e) => e.mode === 'fail'),
+    counts,
+    blocking,
+    waived,
+    expiredWaiverHits,
+    edge,
+    ignoredByGrype: report.ignoredByGrype.length,
+    ...(vex.length ? { vex } : {}),
+  };
+  if (verdict.ignoredByGrype > 0) verdict.grypeIgnoreRules = grypeRuleUse(report);
+  return verdict;
+}
+
+/**
+ * The matches VEX or a waiver take out of the gate (not_affected, or an active waiver), and the rest: the
+ * candidates the rules judge. Expired waivers that would have covered a candidate are listed as such.
+ */
+function screenMatches(
+  policy: Policy,
+  matches: readonly Merged[],
+  platform: string,
+  image: ImageFacts,
+  now: Date,
+): { waived: WaiverUse[]; expiredWaiverHits: WaiverUse[]; candidates: Merged[]; vex: VexUse[] } {
   const waived: WaiverUse[] = [];
   const expiredWaiverHits: WaiverUse[] = [];
   const candidates: Merged[] = [];
   const vex: VexUse[] = [];
   for (const m of matches) {
     const statements = vexStatements(policy, m, image.digest);
-    vex.push(...statements.map((st) => vexUse(st, name, m)));
+    vex.push(...statements.map((st) => vexUse(st, platform, m)));
     if (statements.some((st) => st.status === 'not_affected')) continue;
-    const covering = policy.waivers.filter((w) => waiverCovers(w, m, name));
+    const covering = policy.waivers.filter((w) => waiverCovers(w, m, platform));
     const active = covering.filter((w) => !waiverExpired(w, now));
     const use = (waiver: Waiver): WaiverUse => ({
       waiver,
-      platform: name,
+      platform,
       matchId: m.id,
       packageName: m.packageName,
     });
@@ -360,7 +388,15 @@ export function evaluatePlatform(
     expiredWaiverHits.push(...covering.map(use));
     candidates.push(m);
   }
+  return { waived, expiredWaiverHits, candidates, vex };
+}
 
+/**
+ * The candidates that block, each with its reasons (fail-on severity, KEV, EPSS, the per-severity caps), most
+ * severe first.
+ */
+function blockingFindings(rules: Rules, candidates: readonly Merged[], platform: string): Finding[] {
+  const threshold = failOnSeverity(rules);
   // What counts toward fail-on and the max caps: not waived, and fixed when onlyFixed.
   const counted = (m: Merged) => !rules.onlyFixed || m.fixState === 'fixed';
   const countedBySeverity = emptyCounts();
@@ -396,35 +432,20 @@ export function evaluatePlatform(
       fixedIn: m.fixedIn,
       fixState: m.fixState,
       knownExploited: m.knownExploited,
-      platform: name,
+      platform,
       reasons,
     };
     if (m.epss !== undefined) finding.epss = m.epss;
     if (m.suppressedByGrype) finding.suppressedByGrype = m.suppressedByGrype;
     blocking.push(finding);
   }
-  blocking.sort(
+  return blocking.sort(
     (a, b) =>
       SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
       a.id.localeCompare(b.id) ||
       a.packageName.localeCompare(b.packageName) ||
       a.packageVersion.localeCompare(b.packageVersion),
   );
-
-  const edge = edgeFindings(rules, name, image);
-  const verdict: PlatformVerdict = {
-    platform: name,
-    pass: blocking.length === 0 && !edge.some((e) => e.mode === 'fail'),
-    counts,
-    blocking,
-    waived,
-    expiredWaiverHits,
-    edge,
-    ignoredByGrype: report.ignoredByGrype.length,
-    ...(vex.length ? { vex } : {}),
-  };
-  if (verdict.ignoredByGrype > 0) verdict.grypeIgnoreRules = grypeRuleUse(report);
-  return verdict;
 }
 
 /** The release gate over every platform: passes only if at least one platform was evaluated and every one passed. */

@@ -261,6 +261,12 @@ class Scanner {
   }
 
   report(): GrypeReport {
+    const { top, keys } = this.topLevel();
+    return reportFrom(top, keys, (message) => this.fail(message));
+  }
+
+  /** The top-level object: `matches` and `ignoredMatches` parsed match by match, `descriptor` and `source` whole. */
+  private topLevel(): { top: RawTopLevel; keys: string[] } {
     const buf = this.buf;
     if (this.end === 0) this.fail(`is empty (0 bytes): grype wrote nothing; ${RERUN}`);
     if (!isUtf8(buf)) {
@@ -338,42 +344,7 @@ class Scanner {
     }
     const rest = this.skipWs(i);
     if (rest < this.end) this.stderrMixedIn(rest, false);
-
-    if (!top.matches) {
-      this.fail(
-        `has no "matches" array (top-level keys: ${[...seen].join(', ') || 'none'}); ` +
-          'expected the output of `grype -o json` (not table, SARIF or CycloneDX)',
-      );
-    }
-    const ignoredByGrype = top.ignoredMatches ?? [];
-    const report: GrypeReport = {
-      matches: top.matches,
-      ignoredByGrype,
-      ignoredMatches: ignoredByGrype.length,
-    };
-    const descriptor = asObject(top.descriptor);
-    if (descriptor) {
-      if (typeof descriptor.version === 'string' && descriptor.version)
-        report.grypeVersion = descriptor.version;
-      const db = asObject(descriptor.db);
-      const built = db?.built ?? asObject(db?.status)?.built;
-      if (typeof built === 'string' && built) report.dbBuilt = built;
-      const from = asObject(db?.status)?.from;
-      if (typeof from === 'string' && from) report.dbSource = from;
-    }
-    const source = asObject(top.source);
-    if (source && typeof source.type === 'string') {
-      const target = source.target;
-      const objectTarget = asObject(target);
-      const name =
-        typeof target === 'string'
-          ? target
-          : typeof objectTarget?.userInput === 'string'
-            ? objectTarget.userInput
-            : '';
-      report.source = { type: source.type, target: name };
-    }
-    return report;
+    return { top, keys: [...seen] };
   }
 
   private notAnObject(i: number): never {
@@ -576,6 +547,49 @@ function describeIgnoreRule(rule: Record<string, unknown>): string {
   add('namespace', rule.namespace);
   add('reason', rule.reason);
   return parts.length > 0 ? parts.join(' ') : 'a rule with no conditions';
+}
+
+/** The report from the top-level members: what the gate reads, and what Grype says of itself and its input. */
+function reportFrom(
+  top: RawTopLevel,
+  keys: readonly string[],
+  fail: (message: string) => never,
+): GrypeReport {
+  if (!top.matches) {
+    fail(
+      `has no "matches" array (top-level keys: ${keys.join(', ') || 'none'}); ` +
+        'expected the output of `grype -o json` (not table, SARIF or CycloneDX)',
+    );
+  }
+  const ignoredByGrype = top.ignoredMatches ?? [];
+  const report: GrypeReport = {
+    matches: top.matches,
+    ignoredByGrype,
+    ignoredMatches: ignoredByGrype.length,
+  };
+  const descriptor = asObject(top.descriptor);
+  if (descriptor) {
+    if (typeof descriptor.version === 'string' && descriptor.version)
+      report.grypeVersion = descriptor.version;
+    const db = asObject(descriptor.db);
+    const built = db?.built ?? asObject(db?.status)?.built;
+    if (typeof built === 'string' && built) report.dbBuilt = built;
+    const from = asObject(db?.status)?.from;
+    if (typeof from === 'string' && from) report.dbSource = from;
+  }
+  const source = asObject(top.source);
+  if (source && typeof source.type === 'string') {
+    const target = source.target;
+    const objectTarget = asObject(target);
+    const name =
+      typeof target === 'string'
+        ? target
+        : typeof objectTarget?.userInput === 'string'
+          ? objectTarget.userInput
+          : '';
+    report.source = { type: source.type, target: name };
+  }
+  return report;
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
