@@ -379,6 +379,48 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
       problems.push({ path: 'release.created', message: 'is an invalid Date' });
     } else created = input.created.toISOString();
   }
+  const platforms = manifestPlatforms(input, problems);
+
+  const manifest: DeploymentManifest = {
+    apiVersion: DEPLOYMENT_MANIFEST_API_VERSION,
+    kind: DEPLOYMENT_MANIFEST_KIND,
+    release: {
+      version: input.release.version,
+      channel: input.release.channel,
+      ...(input.release.semver === undefined ? {} : { semver: input.release.semver }),
+      revision: input.git.revision.toLowerCase(),
+      ref: input.git.ref,
+      workflowRun: input.git.workflowRun,
+      created,
+    },
+    image: {
+      repository,
+      index: { digest: input.index.digest, mediaType: input.index.mediaType, size: input.index.size },
+      tags: [...(input.tags ?? input.release.tags)],
+    },
+    platforms,
+    gate: manifestGate(input),
+    signatures: manifestSignatures(input.signatures),
+    baseline: input.baseline
+      ? { channel: input.baseline.channel, version: input.baseline.version, index: input.baseline.index }
+      : null,
+    ...(input.tagPlan ? { tagPlan: input.tagPlan.map((d) => ({ ...d })) } : {}),
+    ...(input.promotedFrom ? { promotedFrom: { ...input.promotedFrom } } : {}),
+    ...(input.run ? { run: runSettings(input.run) } : {}),
+  };
+
+  if (problems.length > 0) {
+    throw new DeploymentManifestError('Cannot build the deployment manifest', problems);
+  }
+  const invalid = validationProblems(manifest);
+  if (invalid.length > 0) {
+    throw new DeploymentManifestError('The deployment manifest built for this release is invalid', invalid);
+  }
+  return manifest;
+}
+
+/** Each released platform (ordered by name) with its delta, SBOM and counts; what is missing goes to `problems`. */
+function manifestPlatforms(input: DeploymentManifestInput, problems: ManifestProblem[]): ManifestPlatform[] {
   const verdicts = byPlatform(input.verdict.platforms.map((p) => [p.platform, p] as [string, typeof p]));
   const sboms = byPlatform(input.sboms);
   const previous = byPlatform(
@@ -390,7 +432,7 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
   const images = [...input.images].sort((a, b) =>
     compareStrings(platformKey(a.platform), platformKey(b.platform)),
   );
-  const platforms: ManifestPlatform[] = images.map((image, i) => {
+  return images.map((image, i) => {
     const key = platformKey(image.platform);
     const verdict = verdicts.get(key);
     if (!verdict) {
@@ -454,82 +496,57 @@ export function buildDeploymentManifest(input: DeploymentManifestInput): Deploym
       ...(bundles.has(key) ? { bundles: bundles.get(key)!.map((b) => ({ ...b })) } : {}),
     };
   });
+}
 
-  const manifest: DeploymentManifest = {
-    apiVersion: DEPLOYMENT_MANIFEST_API_VERSION,
-    kind: DEPLOYMENT_MANIFEST_KIND,
-    release: {
-      version: input.release.version,
-      channel: input.release.channel,
-      ...(input.release.semver === undefined ? {} : { semver: input.release.semver }),
-      revision: input.git.revision.toLowerCase(),
-      ref: input.git.ref,
-      workflowRun: input.git.workflowRun,
-      created,
-    },
-    image: {
-      repository,
-      index: { digest: input.index.digest, mediaType: input.index.mediaType, size: input.index.size },
-      tags: [...(input.tags ?? input.release.tags)],
-    },
-    platforms,
-    gate: {
-      verdict: 'pass',
-      policyDigest: policyDigest(input.policy),
-      failOn: input.policy.failOn,
-      waivers: [...input.policy.waivers]
-        .sort((a, b) => a.index - b.index)
-        .map((w) => ({
-          id: w.id,
-          ...(w.package === undefined ? {} : { package: w.package }),
-          ...(w.platforms === undefined ? {} : { platforms: [...w.platforms] }),
-          reason: w.reason,
-          expires: w.expires,
-          applied: waiverApplied(w, input.verdict),
-        })),
-    },
-    signatures: {
-      mode: input.signatures.mode,
-      ...(input.signatures.identity === undefined ? {} : { identity: input.signatures.identity }),
-      ...(input.signatures.issuer === undefined ? {} : { issuer: input.signatures.issuer }),
-      bundles: input.signatures.bundles
-        .map((b) => ({ subject: b.subject, predicateType: b.predicateType, referrer: b.referrer }))
-        .sort(
-          (a, b) =>
-            compareStrings(a.subject, b.subject) ||
-            compareStrings(a.predicateType, b.predicateType) ||
-            compareStrings(a.referrer, b.referrer),
-        ),
-      ...(input.signatures.format === undefined ? {} : { format: input.signatures.format }),
-      ...(input.signatures.classic === undefined
-        ? {}
-        : {
-            classic: input.signatures.classic
-              .map((c) => ({ subject: c.subject, predicateType: c.predicateType, tag: c.tag }))
-              .sort(
-                (a, b) =>
-                  compareStrings(a.subject, b.subject) ||
-                  compareStrings(a.tag, b.tag) ||
-                  compareStrings(a.predicateType, b.predicateType),
-              ),
-          }),
-    },
-    baseline: input.baseline
-      ? { channel: input.baseline.channel, version: input.baseline.version, index: input.baseline.index }
-      : null,
-    ...(input.tagPlan ? { tagPlan: input.tagPlan.map((d) => ({ ...d })) } : {}),
-    ...(input.promotedFrom ? { promotedFrom: { ...input.promotedFrom } } : {}),
-    ...(input.run ? { run: runSettings(input.run) } : {}),
+/** The gate's record: passed, under which policy (its digest), and each waiver and whether it applied. */
+function manifestGate(input: DeploymentManifestInput): DeploymentManifest['gate'] {
+  return {
+    verdict: 'pass',
+    policyDigest: policyDigest(input.policy),
+    failOn: input.policy.failOn,
+    waivers: [...input.policy.waivers]
+      .sort((a, b) => a.index - b.index)
+      .map((w) => ({
+        id: w.id,
+        ...(w.package === undefined ? {} : { package: w.package }),
+        ...(w.platforms === undefined ? {} : { platforms: [...w.platforms] }),
+        reason: w.reason,
+        expires: w.expires,
+        applied: waiverApplied(w, input.verdict),
+      })),
   };
+}
 
-  if (problems.length > 0) {
-    throw new DeploymentManifestError('Cannot build the deployment manifest', problems);
-  }
-  const invalid = validationProblems(manifest);
-  if (invalid.length > 0) {
-    throw new DeploymentManifestError('The deployment manifest built for this release is invalid', invalid);
-  }
-  return manifest;
+/** The signatures the manifest lists, ordered by subject (then predicate type and referrer or tag). */
+function manifestSignatures(
+  signatures: DeploymentManifestInput['signatures'],
+): DeploymentManifest['signatures'] {
+  return {
+    mode: signatures.mode,
+    ...(signatures.identity === undefined ? {} : { identity: signatures.identity }),
+    ...(signatures.issuer === undefined ? {} : { issuer: signatures.issuer }),
+    bundles: signatures.bundles
+      .map((b) => ({ subject: b.subject, predicateType: b.predicateType, referrer: b.referrer }))
+      .sort(
+        (a, b) =>
+          compareStrings(a.subject, b.subject) ||
+          compareStrings(a.predicateType, b.predicateType) ||
+          compareStrings(a.referrer, b.referrer),
+      ),
+    ...(signatures.format === undefined ? {} : { format: signatures.format }),
+    ...(signatures.classic === undefined
+      ? {}
+      : {
+          classic: signatures.classic
+            .map((c) => ({ subject: c.subject, predicateType: c.predicateType, tag: c.tag }))
+            .sort(
+              (a, b) =>
+                compareStrings(a.subject, b.subject) ||
+                compareStrings(a.tag, b.tag) ||
+                compareStrings(a.predicateType, b.predicateType),
+            ),
+        }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
