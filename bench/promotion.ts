@@ -35,7 +35,7 @@ import {
   buildahEnvironment,
   makeSampleWorkspace,
   SAMPLE_DOCKERFILE,
-  skopeo,
+  releasedLayers,
 } from '../test/e2e/harness/workspace.js';
 
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
@@ -153,15 +153,7 @@ try {
       const { kind } = classify(r.method, r.uri);
       byKind[kind] = (byKind[kind] ?? 0) + 1;
     }
-    const layers = new Set<string>();
-    for (const d of JSON.parse(release.run.outputs.digests!) as Array<{ digest: string }>) {
-      const m = JSON.parse(
-        await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${image}@${d.digest}`]),
-      ) as {
-        layers: Array<{ digest: string }>;
-      };
-      for (const l of m.layers) layers.add(l.digest);
-    }
+    const layers = await releasedLayers(reg, image, release.run.outputs.digests!);
     const blobReads = requests
       .map((r) =>
         r.method === 'GET' || r.method === 'HEAD'

@@ -24,7 +24,13 @@ import type { TestRegistry } from './harness/registry.js';
 import { realScannerTools, startRealScanners, type RealScanners } from './harness/real-scanners.js';
 import { GITHUB_ACTIONS_ISSUER, startSigstoreStack } from './harness/sigstore-stack.js';
 import type { SigstoreStack } from './harness/sigstore-stack.js';
-import { buildahEnvironment, listTagsRaw, makeSampleWorkspace, skopeo } from './harness/workspace.js';
+import {
+  buildahEnvironment,
+  listTagsRaw,
+  makeSampleWorkspace,
+  releasedLayers,
+  skopeo,
+} from './harness/workspace.js';
 
 const IDENTITY = 'https://github.com/acme/edge-agent/.github/workflows/release.yml@refs/heads/main';
 const REPO = 'acme/edge-agent';
@@ -181,15 +187,7 @@ describe.skipIf('reason' in scannerTools)(
       proxy.configure({});
       await promote('promoted', 'v1.8.2', '1.8.2-rc.1', PERMISSIVE);
       const counts = proxy.counts();
-      const layers = new Set<string>();
-      for (const d of JSON.parse(runs.rc!.outputs.digests!) as Array<{ digest: string }>) {
-        const m = JSON.parse(
-          await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${REPO}@${d.digest}`]),
-        ) as {
-          layers: Array<{ digest: string }>;
-        };
-        for (const l of m.layers) layers.add(l.digest);
-      }
+      const layers = await releasedLayers(reg, REPO, runs.rc!.outputs.digests!);
       const blobReads = proxy
         .journal()
         .map((line) => /^(?:GET|HEAD) \/v2\/[^ ]+\/blobs\/(sha256:[a-f0-9]{64})/.exec(line)?.[1])

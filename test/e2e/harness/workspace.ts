@@ -59,6 +59,24 @@ export async function skopeo(reg: TestRegistry, args: string[]): Promise<string>
 }
 
 /**
+ * The layer digests of a release's platform images (its `digests` output), read with skopeo: what a promotion must
+ * never read.
+ */
+export async function releasedLayers(
+  reg: TestRegistry,
+  repository: string,
+  digestsOutput: string,
+): Promise<Set<string>> {
+  const layers = new Set<string>();
+  for (const { digest } of JSON.parse(digestsOutput) as Array<{ digest: string }>) {
+    const raw = await skopeo(reg, ['inspect', '--raw', `docker://${reg.host}/${repository}@${digest}`]);
+    for (const layer of (JSON.parse(raw) as { layers: Array<{ digest: string }> }).layers)
+      layers.add(layer.digest);
+  }
+  return layers;
+}
+
+/**
  * Tags of a repository read with a raw HTTP request (not Edgeship's client). A repository that has
  * manifests but no tag answers 404 NAME_UNKNOWN on distribution 2.8: that is an empty list.
  */
